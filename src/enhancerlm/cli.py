@@ -1,0 +1,168 @@
+"""The `enhancerlm` command line: a thin click layer over the library.
+
+Every command takes explicit input paths and writes into `--outdir`; commands whose outputs
+are named take `--prefix`. Errors the user can act on end in one line and exit status 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import EnhancerLMError
+
+DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
+
+
+def _reports_errors(command):
+    """Turn library errors into click's one-line `Error: ...` and a non-zero exit."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except EnhancerLMError as error:
+            raise click.ClickException(str(error)) from error
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="enhancerlm")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+def main(verbose: int, quiet: bool) -> None:
+    """Find enhancers in DNA with genomic language models."""
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@main.command()
+@click.option("--input", "samplesheet", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Samplesheet CSV: dataset,fasta,label,split.")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2), help="Cross-validation folds.")
+@click.option("--seed", default=42, show_default=True, help="Seed of the fold assignment.")
+@click.option("--max-n-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+              help="Flag records with a larger fraction of N.")
+@click.option("--positive", default=None, help="Class name of the positive class (default: inferred, see docs).")
+@_reports_errors
+def prepare(samplesheet: str, outdir: str, folds: int, seed: int, max_n_fraction: float, positive: str | None) -> None:
+    """Validate FASTA inputs and write one prepared dataset per task: <dataset>.dataset.tsv and .prepare.json."""
+    from .data import prepare_samplesheet
+
+    written = prepare_samplesheet(samplesheet, outdir, folds=folds, seed=seed, max_n_fraction=max_n_fraction,
+                                  positive=positive)
+    for name, paths in written.items():
+        click.echo(f"{name}\t{paths['dataset']}\t{paths['report']}")
+
+
+@main.command()
+@click.option("--dataset", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Prepared <dataset>.dataset.tsv.")
+@click.option("--model", "model_spec", default="scratch-tiny", show_default=True,
+              help="Preset (scratch-tiny, scratch-small, scratch-base), model directory or Hub id.")
+@click.option("--kmer", type=click.IntRange(3, 6), default=None,
+              help="k for overlapping k-mers (required for presets; checked against a checkpoint's vocabulary).")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
+@click.option("--model-id", default=None, help="Model id in the card and reports [default: outdir name].")
+@click.option("--epochs", default=10, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
+@click.option("--lr", type=float, default=None, help="Peak learning rate [default: 5e-4 from scratch, 3e-5 pretrained].")
+@click.option("--weight-decay", default=0.01, show_default=True)
+@click.option("--warmup", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+              help="Warm-up as a fraction of all steps.")
+@click.option("--grad-clip", default=2.0, show_default=True)
+@click.option("--patience", default=3, show_default=True, help="Early-stopping patience in epochs (0: off).")
+@click.option("--seed", default=42, show_default=True)
+@click.option("--val-fold", default="0", show_default=True, help="Prepared fold used for validation, or 'none'.")
+@click.option("--max-length", default=512, show_default=True, help="Maximum tokens of a model built from scratch.")
+@click.option("--pooling", type=click.Choice(["mean", "cls"]), default="mean", show_default=True)
+@click.option("--rc-augment/--no-rc-augment", default=False, show_default=True,
+              help="Train on random reverse complements; score both strands.")
+@click.option("--class-weight", type=click.Choice(["none", "balanced"]), default="none", show_default=True)
+@click.option("--cv", "cross_validation", is_flag=True, help="Also run k-fold cross-validation (cv.json).")
+@click.option("--resume", is_flag=True, help="Continue from the checkpoint in --outdir.")
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@click.option("--trust-remote-code", is_flag=True, help="Allow checkpoints that run their own model code.")
+@_reports_errors
+def train(dataset, model_spec, kmer, outdir, model_id, epochs, batch_size, lr, weight_decay, warmup, grad_clip,
+          patience, seed, val_fold, max_length, pooling, rc_augment, class_weight, cross_validation, resume, device,
+          trust_remote_code) -> None:
+    """Train an enhancer classifier and write a Hugging Face model directory with its card."""
+    from .train import TrainOptions, train as train_model
+
+    options = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
+                           grad_clip=grad_clip, seed=seed, val_fold=_fold(val_fold), patience=patience,
+                           rc_augment=rc_augment, class_weight=class_weight, pooling=pooling, max_length=max_length)
+    card = train_model(dataset, model_spec, outdir, kmer=kmer, options=options, model_id=model_id, device=device,
+                       resume=resume, cross_validation=cross_validation, trust_remote_code=trust_remote_code)
+    validation = card["validation"] or {}
+    click.echo(f"{card['model_id']}\tbest_epoch={card['best_epoch']}\tthreshold={card['threshold']:.3f}\t"
+               f"val_auc={_fmt(validation.get('auc'))}\tval_mcc={_fmt(validation.get('mcc'))}")
+
+
+@main.command()
+@click.option("--model", "model_spec", required=True, help="Trained model directory.")
+@click.option("--dataset", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test"]))
+@click.option("--outdir", required=True, type=click.Path(file_okay=False))
+@click.option("--prefix", default=None, help="Output name prefix [default: the model id].")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="Override the card's threshold.")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@_reports_errors
+def evaluate(model_spec, dataset, split, outdir, prefix, threshold, batch_size, device) -> None:
+    """Metrics (whole split and leak-free subset), predictions and MultiQC content for a trained model."""
+    from .evaluate import evaluate_model
+    from .model import read_card
+
+    prefix = prefix or read_card(model_spec).get("model_id") or Path(model_spec).name
+    paths = evaluate_model(model_spec, dataset, outdir=outdir, prefix=prefix, split=split, batch_size=batch_size,
+                           device=device, threshold=threshold)
+    click.echo(paths["metrics"])
+
+
+@main.command()
+@click.option("--input", "source", required=True, help="Checkpoint directory or Hub id with pytorch_model.bin.")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False))
+@_reports_errors
+def convert(source: str, outdir: str) -> None:
+    """Convert a pytorch_model.bin checkpoint (DNABERT's) to model.safetensors, read without running code."""
+    from .model import convert_checkpoint
+
+    click.echo(convert_checkpoint(source, outdir))
+
+
+@main.command()
+@click.option("--profile", default=None, help="Parameter profile: test or test_full [default: the pipeline defaults].")
+@click.option("--params", "params_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="YAML or JSON file of pipeline parameters (as nextflow -params-file).")
+@click.option("--outdir", default=None, help="Results directory [default: the params' outdir].")
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@_reports_errors
+def run(profile: str | None, params_file: str | None, outdir: str | None, device: str) -> None:
+    """Run the pipeline's steps in-process, with the parameters the Nextflow pipeline uses."""
+    from .pipeline import load_params, run_pipeline
+
+    params = load_params(profile=profile, params_file=params_file, overrides={"outdir": outdir} if outdir else {})
+    summary = run_pipeline(params, device=device)
+    click.echo(summary)
+
+
+def _fold(value: str) -> int | None:
+    if value.lower() == "none":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a fold number or 'none', got {value!r}", param_hint="--val-fold")
+
+
+def _fmt(value: float | None) -> str:
+    return "NA" if value is None else f"{value:.3f}"

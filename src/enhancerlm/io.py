@@ -1,0 +1,103 @@
+"""Atomic output, checksums and bundled resources shared by every capability."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    A killed or failed run therefore never leaves a truncated file under the final name.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write text atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, data: Any) -> Path:
+    """Write JSON atomically, pretty-printed with a trailing newline."""
+    return write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def write_tsv(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
+    """Write a DataFrame as TSV atomically, without the index."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep="\t", index=False)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory that replaces `path` only when the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def sha256_file(path: str | os.PathLike, block_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in blocks so memory stays flat."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(block_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resource(relative: str) -> Path:
+    """Path of a file shipped with the pipeline (assets/, conf/, nextflow_schema.json).
+
+    Installed wheels carry them under `enhancerlm/bundled/`; a source checkout reads them
+    from the repository root, so there is one copy of each.
+    """
+    for root in (_PACKAGE_DIR / "bundled", _PACKAGE_DIR.parents[1]):
+        candidate = root / relative
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"bundled resource not found: {relative}")

@@ -1,0 +1,310 @@
+"""Enhancer classifiers: a language-model encoder with a small pooled head.
+
+Checkpoints are Hugging Face model directories. Ours add the head's tensors (`classifier.*`)
+to `model.safetensors` and a model card, `enhancerlm.json`, so `AutoModel.from_pretrained`
+still reads the encoder while enhancerlm reads the whole classifier.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .data import reverse_complement
+from .errors import InputError
+from .io import atomic_path, sha256_file, write_json
+from .tokenize import KmerTokenizer, SequenceTokenizer, load_tokenizer
+
+log = logging.getLogger(__name__)
+
+CARD_FILE = "enhancerlm.json"
+WEIGHTS_FILE = "model.safetensors"
+HEAD_PREFIX = "classifier."
+POOLINGS = ("mean", "cls")
+
+# Encoder sizes for models trained from scratch; scratch-base has DNABERT's (BERT-base) dimensions.
+PRESETS: dict[str, dict[str, int]] = {
+    "scratch-tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
+    "scratch-small": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024),
+    "scratch-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+}
+
+
+class EnhancerClassifier(nn.Module):
+    """Encoder -> pooled tokens -> dropout -> Linear(H, 25) -> tanh -> Linear(25, 1) (iEnhancer-ELM's head).
+
+    `pooling="mean"` averages the sequence tokens (no [CLS], [SEP] or padding); `"cls"` takes [CLS].
+    The forward pass returns one logit per sequence; sigmoid gives the enhancer probability.
+    """
+
+    def __init__(self, encoder: nn.Module, pooling: str = "mean", head_size: int = 25, dropout: float = 0.3):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise InputError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        self.encoder = encoder
+        self.pooling = pooling
+        hidden = encoder.config.hidden_size
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(hidden, head_size), nn.Tanh(), nn.Linear(head_size, 1)
+        )
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, sequence_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = sequence_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return self.classifier(pooled.float()).squeeze(-1)
+
+
+@dataclass
+class LoadedModel:
+    """A classifier with its tokenizer and, for trained models, its model card."""
+
+    classifier: EnhancerClassifier
+    tokenizer: SequenceTokenizer
+    card: dict
+    source: str
+
+    @property
+    def max_nucleotides(self) -> int:
+        positions = getattr(self.classifier.encoder.config, "max_position_embeddings", None) or 512
+        return self.tokenizer.max_nucleotides(min(positions, self.tokenizer.model_max_length))
+
+
+def load_model(
+    spec: str,
+    *,
+    kmer: int | None = None,
+    pooling: str = "mean",
+    trust_remote_code: bool = False,
+    max_positions: int = 512,
+) -> LoadedModel:
+    """Load a classifier from a preset name, a local checkpoint directory or a Hub id.
+
+    Trained enhancerlm models come back with their head and model card; plain language-model
+    checkpoints (DNABERT, Nucleotide Transformer, ...) get a freshly initialised head.
+    """
+    if spec in PRESETS:
+        if kmer is None:
+            raise InputError(f"--kmer is required to build {spec} from scratch")
+        return _scratch_model(spec, kmer, pooling, max_positions)
+    directory = resolve_checkpoint(spec)
+    card = read_card(directory)
+    tokenizer = load_tokenizer(directory, trust_remote_code=trust_remote_code)
+    if kmer is not None and isinstance(tokenizer, KmerTokenizer) and tokenizer.k != kmer:
+        raise InputError(f"{spec}: its vocabulary is for k={tokenizer.k}, but --kmer {kmer} was given")
+    encoder = _load_encoder(directory, trust_remote_code)
+    classifier = EnhancerClassifier(encoder, pooling=card.get("pooling", pooling))
+    if card:
+        head = {k.removeprefix(HEAD_PREFIX): v for k, v in load_file(directory / WEIGHTS_FILE).items()
+                if k.startswith(HEAD_PREFIX)}
+        classifier.classifier.load_state_dict(head)
+    return LoadedModel(classifier, tokenizer, card, spec)
+
+
+def _scratch_model(preset: str, kmer: int, pooling: str, max_positions: int) -> LoadedModel:
+    from transformers import BertConfig, BertModel
+
+    tokenizer = KmerTokenizer.for_kmer(kmer, model_max_length=max_positions)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=max_positions,
+                        pad_token_id=tokenizer.pad_token_id, **PRESETS[preset])
+    return LoadedModel(EnhancerClassifier(BertModel(config, add_pooling_layer=False), pooling), tokenizer, {}, preset)
+
+
+def _load_encoder(directory: Path, trust_remote_code: bool) -> nn.Module:
+    from transformers import AutoConfig, AutoModel, BertConfig
+    from transformers.utils import logging as hf_logging
+
+    raw_config = json.loads((directory / "config.json").read_text())
+    if "model_type" not in raw_config:  # DNABERT's configs predate `model_type`; they are BERT
+        config = BertConfig.from_pretrained(str(directory))
+    else:
+        config = AutoConfig.from_pretrained(str(directory), trust_remote_code=trust_remote_code)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # we report missing encoder weights ourselves, below
+    hf_logging.disable_progress_bar()
+    try:
+        encoder, info = AutoModel.from_pretrained(
+            str(directory), config=config, use_safetensors=True,
+            trust_remote_code=trust_remote_code, output_loading_info=True,
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    missing = [k for k in info.get("missing_keys", []) if "pooler" not in k]
+    if missing:
+        log.warning("%s: %d encoder weights not in the checkpoint and newly initialised, e.g. %s",
+                    directory, len(missing), missing[:3])
+    return encoder
+
+
+def resolve_checkpoint(spec: str, allow_bin: bool = False) -> Path:
+    """Local directory of a checkpoint given as a path or a Hub id; checks it holds safetensors."""
+    directory = Path(spec)
+    if not directory.exists():
+        if spec.startswith((".", "/")) or os.sep in spec and spec.count("/") != 1:
+            raise InputError(f"{spec}: no such model directory")
+        directory = _download(spec, allow_bin)
+    if not (directory / "config.json").exists():
+        raise InputError(f"{directory}: not a model directory (no config.json)")
+    has_safetensors = (directory / WEIGHTS_FILE).exists() or (directory / f"{WEIGHTS_FILE}.index.json").exists()
+    if not has_safetensors and not allow_bin:
+        if list(directory.glob("pytorch_model*.bin")):
+            raise InputError(
+                f"{directory}: weights are only in pytorch_model.bin; enhancerlm loads safetensors only. "
+                f"Convert once with: enhancerlm convert --input {spec} --outdir <dir>"
+            )
+        raise InputError(f"{directory}: no {WEIGHTS_FILE} found")
+    return directory
+
+
+def _download(repo_id: str, allow_bin: bool) -> Path:
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.txt", "*.model", "*.py", "*.safetensors"] + (["*.bin"] if allow_bin else [])
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+    except Exception as error:  # network, auth or unknown id: all end the same way for the user
+        raise InputError(f"{repo_id}: not a local directory and could not be fetched from the Hub ({error})") from error
+
+
+def read_card(directory: str | Path) -> dict:
+    """The model card of a trained enhancerlm model, or {} for a plain checkpoint."""
+    path = Path(directory) / CARD_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_model(model: LoadedModel, directory: str | Path, card: dict) -> dict:
+    """Write a Hugging Face model directory with the head's weights and the model card.
+
+    Every file is moved into place atomically and the card goes last, so a directory with a
+    card always holds complete weights. Returns the card with the weights' sha256 added.
+    """
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    classifier = model.classifier
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".save.") as staging:
+        staging = Path(staging)
+        classifier.encoder.config.id2label = {int(k): v for k, v in card.get("labels", {}).items()} or None
+        if classifier.encoder.config.id2label is None:
+            del classifier.encoder.config.id2label
+        classifier.encoder.save_pretrained(str(staging), safe_serialization=True, max_shard_size="100GB")
+        tensors = load_file(staging / WEIGHTS_FILE)
+        tensors.update({HEAD_PREFIX + k: v.detach().cpu().contiguous() for k, v in classifier.classifier.state_dict().items()})
+        save_file(tensors, staging / WEIGHTS_FILE, metadata={"format": "pt"})
+        model.tokenizer.save_pretrained(staging)
+        for path in staging.iterdir():
+            os.replace(path, directory / path.name)
+    card = {**card, "pooling": classifier.pooling, "weights_sha256": sha256_file(directory / WEIGHTS_FILE)}
+    write_json(directory / CARD_FILE, card)
+    return card
+
+
+def convert_checkpoint(source: str, outdir: str | Path) -> Path:
+    """Turn a `pytorch_model.bin` checkpoint (as DNABERT publishes) into `model.safetensors`.
+
+    The pickle is read with `weights_only=True`, so it cannot run code. Tensors that share
+    storage (tied embeddings) are written as separate copies, which safetensors requires.
+    """
+    directory = resolve_checkpoint(source, allow_bin=True)
+    shards = sorted(directory.glob("pytorch_model*.bin"))
+    if not shards:
+        raise InputError(f"{directory}: no pytorch_model*.bin to convert")
+    tensors: dict[str, torch.Tensor] = {}
+    for shard in shards:
+        try:
+            state = torch.load(shard, map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise InputError(f"{shard}: cannot be read as plain weights ({error})") from error
+        tensors.update({k: v.detach().clone().contiguous() for k, v in state.items()})
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for path in directory.iterdir():
+        if path.is_file() and path.suffix in {".json", ".txt", ".model", ".py"} and "pytorch_model" not in path.name:
+            shutil.copyfile(path, outdir / path.name)
+    with atomic_path(outdir / WEIGHTS_FILE) as tmp:
+        save_file(tensors, tmp, metadata={"format": "pt"})
+    return outdir / WEIGHTS_FILE
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """`auto` picks CUDA, then Apple MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def predict_proba(
+    model: LoadedModel,
+    sequences: list[str],
+    *,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    both_strands: bool = False,
+) -> np.ndarray:
+    """Enhancer probability per sequence.
+
+    Sequences longer than the model's window are cut into half-overlapping windows whose
+    probabilities are averaged; with `both_strands` each window is also scored as its reverse
+    complement and the two averaged.
+    """
+    window = model.max_nucleotides
+    pieces: list[str] = []
+    owner: list[int] = []
+    for index, sequence in enumerate(sequences):
+        for piece in split_windows(sequence, window):
+            strands = (piece, reverse_complement(piece)) if both_strands else (piece,)
+            pieces.extend(strands)
+            owner.extend([index] * len(strands))
+    classifier = model.classifier.to(device).eval()
+    probabilities = np.empty(len(pieces), dtype=np.float64)
+    order = np.argsort([len(p) for p in pieces], kind="stable")  # similar lengths share a batch
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        batch = model.tokenizer.encode([pieces[i] for i in chosen]).to(device)
+        with autocast(device):
+            logits = classifier(batch.input_ids, batch.attention_mask, batch.sequence_mask)
+        probabilities[chosen] = torch.sigmoid(logits.float()).cpu().numpy()
+    sums = np.bincount(owner, weights=probabilities, minlength=len(sequences))
+    counts = np.bincount(owner, minlength=len(sequences))
+    return sums / np.maximum(counts, 1)
+
+
+def split_windows(sequence: str, window: int) -> list[str]:
+    """The sequence itself if it fits, else windows of `window` nt with half-window overlap,
+    the last one flush with the sequence end."""
+    if len(sequence) <= window:
+        return [sequence]
+    step = max(window // 2, 1)
+    starts = list(range(0, len(sequence) - window + 1, step))
+    if starts[-1] != len(sequence) - window:
+        starts.append(len(sequence) - window)
+    return [sequence[s : s + window] for s in starts]
+
+
+def autocast(device: torch.device | str):
+    """bf16 autocast on CUDA; a no-op context elsewhere."""
+    device_type = torch.device(device).type
+    return torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device_type == "cuda" else torch.autocast(
+        device_type=device_type, enabled=False)

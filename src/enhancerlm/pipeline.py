@@ -1,0 +1,165 @@
+"""The embedded local runner: the pipeline's steps in-process, without Nextflow.
+
+Parameters come from the same places as in Nextflow, in the same order: defaults from
+`nextflow_schema.json`, then a profile's `params { }` block in `conf/<profile>.config`, then a
+params file, then the command line; the result is validated against the schema. Outputs are
+laid out as the Nextflow pipeline publishes them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from . import __version__
+from .data import prepare_samplesheet
+from .errors import InputError
+from .evaluate import evaluate_model
+from .io import resource, write_json
+from .train import TrainOptions, train
+
+log = logging.getLogger(__name__)
+
+PROFILES = ("test", "test_full")
+_ASSIGNMENT = re.compile(r"""^\s*(\w+)\s*=\s*(.+?)\s*(//.*)?$""")
+
+
+def schema() -> dict:
+    return json.loads(resource("nextflow_schema.json").read_text())
+
+
+def project_dir() -> Path:
+    """Where `${projectDir}` points: the repository root, or the bundled copy in a wheel."""
+    return resource("nextflow_schema.json").parent
+
+
+def schema_defaults(params_schema: dict) -> dict[str, Any]:
+    """Every parameter's default, from all groups of the schema."""
+    defaults = {}
+    for group in params_schema.get("$defs", {}).values():
+        for name, spec in group.get("properties", {}).items():
+            if "default" in spec:
+                defaults[name] = spec["default"]
+    return defaults
+
+
+def profile_params(profile: str) -> dict[str, Any]:
+    """The `params { }` block of `conf/<profile>.config`, read as plain `name = value` lines."""
+    if profile not in PROFILES:
+        raise InputError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    path = resource(f"conf/{profile}.config")
+    params, inside = {}, False
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        stripped = line.strip()
+        if re.match(r"^params\s*\{", stripped):
+            inside = True
+        elif inside and stripped == "}":
+            inside = False
+        elif inside and stripped and not stripped.startswith("//"):
+            match = _ASSIGNMENT.match(stripped)
+            if not match:
+                raise InputError(f"{path}: line {number}: expected `name = value` in the params block")
+            params[match.group(1)] = _config_value(match.group(2), path, number)
+    return params
+
+
+def _config_value(text: str, path: Path, number: int) -> Any:
+    if text[0] in "'\"" and text[-1] == text[0]:
+        return text[1:-1]
+    if text in ("true", "false"):
+        return text == "true"
+    if text == "null":
+        return None
+    try:
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        raise InputError(f"{path}: line {number}: cannot read the value {text!r}") from None
+
+
+def load_params(profile: str | None = None, params_file: str | Path | None = None,
+                overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Merge defaults, profile, params file and overrides; substitute `${projectDir}`; validate."""
+    params_schema = schema()
+    params = schema_defaults(params_schema)
+    if profile:
+        params.update(profile_params(profile))
+    if params_file:
+        loaded = yaml.safe_load(Path(params_file).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise InputError(f"{params_file}: expected a mapping of parameter names to values")
+        params.update(loaded)
+    params.update(overrides or {})
+    root = str(project_dir())
+    params = {k: v.replace("${projectDir}", root) if isinstance(v, str) else v for k, v in params.items()}
+    validate_params(params, params_schema, source=str(params_file or profile or "defaults"))
+    return params
+
+
+def validate_params(params: dict[str, Any], params_schema: dict, source: str) -> None:
+    """Fail on unknown parameters and schema violations, naming the parameter."""
+    known = {name for group in params_schema["$defs"].values() for name in group.get("properties", {})}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise InputError(f"{source}: unknown parameter(s) {', '.join(unknown)}")
+    errors = sorted(Draft202012Validator(params_schema).iter_errors(params), key=lambda e: list(e.path))
+    if errors:
+        error = errors[0]
+        name = ".".join(str(p) for p in error.path) or "params"
+        raise InputError(f"{source}: parameter {name}: {error.message}")
+
+
+def kmer_sizes(params: dict[str, Any]) -> list[int]:
+    return [int(k) for k in str(params["kmers"]).split(",")]
+
+
+def train_options(params: dict[str, Any]) -> TrainOptions:
+    return TrainOptions(
+        epochs=params["epochs"], batch_size=params["batch_size"], lr=params.get("lr"),
+        weight_decay=params["weight_decay"], warmup=params["warmup"], grad_clip=params["grad_clip"],
+        seed=params["seed"], val_fold=params["val_fold"], patience=params["patience"],
+        rc_augment=params["rc_augment"], class_weight=params["class_weight"], pooling=params["pooling"],
+        max_length=params["max_length"],
+    )
+
+
+def run_pipeline(params: dict[str, Any], device: str = "auto") -> Path:
+    """prepare -> train (one model per dataset and k) -> evaluate on the test split.
+
+    Results land in OUTDIR/prepare, OUTDIR/train/<dataset>_k<k>, OUTDIR/evaluate and
+    OUTDIR/pipeline_info, the layout the Nextflow pipeline publishes.
+    """
+    outdir = Path(params["outdir"])
+    started = datetime.now(timezone.utc)
+    steps: list[dict[str, Any]] = []
+
+    def step(name: str, function, *args, **kwargs):
+        clock = time.perf_counter()
+        log.info("step %s", name)
+        value = function(*args, **kwargs)
+        steps.append({"step": name, "seconds": round(time.perf_counter() - clock, 1)})
+        return value
+
+    prepared = step("PREPARE", prepare_samplesheet, params["input"], outdir / "prepare", folds=params["folds"],
+                    seed=params["seed"], max_n_fraction=params["max_n_fraction"], positive=params.get("positive"))
+    options = train_options(params)
+    for dataset, paths in prepared.items():
+        for k in kmer_sizes(params):
+            model_id = f"{dataset}_k{k}"
+            model_dir = outdir / "train" / model_id
+            step(f"TRAIN ({model_id})", train, paths["dataset"], params["model"], model_dir, kmer=k, options=options,
+                 model_id=model_id, device=device, trust_remote_code=params["trust_remote_code"])
+            step(f"EVALUATE ({model_id})", evaluate_model, str(model_dir), paths["dataset"],
+                 outdir=outdir / "evaluate", prefix=model_id, device=device)
+    summary = {"enhancerlm_version": __version__, "started": started.isoformat(timespec="seconds"),
+               "seconds": round((datetime.now(timezone.utc) - started).total_seconds(), 1), "steps": steps}
+    stamp = started.strftime("%Y-%m-%d_%H-%M-%S")
+    write_json(outdir / "pipeline_info" / f"params_{stamp}.json", params)
+    return write_json(outdir / "pipeline_info" / "run_summary.json", summary)

@@ -1,0 +1,358 @@
+"""Fine-tune or train-from-scratch an enhancer classifier on a prepared dataset.
+
+Validation is one fold of the prepared training records (duplicate-aware, so no copy of a
+validation sequence is trained on); early stopping and the decision threshold use it. The
+test split is dropped before anything else happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_model as load_weights
+from safetensors.torch import save_model as save_weights
+from tqdm.auto import tqdm
+
+from . import __version__
+from .data import read_dataset, reverse_complement
+from .errors import InputError
+from .evaluate import binary_metrics, choose_threshold
+from .io import atomic_path, sha256_file, write_json, write_tsv
+from .model import PRESETS, LoadedModel, autocast, load_model, predict_proba, resolve_device, save_model
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoint"
+SCRATCH_LR, PRETRAINED_LR = 5e-4, 3e-5
+
+
+@dataclass
+class TrainOptions:
+    """Hyper-parameters; recorded in the model card and checked when a run is resumed."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float | None = None  # None: 5e-4 from scratch, 3e-5 when fine-tuning a pretrained encoder
+    weight_decay: float = 0.01
+    warmup: float = 0.1  # fraction of all optimisation steps
+    grad_clip: float = 2.0
+    seed: int = 42
+    val_fold: int | None = 0  # None: no validation, fixed epochs, threshold 0.5
+    patience: int = 3  # epochs without validation improvement before stopping; 0 disables
+    rc_augment: bool = False
+    class_weight: str = "none"  # "balanced" weighs positives by n_negative / n_positive
+    pooling: str = "mean"
+    max_length: int = 512  # tokens, for models built from scratch
+
+    def learning_rate(self, model_spec: str) -> float:
+        return self.lr if self.lr is not None else (SCRATCH_LR if model_spec in PRESETS else PRETRAINED_LR)
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_score: float = -math.inf
+    val_probabilities: np.ndarray | None = None
+
+
+EpochCallback = Callable[[int, dict], None]
+
+
+def split_train_validation(table: pd.DataFrame, val_fold: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training and validation records of the prepared train split; test records never enter."""
+    train = table[table["split"] == "train"]
+    if val_fold is None:
+        return train.reset_index(drop=True), train.iloc[:0]
+    folds = sorted(train["fold"].unique())
+    if val_fold not in folds:
+        raise InputError(f"--val-fold {val_fold} is not one of the dataset's folds {folds}")
+    is_val = train["fold"] == val_fold
+    return train[~is_val].reset_index(drop=True), train[is_val].reset_index(drop=True)
+
+
+def fit(
+    model: LoadedModel,
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    options: TrainOptions,
+    *,
+    device: torch.device,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    callbacks: Sequence[EpochCallback] = (),
+    progress_label: str = "train",
+) -> FitResult:
+    """Train `model.classifier` in place and leave it holding the best validation weights.
+
+    Every epoch's randomness (order, reverse-complement flips, dropout) is seeded from
+    (seed, epoch), so a run resumed from a checkpoint ends with the same weights as one that
+    was never interrupted.
+    """
+    classifier = model.classifier.to(device)
+    sequences, labels = train["sequence"].tolist(), torch.tensor(train["label"].to_numpy(), dtype=torch.float32)
+    steps_per_epoch = math.ceil(len(sequences) / options.batch_size)
+    total_steps = steps_per_epoch * options.epochs
+    warmup_steps = int(options.warmup * total_steps)
+    optimizer = torch.optim.AdamW(classifier.parameters(), lr=options.learning_rate(model.source),
+                                  weight_decay=options.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, warmup_steps, total_steps))
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=_positive_weight(labels, options.class_weight).to(device))
+    result, start_epoch = FitResult(), 1
+    if resume and checkpoint_dir is not None and (checkpoint_dir / "trainer.pt").exists():
+        start_epoch, result = _restore(checkpoint_dir, classifier, optimizer, scheduler, options)
+        log.info("resuming from the checkpoint after epoch %d", start_epoch - 1)
+    bad_epochs = len([r for r in result.history if r["epoch"] > result.best_epoch])
+    for epoch in range(start_epoch, options.epochs + 1):
+        if options.patience and bad_epochs >= options.patience:
+            break
+        started = time.perf_counter()
+        generator = torch.Generator().manual_seed(options.seed * 1000 + epoch)
+        torch.manual_seed(options.seed * 1000 + epoch)  # dropout
+        order = torch.randperm(len(sequences), generator=generator)
+        flips = torch.rand(len(sequences), generator=generator) < 0.5
+        classifier.train()
+        losses = []
+        for start in tqdm(range(0, len(order), options.batch_size), desc=f"{progress_label} epoch {epoch}",
+                          leave=False, disable=None):
+            chosen = order[start : start + options.batch_size].tolist()
+            batch = model.tokenizer.encode([
+                reverse_complement(sequences[i]) if options.rc_augment and flips[i] else sequences[i] for i in chosen
+            ]).to(device)
+            with autocast(device):
+                logits = classifier(batch.input_ids, batch.attention_mask, batch.sequence_mask)
+            loss = loss_fn(logits.float(), labels[chosen].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(classifier.parameters(), options.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+        record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "lr": scheduler.get_last_lr()[0]}
+        score = float(epoch)  # without validation the last epoch is the best
+        if len(validation):
+            probabilities = _validation_probabilities(model, validation, options, device)
+            metrics = binary_metrics(validation["label"].to_numpy(), probabilities, 0.5)
+            record.update(val_loss=_bce(validation["label"].to_numpy(), probabilities),
+                          val_auc=metrics["auc"], val_mcc=metrics["mcc"], val_accuracy=metrics["accuracy"])
+            score = metrics["auc"] if metrics["auc"] is not None else -record["val_loss"]
+        record["seconds"] = round(time.perf_counter() - started, 2)
+        result.history.append(record)
+        if score > result.best_score + 1e-6:
+            result.best_score, result.best_epoch, bad_epochs = score, epoch, 0
+            if checkpoint_dir is not None:
+                _save_state(classifier, checkpoint_dir / "best.safetensors")
+            else:
+                best_state = {k: v.detach().clone() for k, v in classifier.state_dict().items()}
+        else:
+            bad_epochs += 1
+        log.info("epoch %d: %s", epoch, {k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()})
+        if checkpoint_dir is not None:
+            _checkpoint(checkpoint_dir, classifier, optimizer, scheduler, options, epoch, result)
+        for callback in callbacks:
+            callback(epoch, record)
+    if checkpoint_dir is not None:
+        load_weights(classifier, checkpoint_dir / "best.safetensors", device=str(device))
+    elif result.history:
+        classifier.load_state_dict(best_state)
+    if len(validation):
+        result.val_probabilities = _validation_probabilities(model, validation, options, device)
+    return result
+
+
+def train(
+    dataset: str | Path,
+    model_spec: str,
+    outdir: str | Path,
+    *,
+    kmer: int | None = None,
+    options: TrainOptions | None = None,
+    model_id: str | None = None,
+    device: str = "auto",
+    resume: bool = False,
+    cross_validation: bool = False,
+    trust_remote_code: bool = False,
+    callbacks: Sequence[EpochCallback] = (),
+) -> dict:
+    """Train a classifier on a prepared `.dataset.tsv` and write OUTDIR as a model directory with its card."""
+    options = options or TrainOptions()
+    outdir = Path(outdir)
+    table = read_dataset(dataset)
+    torch_device = resolve_device(device)
+    started = time.perf_counter()
+    cv_summary = cross_validate(table, model_spec, outdir, kmer=kmer, options=options, device=torch_device,
+                                trust_remote_code=trust_remote_code) if cross_validation else None
+    train_rows, validation = split_train_validation(table, options.val_fold)
+    model = _fresh_model(model_spec, kmer, options, trust_remote_code)
+    checkpoint_dir = outdir / CHECKPOINT_DIR
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    if not resume and (checkpoint_dir / "trainer.pt").exists():
+        raise InputError(f"{checkpoint_dir}: a previous run left a checkpoint; pass --resume to continue it "
+                         "or choose another --outdir")
+    _write_run_identity(checkpoint_dir, dataset, model_spec, kmer, options, resume)
+    result = fit(model, train_rows, validation, options, device=torch_device, checkpoint_dir=checkpoint_dir,
+                 resume=resume, callbacks=callbacks, progress_label=model_id or outdir.name)
+    threshold, validation_metrics = 0.5, None
+    if result.val_probabilities is not None:
+        threshold = choose_threshold(validation["label"].to_numpy(), result.val_probabilities)
+        validation_metrics = binary_metrics(validation["label"].to_numpy(), result.val_probabilities, threshold)
+    card = _model_card(table, dataset, model, model_spec, options, result, train_rows, validation,
+                       threshold=threshold, validation_metrics=validation_metrics, cv_summary=cv_summary,
+                       model_id=model_id or outdir.name, device=torch_device,
+                       seconds=time.perf_counter() - started)
+    card = save_model(model, outdir, card)
+    for path in checkpoint_dir.iterdir():
+        path.unlink()
+    checkpoint_dir.rmdir()
+    return card
+
+
+def cross_validate(table: pd.DataFrame, model_spec: str, outdir: Path, *, kmer: int | None,
+                   options: TrainOptions, device: torch.device, trust_remote_code: bool) -> dict:
+    """k-fold cross-validation over the prepared folds; writes cv.json and the out-of-fold predictions."""
+    train_rows = table[table["split"] == "train"]
+    out_of_fold = []
+    per_fold = []
+    for fold in sorted(train_rows["fold"].unique()):
+        training, held_out = split_train_validation(table, int(fold))
+        model = _fresh_model(model_spec, kmer, options, trust_remote_code)
+        result = fit(model, training, held_out, options, device=device, progress_label=f"cv fold {fold}")
+        threshold = choose_threshold(held_out["label"].to_numpy(), result.val_probabilities)
+        metrics = binary_metrics(held_out["label"].to_numpy(), result.val_probabilities, threshold)
+        per_fold.append({"fold": int(fold), "best_epoch": result.best_epoch, **metrics})
+        out_of_fold.append(pd.DataFrame({"id": held_out["id"], "fold": fold, "label": held_out["label"],
+                                         "probability": np.round(result.val_probabilities, 6)}))
+    summary = {"folds": per_fold}
+    for key in ("accuracy", "sensitivity", "specificity", "mcc", "auc", "auprc"):
+        values = [f[key] for f in per_fold if f[key] is not None]
+        summary[key] = {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+    outdir.mkdir(parents=True, exist_ok=True)
+    write_json(outdir / "cv.json", summary)
+    write_tsv(outdir / "cv_predictions.tsv", pd.concat(out_of_fold, ignore_index=True))
+    return {key: value for key, value in summary.items() if key != "folds"}
+
+
+def _fresh_model(model_spec: str, kmer: int | None, options: TrainOptions, trust_remote_code: bool) -> LoadedModel:
+    torch.manual_seed(options.seed)  # the head (and a scratch encoder) start from the same weights every time
+    model = load_model(model_spec, kmer=kmer, pooling=options.pooling, trust_remote_code=trust_remote_code,
+                       max_positions=options.max_length)
+    if model.card:
+        log.info("continuing from the trained model %s", model_spec)
+    return model
+
+
+def _validation_probabilities(model: LoadedModel, validation: pd.DataFrame, options: TrainOptions,
+                              device: torch.device) -> np.ndarray:
+    probabilities = predict_proba(model, validation["sequence"].tolist(), batch_size=options.batch_size * 2,
+                                  device=device, both_strands=options.rc_augment)
+    model.classifier.train()
+    return probabilities
+
+
+def _lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Linear warm-up to the base rate, then linear decay to zero."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
+def _positive_weight(labels: torch.Tensor, class_weight: str) -> torch.Tensor:
+    if class_weight == "none":
+        return torch.tensor(1.0)
+    if class_weight != "balanced":
+        raise InputError(f"--class-weight must be none or balanced, got {class_weight!r}")
+    positives = float(labels.sum())
+    return torch.tensor((len(labels) - positives) / max(positives, 1.0))
+
+
+def _bce(labels: np.ndarray, probabilities: np.ndarray, eps: float = 1e-7) -> float:
+    p = np.clip(probabilities, eps, 1 - eps)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+
+def _save_state(classifier: torch.nn.Module, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        save_weights(classifier, str(tmp))
+
+
+def _checkpoint(directory: Path, classifier, optimizer, scheduler, options: TrainOptions, epoch: int,
+                result: FitResult) -> None:
+    _save_state(classifier, directory / "last.safetensors")
+    state = {"epoch": epoch, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "history": result.history, "best_epoch": result.best_epoch, "best_score": result.best_score,
+             "options": asdict(options)}
+    with atomic_path(directory / "trainer.pt") as tmp:
+        torch.save(state, tmp)
+
+
+def _restore(directory: Path, classifier, optimizer, scheduler, options: TrainOptions) -> tuple[int, FitResult]:
+    state = torch.load(directory / "trainer.pt", map_location="cpu", weights_only=True)
+    if state["options"] != asdict(options):
+        raise InputError(f"{directory}: the checkpoint was made with other hyper-parameters; "
+                         "resume with the same options or start in another --outdir")
+    load_weights(classifier, directory / "last.safetensors", device=str(next(classifier.parameters()).device))
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    result = FitResult(history=state["history"], best_epoch=state["best_epoch"], best_score=state["best_score"])
+    return state["epoch"] + 1, result
+
+
+def _write_run_identity(directory: Path, dataset, model_spec, kmer, options, resume: bool) -> None:
+    """Record what a checkpoint belongs to, and refuse to resume it with other inputs."""
+    identity = {"dataset_sha256": sha256_file(dataset), "model": model_spec, "kmer": kmer, "options": asdict(options)}
+    path = directory / "run.json"
+    if resume and path.exists():
+        import json
+
+        previous = json.loads(path.read_text())
+        if previous != identity:
+            changed = sorted(k for k in identity if identity[k] != previous.get(k))
+            raise InputError(f"{directory}: cannot resume, the run differs in {', '.join(changed)}")
+    write_json(path, identity)
+
+
+def _model_card(table, dataset, model: LoadedModel, model_spec, options, result: FitResult, train_rows, validation,
+                *, threshold, validation_metrics, cv_summary, model_id, device, seconds) -> dict:
+    import transformers
+
+    classes = table.drop_duplicates("label").set_index("label")["class"].to_dict()
+    tokenizer = model.tokenizer
+    digest = hashlib.sha256("".join(sorted(train_rows["group"])).encode()).hexdigest()[:16]
+    return {
+        "model_id": model_id,
+        "enhancerlm_version": __version__,
+        "task": {"type": "binary", "dataset": Path(dataset).name.removesuffix(".dataset.tsv")},
+        "labels": {str(k): v for k, v in sorted(classes.items())},
+        "base_model": model_spec,
+        "architecture": model.classifier.encoder.config.model_type,
+        "parameters": sum(p.numel() for p in model.classifier.parameters()),
+        "tokenizer": {"kind": tokenizer.kind, "k": getattr(tokenizer, "k", None)},
+        "kmer": getattr(tokenizer, "k", None),
+        "window": int(table["sequence"].str.len().max()),
+        "max_nucleotides": model.max_nucleotides,
+        "strand_mode": "both" if options.rc_augment else "forward",
+        "threshold": threshold,
+        "threshold_rule": "maximum MCC on the validation fold" if validation_metrics else "0.5 (no validation)",
+        "training_data": {"path": str(dataset), "sha256": sha256_file(dataset), "train_groups_digest": digest,
+                          "records": {"train": len(train_rows), "validation": len(validation)},
+                          "val_fold": options.val_fold},
+        "hyperparameters": {**asdict(options), "lr": options.learning_rate(model_spec)},
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "validation": validation_metrics,
+        "cross_validation": cv_summary,
+        "training_seconds": round(seconds, 1),
+        "device": str(device),
+        "versions": {"enhancerlm": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+                     "cuda": torch.version.cuda, "python": platform.python_version()},
+    }

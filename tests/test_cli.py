@@ -1,0 +1,96 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from enhancerlm.cli import main
+from enhancerlm.errors import InputError
+from enhancerlm.pipeline import load_params, profile_params, schema, schema_defaults
+from enhancerlm.io import resource
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_commands_are_listed():
+    result = invoke("--help")
+    for command in ("prepare", "train", "evaluate", "convert", "run"):
+        assert command in result.output
+
+
+def test_prepare_train_evaluate_round_trip(tmp_path):
+    sheet = resource("assets/samplesheets/mini_layer2.csv")
+    result = invoke("prepare", "--input", str(sheet), "--outdir", str(tmp_path / "prep"), "--folds", "3")
+    assert result.exit_code == 0, result.output
+    dataset = tmp_path / "prep" / "mini_layer2.dataset.tsv"
+    report = json.loads((tmp_path / "prep" / "mini_layer2.prepare.json").read_text())
+    assert report["labels"]["1"] == "strong"
+    result = invoke("train", "--dataset", str(dataset), "--model", "scratch-tiny", "--kmer", "6", "--epochs", "1",
+                    "--outdir", str(tmp_path / "model"), "--model-id", "layer2_k6", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("layer2_k6\tbest_epoch=1")
+    result = invoke("evaluate", "--model", str(tmp_path / "model"), "--dataset", str(dataset),
+                    "--outdir", str(tmp_path / "eval"), "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "eval" / "layer2_k6.metrics.json").read_text())
+    assert metrics["model_id"] == "layer2_k6" and metrics["subsets"]["all"]["n"] == 20
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--dataset", "{sheet}", "--model", "scratch-tiny", "--outdir", "{out}"], "missing column(s) id, sequence"),
+    (["evaluate", "--model", "{out}/nothing", "--dataset", "{sheet}", "--outdir", "{out}"], "no such model directory"),
+    (["train", "--dataset", "{dataset}", "--model", "scratch-tiny", "--outdir", "{out}/m"], "--kmer is required"),
+])
+def test_errors_are_one_line_with_exit_1(tmp_path, mini_dataset, args, message):
+    sheet = resource("assets/samplesheets/mini_layer1.csv")
+    filled = [a.format(sheet=sheet, out=tmp_path, dataset=mini_dataset) for a in args]
+    result = invoke(*filled)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.output
+
+
+def test_params_precedence_defaults_profile_file(tmp_path):
+    defaults = schema_defaults(schema())
+    assert defaults["model"] == "scratch-tiny" and defaults["outdir"] == "results"
+    test = profile_params("test")
+    assert test["kmers"] == "3" and test["epochs"] == 2
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text("epochs: 4\nrc_augment: true\n")
+    params = load_params(profile="test", params_file=params_file, overrides={"outdir": "elsewhere"})
+    assert params["epochs"] == 4 and params["rc_augment"] is True and params["kmers"] == "3"
+    assert params["outdir"] == "elsewhere" and params["folds"] == 3
+    assert params["input"].endswith("assets/samplesheets/mini_layer1.csv") and "${projectDir}" not in params["input"]
+
+
+def test_every_profile_param_is_in_the_schema():
+    known = schema_defaults(schema()).keys() | {"lr", "positive", "config_profile_name", "config_profile_description"}
+    for profile in ("test", "test_full"):
+        assert set(profile_params(profile)) <= known
+
+
+@pytest.mark.parametrize("content, message", [
+    ("kmers: '3,7'\n", "parameter kmers"),
+    ("epochs: 0\n", "parameter epochs"),
+    ("learning_rate: 0.1\n", "unknown parameter(s) learning_rate"),
+])
+def test_bad_params_are_named(tmp_path, content, message):
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(content)
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_params(params_file=params_file)
+
+
+def test_run_test_profile_lays_out_results(tmp_path):
+    result = invoke("run", "--profile", "test", "--outdir", str(tmp_path / "results"), "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    results = tmp_path / "results"
+    assert (results / "prepare" / "mini_layer1.dataset.tsv").exists()
+    assert (results / "train" / "mini_layer1_k3" / "model.safetensors").exists()
+    metrics = json.loads((results / "evaluate" / "mini_layer1_k3.metrics.json").read_text())
+    assert metrics["subsets"]["all"]["n"] == 40 and metrics["subsets"]["leak_free"]["n"] == 30
+    summary = json.loads((results / "pipeline_info" / "run_summary.json").read_text())
+    assert [s["step"] for s in summary["steps"]] == ["PREPARE", "TRAIN (mini_layer1_k3)", "EVALUATE (mini_layer1_k3)"]
+    params = json.loads(next((results / "pipeline_info").glob("params_*.json")).read_text())
+    assert params["kmers"] == "3" and params["outdir"] == str(results)

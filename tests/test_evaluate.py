@@ -1,0 +1,96 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from enhancerlm.evaluate import CURVE_GRID, binary_metrics, choose_threshold, curves, evaluate_model
+
+
+@pytest.fixture(scope="module")
+def evaluation(tmp_path_factory, mini_model, mini_dataset):
+    outdir = tmp_path_factory.mktemp("evaluate")
+    paths = evaluate_model(str(mini_model), mini_dataset, outdir=outdir, prefix="mini", device="cpu")
+    return paths, json.loads(paths["metrics"].read_text())
+
+
+def test_metrics_match_scikit_learn_on_saved_predictions(evaluation):
+    paths, metrics = evaluation
+    predictions = pd.read_csv(paths["predictions"], sep="\t")
+    assert len(predictions) == 40 and set(predictions["split"]) == {"test"}
+    y, p = predictions["label"].to_numpy(), predictions["probability"].to_numpy()
+    threshold = metrics["threshold"]
+    predicted = (p >= threshold).astype(int)
+    assert (predicted == predictions["predicted"]).all()
+    whole = metrics["subsets"]["all"]
+    assert whole["accuracy"] == pytest.approx(skm.accuracy_score(y, predicted))
+    assert whole["sensitivity"] == pytest.approx(skm.recall_score(y, predicted))
+    assert whole["specificity"] == pytest.approx(skm.recall_score(y, predicted, pos_label=0))
+    assert whole["mcc"] == pytest.approx(skm.matthews_corrcoef(y, predicted))
+    assert whole["auc"] == pytest.approx(skm.roc_auc_score(y, p), abs=1e-4)  # predictions are rounded to 1e-6
+    assert whole["auprc"] == pytest.approx(skm.average_precision_score(y, p), abs=1e-4)
+    tn, fp, fn, tp = skm.confusion_matrix(y, predicted).ravel()
+    assert whole["confusion_matrix"] == {"tn": tn, "fp": fp, "fn": fn, "tp": tp}
+    assert whole["n"] == 40 and whole["threshold"] == threshold
+
+
+def test_leak_free_subset_drops_copies_of_training_records(evaluation):
+    paths, metrics = evaluation
+    predictions = pd.read_csv(paths["predictions"], sep="\t")
+    leak_free = metrics["subsets"]["leak_free"]
+    assert leak_free["n"] == 30  # the mini slice's 10 test strong enhancers are all training copies
+    assert (predictions.loc[predictions["leak"] != "none", "source"] == "test_strong").all()
+    kept = predictions[predictions["leak"] == "none"]
+    assert leak_free["mcc"] == pytest.approx(skm.matthews_corrcoef(kept["label"], kept["predicted"]))
+
+
+def test_one_class_subsets_report_null_with_reason(evaluation):
+    _, metrics = evaluation
+    strong = metrics["subsets"]["source:test_strong"]
+    assert strong["n"] == 10 and strong["auc"] is None and strong["mcc"] is None and strong["specificity"] is None
+    assert strong["undefined"]["auc"] == "only one class present"
+    assert strong["undefined"]["specificity"] == "no negative records"
+    assert strong["sensitivity"] is not None
+
+
+def test_multiqc_files_are_keyed_by_model_id(evaluation):
+    paths, metrics = evaluation
+    lines = paths["general_stats"].read_text().splitlines()
+    assert "# plot_type: 'generalstats'" in lines
+    header, row = lines[-2].split("\t"), lines[-1].split("\t")
+    assert header == ["Sample", "Acc", "Sn", "Sp", "MCC", "AUC", "AUPRC"]
+    assert row[0] == "mini_k3" == metrics["model_id"]
+    whole = metrics["subsets"]["all"]
+    assert float(row[1]) == pytest.approx(whole["accuracy"], abs=1e-4)
+    assert float(row[4]) == pytest.approx(whole["mcc"], abs=1e-4)
+    roc = json.loads(paths["roc"].read_text())
+    assert roc["plot_type"] == "linegraph" and list(roc["data"]) == ["mini_k3"]
+    points = roc["data"]["mini_k3"]
+    assert [float(x) for x in points] == CURVE_GRID.tolist()
+    assert points["1.0"] == 1.0 and all(0 <= v <= 1 for v in points.values())
+
+
+def test_binary_metrics_hand_computed():
+    labels = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    scores = np.array([0.9, 0.6, 0.2, 0.7, 0.1, 0.3, 0.4, 0.05])
+    m = binary_metrics(labels, scores, 0.5)
+    assert m["confusion_matrix"] == {"tn": 4, "fp": 1, "fn": 1, "tp": 2}
+    assert m["accuracy"] == pytest.approx(6 / 8)
+    assert m["sensitivity"] == pytest.approx(2 / 3) and m["specificity"] == pytest.approx(4 / 5)
+    assert m["mcc"] == pytest.approx((2 * 4 - 1 * 1) / np.sqrt(3 * 3 * 5 * 5))
+
+
+def test_threshold_maximises_mcc():
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    scores = np.array([0.1, 0.2, 0.3, 0.35, 0.4, 0.9])
+    threshold = choose_threshold(labels, scores)
+    assert 0.3 < threshold <= 0.35
+    assert binary_metrics(labels, scores, threshold)["mcc"] == pytest.approx(1.0)
+    assert choose_threshold(np.array([1, 1]), np.array([0.2, 0.8])) == 0.5
+
+
+def test_curves_of_a_perfect_classifier():
+    c = curves(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]))
+    assert all(v == 1.0 for x, v in c["roc"].items() if x > 0)
+    assert all(v == 1.0 for v in c["pr"].values())

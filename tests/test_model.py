@@ -1,0 +1,127 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+from transformers import AutoModel, BertConfig, BertForMaskedLM
+
+from enhancerlm.cli import main
+from enhancerlm.errors import InputError
+from enhancerlm.model import load_model, predict_proba, read_card, save_model, split_windows
+from enhancerlm.tokenize import KmerTokenizer, kmer_vocabulary
+
+
+@pytest.fixture
+def dnabert_checkpoint(tmp_path):
+    """A tiny checkpoint laid out as DNABERT publishes it: BertForMaskedLM in pytorch_model.bin,
+    a config.json without model_type, vocab.txt and a tokenizer_config.json with max_len."""
+    directory = tmp_path / "DNA_bert_4"
+    directory.mkdir()
+    config = BertConfig(vocab_size=4**4 + 5, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    torch.manual_seed(1)
+    model = BertForMaskedLM(config)
+    raw = config.to_dict()
+    raw.pop("model_type")
+    raw["architectures"] = ["BertForMaskedLM"]
+    (directory / "config.json").write_text(json.dumps(raw))
+    torch.save(model.state_dict(), directory / "pytorch_model.bin")
+    (directory / "vocab.txt").write_text("\n".join(kmer_vocabulary(4)) + "\n")
+    (directory / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": False, "max_len": 512}))
+    (directory / "special_tokens_map.json").write_text(json.dumps({"unk_token": "[UNK]", "pad_token": "[PAD]"}))
+    return directory, model
+
+
+def test_bin_checkpoint_is_refused_until_converted(dnabert_checkpoint):
+    directory, _ = dnabert_checkpoint
+    with pytest.raises(InputError, match="enhancerlm convert"):
+        load_model(str(directory))
+
+
+def test_convert_then_load_through_from_pretrained(dnabert_checkpoint, tmp_path):
+    directory, original = dnabert_checkpoint
+    result = CliRunner().invoke(main, ["convert", "--input", str(directory), "--outdir", str(tmp_path / "conv")])
+    assert result.exit_code == 0, result.output
+    converted = tmp_path / "conv"
+    assert (converted / "model.safetensors").exists() and not list(converted.glob("*.bin"))
+    tensors = load_file(converted / "model.safetensors")
+    # tied embeddings were written as separate copies, with identical values
+    assert torch.equal(tensors["cls.predictions.decoder.weight"], tensors["bert.embeddings.word_embeddings.weight"])
+    loaded = load_model(str(converted), kmer=4)
+    assert isinstance(loaded.tokenizer, KmerTokenizer) and loaded.tokenizer.k == 4
+    assert not loaded.card  # a plain language model: fresh head, no card
+    encoder_state = loaded.classifier.encoder.state_dict()
+    for name, value in original.bert.state_dict().items():
+        if "pooler" not in name:
+            assert torch.equal(encoder_state[name], value), name
+    with pytest.raises(InputError, match="k=4"):
+        load_model(str(converted), kmer=6)
+
+
+def test_convert_refuses_pickles_that_are_not_plain_weights(tmp_path):
+    directory = tmp_path / "evil"
+    directory.mkdir()
+    (directory / "config.json").write_text("{}")
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this code must not run",))
+
+    torch.save({"weight": Payload()}, directory / "pytorch_model.bin")
+    result = CliRunner().invoke(main, ["convert", "--input", str(directory), "--outdir", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "cannot be read as plain weights" in result.output
+    assert "this code must not run" not in result.output
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
+def test_saved_classifier_round_trips_and_stays_a_hf_directory(tmp_path):
+    torch.manual_seed(0)
+    model = load_model("scratch-tiny", kmer=5, pooling="cls")
+    card = save_model(model, tmp_path / "m", {"model_id": "m", "labels": {"0": "non", "1": "enh"}})
+    assert card["pooling"] == "cls" and len(card["weights_sha256"]) == 64
+    assert read_card(tmp_path / "m")["weights_sha256"] == card["weights_sha256"]
+    tensors = load_file(tmp_path / "m" / "model.safetensors")
+    assert {"classifier.1.weight", "classifier.3.bias"} <= set(tensors)
+    reloaded = load_model(str(tmp_path / "m"))
+    assert reloaded.classifier.pooling == "cls"
+    sequences = ["ACGT" * 30, "GGGCCCAATT" * 9]
+    assert np.allclose(predict_proba(model, sequences), predict_proba(reloaded, sequences), atol=1e-6)
+    encoder = AutoModel.from_pretrained(str(tmp_path / "m"))  # what any transformers user gets
+    assert encoder.config.id2label == {0: "non", 1: "enh"}
+
+
+def test_mean_pooling_ignores_padding():
+    torch.manual_seed(0)
+    model = load_model("scratch-tiny", kmer=3)
+    alone = predict_proba(model, ["ACGTACGTAA"], batch_size=1)
+    padded = predict_proba(model, ["ACGTACGTAA", "ACGT" * 40], batch_size=2)
+    assert np.isclose(alone[0], padded[0], atol=1e-5)
+
+
+def test_split_windows_cover_long_sequences():
+    assert split_windows("A" * 10, 10) == ["A" * 10]
+    sequence = "".join(np.random.default_rng(0).choice(list("ACGT"), 25))
+    windows = split_windows(sequence, 10)
+    assert [len(w) for w in windows] == [10] * 4
+    assert windows[0] == sequence[:10] and windows[1] == sequence[5:15] and windows[-1] == sequence[-10:]
+
+
+def test_long_sequences_are_scored_in_windows():
+    torch.manual_seed(0)
+    model = load_model("scratch-tiny", kmer=3, max_positions=32)  # 32 tokens: 32 - 2 + 2 = 32 nt per window
+    assert model.max_nucleotides == 32
+    sequence = "".join(np.random.default_rng(1).choice(list("ACGT"), 80))
+    windows = split_windows(sequence, 32)
+    expected = predict_proba(model, windows).mean()
+    assert np.isclose(predict_proba(model, [sequence])[0], expected)
+
+
+def test_both_strands_average_the_reverse_complement():
+    torch.manual_seed(0)
+    model = load_model("scratch-tiny", kmer=4)
+    forward = predict_proba(model, ["AACCGGTTTA"])[0]
+    reverse = predict_proba(model, ["TAAACCGGTT"])[0]
+    assert np.isclose(predict_proba(model, ["AACCGGTTTA"], both_strands=True)[0], (forward + reverse) / 2)

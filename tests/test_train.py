@@ -1,0 +1,122 @@
+import json
+
+import pandas as pd
+import pytest
+from conftest import planted_samplesheet
+from safetensors.torch import load_file
+
+from enhancerlm.data import prepare_samplesheet, read_dataset
+from enhancerlm.errors import InputError
+from enhancerlm.evaluate import evaluate_model
+from enhancerlm.io import sha256_file
+from enhancerlm.train import TrainOptions, split_train_validation, train
+
+PLANTED_OPTIONS = TrainOptions(epochs=6, batch_size=16, lr=1e-3)
+
+
+def _planted_auc(tmp_path, shuffle_labels: bool) -> float:
+    sheet = planted_samplesheet(tmp_path / "data", n_train=240, n_test=400, shuffle_labels=shuffle_labels)
+    dataset = prepare_samplesheet(sheet, tmp_path / "prepare")["planted"]["dataset"]
+    train(dataset, "scratch-tiny", tmp_path / "model", kmer=3, options=PLANTED_OPTIONS, device="cpu")
+    paths = evaluate_model(str(tmp_path / "model"), dataset, outdir=tmp_path / "eval", prefix="planted", device="cpu")
+    return json.loads(paths["metrics"].read_text())["subsets"]["all"]["auc"]
+
+
+def test_tiny_model_learns_a_planted_motif(tmp_path):
+    assert _planted_auc(tmp_path, shuffle_labels=False) >= 0.95
+
+
+def test_tiny_model_learns_nothing_from_shuffled_labels(tmp_path):
+    assert _planted_auc(tmp_path, shuffle_labels=True) <= 0.65
+
+
+def test_card_records_training(mini_model, mini_dataset):
+    card = json.loads((mini_model / "enhancerlm.json").read_text())
+    assert card["model_id"] == "mini_k3"
+    assert card["labels"] == {"0": "non-enhancer", "1": "enhancer"}
+    assert card["kmer"] == 3 and card["window"] == 200 and card["strand_mode"] == "forward"
+    assert card["training_data"]["sha256"] == sha256_file(mini_dataset)
+    assert card["weights_sha256"] == sha256_file(mini_model / "model.safetensors")
+    assert [h["epoch"] for h in card["history"]] == [1, 2]
+    assert {"train_loss", "val_loss", "val_auc", "lr", "seconds"} <= set(card["history"][0])
+    assert 0 < card["threshold"] < 1 and card["threshold_rule"].startswith("maximum MCC")
+    table = read_dataset(mini_dataset)
+    n_train = int((table["split"] == "train").sum())
+    records = card["training_data"]["records"]
+    assert records["train"] + records["validation"] == n_train
+    assert {"enhancerlm", "torch", "transformers"} <= set(card["versions"])
+    assert not (mini_model / "checkpoint").exists()
+
+
+def test_test_split_never_reaches_training(tmp_path, mini_dataset):
+    """Scrambling every test record's sequence and label leaves the trained weights bit-identical."""
+    table = read_dataset(mini_dataset)
+    test = table["split"] == "test"
+    scrambled = table.copy()
+    scrambled.loc[test, "label"] = 1 - scrambled.loc[test, "label"]
+    scrambled.loc[test, "sequence"] = scrambled.loc[test, "sequence"].str[::-1]
+    scrambled_path = tmp_path / "scrambled.dataset.tsv"
+    scrambled.to_csv(scrambled_path, sep="\t", index=False)
+    options = TrainOptions(epochs=1, batch_size=16)
+    a = train(mini_dataset, "scratch-tiny", tmp_path / "a", kmer=3, options=options, device="cpu")
+    b = train(scrambled_path, "scratch-tiny", tmp_path / "b", kmer=3, options=options, device="cpu")
+    assert a["weights_sha256"] == b["weights_sha256"]
+    assert a["threshold"] == b["threshold"]
+
+
+def test_validation_is_one_prepared_fold(mini_dataset):
+    table = read_dataset(mini_dataset)
+    training, validation = split_train_validation(table, 1)
+    assert set(validation["fold"]) == {1} and 1 not in set(training["fold"])
+    assert set(training["group"]).isdisjoint(validation["group"])
+    assert (training["split"] == "train").all() and (validation["split"] == "train").all()
+    with pytest.raises(InputError, match="not one of the dataset's folds"):
+        split_train_validation(table, 7)
+
+
+def test_resumed_run_ends_with_identical_weights(tmp_path, mini_dataset):
+    options = TrainOptions(epochs=3, batch_size=16, rc_augment=True, patience=0)
+    uninterrupted = train(mini_dataset, "scratch-tiny", tmp_path / "full", kmer=4, options=options, device="cpu")
+
+    def interrupt(epoch, record):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(mini_dataset, "scratch-tiny", tmp_path / "resumed", kmer=4, options=options, device="cpu",
+              callbacks=[interrupt])
+    assert (tmp_path / "resumed" / "checkpoint" / "trainer.pt").exists()
+    assert not (tmp_path / "resumed" / "enhancerlm.json").exists()  # no card: the model is not done
+    with pytest.raises(InputError, match="--resume"):
+        train(mini_dataset, "scratch-tiny", tmp_path / "resumed", kmer=4, options=options, device="cpu")
+    with pytest.raises(InputError, match="options"):
+        train(mini_dataset, "scratch-tiny", tmp_path / "resumed", kmer=4, device="cpu", resume=True,
+              options=TrainOptions(epochs=3, batch_size=8, rc_augment=True, patience=0))
+    resumed = train(mini_dataset, "scratch-tiny", tmp_path / "resumed", kmer=4, options=options, device="cpu",
+                    resume=True)
+    assert resumed["weights_sha256"] == uninterrupted["weights_sha256"]
+    assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in uninterrupted["history"]]
+    assert resumed["strand_mode"] == "both"
+
+
+def test_cross_validation_reports_every_fold(tmp_path, mini_dataset):
+    card = train(mini_dataset, "scratch-tiny", tmp_path / "cv", kmer=3, device="cpu", cross_validation=True,
+                 options=TrainOptions(epochs=1, batch_size=32))
+    cv = json.loads((tmp_path / "cv" / "cv.json").read_text())
+    assert [f["fold"] for f in cv["folds"]] == [0, 1, 2]
+    assert cv["auc"]["mean"] == pytest.approx(sum(f["auc"] for f in cv["folds"]) / 3)
+    assert card["cross_validation"]["auc"] == cv["auc"]
+    out_of_fold = pd.read_csv(tmp_path / "cv" / "cv_predictions.tsv", sep="\t")
+    table = read_dataset(mini_dataset)
+    assert sorted(out_of_fold["id"]) == sorted(table.loc[table["split"] == "train", "id"])
+
+
+def test_checkpoint_weights_are_safetensors(tmp_path, mini_dataset):
+    def stop(epoch, record):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(mini_dataset, "scratch-tiny", tmp_path / "m", kmer=3, options=TrainOptions(epochs=2), device="cpu",
+              callbacks=[stop])
+    tensors = load_file(tmp_path / "m" / "checkpoint" / "last.safetensors")
+    assert any(name.startswith("classifier.") for name in tensors)
