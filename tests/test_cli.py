@@ -1,3 +1,4 @@
+import re
 import json
 
 import pytest
@@ -78,7 +79,7 @@ def test_every_profile_param_is_in_the_schema():
 def test_bad_params_are_named(tmp_path, content, message):
     params_file = tmp_path / "params.yaml"
     params_file.write_text(content)
-    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(InputError, match=re.escape(message)):
         load_params(params_file=params_file)
 
 

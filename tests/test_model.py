@@ -125,3 +125,78 @@ def test_both_strands_average_the_reverse_complement():
     forward = predict_proba(model, ["AACCGGTTTA"])[0]
     reverse = predict_proba(model, ["TAAACCGGTT"])[0]
     assert np.isclose(predict_proba(model, ["AACCGGTTTA"], both_strands=True)[0], (forward + reverse) / 2)
+
+
+@pytest.fixture
+def bpe_checkpoint(tmp_path, mini_dataset):
+    """A tiny BPE-tokenized ESM encoder (the Nucleotide Transformer's architecture; BPE as DNABERT-2 and GENA-LM)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+    from transformers import EsmConfig, EsmModel, PreTrainedTokenizerFast
+
+    from enhancerlm.data import read_dataset
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    bpe = Tokenizer(models.BPE(unk_token="[UNK]"))
+    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
+    bpe.train_from_iterator(read_dataset(mini_dataset)["sequence"].tolist(),
+                            trainers.BpeTrainer(vocab_size=96, special_tokens=specials))
+    bpe.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]",
+                                                       special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="[PAD]", unk_token="[UNK]",
+                                        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+                                        model_max_length=256)
+    directory = tmp_path / "bpe_esm"
+    tokenizer.save_pretrained(str(directory))
+    config = EsmConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                       intermediate_size=64, max_position_embeddings=258, pad_token_id=0, mask_token_id=4,
+                       position_embedding_type="absolute")
+    torch.manual_seed(2)
+    EsmModel(config, add_pooling_layer=False).save_pretrained(str(directory))
+    return directory
+
+
+def test_other_tokenizers_and_architectures_go_through_auto_classes(bpe_checkpoint, mini_dataset, tmp_path):
+    from enhancerlm.evaluate import evaluate_model
+    from enhancerlm.tokenize import HuggingFaceTokenizer
+    from enhancerlm.train import TrainOptions, train
+
+    loaded = load_model(str(bpe_checkpoint))
+    assert isinstance(loaded.tokenizer, HuggingFaceTokenizer)
+    batch = loaded.tokenizer.encode(["ACGTACGTTTGACA", "ACG"])
+    assert batch.input_ids[0, 0].item() == 2 and batch.sequence_mask[:, 0].sum() == 0
+    card = train(mini_dataset, str(bpe_checkpoint), tmp_path / "ft", options=TrainOptions(epochs=1, batch_size=16),
+                 device="cpu")
+    assert card["architecture"] == "esm" and card["tokenizer"] == {"kind": "huggingface", "k": None}
+    paths = evaluate_model(str(tmp_path / "ft"), mini_dataset, outdir=tmp_path / "eval", prefix="bpe", device="cpu")
+    assert json.loads(paths["metrics"].read_text())["subsets"]["all"]["n"] == 40
+
+
+@pytest.fixture
+def remote_code_checkpoint(tmp_path):
+    """A checkpoint whose architecture is defined by Python files shipped with it (as DNABERT-2's is)."""
+    directory = tmp_path / "custom"
+    directory.mkdir()
+    (directory / "configuration_custom.py").write_text(
+        "from transformers import BertConfig\n\n\nclass CustomConfig(BertConfig):\n    model_type = 'custom_dna'\n")
+    (directory / "modeling_custom.py").write_text(
+        "from transformers import BertModel\n\nfrom .configuration_custom import CustomConfig\n\n\n"
+        "class CustomModel(BertModel):\n    config_class = CustomConfig\n")
+    config = BertConfig(vocab_size=4**3 + 5, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64).to_dict()
+    config.update(model_type="custom_dna", auto_map={"AutoConfig": "configuration_custom.CustomConfig",
+                                                     "AutoModel": "modeling_custom.CustomModel"})
+    (directory / "config.json").write_text(json.dumps(config))
+    from transformers import BertModel
+
+    from safetensors.torch import save_model as save_weights
+    save_weights(BertModel(BertConfig(**{k: v for k, v in config.items() if k not in ("model_type", "auto_map")}),
+                           add_pooling_layer=False), str(directory / "model.safetensors"))
+    KmerTokenizer.for_kmer(3).save_pretrained(directory)
+    return directory
+
+
+def test_remote_code_needs_explicit_trust(remote_code_checkpoint):
+    with pytest.raises(InputError, match="--trust-remote-code"):
+        load_model(str(remote_code_checkpoint))
+    loaded = load_model(str(remote_code_checkpoint), trust_remote_code=True)
+    assert type(loaded.classifier.encoder).__name__ == "CustomModel"

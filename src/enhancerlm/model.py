@@ -101,6 +101,9 @@ def load_model(
             raise InputError(f"--kmer is required to build {spec} from scratch")
         return _scratch_model(spec, kmer, pooling, max_positions)
     directory = resolve_checkpoint(spec)
+    if not trust_remote_code and _needs_remote_code(directory):
+        raise InputError(f"{spec}: this checkpoint runs its own Python code (auto_map); read it, and pass "
+                         "--trust-remote-code if you trust it")
     card = read_card(directory)
     tokenizer = load_tokenizer(directory, trust_remote_code=trust_remote_code)
     if kmer is not None and isinstance(tokenizer, KmerTokenizer) and tokenizer.k != kmer:
@@ -121,6 +124,11 @@ def _scratch_model(preset: str, kmer: int, pooling: str, max_positions: int) -> 
     config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=max_positions,
                         pad_token_id=tokenizer.pad_token_id, **PRESETS[preset])
     return LoadedModel(EnhancerClassifier(BertModel(config, add_pooling_layer=False), pooling), tokenizer, {}, preset)
+
+
+def _needs_remote_code(directory: Path) -> bool:
+    configs = [directory / "config.json", directory / "tokenizer_config.json"]
+    return any("auto_map" in json.loads(path.read_text()) for path in configs if path.exists())
 
 
 def _load_encoder(directory: Path, trust_remote_code: bool) -> nn.Module:
