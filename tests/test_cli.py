@@ -92,6 +92,12 @@ def test_run_test_profile_lays_out_results(tmp_path):
     metrics = json.loads((results / "evaluate" / "mini_layer1_k3.metrics.json").read_text())
     assert metrics["subsets"]["all"]["n"] == 40 and metrics["subsets"]["leak_free"]["n"] == 30
     summary = json.loads((results / "pipeline_info" / "run_summary.json").read_text())
-    assert [s["step"] for s in summary["steps"]] == ["PREPARE", "TRAIN (mini_layer1_k3)", "EVALUATE (mini_layer1_k3)"]
+    assert [s["step"] for s in summary["steps"]] == [
+        "PREPARE", "TRAIN (mini_layer1_k3)", "EVALUATE (mini_layer1_k3)", "MULTIQC"]
+    general_stats = (results / "multiqc" / "multiqc_data" / "multiqc_general_stats.txt").read_text().splitlines()
+    assert general_stats[1].split("\t")[0] == "mini_layer1_k3"
+    assert float(general_stats[1].split("\t")[4]) == pytest.approx(metrics["subsets"]["all"]["mcc"], abs=1e-3)
+    versions = (results / "pipeline_info" / "enhancerlm_software_mqc_versions.yml").read_text()
+    assert "ENHANCERLM_TRAIN:" in versions and "transformers:" in versions
     params = json.loads(next((results / "pipeline_info").glob("params_*.json")).read_text())
     assert params["kmers"] == "3" and params["outdir"] == str(results)

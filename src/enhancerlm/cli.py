@@ -155,6 +155,19 @@ def run(profile: str | None, params_file: str | None, outdir: str | None, device
     click.echo(summary)
 
 
+@main.command()
+@click.option("--tool", type=click.Choice(["enhancerlm", "torch", "transformers", "cuda"]), default=None,
+              help="Print only this tool's version.")
+def versions(tool: str | None) -> None:
+    """Versions of enhancerlm, torch, transformers and the CUDA runtime torch was built with."""
+    from .model import software_versions
+
+    found = software_versions()
+    for name, version in found.items():
+        if tool in (None, name):
+            click.echo(version if tool else f"{name}\t{version}")
+
+
 def _fold(value: str) -> int | None:
     if value.lower() == "none":
         return None

@@ -249,6 +249,18 @@ def convert_checkpoint(source: str, outdir: str | Path) -> Path:
     return outdir / WEIGHTS_FILE
 
 
+def software_versions() -> dict[str, str]:
+    """Versions recorded in model cards and reported to MultiQC; `cuda` is `none` for CPU builds."""
+    import platform
+
+    import transformers
+
+    from . import __version__
+
+    return {"enhancerlm": __version__, "torch": str(torch.__version__), "transformers": transformers.__version__,
+            "cuda": torch.version.cuda or "none", "python": platform.python_version()}
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """`auto` picks CUDA, then Apple MPS, then the CPU."""
     if name == "auto":

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import subprocess
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,14 +23,17 @@ from jsonschema import Draft202012Validator
 
 from . import __version__
 from .data import prepare_samplesheet
-from .errors import InputError
+from .errors import EnhancerLMError, InputError
 from .evaluate import evaluate_model
-from .io import resource, write_json
+from .io import resource, write_json, write_text
+from .model import software_versions
 from .train import TrainOptions, train
 
 log = logging.getLogger(__name__)
 
 PROFILES = ("test", "test_full")
+# The steps in the order the Nextflow workflow runs them (processes without the ENHANCERLM_ prefix).
+PIPELINE_STEPS = ("PREPARE", "TRAIN", "EVALUATE", "MULTIQC")
 _ASSIGNMENT = re.compile(r"""^\s*(\w+)\s*=\s*(.+?)\s*(//.*)?$""")
 
 
@@ -52,10 +57,14 @@ def schema_defaults(params_schema: dict) -> dict[str, Any]:
 
 
 def profile_params(profile: str) -> dict[str, Any]:
-    """The `params { }` block of `conf/<profile>.config`, read as plain `name = value` lines."""
+    """The parameters a profile sets, from `conf/<profile>.config`."""
     if profile not in PROFILES:
         raise InputError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    path = resource(f"conf/{profile}.config")
+    return config_params(resource(f"conf/{profile}.config"))
+
+
+def config_params(path: Path) -> dict[str, Any]:
+    """The `params { }` block of a Nextflow config file, read as plain `name = value` lines."""
     params, inside = {}, False
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         stripped = line.strip()
@@ -131,10 +140,10 @@ def train_options(params: dict[str, Any]) -> TrainOptions:
 
 
 def run_pipeline(params: dict[str, Any], device: str = "auto") -> Path:
-    """prepare -> train (one model per dataset and k) -> evaluate on the test split.
+    """prepare -> train (one model per dataset and k) -> evaluate on the test split -> MultiQC.
 
-    Results land in OUTDIR/prepare, OUTDIR/train/<dataset>_k<k>, OUTDIR/evaluate and
-    OUTDIR/pipeline_info, the layout the Nextflow pipeline publishes.
+    Results land in OUTDIR/prepare, OUTDIR/train/<dataset>_k<k>, OUTDIR/evaluate, OUTDIR/multiqc
+    and OUTDIR/pipeline_info, the layout the Nextflow pipeline publishes.
     """
     outdir = Path(params["outdir"])
     started = datetime.now(timezone.utc)
@@ -158,8 +167,37 @@ def run_pipeline(params: dict[str, Any], device: str = "auto") -> Path:
                  model_id=model_id, device=device, trust_remote_code=params["trust_remote_code"])
             step(f"EVALUATE ({model_id})", evaluate_model, str(model_dir), paths["dataset"],
                  outdir=outdir / "evaluate", prefix=model_id, device=device)
+    versions = write_versions_yaml(outdir / "pipeline_info" / "enhancerlm_software_mqc_versions.yml")
+    step("MULTIQC", multiqc_report, [outdir / "evaluate", versions], outdir / "multiqc",
+         config=params.get("multiqc_config") or resource("assets/multiqc_config.yml"), title=params.get("multiqc_title"))
     summary = {"enhancerlm_version": __version__, "started": started.isoformat(timespec="seconds"),
                "seconds": round((datetime.now(timezone.utc) - started).total_seconds(), 1), "steps": steps}
     stamp = started.strftime("%Y-%m-%d_%H-%M-%S")
     write_json(outdir / "pipeline_info" / f"params_{stamp}.json", params)
     return write_json(outdir / "pipeline_info" / "run_summary.json", summary)
+
+
+def write_versions_yaml(path: Path) -> Path:
+    """MultiQC's software-versions file, one entry per step, as the Nextflow workflow collects it."""
+    found = software_versions()
+    tools = {"PREPARE": ["enhancerlm"], "TRAIN": ["enhancerlm", "torch", "transformers", "cuda"],
+             "EVALUATE": ["enhancerlm", "torch"]}
+    versions = {f"ENHANCERLM_{step}": {tool: found[tool] for tool in names} for step, names in tools.items()}
+    versions["MULTIQC"] = {"multiqc": _multiqc_version()}
+    return write_text(path, yaml.safe_dump(versions, sort_keys=True))
+
+
+def _multiqc_version() -> str:
+    from importlib.metadata import version
+
+    return version("multiqc")
+
+
+def multiqc_report(inputs: list[Path], outdir: Path, *, config: str | Path, title: str | None = None) -> Path:
+    """Run MultiQC in its own process, with the command line the MULTIQC module uses."""
+    command = [sys.executable, "-m", "multiqc", "--force", "--config", str(config), "--outdir", str(outdir),
+               "--quiet", *(["--title", title] if title else []), *map(str, inputs)]
+    finished = subprocess.run(command, capture_output=True, text=True)
+    if finished.returncode != 0:
+        raise EnhancerLMError(f"MultiQC failed (exit {finished.returncode}): {finished.stderr.strip()[-500:]}")
+    return outdir / "multiqc_report.html"

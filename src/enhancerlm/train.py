@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -28,7 +27,16 @@ from .data import read_dataset, reverse_complement
 from .errors import InputError
 from .evaluate import binary_metrics, choose_threshold
 from .io import atomic_path, sha256_file, write_json, write_tsv
-from .model import PRESETS, LoadedModel, autocast, load_model, predict_proba, resolve_device, save_model
+from .model import (
+    PRESETS,
+    LoadedModel,
+    autocast,
+    load_model,
+    predict_proba,
+    resolve_device,
+    save_model,
+    software_versions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -323,8 +331,6 @@ def _write_run_identity(directory: Path, dataset, model_spec, kmer, options, res
 
 def _model_card(table, dataset, model: LoadedModel, model_spec, options, result: FitResult, train_rows, validation,
                 *, threshold, validation_metrics, cv_summary, model_id, device, seconds) -> dict:
-    import transformers
-
     classes = table.drop_duplicates("label").set_index("label")["class"].to_dict()
     tokenizer = model.tokenizer
     digest = hashlib.sha256("".join(sorted(train_rows["group"])).encode()).hexdigest()[:16]
@@ -353,6 +359,5 @@ def _model_card(table, dataset, model: LoadedModel, model_spec, options, result:
         "cross_validation": cv_summary,
         "training_seconds": round(seconds, 1),
         "device": str(device),
-        "versions": {"enhancerlm": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-                     "cuda": torch.version.cuda, "python": platform.python_version()},
+        "versions": software_versions(),
     }

@@ -1,0 +1,41 @@
+process ENHANCERLM_EVALUATE {
+    tag "$meta.id"
+    label 'process_low'
+
+    conda "${moduleDir}/environment.yml"
+    container "${ task.accelerator ?
+        (workflow.containerEngine in ['singularity', 'apptainer'] ? 'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda12.8-sif' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda12.8') :
+        (workflow.containerEngine in ['singularity', 'apptainer'] ? 'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-sif' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0') }"
+
+    input:
+    tuple val(meta), path(model), path(dataset)
+
+    output:
+    tuple val(meta), path("${prefix}.metrics.json")    , emit: metrics
+    tuple val(meta), path("${prefix}.predictions.tsv") , emit: predictions
+    tuple val(meta), path("${prefix}.*_mqc.*")         , emit: multiqc
+    tuple val("${task.process}"), val('enhancerlm'), eval('enhancerlm versions --tool enhancerlm'), topic: versions, emit: versions_enhancerlm
+    tuple val("${task.process}"), val('torch')     , eval('enhancerlm versions --tool torch')     , topic: versions, emit: versions_torch
+
+    script:
+    def args   = task.ext.args ?: ''
+    prefix     = task.ext.prefix ?: "${meta.id}"
+    def device = task.accelerator ? 'cuda' : 'cpu'
+    """
+    enhancerlm evaluate \\
+        --model ${model} \\
+        --dataset ${dataset} \\
+        --outdir . \\
+        --prefix ${prefix} \\
+        --device ${device} \\
+        ${args}
+    """
+
+    stub:
+    prefix = task.ext.prefix ?: "${meta.id}"
+    """
+    echo '{"model_id": "${meta.id}"}' > ${prefix}.metrics.json
+    printf 'id\\tsplit\\tsource\\tclass\\tlabel\\tprobability\\tpredicted\\tleak\\n' > ${prefix}.predictions.tsv
+    touch ${prefix}.general_stats_mqc.tsv
+    """
+}

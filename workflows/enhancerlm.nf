@@ -1,0 +1,64 @@
+/*
+ * The enhancerlm workflow: prepare -> train and evaluate -> MultiQC.
+ */
+
+include { ENHANCERLM_PREPARE } from '../modules/local/enhancerlm/prepare/main'
+include { TRAIN_EVALUATE     } from '../subworkflows/local/train_evaluate/main'
+include { MULTIQC            } from '../modules/local/multiqc/main'
+
+workflow ENHANCERLM {
+    take:
+    ch_samplesheet // channel: [ val(meta), path(fasta), val(label), val(split) ]
+
+    main:
+    // One samplesheet per dataset, naming each FASTA as the prepare task stages it (fasta/<name>), rows in
+    // their original order (the positive class may be decided by the first row).
+    // channel: [ val(meta), [ path(fasta), ... ], [ val(row), ... ] ]
+    ch_grouped = ch_samplesheet
+        .map { meta, fasta, label, split -> [ meta, fasta, "${meta.id},fasta/${fasta.name},${label},${split}" ] }
+        .groupTuple()
+
+    // channel: [ val(meta), path(samplesheet), [ path(fasta), ... ] ]
+    ch_prepare = ch_grouped
+        .map { meta, fastas, rows -> [ "${meta.id}.samplesheet.csv", ([ 'dataset,fasta,label,split' ] + rows).join('\n') + '\n' ] }
+        .collectFile()
+        .map { sheet -> [ sheet.name - '.samplesheet.csv', sheet ] }
+        .join( ch_grouped.map { meta, fastas, rows -> [ meta.id, meta, fastas ] } )
+        .map { id, sheet, meta, fastas -> [ meta, sheet, fastas ] }
+
+    ENHANCERLM_PREPARE ( ch_prepare )
+
+    // channel (value): [ val(meta2), path(base_model) ]: a local model directory is staged; a preset or Hub id
+    // travels as meta2.id
+    def base_model = file(params.model)
+    ch_base_model = base_model.exists() ?
+        channel.value([ [ id: base_model.name ], base_model ]) :
+        channel.value([ [ id: params.model ], [] ])
+
+    // channel: val(kmer)
+    ch_kmers = channel.fromList(params.kmers.toString().tokenize(',')*.toInteger())
+
+    TRAIN_EVALUATE ( ENHANCERLM_PREPARE.out.dataset, ch_kmers, ch_base_model )
+
+    // Software versions from every task, as MultiQC's software-versions YAML
+    // channel: path(versions_yml)
+    ch_versions = channel.topic('versions')
+        .map { process, tool, version -> [ process.tokenize(':').last(), "    ${tool}: ${version}" ] }
+        .unique()
+        .groupTuple()
+        .map { process, lines -> "${process}:\n" + lines.sort().join('\n') }
+        .collectFile(name: 'enhancerlm_software_mqc_versions.yml', storeDir: "${params.outdir}/pipeline_info", newLine: true, sort: true)
+
+    // channel: [ path(mqc), ... ]
+    ch_multiqc_files = TRAIN_EVALUATE.out.multiqc
+        .flatMap { meta, files -> files }
+        .mix(ch_versions)
+        .collect()
+
+    ch_multiqc_config = channel.value(file(params.multiqc_config ?: "${projectDir}/assets/multiqc_config.yml", checkIfExists: true))
+
+    MULTIQC ( ch_multiqc_files, ch_multiqc_config )
+
+    emit:
+    multiqc_report = MULTIQC.out.report // channel: path(multiqc_report.html)
+}
