@@ -101,3 +101,15 @@ def test_run_test_profile_lays_out_results(tmp_path):
     assert "ENHANCERLM_TRAIN:" in versions and "transformers:" in versions
     params = json.loads(next((results / "pipeline_info").glob("params_*.json")).read_text())
     assert params["kmers"] == "3" and params["outdir"] == str(results)
+
+
+def test_outputs_get_ordinary_permissions(tmp_path):
+    """Atomic writes go through private temporary files; the results must still be readable by others."""
+    import os
+
+    from enhancerlm.io import write_text
+
+    path = write_text(tmp_path / "out.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -17,6 +17,12 @@ workflow ENHANCERLM {
     ch_grouped = ch_samplesheet
         .map { meta, fasta, label, split -> [ meta, fasta, "${meta.id},fasta/${fasta.name},${label},${split}" ] }
         .groupTuple()
+        .map { meta, fastas, rows ->
+            if (fastas*.name.toSet().size() != fastas.size()) {
+                error("${params.input}: dataset ${meta.id}: two FASTA files share a file name, which staging cannot keep apart; rename one")
+            }
+            [ meta, fastas, rows ]
+        }
 
     // channel: [ val(meta), path(samplesheet), [ path(fasta), ... ] ]
     ch_prepare = ch_grouped

@@ -160,12 +160,13 @@ def run(profile: str | None, params_file: str | None, outdir: str | None, device
               help="Print only this tool's version.")
 def versions(tool: str | None) -> None:
     """Versions of enhancerlm, torch, transformers and the CUDA runtime torch was built with."""
-    from .model import software_versions
+    from .versions import software_versions, tool_version
 
-    found = software_versions()
-    for name, version in found.items():
-        if tool in (None, name):
-            click.echo(version if tool else f"{name}\t{version}")
+    if tool:
+        click.echo(tool_version(tool))
+        return
+    for name, version in software_versions().items():
+        click.echo(f"{name}\t{version}")
 
 
 def _fold(value: str) -> int | None:

@@ -207,9 +207,8 @@ def save_model(model: LoadedModel, directory: str | Path, card: dict) -> dict:
     classifier = model.classifier
     with tempfile.TemporaryDirectory(dir=directory, prefix=".save.") as staging:
         staging = Path(staging)
-        classifier.encoder.config.id2label = {int(k): v for k, v in card.get("labels", {}).items()} or None
-        if classifier.encoder.config.id2label is None:
-            del classifier.encoder.config.id2label
+        if card.get("labels"):
+            classifier.encoder.config.id2label = {int(k): v for k, v in card["labels"].items()}
         classifier.encoder.save_pretrained(str(staging), safe_serialization=True, max_shard_size="100GB")
         tensors = load_file(staging / WEIGHTS_FILE)
         tensors.update({HEAD_PREFIX + k: v.detach().cpu().contiguous() for k, v in classifier.classifier.state_dict().items()})
@@ -247,18 +246,6 @@ def convert_checkpoint(source: str, outdir: str | Path) -> Path:
     with atomic_path(outdir / WEIGHTS_FILE) as tmp:
         save_file(tensors, tmp, metadata={"format": "pt"})
     return outdir / WEIGHTS_FILE
-
-
-def software_versions() -> dict[str, str]:
-    """Versions recorded in model cards and reported to MultiQC; `cuda` is `none` for CPU builds."""
-    import platform
-
-    import transformers
-
-    from . import __version__
-
-    return {"enhancerlm": __version__, "torch": str(torch.__version__), "transformers": transformers.__version__,
-            "cuda": torch.version.cuda or "none", "python": platform.python_version()}
 
 
 def resolve_device(name: str = "auto") -> torch.device:

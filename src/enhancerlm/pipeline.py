@@ -26,7 +26,7 @@ from .data import prepare_samplesheet
 from .errors import EnhancerLMError, InputError
 from .evaluate import evaluate_model
 from .io import resource, write_json, write_text
-from .model import software_versions
+from .versions import software_versions, tool_version
 from .train import TrainOptions, train
 
 log = logging.getLogger(__name__)
@@ -183,14 +183,8 @@ def write_versions_yaml(path: Path) -> Path:
     tools = {"PREPARE": ["enhancerlm"], "TRAIN": ["enhancerlm", "torch", "transformers", "cuda"],
              "EVALUATE": ["enhancerlm", "torch"]}
     versions = {f"ENHANCERLM_{step}": {tool: found[tool] for tool in names} for step, names in tools.items()}
-    versions["MULTIQC"] = {"multiqc": _multiqc_version()}
+    versions["MULTIQC"] = {"multiqc": tool_version("multiqc")}
     return write_text(path, yaml.safe_dump(versions, sort_keys=True))
-
-
-def _multiqc_version() -> str:
-    from importlib.metadata import version
-
-    return version("multiqc")
 
 
 def multiqc_report(inputs: list[Path], outdir: Path, *, config: str | Path, title: str | None = None) -> Path:

@@ -8,6 +8,7 @@ test split is dropped before anything else happens.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import time
@@ -35,8 +36,8 @@ from .model import (
     predict_proba,
     resolve_device,
     save_model,
-    software_versions,
 )
+from .versions import software_versions
 
 log = logging.getLogger(__name__)
 
@@ -320,8 +321,6 @@ def _write_run_identity(directory: Path, dataset, model_spec, kmer, options, res
     identity = {"dataset_sha256": sha256_file(dataset), "model": model_spec, "kmer": kmer, "options": asdict(options)}
     path = directory / "run.json"
     if resume and path.exists():
-        import json
-
         previous = json.loads(path.read_text())
         if previous != identity:
             changed = sorted(k for k in identity if identity[k] != previous.get(k))

@@ -11,6 +11,9 @@ workflow PIPELINE_INITIALISATION {
     main:
     validateParameters()
     log.info paramsSummaryLog(workflow)
+    if (params.config_profile_name) {
+        log.info "Config profile: ${params.config_profile_name}${params.config_profile_description ? ' - ' + params.config_profile_description : ''}"
+    }
 
     // Relative FASTA paths are resolved against the samplesheet's directory, as `enhancerlm prepare` does.
     def sheet_dir = file(input).parent

@@ -3,9 +3,9 @@ process ENHANCERLM_EVALUATE {
     label 'process_low'
 
     conda "${moduleDir}/environment.yml"
-    container "${ task.accelerator ?
-        (workflow.containerEngine in ['singularity', 'apptainer'] ? 'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda12.8-sif' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda12.8') :
-        (workflow.containerEngine in ['singularity', 'apptainer'] ? 'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-sif' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0') }"
+    container "${ workflow.containerEngine in ['singularity', 'apptainer'] ?
+        'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-sif' :
+        'ghcr.io/enhancerlm/enhancerlm:0.1.0' }"
 
     input:
     tuple val(meta), path(model), path(dataset)
@@ -18,16 +18,15 @@ process ENHANCERLM_EVALUATE {
     tuple val("${task.process}"), val('torch')     , eval('enhancerlm versions --tool torch')     , topic: versions, emit: versions_torch
 
     script:
-    def args   = task.ext.args ?: ''
-    prefix     = task.ext.prefix ?: "${meta.id}"
-    def device = task.accelerator ? 'cuda' : 'cpu'
+    def args = task.ext.args ?: ''
+    prefix   = task.ext.prefix ?: "${meta.id}"
     """
     enhancerlm evaluate \\
         --model ${model} \\
         --dataset ${dataset} \\
         --outdir . \\
         --prefix ${prefix} \\
-        --device ${device} \\
+        --device cpu \\
         ${args}
     """
 

@@ -1,0 +1,1175 @@
+"""The Nextflow layer, checked without Nextflow.
+
+Nextflow and container engines cannot run here, so these tests read the `.nf` and `.config` files (reftrace
+and tests/nfparse.py), render each module's command as a task would, parse it with the CLI's own click
+parser, run it (and its stub) in a staged work directory, and compare what the Nextflow pipeline does with
+what the embedded runner (`enhancerlm run`) does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import gzip
+import importlib.metadata
+import inspect
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path, PurePosixPath
+from unittest import mock
+
+import click
+import pytest
+import reftrace
+import yaml
+from click.testing import CliRunner
+
+import enhancerlm
+import enhancerlm.data as data_module
+import enhancerlm.evaluate as evaluate_module
+import enhancerlm.train as train_module
+from enhancerlm import cli, pipeline
+from enhancerlm.train import TrainOptions
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nfparse  # noqa: E402
+from nfparse import NextflowParseError  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+NF_FILES = sorted([REPO / "main.nf", *REPO.glob("workflows/**/*.nf"), *REPO.glob("subworkflows/**/*.nf"),
+                   *REPO.glob("modules/**/*.nf")])
+MODULE_FILES = sorted(REPO.glob("modules/local/**/main.nf"))
+CONFIG_FILES = [REPO / "nextflow.config", *sorted(REPO.glob("conf/*.config"))]
+RESOURCE_LABELS = {"process_single", "process_low", "process_medium", "process_high", "process_gpu"}
+MODULE_DIRECTIVES = {"tag", "label", "conda", "container"}
+SHELL_OPERATORS = {";", "&&", "||", "|", "&", ">", ">>", "<", "(", ")"}
+
+pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # rich-click, via MultiQC
+
+
+def rel(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def module_id(path: Path) -> str:
+    return str(path.parent.relative_to(REPO / "modules" / "local"))
+
+
+# Every optional parameter set, and the defaults moved off values that are falsy in Groovy (0, 0.0), so a
+# `params.x ? ... : ''` in conf/modules.config that drops a legitimate value shows up.
+ALL_OPTIONAL = {
+    "lr": 0.001, "positive": "enhancer", "rc_augment": True, "trust_remote_code": True, "multiqc_title": "x",
+    "multiqc_config": str(REPO / "assets" / "multiqc_config.yml"), "kmers": "3,5", "folds": 4, "seed": 0,
+    "max_n_fraction": 0.25, "epochs": 3, "batch_size": 8, "weight_decay": 0.0, "warmup": 0.0, "grad_clip": 1.5,
+    "patience": 0, "val_fold": 1, "pooling": "cls", "class_weight": "balanced", "max_length": 128,
+}
+VARIANTS = ("test", "all_optional")
+
+
+@functools.lru_cache(maxsize=None)
+def variant_params(variant: str) -> dict:
+    overrides = ALL_OPTIONAL if variant == "all_optional" else {}
+    return pipeline.load_params(profile="test", overrides=overrides)
+
+
+# Representative inputs per process, as the upstream channel delivers them (Nextflow stages them following
+# `stageAs`); `dirs` are the path inputs that are directories.
+CASES = {
+    "ENHANCERLM_PREPARE": {
+        "meta": {"id": "mini_layer1"},
+        "inputs": {"samplesheet": "mini_layer1.samplesheet.csv",
+                   "fastas": ["train_strong.fa", "train_non.fa", "test_strong.fa", "test_non.fa"]},
+        "dirs": set(),
+    },
+    "ENHANCERLM_TRAIN": {
+        "meta": {"id": "mini_layer1_k3", "dataset": "mini_layer1", "kmer": 3},
+        "inputs": {"dataset": "mini_layer1.dataset.tsv", "meta2": {"id": "scratch-tiny"}, "base_model": []},
+        "dirs": {"base_model"},
+    },
+    "ENHANCERLM_TRAIN/local_model": {
+        "meta": {"id": "mini_layer1_k6", "dataset": "mini_layer1", "kmer": 6},
+        "inputs": {"dataset": "mini_layer1.dataset.tsv", "meta2": {"id": "dnabert6"}, "base_model": "dnabert6"},
+        "dirs": {"base_model"},
+    },
+    "ENHANCERLM_EVALUATE": {
+        "meta": {"id": "mini_layer1_k3", "dataset": "mini_layer1", "kmer": 3},
+        "inputs": {"model": "mini_layer1_k3", "dataset": "mini_layer1.dataset.tsv"},
+        "dirs": {"model"},
+    },
+    "MULTIQC": {
+        "meta": None,
+        "inputs": {"multiqc_files": ["mini_layer1_k3.general_stats_mqc.tsv", "mini_layer1_k3.roc_mqc.json",
+                                     "enhancerlm_software_mqc_versions.yml"],
+                   "multiqc_config": "multiqc_config.yml"},
+        "dirs": set(),
+    },
+}
+# Path inputs that a command legitimately does not name.
+NOT_ON_COMMAND_LINE = {
+    ("ENHANCERLM_PREPARE", "fastas"): "the staged samplesheet's rows name them",
+    ("MULTIQC", "multiqc_files"): "MultiQC finds them by scanning the work directory",
+}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def read_module(path: Path) -> nfparse.Process:
+    return nfparse.read_process(path)
+
+
+def module_path(name: str) -> Path:
+    for path in MODULE_FILES:
+        if read_module(path).name == name:
+            return path
+    raise AssertionError(f"no module defines process {name}")
+
+
+@dataclasses.dataclass
+class Task:
+    process: nfparse.Process
+    meta: dict | None
+    inputs: dict  # what the script sees: val inputs, and path inputs as staged names
+    files: dict  # staged path -> (source name, is a directory)
+
+
+def stage(process: nfparse.Process, case: dict, meta: dict | None = None) -> Task:
+    declared = process.input_names()
+    unknown = set(case["inputs"]) - set(declared)
+    assert not unknown, f"{process.name}: the test case names inputs the process does not declare: {unknown}"
+    inputs, files = {}, {}
+    for name, element in declared.items():
+        if name == "meta":
+            continue
+        assert name in case["inputs"], f"{process.name}: add input {name!r} to the test case"
+        value = case["inputs"][name]
+        if element[0] in ("path", "file"):
+            staged = nfparse.stage_name(element, value) if value != [] else []
+            inputs[name] = staged
+            pairs = zip(staged, value) if isinstance(value, list) else [(staged, value)]
+            for staged_name, source in pairs:
+                files[staged_name] = (source, name in case["dirs"])
+        else:
+            inputs[name] = value
+    return Task(process, case["meta"] if meta is None else meta, inputs, files)
+
+
+def materialize(task: Task, workdir: Path, sources: dict[str, Path] | None = None) -> None:
+    """Stage a task's inputs: symlinks to real files where given, else empty files and directories."""
+    for staged, (source, is_dir) in task.files.items():
+        target = workdir / staged
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if sources and source in sources:
+            target.symlink_to(Path(sources[source]).resolve())
+        elif is_dir:
+            target.mkdir()
+        else:
+            target.touch()
+
+
+@functools.lru_cache(maxsize=None)
+def module_options(path: Path = REPO / "conf" / "modules.config") -> dict:
+    return nfparse.read_module_options(path)
+
+
+def render_task(task: Task, params: dict, section: str = "script", accelerator=None,
+                modules_config: Path = REPO / "conf" / "modules.config") -> nfparse.Rendered:
+    options = module_options(modules_config).get(task.process.name, {})
+    task_values = {"process": task.process.name, "accelerator": accelerator}
+    args = nfparse.eval_ext(options.get("args"), params, task.meta, task_values)
+    prefix = nfparse.eval_ext(options.get("prefix"), params, task.meta, task_values)
+    return nfparse.render_section(task.process, section, inputs=task.inputs, meta=task.meta,
+                                  task={"accelerator": accelerator}, ext_args=args, ext_prefix=prefix)
+
+
+def command_argv(command: str) -> list[str]:
+    """The argv of a rendered script that must be a single simple command (line continuations joined)."""
+    joined = command.replace("\\\n", " ")
+    lines = [line for line in joined.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one command, got:\n{command}"
+    lexer = shlex.shlex(joined, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    argv = list(lexer)
+    operators = SHELL_OPERATORS & set(argv)
+    assert not operators, f"shell operators {operators} in the command: {command}"
+    return argv
+
+
+def repeated_options(argv: list[str]) -> list[str]:
+    counts = Counter(token.split("=", 1)[0] for token in argv if token.startswith("-"))
+    return [option for option, count in counts.items() if count > 1]
+
+
+def enhancerlm_context(argv: list[str]) -> click.Context:
+    """Parse an `enhancerlm SUBCOMMAND ...` argv with the CLI's own click parser: the subcommand's context."""
+    assert argv[0] == "enhancerlm", argv
+    try:
+        ctx = cli.main.make_context("enhancerlm", argv[1:])
+        rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        name, command, rest = cli.main.resolve_command(ctx, rest)
+        return command.make_context(name, rest, parent=ctx)
+    except click.ClickException as error:
+        raise AssertionError(f"`{shlex.join(argv)}` is rejected by the CLI: {error.format_message()}") from None
+
+
+def multiqc_context(argv: list[str]) -> click.Context:
+    from multiqc import multiqc as multiqc_main
+
+    assert argv[0] == "multiqc", argv
+    try:
+        return multiqc_main.run_cli.make_context("multiqc", argv[1:])
+    except click.ClickException as error:
+        raise AssertionError(f"`{shlex.join(argv)}` is rejected by MultiQC: {error.format_message()}") from None
+
+
+def check_command(task: Task, command: str) -> click.Context:
+    """The rendered command is one call of an existing (sub)command with known options, required ones
+    present, none repeated, no `null`, and every staged input path named."""
+    argv = command_argv(command)
+    assert "null" not in argv, f"{task.process.name}: a null value reached the command line: {command}"
+    assert not repeated_options(argv), f"{task.process.name}: options given twice {repeated_options(argv)}"
+    if argv[0] == "enhancerlm":
+        ctx = enhancerlm_context(argv)
+    elif argv[0] == "multiqc":
+        ctx = multiqc_context(argv)
+    else:
+        raise AssertionError(f"{task.process.name}: unexpected tool {argv[0]!r}")
+    for name, element in task.process.input_names().items():
+        if element[0] not in ("path", "file") or (task.process.name, name) in NOT_ON_COMMAND_LINE:
+            continue
+        staged = task.inputs[name]
+        for path in staged if isinstance(staged, list) else [staged]:
+            named = any(token == path or token.endswith("=" + path) for token in argv)
+            assert named, f"{task.process.name}: input {name} ({path}) is not on the command line: {command}"
+    return ctx
+
+
+def device_flag(argv: list[str]) -> str | None:
+    return argv[argv.index("--device") + 1] if "--device" in argv else None
+
+
+def single_directive(process: nfparse.Process, name: str) -> nfparse.Snippet:
+    found = process.directive(name)
+    assert len(found) == 1, f"{process.name}: expected one {name} directive, found {len(found)}"
+    return found[0]
+
+
+def container_urls(process: nfparse.Process) -> dict[tuple[str, object], str]:
+    expression = single_directive(process, "container")
+    return {(engine, accelerator): nfparse.evaluate(expression, {"task": {"accelerator": accelerator},
+                                                                 "workflow": {"containerEngine": engine}})
+            for engine in ("docker", "singularity", "apptainer", "podman") for accelerator in (None, 1)}
+
+
+@functools.lru_cache(maxsize=None)
+def process_shell() -> list[str]:
+    return nfparse.config_value(nfparse.read_config(REPO / "nextflow.config")["process"]["shell"])
+
+
+@functools.lru_cache(maxsize=None)
+def task_env() -> dict[str, str]:
+    scope = nfparse.read_config(REPO / "nextflow.config").get("env", {})
+    return {name: nfparse.groovy_str(nfparse.config_value(value)) for name, value in scope.items()}
+
+
+def run_script(command: str, workdir: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run a task script as Nextflow would: the configured process.shell, the env scope, the image's tools."""
+    script = workdir / ".command.sh"
+    script.write_text(command)
+    env = {**os.environ, **task_env(), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run([*process_shell(), str(script)], cwd=workdir, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, f"task script failed ({done.returncode}):\n{command}\n{done.stderr[-3000:]}"
+    return done
+
+
+def check_outputs(task: Task, rendered: nfparse.Rendered, workdir: Path) -> set[str]:
+    """Every declared non-optional output matches something; every produced top-level entry is declared."""
+    staged_top = {PurePosixPath(name).parts[0] for name in task.files}
+    produced = {p.name for p in workdir.iterdir() if not p.name.startswith(".") and p.name not in staged_top}
+    covered: set[str] = set()
+    for output, patterns in nfparse.output_patterns(task.process, rendered):
+        for pattern in patterns:
+            matches = [m for m in workdir.glob(pattern)
+                       if m.relative_to(workdir).parts[0] not in staged_top
+                       and not any(part.startswith(".") for part in m.relative_to(workdir).parts)]
+            if not output.optional:
+                assert matches, (f"{task.process.name}: output {output.emit} ({pattern!r}) matched nothing; "
+                                 f"produced {sorted(produced)}")
+            for match in matches:
+                covered.add(match.relative_to(workdir).parts[0])
+                if match.is_file() and match.name.endswith(".gz"):
+                    with gzip.open(match) as handle:
+                        handle.read()
+    undeclared = produced - covered
+    assert not undeclared, f"{task.process.name}: produced but not declared as outputs: {sorted(undeclared)}"
+    return covered
+
+
+def bound(function, args, kwargs) -> dict:
+    arguments = inspect.signature(function).bind(*args, **kwargs)
+    arguments.apply_defaults()
+    return dict(arguments.arguments)
+
+
+def cli_library_call(argv: list[str]) -> tuple[str, dict]:
+    """Invoke the CLI with the library functions it calls replaced: what it would pass to the library."""
+    captured: dict[str, dict] = {}
+
+    def fake(name, function, result):
+        def replacement(*args, **kwargs):
+            captured[name] = bound(function, args, kwargs)
+            return result
+        return replacement
+
+    card = {"validation": None, "model_id": "x", "best_epoch": 1, "threshold": 0.5}
+    with mock.patch.object(data_module, "prepare_samplesheet", fake("prepare", data_module.prepare_samplesheet, {})), \
+            mock.patch.object(train_module, "train", fake("train", train_module.train, card)), \
+            mock.patch.object(evaluate_module, "evaluate_model",
+                              fake("evaluate", evaluate_module.evaluate_model, {"metrics": "m"})):
+        result = CliRunner().invoke(cli.main, argv[1:], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert len(captured) == 1, captured
+    return next(iter(captured.items()))
+
+
+@dataclasses.dataclass
+class RunnerRecord:
+    params: dict
+    calls: dict[str, list[dict]]
+    prepared: dict
+    steps: list[str]
+
+
+def record_runner(params: dict) -> RunnerRecord:
+    """Run `run_pipeline` with training, evaluation and MultiQC replaced by recorders (prepare is real)."""
+    calls: dict[str, list[dict]] = {"prepare": [], "train": [], "evaluate": [], "multiqc": []}
+    prepared: dict = {}
+    real_prepare = pipeline.prepare_samplesheet
+    outdir = Path(params["outdir"])
+
+    def prepare(*args, **kwargs):
+        calls["prepare"].append(bound(real_prepare, args, kwargs))
+        prepared.update(real_prepare(*args, **kwargs))
+        return prepared
+
+    def recorder(name, function, result=None):
+        def replacement(*args, **kwargs):
+            calls[name].append(bound(function, args, kwargs))
+            return result
+        return replacement
+
+    with mock.patch.multiple(pipeline, prepare_samplesheet=prepare,
+                             train=recorder("train", train_module.train, {}),
+                             evaluate_model=recorder("evaluate", evaluate_module.evaluate_model, {}),
+                             multiqc_report=recorder("multiqc", pipeline.multiqc_report,
+                                                     outdir / "multiqc" / "multiqc_report.html")):
+        summary = json.loads(Path(pipeline.run_pipeline(params, device="cpu")).read_text())
+    steps = []
+    for step in summary["steps"]:
+        name = re.sub(r"\s*\(.*\)$", "", step["step"])
+        if name not in steps:
+            steps.append(name)
+    return RunnerRecord(params, calls, prepared, steps)
+
+
+@pytest.fixture(scope="module")
+def runner_records(tmp_path_factory):
+    cache: dict[str, RunnerRecord] = {}
+
+    def get(variant: str) -> RunnerRecord:
+        if variant not in cache:
+            outdir = tmp_path_factory.mktemp(f"runner_{variant}")
+            params = {**variant_params(variant), "outdir": str(outdir)}
+            cache[variant] = record_runner(params)
+        return cache[variant]
+
+    return get
+
+
+def workflow_text(path: str) -> nfparse.Snippet:
+    return nfparse.Snippet((REPO / path).read_text(), REPO / path)
+
+
+def train_meta(dataset_id: str, kmer: int) -> dict:
+    """The meta map TRAIN_EVALUATE gives each (dataset, k) task, read from the subworkflow itself."""
+    text = workflow_text("subworkflows/local/train_evaluate/main.nf")
+    match = re.search(r"meta \+ (\[[^\]\n]*\])", text)
+    assert match, "subworkflows/local/train_evaluate/main.nf: cannot find the `meta + [ ... ]` of the train tasks"
+    extra = nfparse.evaluate(text.sub(match.start(1), match.end(1)), {"meta": {"id": dataset_id}, "kmer": kmer})
+    return {"id": dataset_id, **extra}
+
+
+def publish_path(name: str, params: dict, config: Path = REPO / "conf" / "modules.config") -> Path:
+    """Where conf/modules.config publishes a process's outputs."""
+    scope = nfparse.read_config(config)["process"]
+    selector = scope.get(f"withName:{name}", {})
+    entries = nfparse.map_entries(selector.get("publishDir") or scope["publishDir"])
+    return Path(nfparse.config_value(entries["path"], {"params": params, "task": {"process": name}}))
+
+
+def schema_properties() -> dict:
+    return {name: spec for group in pipeline.schema()["$defs"].values()
+            for name, spec in group.get("properties", {}).items()}
+
+
+def params_refs(*, uses_only: bool, files=None) -> dict[str, list[str]]:
+    refs: dict[str, list[str]] = {}
+    for path in files or [*NF_FILES, *CONFIG_FILES]:
+        for name, line in nfparse.find_params_refs(path, uses_only=uses_only):
+            refs.setdefault(name, []).append(f"{rel(path)}:{line}")
+    return refs
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Parsing
+# ----------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", NF_FILES, ids=rel)
+def test_nf_file_parses_with_reftrace(path):
+    module = reftrace.Module.from_file(str(path))
+    assert not isinstance(module, reftrace.ParseError), module.error
+
+
+@pytest.mark.parametrize("text", [
+    "process FOO {\n    script:\n    \"\"\"\n    echo hi\n    \"\"\"\n",  # unclosed process
+    "workflow {\n    FOO( ch_x\n}\n",  # unclosed call
+    "process FOO {\n    label 'x'\n    script:\n    \"\"\"\n    echo\n    \"\"\"\n}\n}\n",  # extra brace
+])
+def test_reftrace_rejects_broken_nf(tmp_path, text):
+    good = tmp_path / "good.nf"
+    good.write_text("process FOO {\n    label 'x'\n    script:\n    \"\"\"\n    echo\n    \"\"\"\n}\n")
+    assert not isinstance(reftrace.Module.from_file(str(good)), reftrace.ParseError)
+    broken = tmp_path / "broken.nf"
+    broken.write_text(text)
+    assert isinstance(reftrace.Module.from_file(str(broken)), reftrace.ParseError)
+
+
+@pytest.mark.parametrize("path", NF_FILES, ids=rel)
+def test_nfparse_agrees_with_reftrace(path):
+    module = reftrace.Module.from_file(str(path))
+    assert not isinstance(module, reftrace.ParseError), module.error
+    assert nfparse.process_names(path) == [p.name for p in module.processes]
+    assert [w or "" for w in nfparse.workflow_names(path)] == [w.name for w in module.workflows]
+    ours = {alias: original for alias, (original, _) in nfparse.includes(path).items()}
+    theirs = {item.alias or item.name: item.name for include in module.includes for item in include.items}
+    assert ours == theirs
+    for process in module.processes:
+        parsed = read_module(path)
+        ours = [re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() for name in parsed.directive_names()]
+        assert ours == [d.WhichOneof("directive") for d in process._proto.directives]
+        assert [nfparse.evaluate(text) for text in parsed.directive("label")] == [lbl.value for lbl in process.labels]
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=rel)
+def test_config_file_parses(path):
+    config = nfparse.read_config(path)
+    for include in config.includes + [i for scope in config.get("profiles", {}).values() for i in scope.includes]:
+        target = REPO / nfparse.config_value(include)
+        assert target.is_file(), f"{rel(path)}: includeConfig {target} does not exist"
+    result = reftrace.ConfigFile.from_file(str(path))
+    assert result.error is None, result.error
+
+
+BROKEN_MODULES = {
+    "unterminated command": ('process FOO {\n    script:\n    """\n    echo hi\n}\n', 3),
+    "unknown section": ("process FOO {\n    inputs:\n    val x\n    script:\n    'echo'\n}\n", 2),
+    "statement before command": ("process FOO {\n    script:\n    if (x) { y = 1 }\n    'echo'\n}\n", 3),
+    "unknown output option": ("process FOO {\n    output:\n    path 'x', emitt: x\n    script:\n    'echo'\n}\n", 3),
+    "text after command": ("process FOO {\n    script:\n    'echo' + x\n}\n", 3),
+    "bad element": ("process FOO {\n    input:\n    tuple val(meta), foo(x)\n    script:\n    'echo'\n}\n", 3),
+}
+
+
+@pytest.mark.parametrize("name", BROKEN_MODULES)
+def test_nfparse_fails_loudly_on_modules(tmp_path, name):
+    text, line = BROKEN_MODULES[name]
+    path = tmp_path / "main.nf"
+    path.write_text(text)
+    with pytest.raises(NextflowParseError) as error:
+        nfparse.read_process(path)
+    assert f"{path}:{line}:" in str(error.value)
+
+
+@pytest.mark.parametrize("command, message", [
+    ('"""\n    echo $(date)\n    """', "illegal string body character after dollar sign"),
+    ('"""\n    echo ${unknown}\n    """', "no such variable: unknown"),
+    ('"""\n    echo ${meta.id.tokenize(1)}\n    """', "tokenize() needs"),
+    ('"""\n    echo ${meta.id.replaceAll("a", "b")}\n    """', "unsupported method replaceAll()"),
+    ('"""\n    echo \\d\n    """', "unsupported escape sequence"),
+    ('"""\n    echo ${meta.missing.id}\n    """', "cannot get property 'id' on null object"),
+])
+def test_nfparse_fails_loudly_on_rendering(tmp_path, command, message):
+    path = tmp_path / "main.nf"
+    path.write_text(f"process FOO {{\n    input:\n    val(meta)\n\n    script:\n    {command}\n}}\n")
+    process = nfparse.read_process(path)
+    with pytest.raises(NextflowParseError, match=re.escape(message)) as error:
+        nfparse.render(process, inputs={}, meta={"id": "a"})
+    assert f"{path}:7:" in str(error.value)  # the line of the offending text, not of the process
+
+
+@pytest.mark.parametrize("expression, scope, expected", [
+    ("'a$b\\'c'", {}, "a$b'c"),
+    ('"x${ a ? "y${b}" : \'z\' }w"', {"a": 1, "b": "B"}, "xyBw"),
+    ('"$meta.id-$meta.kmer"', {"meta": {"id": "d", "kmer": 3}}, "d-3"),
+    ("[ 'a', '', null ? 'b' : 'c', ].join(' ').trim()", {}, "a  c"),
+    ("x ?: 'default'", {"x": ""}, "default"),
+    ("x ?: 'default'", {"x": 0}, "default"),
+    ("x ?: 'default'", {"x": []}, "default"),
+    ("x ?: 'default'", {"x": "set"}, "set"),
+    ("e in ['singularity', 'apptainer'] ? 'sif' : 'docker'", {"e": "apptainer"}, "sif"),
+    ("!a && (b || c) && a != b", {"a": False, "b": None, "c": 1}, True),
+    ("'A:B:C_D'.tokenize(':')[-1].tokenize('_')[-1].toLowerCase()", {}, "d"),
+    ("'3,6'.tokenize(',')", {}, ["3", "6"]),
+    ("[ id: 'x', kmer: 3 ]", {}, {"id": "x", "kmer": 3}),
+    ("t.ext.args ?: ''", {"t": {"ext": {}}}, ""),
+    ("x ? x : y.id", {"x": nfparse.PathList(), "y": {"id": "preset"}}, "preset"),
+    ('"${x}"', {"x": nfparse.PathList(["a.fa", "b.fa"])}, "a.fa b.fa"),
+    ('"${x} ${y} ${z}"', {"x": None, "y": True, "z": 0.1}, "null true 0.1"),
+    ("a ? b.missing.deep : 'safe'", {"a": False, "b": {}}, "safe"),  # the branch not taken is not evaluated
+])
+def test_nfparse_evaluates_groovy(expression, scope, expected):
+    assert nfparse.evaluate(expression, scope) == expected
+
+
+def test_nfparse_renders_triple_quoted_commands_as_groovy(tmp_path):
+    path = tmp_path / "main.nf"
+    path.write_text('process FOO {\n    tag "$meta.id"\n    input:\n    tuple val(meta), path(reads, stageAs: "in/*")\n'
+                    '    output:\n    path("${prefix}.txt"), emit: txt\n    script:\n    def args = task.ext.args ?: \'\'\n'
+                    '    prefix = task.ext.prefix ?: "${meta.id}"\n    """\n    printf \'a\\\\tb\\\\n\' \\\\\n'
+                    '        \\$HOME ${args} ${reads} > ${prefix}.txt\n    """\n}\n')
+    process = nfparse.read_process(path)
+    assert process.inputs == [[("val", "meta"), ("path", "reads", {"stageAs": "in/*"})]]
+    reads = nfparse.stage_name(process.inputs[0][1], ["x.fq", "y.fq"])
+    rendered = nfparse.render_section(process, inputs={"reads": reads}, meta={"id": "s1"}, ext_args="--fast")
+    assert rendered.command == "printf 'a\\tb\\n' \\\n    $HOME --fast in/x.fq in/y.fq > s1.txt\n"
+    assert [patterns for _, patterns in nfparse.output_patterns(process, rendered)] == [["s1.txt"]]
+    with pytest.raises(NextflowParseError, match="no such variable: args"):  # `def` is not visible to outputs
+        process.outputs[0].elements[0] = ("path", nfparse.Snippet('"${args}"', path, 6))
+        nfparse.output_patterns(process, rendered)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Modules: files, directives, containers
+# ----------------------------------------------------------------------------------------------------------
+
+def test_every_module_has_a_test_case():
+    names = {read_module(path).name for path in MODULE_FILES}
+    assert names == {name.split("/")[0] for name in CASES}
+    assert set(module_options()) <= names, "conf/modules.config configures a process that does not exist"
+
+
+@pytest.mark.parametrize("path", MODULE_FILES, ids=module_id)
+def test_module_has_meta_environment_and_nf_test(path):
+    folder = path.parent
+    process = read_module(path)
+    missing = [name for name in ("meta.yml", "environment.yml", "tests/main.nf.test") if not (folder / name).is_file()]
+    assert not missing, f"{rel(folder)}: missing {missing}"
+    meta = yaml.safe_load((folder / "meta.yml").read_text())
+    assert isinstance(meta, dict) and meta.get("name", "").lower() == process.name.lower(), "meta.yml name"
+    keys = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            keys.update(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(meta)
+    undocumented = [o.emit for o in process.outputs if o.emit not in keys and o.topic is None]
+    undocumented += [name for name in process.input_names() if name not in keys]
+    assert not undocumented, f"{rel(folder)}/meta.yml does not document {undocumented}"
+    nf_test = folder / "tests" / "main.nf.test"
+    text = nf_test.read_text()
+    assert re.search(rf'process\s+"{process.name}"', text), f"{rel(nf_test)}: process \"{process.name}\""
+    assert re.search(r'script\s+"\.\./main\.nf"', text), f"{rel(nf_test)}: script \"../main.nf\""
+    tests = [body for _, body in nfparse.find_blocks(nf_test, r"\btest\s*\(\s*\"[^\"]*\"\s*\)")]
+    stubs = [body for body in tests if re.search(r'options\s+"-stub"', body)]
+    assert stubs and len(tests) > len(stubs), f"{rel(nf_test)}: needs a real test and one with options \"-stub\""
+
+
+@pytest.mark.parametrize("path", MODULE_FILES, ids=module_id)
+def test_module_directives(path):
+    process = read_module(path)
+    module = reftrace.Module.from_file(str(path))
+    (theirs,) = module.processes
+    names = set(process.directive_names()) | {d.WhichOneof("directive") for d in theirs._proto.directives}
+    assert names <= MODULE_DIRECTIVES, f"{process.name}: directives {names - MODULE_DIRECTIVES} belong in configs"
+    labels = [nfparse.evaluate(text) for text in process.directive("label")]
+    resource = [label for label in labels if label in RESOURCE_LABELS]
+    assert len(resource) == 1, f"{process.name}: needs exactly one resource label, has {labels}"
+    base = nfparse.read_config(REPO / "conf" / "base.config")["process"]
+    undefined = [label for label in labels if f"withLabel:{label}" not in base]
+    assert not undefined, f"{process.name}: labels {undefined} are not defined in conf/base.config"
+    conda = single_directive(process, "conda")
+    assert nfparse.evaluate(conda, {"moduleDir": "MODULE"}) == "MODULE/environment.yml"
+    if "meta" in process.input_names():
+        tag = single_directive(process, "tag")
+        assert nfparse.evaluate(tag, {"meta": {"id": "sample_1"}}) == "sample_1"
+        assert [t.tag for t in theirs.tags] == ["${meta.id}"]
+    else:
+        assert not process.directive("tag") or "meta" not in process.directive("tag")[0]
+    assert not nfparse.find_params_refs(path), f"{process.name}: modules take options from task.ext, not params"
+
+
+def test_every_resource_label_is_defined_and_train_is_a_gpu_task():
+    base = nfparse.read_config(REPO / "conf" / "base.config")["process"]
+    assert {f"withLabel:{label}" for label in RESOURCE_LABELS} <= set(base)
+    train = read_module(module_path("ENHANCERLM_TRAIN"))
+    assert "process_gpu" in [nfparse.evaluate(t) for t in train.directive("label")]
+
+
+def test_gpu_is_requested_only_on_demand_and_only_for_gpu_tasks():
+    base = nfparse.read_config(REPO / "conf" / "base.config")["process"]
+    gpu = base["withLabel:process_gpu"]
+    for use_gpu in (True, False):
+        scope = {"params": {"use_gpu": use_gpu}}
+        assert nfparse.config_value(gpu["accelerator"], scope) == (1 if use_gpu else None)
+        for engine, flag in (("docker", "--gpus all"), ("singularity", "--nv"), ("apptainer", "--nv"), (None, "")):
+            options = nfparse.config_value(gpu["containerOptions"], {**scope, "workflow": {"containerEngine": engine}})
+            assert (options or "") == (flag if use_gpu else "")
+    for key, scope in base.items():
+        if isinstance(scope, nfparse.ConfigScope) and key != "withLabel:process_gpu":
+            assert not {"accelerator", "containerOptions"} & set(scope), f"conf/base.config {key} sets GPU options"
+    assert not {"accelerator", "containerOptions"} & set(base), "conf/base.config sets GPU options for every process"
+    gpu_profile = nfparse.read_config(REPO / "nextflow.config")["profiles"]["gpu"]
+    assert nfparse.config_value(gpu_profile["params"]["use_gpu"]) is True
+
+
+def environment_pins(path: Path) -> dict[str, str]:
+    """{package: version} from an environment.yml (conda `channel::name=version` and pip `name==version`)."""
+    env = yaml.safe_load(path.read_text())
+    assert isinstance(env, dict) and env.get("channels") and env.get("dependencies"), f"{rel(path)}: channels/deps"
+    pins = {}
+    for dependency in env["dependencies"]:
+        specs = dependency["pip"] if isinstance(dependency, dict) else [dependency]
+        for spec in specs:
+            name = spec.split("::")[-1]
+            match = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*(==|=)\s*([^=\s]+)", name)
+            assert match, f"{rel(path)}: {spec!r} must be pinned as name=version, without a build string"
+            pins[match.group(1).lower()] = match.group(3)
+    return pins
+
+
+def version_problems(nextflow_config: Path, module_files: list[Path]) -> list[str]:
+    version = enhancerlm.__version__
+    problems = []
+    manifest = nfparse.config_value(nfparse.read_config(nextflow_config)["manifest"]["version"])
+    if manifest != version:
+        problems.append(f"manifest.version {manifest} != enhancerlm {version}")
+    url = re.compile(r"(?P<oras>oras://)?ghcr\.io/enhancerlm/enhancerlm:(?P<version>\d[^-\s]*)"
+                     r"(?P<cuda>-cuda[\d.]+)?(?P<sif>-sif)?")
+    for path in module_files:
+        process = nfparse.read_process(path)
+        for (engine, accelerator), image in container_urls(process).items():
+            match = url.fullmatch(image)
+            if not match:
+                problems.append(f"{process.name}: unexpected image {image}")
+                continue
+            if match["version"] != version:
+                problems.append(f"{process.name}: image {image} is not tagged {version}")
+            singularity = engine in ("singularity", "apptainer")
+            if bool(match["oras"]) != singularity or bool(match["sif"]) != singularity:
+                problems.append(f"{process.name}: {engine} gets {image}")
+            if match["cuda"] and not accelerator:
+                problems.append(f"{process.name}: CUDA image {image} without an accelerator")
+        environment = path.parent / "environment.yml"
+        if environment.is_file():
+            pinned = environment_pins(environment).get("enhancerlm")
+            if pinned != version and (pinned or process.name.startswith("ENHANCERLM_")):
+                problems.append(f"{rel(environment)}: enhancerlm pinned to {pinned}, not {version}")
+    return problems
+
+
+def test_versions_agree_package_manifest_containers_environments():
+    assert version_problems(REPO / "nextflow.config", MODULE_FILES) == []
+    cuda_tags = {re.search(r"-cuda[\d.]+", image).group() for path in MODULE_FILES
+                 for image in container_urls(read_module(path)).values() if "-cuda" in image}
+    assert len(cuda_tags) <= 1, f"modules use different CUDA images: {cuda_tags}"
+
+
+@pytest.mark.parametrize("path", MODULE_FILES, ids=module_id)
+def test_environment_pins_enhancerlm(path):
+    environment = path.parent / "environment.yml"
+    assert environment.is_file(), f"{rel(environment)} is missing"
+    pins = environment_pins(environment)
+    if read_module(path).name.startswith("ENHANCERLM_"):
+        assert pins.get("enhancerlm") == enhancerlm.__version__, pins
+
+
+def device_problems(process: nfparse.Process, case: dict, params: dict) -> list[str]:
+    """A module with a CUDA image picks it, and `--device cuda`, exactly when the task has an accelerator."""
+    task = stage(process, case)
+    urls = container_urls(process)
+    has_cuda = any("-cuda" in image for image in urls.values())
+    problems = []
+    for accelerator in (None, 1):
+        argv = command_argv(render_task(task, params, accelerator=accelerator).command)
+        want = "cuda" if (has_cuda and accelerator) else "cpu"
+        if has_cuda and device_flag(argv) != want:
+            problems.append(f"{process.name}: accelerator={accelerator} gives --device {device_flag(argv)}, not {want}")
+        if not has_cuda and device_flag(argv) not in (None, "cpu"):
+            problems.append(f"{process.name}: no CUDA image but --device {device_flag(argv)}")
+        image_cuda = {"-cuda" in urls[(engine, accelerator)] for engine in ("docker", "singularity")}
+        if image_cuda != {bool(has_cuda and accelerator)}:
+            problems.append(f"{process.name}: accelerator={accelerator} picks the wrong image")
+    return problems
+
+
+@pytest.mark.parametrize("path", MODULE_FILES, ids=module_id)
+def test_gpu_modules_switch_image_and_device_together(path):
+    process = read_module(path)
+    assert device_problems(process, CASES[process.name], variant_params("test")) == []
+    labels = [nfparse.evaluate(t) for t in process.directive("label")]
+    if "process_gpu" in labels:
+        assert any("-cuda" in image for image in container_urls(process).values()), f"{process.name}: no CUDA image"
+
+
+def test_device_check_can_fail(tmp_path):
+    source = module_path("ENHANCERLM_TRAIN")
+    broken = tmp_path / "main.nf"
+    broken.write_text(source.read_text().replace("def device = task.accelerator ? 'cuda' : 'cpu'",
+                                                 "def device = 'cpu'"))
+    assert device_problems(nfparse.read_process(broken), CASES["ENHANCERLM_TRAIN"], variant_params("test"))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The command line each task runs
+# ----------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_module_command_matches_the_cli(case, variant, tmp_path, monkeypatch):
+    process = read_module(module_path(case.split("/")[0]))
+    task = stage(process, CASES[case])
+    materialize(task, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    params = variant_params(variant)
+    for accelerator in (None, 1):
+        ctx = check_command(task, render_task(task, params, accelerator=accelerator).command)
+        if process.name == "MULTIQC":
+            assert ctx.params["title"] == params.get("multiqc_title")
+            assert "multiqc_config.yml" in [Path(p).name for p in ctx.params["config_files"]]
+    assert nfparse.render(task.process, "stub", inputs=task.inputs, meta=task.meta,
+                          ext_args="--x", ext_prefix=None).strip()
+
+
+def test_command_check_can_fail(tmp_path, monkeypatch):
+    config = tmp_path / "modules.config"
+    config.write_text((REPO / "conf" / "modules.config").read_text().replace('"--batch-size ', '"--batchsize '))
+    process = read_module(module_path("ENHANCERLM_TRAIN"))
+    task = stage(process, CASES["ENHANCERLM_TRAIN"])
+    materialize(task, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AssertionError, match="No such option"):
+        check_command(task, render_task(task, variant_params("test"), modules_config=config).command)
+    (tmp_path / "other.tsv").touch()
+    command = render_task(task, variant_params("test")).command.replace("mini_layer1.dataset.tsv", "other.tsv")
+    with pytest.raises(AssertionError, match="not on the command line"):
+        check_command(task, command)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Running the tasks: outputs, stubs, versions
+# ----------------------------------------------------------------------------------------------------------
+
+def mini_samplesheet_task(workdir: Path) -> tuple[Task, dict[str, Path]]:
+    """The prepare task of the test profile, staged as workflows/enhancerlm.nf builds it."""
+    process = read_module(module_path("ENHANCERLM_PREPARE"))
+    text = workflow_text("workflows/enhancerlm.nf")
+    row = re.search(r'"[^"\n]*\$\{fasta\.name\}[^"\n]*"', text)
+    header = re.search(r"\[\s*('[^'\n]*')\s*\]\s*\+\s*rows", text)
+    sheet_name = re.search(r'"\$\{meta\.id\}[^"\n]*\.csv"', text)
+    assert row and header and sheet_name, "workflows/enhancerlm.nf: cannot find how the prepare samplesheet is built"
+    source = Path(variant_params("test")["input"])
+    lines = source.read_text().splitlines()
+    assert lines[0] == "dataset,fasta,label,split"
+    rows, fastas, dataset_id = [], {}, None
+    for line in lines[1:]:
+        dataset_id, fasta, label, split = line.split(",")
+        path = (source.parent / fasta).resolve()
+        fastas[path.name] = path
+        scope = {"meta": {"id": dataset_id}, "fasta": nfparse.NfPath(str(path)), "label": label, "split": split}
+        rows.append(nfparse.evaluate(text.sub(row.start(), row.end()), scope))
+    meta = {"id": dataset_id}
+    name = nfparse.evaluate(text.sub(sheet_name.start(), sheet_name.end()), {"meta": meta})
+    sheet = workdir.parent / f"{workdir.name}_sheet" / name
+    sheet.parent.mkdir()
+    sheet.write_text("\n".join([nfparse.evaluate(text.sub(header.start(1), header.end(1))), *rows]) + "\n")
+    case = {"meta": meta, "inputs": {"samplesheet": name, "fastas": sorted(fastas)}, "dirs": set()}
+    return stage(process, case), {name: sheet, **fastas}
+
+
+def test_prepare_task_outputs(tmp_path, runner_records):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    task, sources = mini_samplesheet_task(workdir)
+    materialize(task, workdir, sources)
+    params = variant_params("test")
+    rendered = render_task(task, params)
+    run_script(rendered.command, workdir)
+    check_outputs(task, rendered, workdir)
+    # The staged task prepares exactly what the runner prepares from the original samplesheet.
+    runner = runner_records("test").prepared[task.meta["id"]]
+    (dataset,) = [patterns for output, patterns in nfparse.output_patterns(task.process, rendered)
+                  if output.emit == "dataset"]
+    assert (workdir / dataset[0]).read_bytes() == Path(runner["dataset"]).read_bytes()
+
+
+def test_train_task_outputs(tmp_path, mini_dataset):
+    process = read_module(module_path("ENHANCERLM_TRAIN"))
+    meta = train_meta("mini_layer1", 3)
+    case = {**CASES["ENHANCERLM_TRAIN"], "inputs": {**CASES["ENHANCERLM_TRAIN"]["inputs"],
+                                                    "dataset": Path(mini_dataset).name}}
+    task = stage(process, case, meta=meta)
+    materialize(task, tmp_path, {Path(mini_dataset).name: Path(mini_dataset)})
+    params = {**variant_params("test"), "epochs": 1}
+    rendered = render_task(task, params)
+    run_script(rendered.command, tmp_path)
+    check_outputs(task, rendered, tmp_path)
+    card = json.loads((tmp_path / meta["id"] / "enhancerlm.json").read_text())
+    assert card["model_id"] == meta["id"]
+
+
+@pytest.fixture(scope="module")
+def evaluate_run(tmp_path_factory, mini_model, mini_dataset):
+    workdir = tmp_path_factory.mktemp("evaluate_task")
+    process = read_module(module_path("ENHANCERLM_EVALUATE"))
+    case = {**CASES["ENHANCERLM_EVALUATE"], "inputs": {"model": Path(mini_model).name,
+                                                       "dataset": Path(mini_dataset).name}}
+    task = stage(process, case, meta={"id": Path(mini_model).name})
+    materialize(task, workdir, {Path(mini_model).name: Path(mini_model), Path(mini_dataset).name: Path(mini_dataset)})
+    rendered = render_task(task, variant_params("test"))
+    run_script(rendered.command, workdir)
+    return task, rendered, workdir
+
+
+def test_evaluate_task_outputs(evaluate_run):
+    task, rendered, workdir = evaluate_run
+    check_outputs(task, rendered, workdir)
+    metrics = json.loads((workdir / f"{task.meta['id']}.metrics.json").read_text())
+    assert metrics["subsets"]["all"]["n"] > 0
+
+
+def test_multiqc_task_outputs(evaluate_run, tmp_path):
+    task_in, rendered_in, evaluated = evaluate_run
+    process = read_module(module_path("MULTIQC"))
+    files = {p.name: p for p in evaluated.glob("*_mqc.*")}
+    versions = tmp_path / "enhancerlm_software_mqc_versions.yml"
+    versions.write_text("ENHANCERLM_EVALUATE:\n    enhancerlm: 0.1.0\n")
+    files[versions.name] = versions
+    config = REPO / "assets" / "multiqc_config.yml"
+    case = {"meta": None, "inputs": {"multiqc_files": sorted(files), "multiqc_config": config.name}, "dirs": set()}
+    task = stage(process, case)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    materialize(task, workdir, {**files, config.name: config})
+    rendered = render_task(task, variant_params("all_optional"))  # with a title, which must not rename the report
+    run_script(rendered.command, workdir)
+    check_outputs(task, rendered, workdir)
+    stats = (workdir / "multiqc_data" / "multiqc_general_stats.txt").read_text()
+    assert task_in.meta["id"] in stats
+
+
+@pytest.mark.parametrize("path", MODULE_FILES, ids=module_id)
+def test_stub_creates_every_declared_output(path, tmp_path):
+    process = read_module(path)
+    assert process.stub is not None, f"{process.name} has no stub: section"
+    task = stage(process, CASES[process.name])
+    materialize(task, tmp_path)
+    rendered = render_task(task, variant_params("test"), section="stub")
+    run_script(rendered.command, tmp_path)
+    check_outputs(task, rendered, tmp_path)
+
+
+def test_output_check_can_fail(tmp_path):
+    process = read_module(module_path("ENHANCERLM_EVALUATE"))
+    task = stage(process, CASES["ENHANCERLM_EVALUATE"])
+    materialize(task, tmp_path)
+    rendered = render_task(task, variant_params("test"), section="stub")
+    run_script(rendered.command, tmp_path)
+    (tmp_path / "stray.txt").touch()
+    with pytest.raises(AssertionError, match="not declared"):
+        check_outputs(task, rendered, tmp_path)
+    (tmp_path / "stray.txt").unlink()
+    (tmp_path / f"{task.meta['id']}.predictions.tsv").unlink()
+    with pytest.raises(AssertionError, match="matched nothing"):
+        check_outputs(task, rendered, tmp_path)
+
+
+def test_version_outputs_and_commands(tmp_path):
+    import torch
+    import transformers
+
+    expected = {"enhancerlm": enhancerlm.__version__, "torch": str(torch.__version__),
+                "transformers": transformers.__version__, "cuda": torch.version.cuda or "none",
+                "multiqc": importlib.metadata.version("multiqc")}
+    commands: dict[str, str] = {}
+    for path in MODULE_FILES:
+        process = read_module(path)
+        tools = []
+        for output in process.outputs:
+            if output.topic is None:
+                continue
+            assert output.topic == "versions", f"{process.name}: unexpected topic {output.topic}"
+            kinds = [element[0] for element in output.elements]
+            assert kinds == ["val", "val", "eval"], f"{process.name}: versions must be (val, val, eval)"
+            assert nfparse.evaluate(output.elements[0][1], {"task": {"process": process.name}}) == process.name
+            tool = nfparse.evaluate(output.elements[1][1])
+            assert tool in expected, f"{process.name}: unknown tool {tool}"
+            assert output.emit == f"versions_{tool}"
+            commands[nfparse.evaluate(output.elements[2][1])] = tool
+            tools.append(tool)
+        main_tool = "enhancerlm" if process.name.startswith("ENHANCERLM_") else process.name.lower()
+        assert main_tool in tools, f"{process.name} does not report {main_tool}"
+        if "process_gpu" in [nfparse.evaluate(t) for t in process.directive("label")]:
+            assert {"torch", "cuda"} <= set(tools), f"{process.name}: a GPU task reports the CUDA runtime"
+    for command, tool in commands.items():
+        out = run_version_command(command, tmp_path)
+        assert len(out.strip().splitlines()) == 1 and out.strip(), f"{command} printed {out!r}"
+        assert out.strip() == expected[tool], command
+
+
+def run_version_command(command: str, workdir: Path) -> str:
+    """What an `eval(...)` output captures: the command's stdout.
+
+    A plain `enhancerlm ...` call runs in-process through the package's `enhancerlm` console-script entry point
+    (each subprocess would spend ~4 s importing torch; the task tests already run the real executable from
+    PATH); anything else (pipes, other tools) runs in the task shell.
+    """
+    argv = command_argv(command) if not SHELL_OPERATORS & set(_tokens(command)) else None
+    if argv and argv[0] == "enhancerlm":
+        entry = importlib.metadata.entry_points(group="console_scripts")["enhancerlm"]
+        result = CliRunner().invoke(entry.load(), argv[1:])
+        assert result.exit_code == 0, f"{command}: {result.output[-2000:]}"
+        return result.stdout
+    env = {**os.environ, **task_env(), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run([*process_shell(), "-c", command], cwd=workdir, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, f"{command}: {done.stderr[-2000:]}"
+    return done.stdout
+
+
+def _tokens(command: str) -> list[str]:
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    return list(lexer)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Parameters: the schema is the single source of truth
+# ----------------------------------------------------------------------------------------------------------
+
+def test_every_referenced_param_is_in_the_schema():
+    known = set(schema_properties())
+    unknown = {name: where for name, where in params_refs(uses_only=False).items() if name not in known}
+    assert not unknown, f"params not in nextflow_schema.json: {unknown}"
+    for path in CONFIG_FILES:
+        block = nfparse.read_config(path).get("params", {})
+        assert set(block) <= known, f"{rel(path)} sets params not in the schema: {set(block) - known}"
+
+
+@pytest.mark.parametrize("name", sorted(schema_properties()))
+def test_schema_param_is_used(name):
+    uses = params_refs(uses_only=True)
+    assert name in uses, f"param {name} is in nextflow_schema.json but no .nf or config file reads it"
+
+
+def test_dead_param_check_can_fail(tmp_path):
+    config = tmp_path / "modules.config"
+    config.write_text((REPO / "conf" / "modules.config").read_text().replace("params.grad_clip", "3"))
+    files = [*NF_FILES, *[config if p.name == "modules.config" else p for p in CONFIG_FILES]]
+    assert "grad_clip" not in params_refs(uses_only=True, files=files)
+
+
+def test_nextflow_config_params_equal_schema_defaults():
+    config = pipeline.config_params(REPO / "nextflow.config")
+    # the runner's line reader and the config parser agree on the params block
+    block = nfparse.read_config(REPO / "nextflow.config")["params"]
+    assert {k: nfparse.config_value(v, {"projectDir": "${projectDir}"}) for k, v in block.items()} == config
+    properties = schema_properties()
+    assert set(config) == set(properties), (f"only in nextflow.config: {set(config) - set(properties)}; "
+                                            f"only in the schema: {set(properties) - set(config)}")
+    for name, spec in properties.items():
+        if "default" not in spec:
+            assert config[name] is None, f"{name}: no schema default, but nextflow.config sets {config[name]!r}"
+            continue
+        default, value = spec["default"], config[name]
+        same_type = type(default) is type(value) or (spec.get("type") == "number" and
+                                                     {type(default), type(value)} <= {int, float})
+        assert value == default and same_type, f"{name}: nextflow.config {value!r} != schema default {default!r}"
+
+
+def test_runner_defaults_equal_nextflow_config():
+    config = pipeline.config_params(REPO / "nextflow.config")
+    root = str(pipeline.project_dir())
+    expected = {k: v.replace("${projectDir}", root) if isinstance(v, str) else v
+                for k, v in config.items() if v is not None}
+    assert pipeline.load_params() == expected
+    for profile in pipeline.PROFILES:
+        block = nfparse.read_config(REPO / "conf" / f"{profile}.config")["params"]
+        assert {k: nfparse.config_value(v, {"projectDir": "${projectDir}"}) for k, v in block.items()} == \
+            pipeline.profile_params(profile)
+
+
+def test_project_dir_paths_exist():
+    for path in [*NF_FILES, *CONFIG_FILES, REPO / "nextflow_schema.json"]:
+        for match in re.finditer(r"\$\{projectDir\}/([^\"'\s}]+)", path.read_text()):
+            assert (REPO / match.group(1)).exists(), f"{rel(path)}: {match.group()} does not exist"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Nextflow and the embedded runner do the same thing
+# ----------------------------------------------------------------------------------------------------------
+
+def test_workflow_process_order_matches_runner_steps(runner_records):
+    calls = nfparse.workflow_calls(REPO / "main.nf")
+    steps = [re.sub(r"^ENHANCERLM_", "", name) for name in calls]
+    assert steps == runner_records("test").steps, f"Nextflow runs {steps}, the runner {runner_records('test').steps}"
+    if hasattr(pipeline, "PIPELINE_STEPS"):
+        assert list(pipeline.PIPELINE_STEPS) == steps
+
+
+def test_workflow_calls_fail_loudly(tmp_path):
+    (tmp_path / "main.nf").write_text("include { FOO } from './foo'\nworkflow {\n    FOO ( x )\n    BAR ( y )\n}\n")
+    (tmp_path / "foo.nf").write_text("process FOO {\n    script:\n    'echo'\n}\n")
+    with pytest.raises(NextflowParseError, match="call to BAR"):
+        nfparse.workflow_calls(tmp_path / "main.nf")
+    (tmp_path / "main.nf").write_text("include { FOO } from './missing'\nworkflow {\n    FOO ( x )\n}\n")
+    with pytest.raises(NextflowParseError, match="include target not found"):
+        nfparse.workflow_calls(tmp_path / "main.nf")
+
+
+def compare(nextflow: dict, runner: dict, skip: set[str], where: str) -> None:
+    differences = {k: (nextflow[k], runner.get(k, "<missing>")) for k in nextflow if k not in skip
+                   and (nextflow[k] != runner.get(k) or type(nextflow[k]) is not type(runner.get(k)))}
+    assert not differences, f"{where}: (Nextflow, runner) differ: {differences}"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_path, monkeypatch):
+    record = runner_records(variant)
+    params = record.params
+    monkeypatch.chdir(tmp_path)
+
+    # PREPARE: one task per dataset of the samplesheet
+    prepare = read_module(module_path("ENHANCERLM_PREPARE"))
+    (runner_call,) = record.calls["prepare"]
+    dataset_files = {}
+    for dataset_id in record.prepared:
+        task = stage(prepare, CASES["ENHANCERLM_PREPARE"], meta={"id": dataset_id})
+        materialize(task, tmp_path / dataset_id)
+        monkeypatch.chdir(tmp_path / dataset_id)
+        rendered = render_task(task, params)
+        argv = command_argv(rendered.command)
+        ctx = enhancerlm_context(argv)
+        for option in ("folds", "seed", "max_n_fraction", "positive"):
+            assert ctx.params[option] == params.get(option), option
+        name, nextflow_call = cli_library_call(argv)
+        assert name == "prepare"
+        compare(nextflow_call, runner_call, {"samplesheet", "outdir"}, f"prepare {dataset_id}")
+        outputs = dict((o.emit, p) for o, p in nfparse.output_patterns(prepare, rendered))
+        dataset_files[dataset_id] = outputs["dataset"][0]
+        assert Path(record.prepared[dataset_id]["dataset"]).name == dataset_files[dataset_id]
+
+    # TRAIN: one task per dataset and k
+    train = read_module(module_path("ENHANCERLM_TRAIN"))
+    assert [c["kmer"] for c in record.calls["train"]] == [int(k) for k in params["kmers"].split(",")] * len(
+        record.prepared)
+    models = {}
+    for runner_call in record.calls["train"]:
+        dataset_id = next(d for d, paths in record.prepared.items() if str(paths["dataset"]) == str(runner_call["dataset"]))
+        meta = train_meta(dataset_id, runner_call["kmer"])
+        case = {"meta": meta, "dirs": {"base_model"}, "inputs": {"dataset": dataset_files[dataset_id],
+                                                                   "meta2": {"id": params["model"]}, "base_model": []}}
+        task = stage(train, case)
+        workdir = tmp_path / meta["id"]
+        materialize(task, workdir)
+        monkeypatch.chdir(workdir)
+        rendered = render_task(task, params)
+        argv = command_argv(rendered.command)
+        ctx = enhancerlm_context(argv)
+        expected = pipeline.train_options(params)
+        for option in dataclasses.fields(TrainOptions):
+            value = ctx.params[option.name]
+            value = cli._fold(value) if option.name == "val_fold" else value
+            assert value == getattr(expected, option.name), f"{option.name}: CLI {value!r}, runner {expected}"
+        name, nextflow_call = cli_library_call(argv)
+        assert name == "train"
+        assert dataclasses.asdict(nextflow_call["options"]) == dataclasses.asdict(runner_call["options"])
+        assert Path(nextflow_call["outdir"]).name == Path(runner_call["outdir"]).name
+        assert Path(runner_call["outdir"]).parent == publish_path("ENHANCERLM_TRAIN", params)
+        compare(nextflow_call, runner_call, {"dataset", "outdir", "device", "options"}, f"train {meta['id']}")
+        models[meta["id"]] = (task, rendered)
+
+    # EVALUATE: each model on its dataset
+    evaluate = read_module(module_path("ENHANCERLM_EVALUATE"))
+    assert [c["prefix"] for c in record.calls["evaluate"]] == list(models)
+    for runner_call in record.calls["evaluate"]:
+        train_task, train_rendered = models[runner_call["prefix"]]
+        model_dir = dict((o.emit, p) for o, p in nfparse.output_patterns(train, train_rendered))["model"][0]
+        assert Path(runner_call["model_spec"]).name == model_dir
+        case = {"meta": train_task.meta, "dirs": {"model"},
+                "inputs": {"model": model_dir, "dataset": train_task.inputs["dataset"]}}
+        task = stage(evaluate, case)
+        workdir = tmp_path / f"evaluate_{model_dir}"
+        materialize(task, workdir)
+        monkeypatch.chdir(workdir)
+        argv = command_argv(render_task(task, params).command)
+        name, nextflow_call = cli_library_call(argv)
+        assert name == "evaluate"
+        assert Path(runner_call["dataset"]).name == task.inputs["dataset"]
+        assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_EVALUATE", params)
+        compare(nextflow_call, runner_call, {"model_spec", "dataset", "outdir", "device"}, f"evaluate {model_dir}")
+
+    # MULTIQC: same title and config
+    multiqc = read_module(module_path("MULTIQC"))
+    (runner_call,) = record.calls["multiqc"]
+    task = stage(multiqc, CASES["MULTIQC"])
+    materialize(task, tmp_path / "multiqc")
+    monkeypatch.chdir(tmp_path / "multiqc")
+    ctx = multiqc_context(command_argv(render_task(task, params).command))
+    assert ctx.params["title"] == runner_call["title"]
+    default = re.search(r'params\.multiqc_config\s*\?:\s*("[^"\n]*")', workflow_text("workflows/enhancerlm.nf"))
+    assert default, "workflows/enhancerlm.nf: cannot find the default MultiQC config"
+    config = params.get("multiqc_config") or nfparse.evaluate(default.group(1), {"projectDir": str(REPO)})
+    assert Path(runner_call["config"]).resolve() == Path(config).resolve()
+    assert Path(runner_call["outdir"]) == publish_path("MULTIQC", params)
+    (prepare_call,) = record.calls["prepare"]
+    assert Path(prepare_call["outdir"]) == publish_path("ENHANCERLM_PREPARE", params)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# bin/
+# ----------------------------------------------------------------------------------------------------------
+
+def bin_problems(folder: Path) -> list[str]:
+    problems = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.name.startswith("."):
+            continue
+        if path.name in ("enhancerlm", "multiqc"):
+            problems.append(f"{path.name} would shadow the image's tool")
+        if not path.is_file() or not os.access(path, os.X_OK):
+            problems.append(f"{path.name} is not an executable file")
+        elif not path.read_bytes().startswith(b"#!"):
+            problems.append(f"{path.name} has no shebang")
+    return problems
+
+
+def test_bin_scripts_are_executable_and_shadow_nothing(tmp_path):
+    assert bin_problems(REPO / "bin") == []
+    (tmp_path / "multiqc").write_text("#!/bin/sh\n")
+    (tmp_path / "helper.py").write_text("print(1)\n")
+    assert len(bin_problems(tmp_path)) == 3
