@@ -11,7 +11,7 @@ from sklearn import metrics as skm
 from .data import read_dataset
 from .errors import InputError
 from .io import write_json, write_text, write_tsv
-from .model import load_model, predict_proba, resolve_device
+from .model import load_trained, resolve_device
 
 CURVE_GRID = np.round(np.linspace(0.0, 1.0, 101), 2)
 
@@ -172,15 +172,13 @@ def evaluate_model(
 
     Window handling, strand mode and threshold come from the model card unless overridden.
     """
-    model = load_model(model_spec)
-    if not model.card:
-        raise InputError(f"{model_spec}: not a trained enhancerlm model (no enhancerlm.json); train it first")
+    model = load_trained(model_spec)
     table = read_dataset(dataset)
     table = table[table["split"] == split].reset_index(drop=True)
     if table.empty:
         raise InputError(f"{dataset}: no records in split {split!r}")
-    probabilities = predict_proba(model, table["sequence"].tolist(), batch_size=batch_size,
-                                  device=resolve_device(device), both_strands=model.card.get("strand_mode") == "both")
+    probabilities = model.predict_proba(table["sequence"].tolist(), batch_size=batch_size,
+                                        device=resolve_device(device))
     chosen = model.card["threshold"] if threshold is None else threshold
     provenance = {"dataset": str(dataset), "split": split, "strand_mode": model.card.get("strand_mode"),
                   "weights_sha256": model.card.get("weights_sha256")}

@@ -77,6 +77,13 @@ class LoadedModel:
     card: dict
     source: str
 
+    def predict_proba(self, sequences: list[str], *, batch_size: int = 64, device: torch.device | str = "cpu",
+                      both_strands: bool | None = None) -> np.ndarray:
+        """Enhancer probabilities; strands as the model card says unless `both_strands` is given."""
+        if both_strands is None:
+            both_strands = self.card.get("strand_mode") == "both"
+        return predict_proba(self, sequences, batch_size=batch_size, device=device, both_strands=both_strands)
+
     @property
     def max_nucleotides(self) -> int:
         positions = getattr(self.classifier.encoder.config, "max_position_embeddings", None) or 512
@@ -115,6 +122,24 @@ def load_model(
                 if k.startswith(HEAD_PREFIX)}
         classifier.classifier.load_state_dict(head)
     return LoadedModel(classifier, tokenizer, card, spec)
+
+
+def load_trained(spec: str):
+    """Any trained enhancerlm model, ready to score: a language-model classifier, the k-mer
+    baseline, or an ensemble. Each has `.card` and `.predict_proba(sequences, **options)`."""
+    card = read_card(spec) if Path(spec).is_dir() else {}
+    if card.get("type") == "ensemble":
+        from .ensemble import Ensemble
+
+        return Ensemble.load(spec)
+    if card.get("type") == "kmer-baseline":
+        from .baseline import KmerBaseline
+
+        return KmerBaseline.load(spec)
+    model = load_model(spec)
+    if not model.card:
+        raise InputError(f"{spec}: not a trained enhancerlm model (no {CARD_FILE}); train it first")
+    return model
 
 
 def _scratch_model(preset: str, kmer: int, pooling: str, max_positions: int) -> LoadedModel:

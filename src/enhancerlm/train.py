@@ -24,6 +24,8 @@ from safetensors.torch import save_model as save_weights
 from tqdm.auto import tqdm
 
 from . import __version__
+from .baseline import C_GRID, KmerBaseline
+from .baseline import MODEL_TYPE as BASELINE
 from .data import read_dataset, reverse_complement
 from .errors import InputError
 from .evaluate import binary_metrics, choose_threshold
@@ -42,6 +44,7 @@ from .versions import software_versions
 log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
+CV_PREDICTIONS = "cv_predictions.tsv"
 SCRATCH_LR, PRETRAINED_LR = 5e-4, 3e-5
 
 
@@ -197,10 +200,18 @@ def train(
     options = options or TrainOptions()
     outdir = Path(outdir)
     table = read_dataset(dataset)
-    torch_device = resolve_device(device)
     started = time.perf_counter()
-    cv_summary = cross_validate(table, model_spec, outdir, kmer=kmer, options=options, device=torch_device,
-                                trust_remote_code=trust_remote_code) if cross_validation else None
+    if model_spec == BASELINE:
+        return _train_baseline(table, dataset, outdir, options, model_id=model_id or outdir.name,
+                               cross_validation=cross_validation, started=started)
+    torch_device = resolve_device(device)
+
+    def fit_fold(training: pd.DataFrame, held_out: pd.DataFrame) -> tuple[np.ndarray, int]:
+        result = fit(_fresh_model(model_spec, kmer, options, trust_remote_code), training, held_out, options,
+                     device=torch_device, progress_label=f"cv {model_id or outdir.name}")
+        return result.val_probabilities, result.best_epoch
+
+    cv_summary = cross_validate(table, outdir, fit_fold) if cross_validation else None
     train_rows, validation = split_train_validation(table, options.val_fold)
     model = _fresh_model(model_spec, kmer, options, trust_remote_code)
     checkpoint_dir = outdir / CHECKPOINT_DIR
@@ -211,14 +222,22 @@ def train(
     _write_run_identity(checkpoint_dir, dataset, model_spec, kmer, options, resume)
     result = fit(model, train_rows, validation, options, device=torch_device, checkpoint_dir=checkpoint_dir,
                  resume=resume, callbacks=callbacks, progress_label=model_id or outdir.name)
-    threshold, validation_metrics = 0.5, None
-    if result.val_probabilities is not None:
-        threshold = choose_threshold(validation["label"].to_numpy(), result.val_probabilities)
-        validation_metrics = binary_metrics(validation["label"].to_numpy(), result.val_probabilities, threshold)
-    card = _model_card(table, dataset, model, model_spec, options, result, train_rows, validation,
-                       threshold=threshold, validation_metrics=validation_metrics, cv_summary=cv_summary,
-                       model_id=model_id or outdir.name, device=torch_device,
-                       seconds=time.perf_counter() - started)
+    tokenizer = model.tokenizer
+    card = {
+        **_card(table, dataset, train_rows, validation, options, model_id=model_id or outdir.name,
+                validation_probabilities=result.val_probabilities, cv_summary=cv_summary, started=started),
+        "base_model": model_spec,
+        "architecture": model.classifier.encoder.config.model_type,
+        "parameters": sum(p.numel() for p in model.classifier.parameters()),
+        "tokenizer": {"kind": tokenizer.kind, "k": getattr(tokenizer, "k", None)},
+        "kmer": getattr(tokenizer, "k", None),
+        "max_nucleotides": model.max_nucleotides,
+        "strand_mode": "both" if options.rc_augment else "forward",
+        "hyperparameters": {**asdict(options), "lr": options.learning_rate(model_spec)},
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "device": str(torch_device),
+    }
     card = save_model(model, outdir, card)
     for path in checkpoint_dir.iterdir():
         path.unlink()
@@ -226,29 +245,64 @@ def train(
     return card
 
 
-def cross_validate(table: pd.DataFrame, model_spec: str, outdir: Path, *, kmer: int | None,
-                   options: TrainOptions, device: torch.device, trust_remote_code: bool) -> dict:
-    """k-fold cross-validation over the prepared folds; writes cv.json and the out-of-fold predictions."""
+def cross_validate(table: pd.DataFrame, outdir: Path,
+                   fit_fold: Callable[[pd.DataFrame, pd.DataFrame], tuple[np.ndarray, int]]) -> dict:
+    """k-fold cross-validation over the prepared folds; writes cv.json and the out-of-fold predictions.
+
+    `fit_fold(training, held_out)` trains a fresh model and returns its held-out probabilities and
+    best epoch; the out-of-fold predictions are what stacking ensembles learn from.
+    """
     train_rows = table[table["split"] == "train"]
     out_of_fold = []
     per_fold = []
     for fold in sorted(train_rows["fold"].unique()):
         training, held_out = split_train_validation(table, int(fold))
-        model = _fresh_model(model_spec, kmer, options, trust_remote_code)
-        result = fit(model, training, held_out, options, device=device, progress_label=f"cv fold {fold}")
-        threshold = choose_threshold(held_out["label"].to_numpy(), result.val_probabilities)
-        metrics = binary_metrics(held_out["label"].to_numpy(), result.val_probabilities, threshold)
-        per_fold.append({"fold": int(fold), "best_epoch": result.best_epoch, **metrics})
+        probabilities, best_epoch = fit_fold(training, held_out)
+        threshold = choose_threshold(held_out["label"].to_numpy(), probabilities)
+        metrics = binary_metrics(held_out["label"].to_numpy(), probabilities, threshold)
+        per_fold.append({"fold": int(fold), "best_epoch": best_epoch, **metrics})
         out_of_fold.append(pd.DataFrame({"id": held_out["id"], "fold": fold, "label": held_out["label"],
-                                         "probability": np.round(result.val_probabilities, 6)}))
+                                         "probability": np.round(probabilities, 6)}))
     summary = {"folds": per_fold}
     for key in ("accuracy", "sensitivity", "specificity", "mcc", "auc", "auprc"):
         values = [f[key] for f in per_fold if f[key] is not None]
         summary[key] = {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
     outdir.mkdir(parents=True, exist_ok=True)
     write_json(outdir / "cv.json", summary)
-    write_tsv(outdir / "cv_predictions.tsv", pd.concat(out_of_fold, ignore_index=True))
+    write_tsv(outdir / CV_PREDICTIONS, pd.concat(out_of_fold, ignore_index=True))
     return {key: value for key, value in summary.items() if key != "folds"}
+
+
+def _train_baseline(table: pd.DataFrame, dataset, outdir: Path, options: TrainOptions, *, model_id: str,
+                    cross_validation: bool, started: float) -> dict:
+    """The k-mer spectrum baseline, with the same validation fold, threshold rule and card as the others."""
+
+    def fit_fold(training: pd.DataFrame, held_out: pd.DataFrame) -> tuple[np.ndarray, int]:
+        model, _ = KmerBaseline.fit(training, held_out, seed=options.seed, class_weight=options.class_weight)
+        return model.predict_proba(held_out["sequence"].tolist()), 0
+
+    cv_summary = cross_validate(table, outdir, fit_fold) if cross_validation else None
+    train_rows, validation = split_train_validation(table, options.val_fold)
+    model, history = KmerBaseline.fit(train_rows, validation, seed=options.seed, class_weight=options.class_weight)
+    probabilities = model.predict_proba(validation["sequence"].tolist()) if len(validation) else None
+    chosen = max(history, key=lambda record: record.get("val_auc", 0))
+    card = {
+        **_card(table, dataset, train_rows, validation, options, model_id=model_id,
+                validation_probabilities=probabilities, cv_summary=cv_summary, started=started),
+        "base_model": BASELINE,
+        "architecture": "logistic-regression on 1- to 6-mer frequencies",
+        "parameters": int(model.weights.size + 1),
+        "tokenizer": None,
+        "kmer": None,
+        "strand_mode": "forward",
+        "hyperparameters": {"C": chosen["C"], "C_grid": list(C_GRID), "seed": options.seed,
+                            "class_weight": options.class_weight, "val_fold": options.val_fold},
+        "history": history,
+        "best_epoch": None,
+        "device": "cpu",
+    }
+    outdir.mkdir(parents=True, exist_ok=True)
+    return model.save(outdir, card)
 
 
 def _fresh_model(model_spec: str, kmer: int | None, options: TrainOptions, trust_remote_code: bool) -> LoadedModel:
@@ -328,35 +382,31 @@ def _write_run_identity(directory: Path, dataset, model_spec, kmer, options, res
     write_json(path, identity)
 
 
-def _model_card(table, dataset, model: LoadedModel, model_spec, options, result: FitResult, train_rows, validation,
-                *, threshold, validation_metrics, cv_summary, model_id, device, seconds) -> dict:
+def _card(table: pd.DataFrame, dataset, train_rows: pd.DataFrame, validation: pd.DataFrame, options: TrainOptions,
+          *, model_id: str, validation_probabilities: np.ndarray | None, cv_summary: dict | None,
+          started: float) -> dict:
+    """The model-card fields every trained model shares: task, data, threshold, validation, provenance."""
     classes = table.drop_duplicates("label").set_index("label")["class"].to_dict()
-    tokenizer = model.tokenizer
     digest = hashlib.sha256("".join(sorted(train_rows["group"])).encode()).hexdigest()[:16]
+    threshold, validation_metrics = 0.5, None
+    if validation_probabilities is not None:
+        labels = validation["label"].to_numpy()
+        threshold = choose_threshold(labels, validation_probabilities)
+        validation_metrics = binary_metrics(labels, validation_probabilities, threshold)
     return {
         "model_id": model_id,
+        "type": "language-model",
         "enhancerlm_version": __version__,
         "task": {"type": "binary", "dataset": Path(dataset).name.removesuffix(".dataset.tsv")},
         "labels": {str(k): v for k, v in sorted(classes.items())},
-        "base_model": model_spec,
-        "architecture": model.classifier.encoder.config.model_type,
-        "parameters": sum(p.numel() for p in model.classifier.parameters()),
-        "tokenizer": {"kind": tokenizer.kind, "k": getattr(tokenizer, "k", None)},
-        "kmer": getattr(tokenizer, "k", None),
         "window": int(table["sequence"].str.len().max()),
-        "max_nucleotides": model.max_nucleotides,
-        "strand_mode": "both" if options.rc_augment else "forward",
         "threshold": threshold,
         "threshold_rule": "maximum MCC on the validation fold" if validation_metrics else "0.5 (no validation)",
         "training_data": {"path": str(dataset), "sha256": sha256_file(dataset), "train_groups_digest": digest,
                           "records": {"train": len(train_rows), "validation": len(validation)},
                           "val_fold": options.val_fold},
-        "hyperparameters": {**asdict(options), "lr": options.learning_rate(model_spec)},
-        "history": result.history,
-        "best_epoch": result.best_epoch,
         "validation": validation_metrics,
         "cross_validation": cv_summary,
-        "training_seconds": round(seconds, 1),
-        "device": str(device),
+        "training_seconds": round(time.perf_counter() - started, 1),
         "versions": software_versions(),
     }

@@ -1,0 +1,197 @@
+"""Multi-scale ensembles: members of any k, tokenizer or architecture, combined into one model.
+
+`mean` averages member probabilities (iEnhancer-ELM); `weighted` fits non-negative weights on
+the members' common validation fold; `stacking` fits a logistic regression on the members'
+out-of-fold predictions over the prepared folds. Only training records are ever read, so test
+labels cannot reach the weights or the threshold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+from sklearn.linear_model import LogisticRegression
+
+from . import __version__
+from .data import read_dataset
+from .errors import InputError
+from .evaluate import binary_metrics, choose_threshold
+from .io import atomic_dir, write_json
+from .model import CARD_FILE, load_trained, read_card, resolve_device
+from .versions import software_versions
+
+METHODS = ("mean", "weighted", "stacking")
+MODEL_TYPE = "ensemble"
+MEMBERS_DIR = "members"
+EPS = 1e-6
+
+
+def logit(probabilities: np.ndarray) -> np.ndarray:
+    p = np.clip(probabilities, EPS, 1 - EPS)
+    return np.log(p / (1 - p))
+
+
+class Ensemble:
+    """Trained members and the rule that combines their probabilities."""
+
+    def __init__(self, members: list, card: dict):
+        self.members = members
+        self.card = card
+        self.weights = np.asarray(card["weights"], dtype=float)
+        self.bias = float(card.get("bias", 0.0))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Ensemble":
+        directory = Path(directory)
+        card = read_card(directory)
+        members = [load_trained(str(directory / member["path"])) for member in card["members"]]
+        return cls(members, card)
+
+    def member_probabilities(self, sequences: list[str], **options) -> np.ndarray:
+        """Probabilities of every member, one column each."""
+        return np.column_stack([member.predict_proba(sequences, **options) for member in self.members])
+
+    def predict_proba(self, sequences: list[str], **options) -> np.ndarray:
+        return combine(self.member_probabilities(sequences, **options), self.card["method"], self.weights, self.bias)
+
+
+def combine(member_probabilities: np.ndarray, method: str, weights: np.ndarray, bias: float = 0.0) -> np.ndarray:
+    """Ensemble probability from member probabilities (rows: sequences, columns: members)."""
+    if method == "stacking":
+        return 1.0 / (1.0 + np.exp(-(logit(member_probabilities) @ weights + bias)))
+    return member_probabilities @ weights
+
+
+def fit_weights(member_probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Non-negative weights summing to one that minimise the log-loss of the weighted mean."""
+    n_members = member_probabilities.shape[1]
+
+    def loss(theta: np.ndarray) -> float:
+        weights = np.exp(theta - theta.max())
+        p = np.clip(member_probabilities @ (weights / weights.sum()), EPS, 1 - EPS)
+        return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+    theta = minimize(loss, np.zeros(n_members), method="Nelder-Mead" if n_members > 1 else "BFGS",
+                     options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000}).x
+    weights = np.exp(theta - theta.max())
+    return weights / weights.sum()
+
+
+def out_of_fold_predictions(member_dirs: list[Path], train: pd.DataFrame) -> np.ndarray:
+    """Each member's out-of-fold probabilities (from `train --cv`), aligned to the training records."""
+    from .train import CV_PREDICTIONS
+
+    columns = []
+    for directory in member_dirs:
+        path = directory / CV_PREDICTIONS
+        if not path.exists():
+            raise InputError(f"{directory}: no {CV_PREDICTIONS}; stacking needs members trained with --cv")
+        table = pd.read_csv(path, sep="\t", dtype={"id": str}, keep_default_na=False).set_index("id")
+        missing = set(train["id"]) - set(table.index)
+        if missing:
+            raise InputError(f"{path}: no out-of-fold prediction for {len(missing)} training record(s), e.g. "
+                             f"{sorted(missing)[0]}; was the member trained on this dataset?")
+        columns.append(table.loc[train["id"], "probability"].to_numpy(dtype=float))
+    return np.column_stack(columns)
+
+
+def build_ensemble(
+    member_specs: list[str],
+    dataset: str | Path,
+    outdir: str | Path,
+    *,
+    method: str = "mean",
+    model_id: str | None = None,
+    batch_size: int = 64,
+    device: str = "auto",
+) -> dict:
+    """Combine trained models into an ensemble model directory (members copied in, card last)."""
+    if method not in METHODS:
+        raise InputError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    if len(member_specs) < 2:
+        raise InputError("an ensemble needs at least two --model members")
+    member_dirs = [Path(spec) for spec in member_specs]
+    cards = [read_card(d) for d in member_dirs]
+    for directory, card in zip(member_dirs, cards):
+        if not card:
+            raise InputError(f"{directory}: not a trained enhancerlm model (no {CARD_FILE})")
+    if len({tuple(sorted(c["labels"].items())) for c in cards}) != 1:
+        raise InputError("the members were trained on different labels: " +
+                         "; ".join(f"{c['model_id']}: {c['labels']}" for c in cards))
+    table = read_dataset(dataset)
+    train = table[table["split"] == "train"].reset_index(drop=True)  # test records go no further
+    members = [load_trained(str(d)) for d in member_dirs]
+    outdir = Path(outdir)
+    fitted = _fit(method, members, member_dirs, cards, train, batch_size, resolve_device(device))
+    ids = _member_ids(cards)
+    card = {
+        "model_id": model_id or outdir.name,
+        "type": MODEL_TYPE,
+        "method": method,
+        "enhancerlm_version": __version__,
+        "task": cards[0]["task"],
+        "labels": cards[0]["labels"],
+        "window": max(c.get("window", 0) for c in cards),
+        "strand_mode": "per member",
+        "members": [{"model_id": c["model_id"], "path": f"{MEMBERS_DIR}/{member_id}", "type": c.get("type"),
+                     "kmer": c.get("kmer"), "base_model": c.get("base_model"), "weights_sha256": c.get("weights_sha256")}
+                    for c, member_id in zip(cards, ids)],
+        "training_data": {"dataset": Path(dataset).name, "train_records": len(train),
+                          "train_sha256": _train_digest(train)},
+        "versions": software_versions(),
+        **fitted,
+    }
+    with atomic_dir(outdir) as staging:
+        for directory, member_id in zip(member_dirs, ids):
+            shutil.copytree(directory, staging / MEMBERS_DIR / member_id, ignore=shutil.ignore_patterns("checkpoint"))
+        write_json(staging / CARD_FILE, card)
+    return card
+
+
+def _fit(method: str, members: list, member_dirs: list[Path], cards: list[dict], train: pd.DataFrame,
+         batch_size: int, device) -> dict:
+    """Weights, bias, threshold and the metrics on the data they were chosen on."""
+    labels = train["label"].to_numpy()
+    if method == "stacking":
+        features = logit(out_of_fold_predictions(member_dirs, train))
+        stacked = np.zeros(len(train))
+        for fold in sorted(train["fold"].unique()):  # the stacker's own out-of-fold predictions choose the threshold
+            held_out = (train["fold"] == fold).to_numpy()
+            model = LogisticRegression(max_iter=1000).fit(features[~held_out], labels[~held_out])
+            stacked[held_out] = model.predict_proba(features[held_out])[:, 1]
+        model = LogisticRegression(max_iter=1000).fit(features, labels)
+        threshold = choose_threshold(labels, stacked)
+        return {"weights": model.coef_[0].tolist(), "bias": float(model.intercept_[0]), "threshold": threshold,
+                "threshold_rule": "maximum MCC on the stacker's out-of-fold predictions",
+                "validation": binary_metrics(labels, stacked, threshold)}
+    val_folds = {c.get("training_data", {}).get("val_fold") for c in cards if c.get("type") != MODEL_TYPE}
+    if len(val_folds) != 1 or None in val_folds:
+        raise InputError(f"the members were validated on different folds ({sorted(map(str, val_folds))}); "
+                         f"{method} needs one common validation fold")
+    val_fold = val_folds.pop()
+    validation = train[train["fold"] == val_fold]
+    probabilities = np.column_stack([m.predict_proba(validation["sequence"].tolist(), batch_size=batch_size,
+                                                     device=device) for m in members])
+    y = validation["label"].to_numpy()
+    weights = np.full(len(members), 1.0 / len(members)) if method == "mean" else fit_weights(probabilities, y)
+    combined = combine(probabilities, method, weights)
+    threshold = choose_threshold(y, combined)
+    return {"weights": weights.tolist(), "bias": 0.0, "threshold": threshold,
+            "threshold_rule": f"maximum MCC on validation fold {val_fold}",
+            "validation": binary_metrics(y, combined, threshold)}
+
+
+def _member_ids(cards: list[dict]) -> list[str]:
+    """Directory names for the copied members: their model ids, numbered if two coincide."""
+    ids = [c["model_id"] for c in cards]
+    return [f"{i:02d}_{name}" if ids.count(name) > 1 else name for i, name in enumerate(ids)]
+
+
+def _train_digest(train: pd.DataFrame) -> str:
+    rows = train[["id", "sequence", "label", "fold"]].astype(str).agg("\t".join, axis=1)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
