@@ -16,14 +16,12 @@ from safetensors.torch import load_file, save_file
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from .io import atomic_path, write_json
+from .io import atomic_path, sha256_file, write_json
+from .tokenize import kmer_codes
 
 MODEL_TYPE = "kmer-baseline"
 KMAX = 6
 C_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 1e-1, 1.0)
-_CODE = np.full(256, 4, dtype=np.uint8)
-for _i, _base in enumerate("ACGT"):
-    _CODE[ord(_base)] = _CODE[ord(_base.lower())] = _i
 
 
 def spectrum_features(sequences: list[str], kmax: int = KMAX) -> np.ndarray:
@@ -34,15 +32,11 @@ def spectrum_features(sequences: list[str], kmax: int = KMAX) -> np.ndarray:
     widths = [4**k for k in range(1, kmax + 1)]
     features = np.zeros((len(sequences), sum(widths)), dtype=np.float32)
     for row, sequence in enumerate(sequences):
-        codes = _CODE[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)].astype(np.int64)
         offset = 0
         for k, width in zip(range(1, kmax + 1), widths):
-            if len(codes) >= k:
-                windows = np.lib.stride_tricks.sliding_window_view(codes, k)
-                valid = (windows < 4).all(axis=1)
-                index = (windows[valid] * (4 ** np.arange(k - 1, -1, -1))).sum(axis=1)
-                counts = np.bincount(index, minlength=width)
-                features[row, offset : offset + width] = counts / max(counts.sum(), 1)
+            code, valid = kmer_codes(sequence, k)
+            counts = np.bincount(code[valid], minlength=width)
+            features[row, offset : offset + width] = counts / max(counts.sum(), 1)
             offset += width
     return features
 
@@ -82,8 +76,6 @@ class KmerBaseline:
         return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
 
     def save(self, directory: str | Path, card: dict) -> dict:
-        from .io import sha256_file
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         tensors = {"mean": self.mean, "scale": self.scale, "weights": self.weights,

@@ -66,7 +66,8 @@ def prepare(samplesheet: str, outdir: str, folds: int, seed: int, max_n_fraction
 @click.option("--dataset", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Prepared <dataset>.dataset.tsv.")
 @click.option("--model", "model_spec", default="scratch-tiny", show_default=True,
-              help="Preset (scratch-tiny, scratch-small, scratch-base), model directory or Hub id.")
+              help="Preset (scratch-tiny, scratch-small, scratch-base), kmer-baseline (logistic regression on "
+                   "1- to 6-mer frequencies), a model directory or a Hub id.")
 @click.option("--kmer", type=click.IntRange(3, 6), default=None,
               help="k for overlapping k-mers (required for presets; checked against a checkpoint's vocabulary).")
 @click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
@@ -103,12 +104,12 @@ def train(dataset, model_spec, kmer, outdir, model_id, epochs, batch_size, lr, w
     card = train_model(dataset, model_spec, outdir, kmer=kmer, options=options, model_id=model_id, device=device,
                        resume=resume, cross_validation=cross_validation, trust_remote_code=trust_remote_code)
     validation = card["validation"] or {}
-    click.echo(f"{card['model_id']}\tbest_epoch={card['best_epoch']}\tthreshold={card['threshold']:.3f}\t"
+    click.echo(f"{card['model_id']}\tbest_epoch={card['best_epoch'] or 'NA'}\tthreshold={card['threshold']:.3f}\t"
                f"val_auc={_fmt(validation.get('auc'))}\tval_mcc={_fmt(validation.get('mcc'))}")
 
 
 @main.command()
-@click.option("--model", "model_spec", required=True, help="Trained model directory.")
+@click.option("--model", "model_spec", required=True, help="Trained model or ensemble directory.")
 @click.option("--dataset", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test"]))
 @click.option("--outdir", required=True, type=click.Path(file_okay=False))
@@ -126,6 +127,29 @@ def evaluate(model_spec, dataset, split, outdir, prefix, threshold, batch_size, 
     paths = evaluate_model(model_spec, dataset, outdir=outdir, prefix=prefix, split=split, batch_size=batch_size,
                            device=device, threshold=threshold)
     click.echo(paths["metrics"])
+
+
+@main.command()
+@click.option("--model", "members", required=True, multiple=True,
+              help="A trained member model directory; repeat for each member (any k, tokenizer or architecture).")
+@click.option("--dataset", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The prepared dataset the members were trained on (its training records only are read).")
+@click.option("--method", type=click.Choice(["mean", "weighted", "stacking"]), default="mean", show_default=True,
+              help="mean of probabilities; weights fitted on the validation fold; or logistic-regression stacking "
+                   "on out-of-fold predictions (members trained with --cv).")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Ensemble model directory to write.")
+@click.option("--model-id", default=None, help="Model id in the card and reports [default: outdir name].")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@_reports_errors
+def ensemble(members, dataset, method, outdir, model_id, batch_size, device) -> None:
+    """Combine trained models into one ensemble model that every --model option accepts."""
+    from .ensemble import build_ensemble
+
+    card = build_ensemble(list(members), dataset, outdir, method=method, model_id=model_id, batch_size=batch_size,
+                          device=device)
+    weights = ",".join(f"{w:.3f}" for w in card["weights"])
+    click.echo(f"{card['model_id']}\tmethod={method}\tweights={weights}\tthreshold={card['threshold']:.3f}")
 
 
 @main.command()

@@ -58,6 +58,18 @@ def kmers(sequence: str, k: int) -> list[str]:
     return [sequence[i : i + k] for i in range(len(sequence) - k + 1)]
 
 
+def kmer_codes(sequence: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Base-4 code of every overlapping k-mer (A=0, C=1, G=2, T=3, first base most significant), and
+    whether the k-mer is made of ACGT only (codes of the others are 0). Case-insensitive."""
+    bases = _BASE_CODE[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
+    if len(bases) < k:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    windows = np.lib.stride_tricks.sliding_window_view(bases, k)
+    valid = (windows < 4).all(axis=1)
+    code = (windows.astype(np.int64) * (4 ** np.arange(k - 1, -1, -1))).sum(axis=1)
+    return np.where(valid, code, 0), valid
+
+
 def kmer_vocabulary(k: int) -> list[str]:
     """DNABERT's vocabulary: the five special tokens, then all 4^k k-mers in its base order."""
     if k not in KMER_RANGE:
@@ -134,15 +146,10 @@ class KmerTokenizer:
 
     def token_ids(self, sequence: str) -> np.ndarray:
         """Vocabulary ids of the overlapping k-mers; k-mers with a base outside ACGT are [UNK]."""
-        k = self.k
-        codes = _BASE_CODE[np.frombuffer(sequence.upper().encode("ascii"), dtype=np.uint8)]
-        n_kmers = len(codes) - k + 1
-        if n_kmers < 1:
-            raise InputError(f"sequence of length {len(codes)} is shorter than k={k}")
-        windows = np.lib.stride_tricks.sliding_window_view(codes, k)
-        valid = (windows < 4).all(axis=1)
-        code = (windows.astype(np.int64) * (4 ** np.arange(k - 1, -1, -1))).sum(axis=1)
-        return np.where(valid, self._code_to_id[np.where(valid, code, 0)], self.unk_token_id)
+        if len(sequence) < self.k:
+            raise InputError(f"sequence of length {len(sequence)} is shorter than k={self.k}")
+        code, valid = kmer_codes(sequence, self.k)
+        return np.where(valid, self._code_to_id[code], self.unk_token_id)
 
     def encode(self, sequences: list[str]) -> TokenBatch:
         rows = [self.token_ids(s) for s in sequences]
