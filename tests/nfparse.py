@@ -399,11 +399,12 @@ class _Evaluator:
             return first if chosen else second
         return condition
 
-    def branch(self, taken: bool, default: Any = None) -> Any:
+    def branch(self, taken: bool, default: Any = None, operand=None) -> Any:
+        """Parse `operand` (a whole expression by default), evaluating it only if `taken`."""
         live = self.live
         self.live = live and taken
         try:
-            value = self.expression()
+            value = (operand or self.expression)()
         finally:
             self.live = live
         return value if taken else default
@@ -411,14 +412,14 @@ class _Evaluator:
     def logical_or(self) -> Any:
         left = self.logical_and()
         while self.accept("||"):
-            right = self.branch(not truthy(left)) if self.live else self.branch(False)
+            right = self.branch(not truthy(left), operand=self.logical_and)
             left = truthy(left) or truthy(right)
         return left
 
     def logical_and(self) -> Any:
         left = self.equality()
         while self.accept("&&"):
-            right = self.branch(truthy(left)) if self.live else self.branch(False)
+            right = self.branch(truthy(left), operand=self.equality)
             left = truthy(left) and truthy(right)
         return left
 
@@ -447,8 +448,20 @@ class _Evaluator:
                     left = left in right
                 else:
                     left = None
-            elif self.peek("instanceof") or self.peek("<") or self.peek(">"):
-                raise self.error("comparison operators other than ==, != and `in` are not supported")
+            elif self.peek("instanceof") or self.peek("<=>") or self.peek("<<") or self.peek(">>"):
+                raise self.error("instanceof, <=>, << and >> are not supported")
+            elif self.peek("<") or self.peek(">"):
+                op = self.text[self.pos:self.pos + 2] if self.text[self.pos + 1:self.pos + 2] == "=" else \
+                    self.text[self.pos]
+                at = self.pos
+                self.pos += len(op)
+                right = self.additive()
+                if self.live:
+                    if not (_is_number(left) and _is_number(right)):
+                        raise self.error(f"cannot compare {left!r} {op} {right!r} (numbers only)", at)
+                    left = {"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[op]
+                else:
+                    left = None
             else:
                 return left
 
@@ -466,6 +479,8 @@ class _Evaluator:
 
     def arithmetic(self, op: str, left: Any, right: Any, at: int) -> Any:
         if op == "+":
+            if isinstance(left, dict) and isinstance(right, dict):
+                return {**left, **right}  # Groovy map + map: a new map, the right-hand entries win
             if isinstance(left, str):
                 return left + groovy_str(right)
             if isinstance(left, list):

@@ -56,11 +56,11 @@ def test_params_precedence_defaults_profile_file(tmp_path):
     defaults = schema_defaults(schema())
     assert defaults["model"] == "scratch-tiny" and defaults["outdir"] == "results"
     test = profile_params("test")
-    assert test["kmers"] == "3" and test["epochs"] == 2
+    assert test["kmers"] == "3,4" and test["epochs"] == 2
     params_file = tmp_path / "params.yaml"
     params_file.write_text("epochs: 4\nrc_augment: true\n")
     params = load_params(profile="test", params_file=params_file, overrides={"outdir": "elsewhere"})
-    assert params["epochs"] == 4 and params["rc_augment"] is True and params["kmers"] == "3"
+    assert params["epochs"] == 4 and params["rc_augment"] is True and params["kmers"] == "3,4"
     assert params["outdir"] == "elsewhere" and params["folds"] == 3
     assert params["input"].endswith("assets/samplesheets/mini_layer1.csv") and "${projectDir}" not in params["input"]
 
@@ -89,18 +89,26 @@ def test_run_test_profile_lays_out_results(tmp_path):
     results = tmp_path / "results"
     assert (results / "prepare" / "mini_layer1.dataset.tsv").exists()
     assert (results / "train" / "mini_layer1_k3" / "model.safetensors").exists()
+    assert (results / "train" / "mini_layer1_kmer-baseline" / "model.safetensors").exists()
+    ensemble = json.loads((results / "ensemble" / "mini_layer1_ensemble" / "enhancerlm.json").read_text())
+    assert ensemble["method"] == "mean" and [m["model_id"] for m in ensemble["members"]] == [
+        "mini_layer1_k3", "mini_layer1_k4"]
     metrics = json.loads((results / "evaluate" / "mini_layer1_k3.metrics.json").read_text())
     assert metrics["subsets"]["all"]["n"] == 40 and metrics["subsets"]["leak_free"]["n"] == 30
     summary = json.loads((results / "pipeline_info" / "run_summary.json").read_text())
+    models = ["mini_layer1_k3", "mini_layer1_k4", "mini_layer1_kmer-baseline"]
     assert [s["step"] for s in summary["steps"]] == [
-        "PREPARE", "TRAIN (mini_layer1_k3)", "EVALUATE (mini_layer1_k3)", "MULTIQC"]
-    general_stats = (results / "multiqc" / "multiqc_data" / "multiqc_general_stats.txt").read_text().splitlines()
-    assert general_stats[1].split("\t")[0] == "mini_layer1_k3"
-    assert float(general_stats[1].split("\t")[4]) == pytest.approx(metrics["subsets"]["all"]["mcc"], abs=1e-3)
+        "PREPARE", *(f"TRAIN ({m})" for m in models), "ENSEMBLE (mini_layer1_ensemble)",
+        *(f"EVALUATE ({m})" for m in [*models, "mini_layer1_ensemble"]), "MULTIQC"]
+    rows = (results / "multiqc" / "multiqc_data" / "multiqc_general_stats.txt").read_text().splitlines()[1:]
+    general_stats = {row.split("\t")[0]: row.split("\t") for row in rows}
+    assert sorted(general_stats) == sorted([*models, "mini_layer1_ensemble"])
+    mcc = float(general_stats["mini_layer1_k3"][4])
+    assert mcc == pytest.approx(metrics["subsets"]["all"]["mcc"], abs=1e-3)
     versions = (results / "pipeline_info" / "enhancerlm_software_mqc_versions.yml").read_text()
     assert "ENHANCERLM_TRAIN:" in versions and "transformers:" in versions
     params = json.loads(next((results / "pipeline_info").glob("params_*.json")).read_text())
-    assert params["kmers"] == "3" and params["outdir"] == str(results)
+    assert params["kmers"] == "3,4" and params["outdir"] == str(results)
 
 
 def test_outputs_get_ordinary_permissions(tmp_path):

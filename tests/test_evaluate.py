@@ -94,3 +94,27 @@ def test_curves_of_a_perfect_classifier():
     c = curves(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]))
     assert all(v == 1.0 for x, v in c["roc"].items() if x > 0)
     assert all(v == 1.0 for v in c["pr"].values())
+
+
+def test_leak_is_stated_plainly(evaluation):
+    _, metrics = evaluation
+    (warning,) = metrics["warnings"]
+    assert warning.startswith("LEAK: 10 of 40 scored records (10 enhancer) copy a training record")
+    assert "leak_free subset holds the other 30" in warning
+
+
+def test_layer2_leak_free_subset_reports_specificity_alone(tmp_path):
+    """Every layer-2 test strong enhancer is a training copy: the leak-free subset is weak enhancers only."""
+    from enhancerlm.data import prepare_samplesheet
+    from enhancerlm.io import resource
+    from enhancerlm.train import TrainOptions, train
+
+    dataset = prepare_samplesheet(resource("assets/samplesheets/mini_layer2.csv"), tmp_path, folds=3)["mini_layer2"][
+        "dataset"]
+    train(dataset, "kmer-baseline", tmp_path / "baseline", options=TrainOptions())
+    paths = evaluate_model(str(tmp_path / "baseline"), dataset, outdir=tmp_path / "eval", prefix="l2")
+    metrics = json.loads(paths["metrics"].read_text())
+    assert "only specificity is defined there" in metrics["warnings"][0]
+    leak_free = metrics["subsets"]["leak_free"]
+    assert leak_free["n"] == 10 and leak_free["specificity"] is not None
+    assert leak_free["sensitivity"] is None and leak_free["mcc"] is None and leak_free["auc"] is None

@@ -31,6 +31,7 @@ from click.testing import CliRunner
 
 import enhancerlm
 import enhancerlm.data as data_module
+import enhancerlm.ensemble as ensemble_module
 import enhancerlm.evaluate as evaluate_module
 import enhancerlm.train as train_module
 from enhancerlm import cli, pipeline
@@ -69,14 +70,23 @@ ALL_OPTIONAL = {
     "multiqc_config": str(REPO / "assets" / "multiqc_config.yml"), "kmers": "3,5", "folds": 4, "seed": 0,
     "max_n_fraction": 0.25, "epochs": 3, "batch_size": 8, "weight_decay": 0.0, "warmup": 0.0, "grad_clip": 1.5,
     "patience": 0, "val_fold": 1, "pooling": "cls", "class_weight": "balanced", "max_length": 128,
+    "cv": True, "ensemble": "weighted",
 }
-VARIANTS = ("test", "all_optional")
+# Parameter sets on top of the test profile (k = 3,4, the baseline and a mean ensemble of the k-mer models).
+OVERRIDES = {
+    "test": {},
+    "all_optional": ALL_OPTIONAL,
+    "stacking": {"ensemble": "stacking", "baseline": False},  # stacking turns on --cv by itself
+    "no_ensemble": {"ensemble": "none"},
+    "single_k": {"kmers": "5", "baseline": False},  # one k-mer model: nothing to ensemble
+    "descending_k": {"kmers": "4,3"},  # the schema allows any order; the ensemble members go in k order
+}
+VARIANTS = ("test", "all_optional")  # every module command is rendered and parsed under these
 
 
 @functools.lru_cache(maxsize=None)
 def variant_params(variant: str) -> dict:
-    overrides = ALL_OPTIONAL if variant == "all_optional" else {}
-    return pipeline.load_params(profile="test", overrides=overrides)
+    return pipeline.load_params(profile="test", overrides=OVERRIDES[variant])
 
 
 # Representative inputs per process, as the upstream channel delivers them (Nextflow stages them following
@@ -97,6 +107,16 @@ CASES = {
         "meta": {"id": "mini_layer1_k6", "dataset": "mini_layer1", "kmer": 6},
         "inputs": {"dataset": "mini_layer1.dataset.tsv", "meta2": {"id": "dnabert6"}, "base_model": "dnabert6"},
         "dirs": {"base_model"},
+    },
+    "ENHANCERLM_TRAIN/baseline": {
+        "meta": {"id": "mini_layer1_kmer-baseline", "dataset": "mini_layer1", "kmer": None},
+        "inputs": {"dataset": "mini_layer1.dataset.tsv", "meta2": {"id": "kmer-baseline"}, "base_model": []},
+        "dirs": {"base_model"},
+    },
+    "ENHANCERLM_ENSEMBLE": {
+        "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1"},
+        "inputs": {"members": ["mini_layer1_k3", "mini_layer1_k6"], "dataset": "mini_layer1.dataset.tsv"},
+        "dirs": {"members"},
     },
     "ENHANCERLM_EVALUATE": {
         "meta": {"id": "mini_layer1_k3", "dataset": "mini_layer1", "kmer": 3},
@@ -236,13 +256,15 @@ def check_command(task: Task, command: str) -> click.Context:
     present, none repeated, no `null`, and every staged input path named."""
     argv = command_argv(command)
     assert "null" not in argv, f"{task.process.name}: a null value reached the command line: {command}"
-    assert not repeated_options(argv), f"{task.process.name}: options given twice {repeated_options(argv)}"
     if argv[0] == "enhancerlm":
         ctx = enhancerlm_context(argv)
     elif argv[0] == "multiqc":
         ctx = multiqc_context(argv)
     else:
         raise AssertionError(f"{task.process.name}: unexpected tool {argv[0]!r}")
+    repeatable = {opt for param in ctx.command.params if getattr(param, "multiple", False) for opt in param.opts}
+    repeated = [option for option in repeated_options(argv) if option not in repeatable]
+    assert not repeated, f"{task.process.name}: options given twice {repeated}"
     for name, element in task.process.input_names().items():
         if element[0] not in ("path", "file") or (task.process.name, name) in NOT_ON_COMMAND_LINE:
             continue
@@ -331,9 +353,11 @@ def cli_library_call(argv: list[str]) -> tuple[str, dict]:
             return result
         return replacement
 
-    card = {"validation": None, "model_id": "x", "best_epoch": 1, "threshold": 0.5}
+    card = {"validation": None, "model_id": "x", "best_epoch": 1, "threshold": 0.5, "weights": [0.5, 0.5]}
     with mock.patch.object(data_module, "prepare_samplesheet", fake("prepare", data_module.prepare_samplesheet, {})), \
             mock.patch.object(train_module, "train", fake("train", train_module.train, card)), \
+            mock.patch.object(ensemble_module, "build_ensemble",
+                              fake("ensemble", ensemble_module.build_ensemble, card)), \
             mock.patch.object(evaluate_module, "evaluate_model",
                               fake("evaluate", evaluate_module.evaluate_model, {"metrics": "m"})):
         result = CliRunner().invoke(cli.main, argv[1:], catch_exceptions=False)
@@ -351,8 +375,9 @@ class RunnerRecord:
 
 
 def record_runner(params: dict) -> RunnerRecord:
-    """Run `run_pipeline` with training, evaluation and MultiQC replaced by recorders (prepare is real)."""
-    calls: dict[str, list[dict]] = {"prepare": [], "train": [], "evaluate": [], "multiqc": []}
+    """Run `run_pipeline` with training, ensembles, evaluation and MultiQC replaced by recorders (prepare is
+    real)."""
+    calls: dict[str, list[dict]] = {"prepare": [], "train": [], "ensemble": [], "evaluate": [], "multiqc": []}
     prepared: dict = {}
     real_prepare = pipeline.prepare_samplesheet
     outdir = Path(params["outdir"])
@@ -370,6 +395,7 @@ def record_runner(params: dict) -> RunnerRecord:
 
     with mock.patch.multiple(pipeline, prepare_samplesheet=prepare,
                              train=recorder("train", train_module.train, {}),
+                             build_ensemble=recorder("ensemble", ensemble_module.build_ensemble, {}),
                              evaluate_model=recorder("evaluate", evaluate_module.evaluate_model, {}),
                              multiqc_report=recorder("multiqc", pipeline.multiqc_report,
                                                      outdir / "multiqc" / "multiqc_report.html")):
@@ -400,13 +426,158 @@ def workflow_text(path: str) -> nfparse.Snippet:
     return nfparse.Snippet((REPO / path).read_text(), REPO / path)
 
 
-def train_meta(dataset_id: str, kmer: int) -> dict:
-    """The meta map TRAIN_EVALUATE gives each (dataset, k) task, read from the subworkflow itself."""
-    text = workflow_text("subworkflows/local/train_evaluate/main.nf")
-    match = re.search(r"meta \+ (\[[^\]\n]*\])", text)
-    assert match, "subworkflows/local/train_evaluate/main.nf: cannot find the `meta + [ ... ]` of the train tasks"
-    extra = nfparse.evaluate(text.sub(match.start(1), match.end(1)), {"meta": {"id": dataset_id}, "kmer": kmer})
-    return {"id": dataset_id, **extra}
+SUBWORKFLOW = "subworkflows/local/train_evaluate/main.nf"
+
+
+@dataclasses.dataclass
+class ChannelOp:
+    """One operator of a channel chain: `.name ( body )` or `.name { body }`."""
+    name: str
+    bracket: str
+    body: nfparse.Snippet
+
+    @property
+    def signature(self) -> str:
+        return self.name + self.bracket
+
+
+def _close(masked: str, start: int) -> int:
+    """The position of the bracket closing the one at `start` (strings and comments are masked)."""
+    depth = 0
+    for i in range(start, len(masked)):
+        if masked[i] in "([{":
+            depth += 1
+        elif masked[i] in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i
+    raise AssertionError(f"unclosed {masked[start]!r}")
+
+
+def parse_chain(text: nfparse.Snippet) -> tuple[str, list[ChannelOp]]:
+    """`source.op(...).op { ... } ...` (continued over lines): the source channel and the operators."""
+    masked = nfparse.mask(text)
+    head = re.compile(r"\s*([A-Za-z_]\w*(?:\.out\.\w+)?)").match(masked)
+    assert head, f"{text.path}:{text.line}: expected a channel, found {str(text)[:40]!r}"
+    ops, position = [], head.end()
+    operator = re.compile(r"\s*\.(\w+)\s*([({])")
+    while match := operator.match(masked, position):
+        close = _close(masked, match.end() - 1)
+        ops.append(ChannelOp(match.group(1), match.group(2), text.sub(match.end(), close)))
+        position = close + 1
+    return head.group(1), ops
+
+
+def channel_chain(channel: str, expected: list[str], path: str = SUBWORKFLOW) -> list[ChannelOp]:
+    """The operators of `channel = ...` in a workflow file, checked against the sequence this test emulates."""
+    text = workflow_text(path)
+    match = re.search(rf"^[ \t]*{channel}\s*=", nfparse.mask(text), re.M)
+    assert match, f"{path}: cannot find `{channel} = ...`"
+    source, ops = parse_chain(text.sub(match.end()))
+    found = [source, *[op.signature for op in ops]]
+    assert found == expected, (f"{path}: {channel} is now {found}, the test emulates {expected}: update "
+                               f"nextflow_plan() in tests/test_nextflow.py")
+    return ops
+
+
+def closure_call(op: ChannelOp, item: list, params: dict):
+    """Evaluate a closure operator's body on one channel item (destructured as Nextflow does)."""
+    assert op.bracket == "{", op
+    arrow = nfparse.mask(op.body).find("->")
+    if arrow < 0:
+        scope = {"it": item}
+        body = op.body.stripped()
+    else:
+        names = [name.strip() for name in str(op.body)[:arrow].split(",")]
+        assert len(names) == len(item), f"{op.body.path}:{op.body.line}: {names} on an item of {len(item)}"
+        scope = dict(zip(names, item))
+        body = op.body.sub(arrow + 2).stripped()
+    return nfparse.evaluate(body, {**scope, "params": params})
+
+
+def normalized(snippet) -> str:
+    return re.sub(r"\s+", " ", str(snippet)).strip()
+
+
+@dataclasses.dataclass
+class Plan:
+    """The tasks TRAIN_EVALUATE makes for ENHANCERLM_TRAIN (dicts of meta, dataset, meta2, base_model),
+    ENHANCERLM_ENSEMBLE (meta, members, dataset) and ENHANCERLM_EVALUATE (meta, model, dataset)."""
+    train: list[dict]
+    ensemble: list[dict]
+    evaluate: list[dict]
+
+
+def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta: meta["id"]) -> Plan:
+    """Emulate the channels of TRAIN_EVALUATE, its closures evaluated from the file itself.
+
+    `datasets` maps each dataset id to its staged file name; `model_dir(meta)` is the directory a TRAIN task
+    with that meta emits.
+    """
+    ch_dataset = [[{"id": dataset_id}, name] for dataset_id, name in datasets.items()]
+    ch_kmers = [int(k) for k in str(params["kmers"]).split(",")]  # workflows/enhancerlm.nf: tokenize(',')*.toInteger()
+    ch_base_model = [[{"id": params["model"]}, []]]  # a preset or Hub id (a local directory is staged instead)
+
+    ops = channel_chain("ch_kmer_models", ["ch_dataset", "combine(", "combine(", "map{"])
+    assert [normalized(op.body) for op in ops[:2]] == ["ch_kmers", "ch_base_model"]
+    kmer_models = [closure_call(ops[2], [meta, dataset, k, meta2, base_model], params)
+                   for meta, dataset in ch_dataset for k in ch_kmers for meta2, base_model in ch_base_model]
+    ops = channel_chain("ch_baseline", ["ch_dataset", "filter{", "map{"])
+    baseline = [closure_call(ops[1], item, params) for item in ch_dataset
+                if nfparse.truthy(closure_call(ops[0], item, params))]
+    ops = channel_chain("ch_train", ["ch_kmer_models", "mix(", "multiMap{"])
+    assert normalized(ops[0].body) == "ch_baseline"
+    train = [dict(zip(("meta", "dataset", "meta2", "base_model"), item, strict=True))
+             for item in kmer_models + baseline]
+
+    ops = channel_chain("ch_ensemble", ["ENHANCERLM_TRAIN.out.model", "filter{", "map{", "groupTuple(", "filter{",
+                                        "map{", "join(", "map{"])
+    items = [[task["meta"], model_dir(task["meta"])] for task in train]
+    items = [closure_call(ops[1], item, params) for item in items if nfparse.truthy(closure_call(ops[0], item, params))]
+    assert not normalized(ops[2].body), "groupTuple with options"
+    groups: dict = {}
+    for key, *rest in items:
+        for column, value in zip(groups.setdefault(key, [[] for _ in rest]), rest, strict=True):
+            column.append(value)
+    items = [[key, *columns] for key, columns in groups.items()]
+    items = [item for item in items if nfparse.truthy(closure_call(ops[3], item, params))]
+    # nfparse evaluates no closures inside a closure: check the text, then do what it does (models by k)
+    sort_by_k = ("dataset_id, kmers, models -> [ dataset_id, [ kmers, models ].transpose().sort { it[0] }"
+                 ".collect { it[1] } ]")
+    assert normalized(ops[4].body) == sort_by_k, f"{SUBWORKFLOW}: the members are no longer sorted as emulated"
+    items = [[key, [model for _, model in sorted(zip(kmers, models), key=lambda pair: pair[0])]]
+             for key, kmers, models in items]
+    source, join_ops = parse_chain(ops[5].body)
+    assert source == "ch_dataset" and [op.signature for op in join_ops] == ["map{"], normalized(ops[5].body)
+    right = {}
+    for item in ch_dataset:
+        key, *rest = closure_call(join_ops[0], item, params)
+        right[key] = rest
+    items = [[key, *rest, *right[key]] for key, *rest in items if key in right]  # join drops unmatched keys
+    ensemble = [dict(zip(("meta", "members", "dataset"), closure_call(ops[6], item, params), strict=True))
+                for item in items]
+
+    # every trained model with the dataset of its TRAIN task, and every ensemble with its dataset
+    ops = channel_chain("ch_evaluate", ["ENHANCERLM_TRAIN.out.model", "join(", "mix("])
+    assert normalized(ops[0].body) == "ch_train.dataset"
+    source, mix_ops = parse_chain(ops[1].body)
+    assert source == "ENHANCERLM_ENSEMBLE.out.model" and [op.signature for op in mix_ops] == ["join("]
+    source, join_ops = parse_chain(mix_ops[0].body)
+    assert source == "ch_ensemble" and [op.signature for op in join_ops] == ["map{"], normalized(mix_ops[0].body)
+    evaluate = [{"meta": task["meta"], "model": model_dir(task["meta"]), "dataset": task["dataset"]} for task in train]
+    for task in ensemble:
+        meta, dataset = closure_call(join_ops[0], [task["meta"], task["members"], task["dataset"]], params)
+        assert meta == task["meta"]
+        evaluate.append({"meta": meta, "model": model_dir(meta), "dataset": dataset})
+    return Plan(train, ensemble, evaluate)
+
+
+def train_meta(dataset_id: str, kmer: int | None) -> dict:
+    """The meta map TRAIN_EVALUATE gives the (dataset, k) task, or with `kmer` None the baseline task."""
+    plan = nextflow_plan({**variant_params("test"), "kmers": str(kmer or 3), "baseline": kmer is None},
+                         {dataset_id: f"{dataset_id}.dataset.tsv"})
+    (meta,) = [task["meta"] for task in plan.train if task["meta"]["kmer"] == kmer]
+    return meta
 
 
 def publish_path(name: str, params: dict, config: Path = REPO / "conf" / "modules.config") -> Path:
@@ -507,6 +678,7 @@ def test_nfparse_fails_loudly_on_modules(tmp_path, name):
     ('"""\n    echo ${meta.id.replaceAll("a", "b")}\n    """', "unsupported method replaceAll()"),
     ('"""\n    echo \\d\n    """', "unsupported escape sequence"),
     ('"""\n    echo ${meta.missing.id}\n    """', "cannot get property 'id' on null object"),
+    ('"""\n    echo ${meta.id < 3}\n    """', "cannot compare 'a' < 3"),
 ])
 def test_nfparse_fails_loudly_on_rendering(tmp_path, command, message):
     path = tmp_path / "main.nf"
@@ -536,6 +708,11 @@ def test_nfparse_fails_loudly_on_rendering(tmp_path, command, message):
     ('"${x}"', {"x": nfparse.PathList(["a.fa", "b.fa"])}, "a.fa b.fa"),
     ('"${x} ${y} ${z}"', {"x": None, "y": True, "z": 0.1}, "null true 0.1"),
     ("a ? b.missing.deep : 'safe'", {"a": False, "b": {}}, "safe"),  # the branch not taken is not evaluated
+    ("a || b == 'stacking' ? '--cv' : ''", {"a": False, "b": "mean"}, ""),  # ?: binds looser than || and ==
+    ("a || b == 'stacking' ? '--cv' : ''", {"a": False, "b": "stacking"}, "--cv"),
+    ("a && b || c", {"a": False, "b": 1, "c": 1}, True),
+    ("meta + [ id: 'y', kmer: 3 ]", {"meta": {"id": "x", "dataset": "d"}}, {"id": "y", "dataset": "d", "kmer": 3}),
+    ("xs.size() >= 2 && 1 < 2 && !(3 <= 2) && 3 > 2", {"xs": [1, 2]}, True),
 ])
 def test_nfparse_evaluates_groovy(expression, scope, expected):
     assert nfparse.evaluate(expression, scope) == expected
@@ -843,6 +1020,70 @@ def test_train_task_outputs(tmp_path, mini_dataset):
 
 
 @pytest.fixture(scope="module")
+def baseline_run(tmp_path_factory, mini_dataset):
+    """The baseline task of TRAIN_EVALUATE run: `--model kmer-baseline`, no --kmer."""
+    workdir = tmp_path_factory.mktemp("baseline_task")
+    process = read_module(module_path("ENHANCERLM_TRAIN"))
+    case = {**CASES["ENHANCERLM_TRAIN/baseline"], "inputs": {**CASES["ENHANCERLM_TRAIN/baseline"]["inputs"],
+                                                             "dataset": Path(mini_dataset).name}}
+    task = stage(process, case, meta=train_meta("mini_layer1", None))
+    materialize(task, workdir, {Path(mini_dataset).name: Path(mini_dataset)})
+    rendered = render_task(task, variant_params("test"))
+    assert "--kmer" not in command_argv(rendered.command)
+    run_script(rendered.command, workdir)
+    return task, rendered, workdir
+
+
+def test_baseline_train_task_outputs(baseline_run):
+    task, rendered, workdir = baseline_run
+    check_outputs(task, rendered, workdir)
+    card = json.loads((workdir / task.meta["id"] / "enhancerlm.json").read_text())
+    assert (card["model_id"], card["type"], card["kmer"]) == (task.meta["id"], "kmer-baseline", None)
+
+
+def test_ensemble_task_outputs(tmp_path, mini_model, baseline_run, mini_dataset):
+    """Two trained models (a k-mer model and the baseline task's) staged as members/<model>, combined, then
+    scored by the EVALUATE task."""
+    process = read_module(module_path("ENHANCERLM_ENSEMBLE"))
+    baseline_task, _, baseline_dir = baseline_run
+    members = [Path(mini_model), baseline_dir / baseline_task.meta["id"]]
+    case = {**CASES["ENHANCERLM_ENSEMBLE"], "inputs": {"members": [m.name for m in members],
+                                                       "dataset": Path(mini_dataset).name}}
+    task = stage(process, case)
+    assert task.inputs["members"] == [f"members/{m.name}" for m in members]
+    workdir = tmp_path / "ensemble"
+    workdir.mkdir()
+    materialize(task, workdir, {**{m.name: m for m in members}, Path(mini_dataset).name: Path(mini_dataset)})
+    params = variant_params("test")
+    rendered = render_task(task, params)
+    run_script(rendered.command, workdir)
+    check_outputs(task, rendered, workdir)
+    model = workdir / task.meta["id"]
+    card = json.loads((model / "enhancerlm.json").read_text())
+    assert (card["model_id"], card["type"], card["method"]) == (task.meta["id"], "ensemble", params["ensemble"])
+    assert [member["model_id"] for member in card["members"]] == [m.name for m in members]
+    assert card["weights"] == pytest.approx([0.5, 0.5])
+    assert card["threshold_rule"] == f"maximum MCC on validation fold {params['val_fold']}"
+    assert card["training_data"]["dataset"] == Path(mini_dataset).name
+    for member in card["members"]:
+        assert (model / member["path"] / "enhancerlm.json").is_file(), member  # copied, not links into the task
+
+    evaluate = read_module(module_path("ENHANCERLM_EVALUATE"))
+    case = {"meta": task.meta, "dirs": {"model"},
+            "inputs": {"model": task.meta["id"], "dataset": Path(mini_dataset).name}}
+    evaluate_task = stage(evaluate, case)
+    evaluate_dir = tmp_path / "evaluate"
+    evaluate_dir.mkdir()
+    materialize(evaluate_task, evaluate_dir, {task.meta["id"]: model, Path(mini_dataset).name: Path(mini_dataset)})
+    rendered = render_task(evaluate_task, params)
+    run_script(rendered.command, evaluate_dir)
+    check_outputs(evaluate_task, rendered, evaluate_dir)
+    metrics = json.loads((evaluate_dir / f"{task.meta['id']}.metrics.json").read_text())
+    assert metrics["model_id"] == task.meta["id"] and metrics["threshold"] == card["threshold"]
+    assert metrics["subsets"]["all"]["n"] > 0
+
+
+@pytest.fixture(scope="module")
 def evaluate_run(tmp_path_factory, mini_model, mini_dataset):
     workdir = tmp_path_factory.mktemp("evaluate_task")
     process = read_module(module_path("ENHANCERLM_EVALUATE"))
@@ -939,6 +1180,18 @@ def test_version_outputs_and_commands(tmp_path):
         out = run_version_command(command, tmp_path)
         assert len(out.strip().splitlines()) == 1 and out.strip(), f"{command} printed {out!r}"
         assert out.strip() == expected[tool], command
+
+
+def test_runner_versions_name_the_steps_and_tools_of_the_modules(tmp_path):
+    """`enhancerlm run` writes the software-versions YAML the workflow collects from the `versions` topic (every
+    module runs under the test profile)."""
+    expected = {}
+    for path in MODULE_FILES:
+        process = read_module(path)
+        tools = [nfparse.evaluate(o.elements[1][1]) for o in process.outputs if o.topic == "versions"]
+        expected[process.name] = sorted(tools)
+    written = yaml.safe_load(pipeline.write_versions_yaml(tmp_path / "versions.yml").read_text())
+    assert {step: sorted(tools) for step, tools in written.items()} == expected
 
 
 def run_version_command(command: str, workdir: Path) -> str:
@@ -1057,7 +1310,7 @@ def compare(nextflow: dict, runner: dict, skip: set[str], where: str) -> None:
     assert not differences, f"{where}: (Nextflow, runner) differ: {differences}"
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", list(OVERRIDES))
 def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_path, monkeypatch):
     record = runner_records(variant)
     params = record.params
@@ -1083,16 +1336,23 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
         dataset_files[dataset_id] = outputs["dataset"][0]
         assert Path(record.prepared[dataset_id]["dataset"]).name == dataset_files[dataset_id]
 
-    # TRAIN: one task per dataset and k
+    # TRAIN: one task per dataset and k, and per dataset the k-mer baseline when params.baseline
     train = read_module(module_path("ENHANCERLM_TRAIN"))
-    assert [c["kmer"] for c in record.calls["train"]] == [int(k) for k in params["kmers"].split(",")] * len(
-        record.prepared)
+    plan = nextflow_plan(params, dataset_files)
+    runner_train = {Path(c["outdir"]).name: c for c in record.calls["train"]}
+    assert len(runner_train) == len(record.calls["train"]), "the runner trains a model twice"
+    assert sorted(runner_train) == sorted(t["meta"]["id"] for t in plan.train), "Nextflow and the runner train " \
+        "different models"
+    n_kmers = len(str(params["kmers"]).split(","))
+    assert len(plan.train) == len(record.prepared) * (n_kmers + bool(params["baseline"]))
+    cross_validation = params["cv"] or params["ensemble"] == "stacking"  # stacking learns from out-of-fold predictions
     models = {}
-    for runner_call in record.calls["train"]:
-        dataset_id = next(d for d, paths in record.prepared.items() if str(paths["dataset"]) == str(runner_call["dataset"]))
-        meta = train_meta(dataset_id, runner_call["kmer"])
-        case = {"meta": meta, "dirs": {"base_model"}, "inputs": {"dataset": dataset_files[dataset_id],
-                                                                   "meta2": {"id": params["model"]}, "base_model": []}}
+    for planned in plan.train:
+        meta = planned["meta"]
+        runner_call = runner_train[meta["id"]]
+        assert str(runner_call["dataset"]) == str(record.prepared[meta["dataset"]]["dataset"])
+        case = {"meta": meta, "dirs": {"base_model"},
+                "inputs": {key: planned[key] for key in ("dataset", "meta2", "base_model")}}
         task = stage(train, case)
         workdir = tmp_path / meta["id"]
         materialize(task, workdir)
@@ -1105,23 +1365,79 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
             value = ctx.params[option.name]
             value = cli._fold(value) if option.name == "val_fold" else value
             assert value == getattr(expected, option.name), f"{option.name}: CLI {value!r}, runner {expected}"
+        baseline = meta["kmer"] is None
+        assert ("--kmer" in argv) is not baseline, f"{meta['id']}: {shlex.join(argv)}"
+        assert argv[argv.index("--model") + 1] == ("kmer-baseline" if baseline else params["model"])
+        assert ("--cv" in argv) is cross_validation, f"{meta['id']}: --cv with cv={params['cv']}, " \
+                                                     f"ensemble={params['ensemble']}: {shlex.join(argv)}"
         name, nextflow_call = cli_library_call(argv)
         assert name == "train"
         assert dataclasses.asdict(nextflow_call["options"]) == dataclasses.asdict(runner_call["options"])
         assert Path(nextflow_call["outdir"]).name == Path(runner_call["outdir"]).name
         assert Path(runner_call["outdir"]).parent == publish_path("ENHANCERLM_TRAIN", params)
         compare(nextflow_call, runner_call, {"dataset", "outdir", "device", "options"}, f"train {meta['id']}")
-        models[meta["id"]] = (task, rendered)
+        model_dir = dict((o.emit, p) for o, p in nfparse.output_patterns(train, rendered))["model"][0]
+        models[meta["id"]] = (task, model_dir)
 
-    # EVALUATE: each model on its dataset
+    # ENSEMBLE: per dataset, the k-mer models in k order, when params.ensemble and two or more k
+    ensemble = read_module(module_path("ENHANCERLM_ENSEMBLE"))
+    trained_dirs = nextflow_plan(params, dataset_files,  # the members named by the TRAIN tasks' outputs
+                                 model_dir=lambda meta: models.get(meta["id"], (None, meta["id"]))[1])
+    assert trained_dirs.ensemble == plan.ensemble
+    assert all(task["meta"]["dataset"] in dataset_files for task in plan.ensemble)
+    runner_ensembles = {Path(c["outdir"]).name: c for c in record.calls["ensemble"]}
+    assert len(runner_ensembles) == len(record.calls["ensemble"])
+    assert sorted(runner_ensembles) == sorted(t["meta"]["id"] for t in plan.ensemble), "Nextflow and the runner " \
+        "build different ensembles"
+    expect_ensembles = params["ensemble"] != "none" and n_kmers >= 2
+    assert len(plan.ensemble) == (len(record.prepared) if expect_ensembles else 0)
+    for planned in plan.ensemble:
+        meta = planned["meta"]
+        runner_call = runner_ensembles[meta["id"]]
+        kmers = [models[member][0].meta["kmer"] for member in planned["members"]]
+        assert None not in kmers and kmers == sorted(kmers), f"{meta['id']}: members {planned['members']}"
+        assert {models[member][0].meta["dataset"] for member in planned["members"]} == {meta["dataset"]}
+        case = {"meta": meta, "dirs": {"members"}, "inputs": {"members": planned["members"],
+                                                              "dataset": planned["dataset"]}}
+        task = stage(ensemble, case)
+        workdir = tmp_path / meta["id"]
+        materialize(task, workdir)
+        monkeypatch.chdir(workdir)
+        rendered = render_task(task, params)
+        argv = command_argv(rendered.command)
+        check_command(task, rendered.command)
+        name, nextflow_call = cli_library_call(argv)
+        assert name == "ensemble"
+        assert nextflow_call["member_specs"] == task.inputs["members"]  # members/<model>, in k order
+        assert [Path(m).name for m in runner_call["member_specs"]] == [Path(m).name for m in task.inputs["members"]], \
+            f"{meta['id']}: the runner orders the members {runner_call['member_specs']}, Nextflow by k"
+        assert [Path(m).parent for m in runner_call["member_specs"]] == [publish_path("ENHANCERLM_TRAIN", params)] * \
+            len(kmers)
+        assert str(runner_call["dataset"]) == str(record.prepared[meta["dataset"]]["dataset"])
+        assert Path(runner_call["dataset"]).name == task.inputs["dataset"]
+        assert Path(nextflow_call["outdir"]).name == Path(runner_call["outdir"]).name
+        assert Path(runner_call["outdir"]).parent == publish_path("ENHANCERLM_ENSEMBLE", params)
+        assert nextflow_call["method"] == params["ensemble"]
+        compare(nextflow_call, runner_call, {"member_specs", "dataset", "outdir"}, f"ensemble {meta['id']}")
+        outputs = dict((o.emit, p) for o, p in nfparse.output_patterns(ensemble, rendered))
+        models[meta["id"]] = (task, outputs["model"][0])
+
+    # EVALUATE: every trained model and every ensemble, on its dataset
     evaluate = read_module(module_path("ENHANCERLM_EVALUATE"))
-    assert [c["prefix"] for c in record.calls["evaluate"]] == list(models)
-    for runner_call in record.calls["evaluate"]:
-        train_task, train_rendered = models[runner_call["prefix"]]
-        model_dir = dict((o.emit, p) for o, p in nfparse.output_patterns(train, train_rendered))["model"][0]
+    planned_evaluate = nextflow_plan(params, dataset_files, model_dir=lambda meta: models[meta["id"]][1]).evaluate
+    runner_evaluate = {c["prefix"]: c for c in record.calls["evaluate"]}
+    assert len(runner_evaluate) == len(record.calls["evaluate"])
+    assert sorted(runner_evaluate) == sorted(t["meta"]["id"] for t in planned_evaluate) == sorted(models), \
+        "Nextflow and the runner evaluate different models"
+    for planned in planned_evaluate:
+        model_task, model_dir = models[planned["meta"]["id"]]
+        assert (planned["meta"], planned["model"], planned["dataset"]) == (model_task.meta, model_dir,
+                                                                           model_task.inputs["dataset"])
+        runner_call = runner_evaluate[planned["meta"]["id"]]
         assert Path(runner_call["model_spec"]).name == model_dir
-        case = {"meta": train_task.meta, "dirs": {"model"},
-                "inputs": {"model": model_dir, "dataset": train_task.inputs["dataset"]}}
+        assert Path(runner_call["model_spec"]).parent == publish_path(model_task.process.name, params)
+        case = {"meta": planned["meta"], "dirs": {"model"},
+                "inputs": {"model": planned["model"], "dataset": planned["dataset"]}}
         task = stage(evaluate, case)
         workdir = tmp_path / f"evaluate_{model_dir}"
         materialize(task, workdir)
@@ -1129,9 +1445,10 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
         argv = command_argv(render_task(task, params).command)
         name, nextflow_call = cli_library_call(argv)
         assert name == "evaluate"
+        assert str(runner_call["dataset"]) == str(record.prepared[planned["meta"]["dataset"]]["dataset"])
         assert Path(runner_call["dataset"]).name == task.inputs["dataset"]
         assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_EVALUATE", params)
-        compare(nextflow_call, runner_call, {"model_spec", "dataset", "outdir", "device"}, f"evaluate {model_dir}")
+        compare(nextflow_call, runner_call, {"model_spec", "dataset", "outdir"}, f"evaluate {model_dir}")
 
     # MULTIQC: same title and config
     multiqc = read_module(module_path("MULTIQC"))

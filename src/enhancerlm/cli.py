@@ -153,6 +153,37 @@ def ensemble(members, dataset, method, outdir, model_id, batch_size, device) -> 
 
 
 @main.command()
+@click.option("--fasta", "fasta_paths", required=True, multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Corpus FASTA (plain or gzipped; a genome or any sequences); repeat for several.")
+@click.option("--kmer", required=True, type=click.IntRange(3, 6), help="k for overlapping k-mers.")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
+@click.option("--model", "preset", default="scratch-small", show_default=True,
+              type=click.Choice(["scratch-tiny", "scratch-small", "scratch-base"]), help="Encoder size.")
+@click.option("--window", default=200, show_default=True, type=click.IntRange(8), help="Window length in nt.")
+@click.option("--stride", default=200, show_default=True, type=click.IntRange(1), help="Window step in nt.")
+@click.option("--max-n-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Skip windows with a larger fraction of N.")
+@click.option("--max-windows", type=click.IntRange(1), default=None, help="Train on a random sample of the windows.")
+@click.option("--epochs", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
+@click.option("--lr", default=5e-4, show_default=True)
+@click.option("--mask-fraction", default=0.15, show_default=True, type=click.FloatRange(0.01, 0.5),
+              help="Fraction of tokens masked, in contiguous spans of k.")
+@click.option("--seed", default=42, show_default=True)
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@_reports_errors
+def pretrain(fasta_paths, kmer, outdir, preset, window, stride, max_n_fraction, max_windows, epochs, batch_size, lr,
+             mask_fraction, seed, device) -> None:
+    """Masked-LM pre-training of a from-scratch k-mer BERT; fine-tune the result with `train --model`."""
+    from .pretrain import PretrainOptions, pretrain as run_pretrain
+
+    options = PretrainOptions(window=window, stride=stride, max_n_fraction=max_n_fraction, max_windows=max_windows,
+                              epochs=epochs, batch_size=batch_size, lr=lr, mask_fraction=mask_fraction, seed=seed)
+    card = run_pretrain(list(fasta_paths), kmer, outdir, preset=preset, options=options, device=device)
+    click.echo(f"{outdir}\twindows={card['windows']}\tloss={card['history'][-1]['loss']:.4f}")
+
+
+@main.command()
 @click.option("--input", "source", required=True, help="Checkpoint directory or Hub id with pytorch_model.bin.")
 @click.option("--outdir", required=True, type=click.Path(file_okay=False))
 @_reports_errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ from .data import read_dataset
 from .errors import InputError
 from .io import write_json, write_text, write_tsv
 from .model import load_trained, resolve_device
+
+log = logging.getLogger(__name__)
 
 CURVE_GRID = np.round(np.linspace(0.0, 1.0, 101), 2)
 
@@ -110,7 +113,10 @@ def write_evaluation(
     outdir = Path(outdir)
     report = evaluation_report(table, probabilities, threshold)
     labels = table["label"].to_numpy()
-    metrics = {"model_id": model_id, **provenance, "threshold": threshold, "subsets": report}
+    metrics = {"model_id": model_id, **provenance, "threshold": threshold, "warnings": leak_warnings(table),
+               "subsets": report}
+    for warning in metrics["warnings"]:
+        log.warning("%s: %s", model_id, warning)
     predictions = pd.DataFrame({
         "id": table["id"], "split": table["split"], "source": table["source"], "class": table["class"],
         "label": labels, "probability": np.round(probabilities, 6),
@@ -132,6 +138,20 @@ def write_evaluation(
                 "data": {model_id: curve[name]},
             })
     return paths
+
+
+def leak_warnings(table: pd.DataFrame) -> list[str]:
+    """A plain warning when scored records copy training records, naming the honest subset."""
+    leaked = table["leak"] != "none"
+    if not leaked.any():
+        return []
+    by_class = ", ".join(f"{n} {name}" for name, n in table.loc[leaked, "class"].value_counts().sort_index().items())
+    clean_classes = sorted(table.loc[~leaked, "class"].unique())
+    note = ("it has one class only, so only " + ("specificity" if set(table.loc[~leaked, "label"]) == {0}
+                                                  else "sensitivity") + " is defined there"
+            if len(clean_classes) == 1 else "report it beside the whole split")
+    return [f"LEAK: {int(leaked.sum())} of {len(table)} scored records ({by_class}) copy a training record; the "
+            f"'all' metrics include them. The leak_free subset holds the other {int((~leaked).sum())}: {note}."]
 
 
 GENERAL_STATS_COLUMNS = {

@@ -22,7 +22,9 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from . import __version__
+from .baseline import MODEL_TYPE as BASELINE
 from .data import prepare_samplesheet
+from .ensemble import build_ensemble
 from .errors import EnhancerLMError, InputError
 from .evaluate import evaluate_model
 from .io import resource, write_json, write_text
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 
 PROFILES = ("test", "test_full")
 # The steps in the order the Nextflow workflow runs them (processes without the ENHANCERLM_ prefix).
-PIPELINE_STEPS = ("PREPARE", "TRAIN", "EVALUATE", "MULTIQC")
+PIPELINE_STEPS = ("PREPARE", "TRAIN", "ENSEMBLE", "EVALUATE", "MULTIQC")
 _ASSIGNMENT = re.compile(r"""^\s*(\w+)\s*=\s*(.+?)\s*(//.*)?$""")
 
 
@@ -140,10 +142,11 @@ def train_options(params: dict[str, Any]) -> TrainOptions:
 
 
 def run_pipeline(params: dict[str, Any], device: str = "auto") -> Path:
-    """prepare -> train (one model per dataset and k) -> evaluate on the test split -> MultiQC.
+    """prepare -> train (one model per dataset and k, and the k-mer baseline) -> ensemble of the k-mer
+    models -> evaluate every model on the test split -> MultiQC.
 
-    Results land in OUTDIR/prepare, OUTDIR/train/<dataset>_k<k>, OUTDIR/evaluate, OUTDIR/multiqc
-    and OUTDIR/pipeline_info, the layout the Nextflow pipeline publishes.
+    Results land in OUTDIR/prepare, OUTDIR/train/<model id>, OUTDIR/ensemble, OUTDIR/evaluate,
+    OUTDIR/multiqc and OUTDIR/pipeline_info, the layout the Nextflow pipeline publishes.
     """
     outdir = Path(params["outdir"])
     started = datetime.now(timezone.utc)
@@ -159,14 +162,28 @@ def run_pipeline(params: dict[str, Any], device: str = "auto") -> Path:
     prepared = step("PREPARE", prepare_samplesheet, params["input"], outdir / "prepare", folds=params["folds"],
                     seed=params["seed"], max_n_fraction=params["max_n_fraction"], positive=params.get("positive"))
     options = train_options(params)
+    cross_validation = params["cv"] or params["ensemble"] == "stacking"
     for dataset, paths in prepared.items():
-        for k in kmer_sizes(params):
-            model_id = f"{dataset}_k{k}"
+        kmer_models = []
+        models = [(f"{dataset}_k{k}", params["model"], k) for k in sorted(kmer_sizes(params))]
+        if params["baseline"]:
+            models.append((f"{dataset}_{BASELINE}", BASELINE, None))
+        for model_id, spec, k in models:
             model_dir = outdir / "train" / model_id
-            step(f"TRAIN ({model_id})", train, paths["dataset"], params["model"], model_dir, kmer=k, options=options,
-                 model_id=model_id, device=device, trust_remote_code=params["trust_remote_code"])
-            step(f"EVALUATE ({model_id})", evaluate_model, str(model_dir), paths["dataset"],
-                 outdir=outdir / "evaluate", prefix=model_id, device=device)
+            step(f"TRAIN ({model_id})", train, paths["dataset"], spec, model_dir, kmer=k, options=options,
+                 model_id=model_id, device=device, cross_validation=cross_validation,
+                 trust_remote_code=params["trust_remote_code"])
+            if k is not None:
+                kmer_models.append(model_dir)
+        evaluated = [outdir / "train" / model_id for model_id, _, _ in models]
+        if params["ensemble"] != "none" and len(kmer_models) >= 2:
+            ensemble_dir = outdir / "ensemble" / f"{dataset}_ensemble"
+            step(f"ENSEMBLE ({ensemble_dir.name})", build_ensemble, [str(m) for m in kmer_models], paths["dataset"],
+                 ensemble_dir, method=params["ensemble"], model_id=ensemble_dir.name, device="cpu")
+            evaluated.append(ensemble_dir)
+        for model_dir in evaluated:
+            step(f"EVALUATE ({model_dir.name})", evaluate_model, str(model_dir), paths["dataset"],
+                 outdir=outdir / "evaluate", prefix=model_dir.name, device="cpu")
     versions = write_versions_yaml(outdir / "pipeline_info" / "enhancerlm_software_mqc_versions.yml")
     step("MULTIQC", multiqc_report, [outdir / "evaluate", versions], outdir / "multiqc",
          config=params.get("multiqc_config") or resource("assets/multiqc_config.yml"), title=params.get("multiqc_title"))
@@ -181,7 +198,7 @@ def write_versions_yaml(path: Path) -> Path:
     """MultiQC's software-versions file, one entry per step, as the Nextflow workflow collects it."""
     found = software_versions()
     tools = {"PREPARE": ["enhancerlm"], "TRAIN": ["enhancerlm", "torch", "transformers", "cuda"],
-             "EVALUATE": ["enhancerlm", "torch"]}
+             "ENSEMBLE": ["enhancerlm"], "EVALUATE": ["enhancerlm", "torch"]}
     versions = {f"ENHANCERLM_{step}": {tool: found[tool] for tool in names} for step, names in tools.items()}
     versions["MULTIQC"] = {"multiqc": tool_version("multiqc")}
     return write_text(path, yaml.safe_dump(versions, sort_keys=True))
