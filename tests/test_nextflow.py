@@ -210,6 +210,16 @@ def render_task(task: Task, params: dict, section: str = "script", accelerator=N
     return nfparse.render_section(task.process, section, inputs=task.inputs, meta=task.meta,
                                   task={"accelerator": accelerator}, ext_args=args, ext_prefix=prefix)
 
+def staged_command(process: nfparse.Process, case: dict, workdir: Path, params: dict, monkeypatch,
+                   meta: dict | None = None) -> tuple[Task, nfparse.Rendered, list[str]]:
+    """Stage a task's inputs in `workdir`, enter it, and render the task's command as Nextflow would."""
+    task = stage(process, case, meta=meta)
+    materialize(task, workdir)
+    monkeypatch.chdir(workdir)
+    rendered = render_task(task, params)
+    return task, rendered, command_argv(rendered.command)
+
+
 
 def command_argv(command: str) -> list[str]:
     """The argv of a rendered script that must be a single simple command (line continuations joined)."""
@@ -1321,11 +1331,8 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
     (runner_call,) = record.calls["prepare"]
     dataset_files = {}
     for dataset_id in record.prepared:
-        task = stage(prepare, CASES["ENHANCERLM_PREPARE"], meta={"id": dataset_id})
-        materialize(task, tmp_path / dataset_id)
-        monkeypatch.chdir(tmp_path / dataset_id)
-        rendered = render_task(task, params)
-        argv = command_argv(rendered.command)
+        task, rendered, argv = staged_command(prepare, CASES["ENHANCERLM_PREPARE"], tmp_path / dataset_id, params,
+                                              monkeypatch, meta={"id": dataset_id})
         ctx = enhancerlm_context(argv)
         for option in ("folds", "seed", "max_n_fraction", "positive"):
             assert ctx.params[option] == params.get(option), option
@@ -1353,12 +1360,7 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
         assert str(runner_call["dataset"]) == str(record.prepared[meta["dataset"]]["dataset"])
         case = {"meta": meta, "dirs": {"base_model"},
                 "inputs": {key: planned[key] for key in ("dataset", "meta2", "base_model")}}
-        task = stage(train, case)
-        workdir = tmp_path / meta["id"]
-        materialize(task, workdir)
-        monkeypatch.chdir(workdir)
-        rendered = render_task(task, params)
-        argv = command_argv(rendered.command)
+        task, rendered, argv = staged_command(train, case, tmp_path / meta["id"], params, monkeypatch)
         ctx = enhancerlm_context(argv)
         expected = pipeline.train_options(params)
         for option in dataclasses.fields(TrainOptions):
@@ -1399,12 +1401,7 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
         assert {models[member][0].meta["dataset"] for member in planned["members"]} == {meta["dataset"]}
         case = {"meta": meta, "dirs": {"members"}, "inputs": {"members": planned["members"],
                                                               "dataset": planned["dataset"]}}
-        task = stage(ensemble, case)
-        workdir = tmp_path / meta["id"]
-        materialize(task, workdir)
-        monkeypatch.chdir(workdir)
-        rendered = render_task(task, params)
-        argv = command_argv(rendered.command)
+        task, rendered, argv = staged_command(ensemble, case, tmp_path / meta["id"], params, monkeypatch)
         check_command(task, rendered.command)
         name, nextflow_call = cli_library_call(argv)
         assert name == "ensemble"
@@ -1438,11 +1435,7 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
         assert Path(runner_call["model_spec"]).parent == publish_path(model_task.process.name, params)
         case = {"meta": planned["meta"], "dirs": {"model"},
                 "inputs": {"model": planned["model"], "dataset": planned["dataset"]}}
-        task = stage(evaluate, case)
-        workdir = tmp_path / f"evaluate_{model_dir}"
-        materialize(task, workdir)
-        monkeypatch.chdir(workdir)
-        argv = command_argv(render_task(task, params).command)
+        task, _, argv = staged_command(evaluate, case, tmp_path / f"evaluate_{model_dir}", params, monkeypatch)
         name, nextflow_call = cli_library_call(argv)
         assert name == "evaluate"
         assert str(runner_call["dataset"]) == str(record.prepared[planned["meta"]["dataset"]]["dataset"])
@@ -1453,10 +1446,8 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
     # MULTIQC: same title and config
     multiqc = read_module(module_path("MULTIQC"))
     (runner_call,) = record.calls["multiqc"]
-    task = stage(multiqc, CASES["MULTIQC"])
-    materialize(task, tmp_path / "multiqc")
-    monkeypatch.chdir(tmp_path / "multiqc")
-    ctx = multiqc_context(command_argv(render_task(task, params).command))
+    _, _, argv = staged_command(multiqc, CASES["MULTIQC"], tmp_path / "multiqc", params, monkeypatch)
+    ctx = multiqc_context(argv)
     assert ctx.params["title"] == runner_call["title"]
     default = re.search(r'params\.multiqc_config\s*\?:\s*("[^"\n]*")', workflow_text("workflows/enhancerlm.nf"))
     assert default, "workflows/enhancerlm.nf: cannot find the default MultiQC config"
