@@ -20,18 +20,18 @@ def write_fasta(path: Path, records: list[tuple[str, str]]) -> Path:
 
 
 def planted_samplesheet(directory: Path, *, n_train: int = 240, n_test: int = 120, length: int = 80,
-                        shuffle_labels: bool = False, seed: int = 0) -> Path:
+                        shuffle_labels: bool = False, positive_every: int = 2, seed: int = 0) -> Path:
     """A task with a planted signal: positives carry MOTIF at a random position, negatives do not.
 
-    With `shuffle_labels` the same sequences are split into classes at random, so there is
-    nothing to learn.
+    One record in `positive_every` is positive. With `shuffle_labels` the same sequences are
+    split into classes at random, so there is nothing to learn.
     """
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     rows = ["dataset,fasta,label,split"]
     for split, n in (("train", n_train), ("test", n_test)):
         sequences = ["".join(rng.choice(list("ACGT"), size=length)) for _ in range(n)]
-        labels = np.arange(n) % 2
+        labels = (np.arange(n) % positive_every == 0).astype(int)
         for i in np.flatnonzero(labels):
             start = rng.integers(0, length - len(MOTIF))
             sequences[i] = sequences[i][:start] + MOTIF + sequences[i][start + len(MOTIF):]

@@ -109,14 +109,29 @@ def test_split_windows_cover_long_sequences():
     assert windows[0] == sequence[:10] and windows[1] == sequence[5:15] and windows[-1] == sequence[-10:]
 
 
-def test_long_sequences_are_scored_in_windows():
+def test_long_sequences_pool_their_windows_into_one_representation():
     torch.manual_seed(0)
     model = load_model("scratch-tiny", kmer=3, max_positions=32)  # 32 tokens: 32 - 2 + 2 = 32 nt per window
     assert model.max_nucleotides == 32
+    torch.nn.init.normal_(model.classifier.classifier[3].weight, std=5.0)  # a head that separates inputs
     sequence = "".join(np.random.default_rng(1).choice(list("ACGT"), 80))
     windows = split_windows(sequence, 32)
-    expected = predict_proba(model, windows).mean()
-    assert np.isclose(predict_proba(model, [sequence])[0], expected)
+    assert len(windows) == 4
+    # reference: the token-weighted mean of every window's sequence tokens, then the head
+    encoded = model.tokenizer.encode(windows)
+    classifier = model.classifier.eval()
+    with torch.no_grad():
+        hidden = classifier.encoder(input_ids=encoded.input_ids, attention_mask=encoded.attention_mask).last_hidden_state
+        mask = encoded.sequence_mask.unsqueeze(-1).float()
+        pooled = (hidden * mask).sum((0, 1)) / mask.sum()
+        expected = torch.sigmoid(classifier.classifier(pooled)).item()
+    assert np.isclose(predict_proba(model, [sequence])[0], expected, atol=1e-6)
+    window_means = predict_proba(model, windows).mean()
+    assert not np.isclose(expected, window_means, atol=1e-4)  # not an average of window probabilities
+    # batching never mixes windows of different sequences
+    others = ["ACGT" * 5, sequence, "".join(np.random.default_rng(2).choice(list("ACGT"), 150))]
+    alone = [predict_proba(model, [s])[0] for s in others]
+    assert np.allclose(predict_proba(model, others, batch_size=3), alone, atol=1e-6)
 
 
 def test_both_strands_average_the_reverse_complement():

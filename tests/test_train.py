@@ -120,3 +120,18 @@ def test_checkpoint_weights_are_safetensors(tmp_path, mini_dataset):
               callbacks=[stop])
     tensors = load_file(tmp_path / "m" / "checkpoint" / "last.safetensors")
     assert any(name.startswith("classifier.") for name in tensors)
+
+
+def test_long_imbalanced_inputs_are_learned_through_pooled_windows(tmp_path):
+    """Long inputs: 200 nt sequences read as six 64 nt windows pooled together, one positive in four."""
+    sheet = planted_samplesheet(tmp_path / "data", n_train=240, n_test=400, length=200, positive_every=4)
+    dataset = prepare_samplesheet(sheet, tmp_path / "prepare")["planted"]["dataset"]
+    options = TrainOptions(epochs=8, batch_size=16, lr=2e-3, max_length=64, class_weight="balanced")
+    card = train(dataset, "scratch-tiny", tmp_path / "model", kmer=3, options=options, device="cpu")
+    assert card["max_nucleotides"] == 64 and card["window"] == 200
+    paths = evaluate_model(str(tmp_path / "model"), dataset, outdir=tmp_path / "eval", prefix="long", device="cpu")
+    metrics = json.loads(paths["metrics"].read_text())["subsets"]["all"]
+    assert metrics["n_positive"] == 100 and metrics["n_negative"] == 300
+    # chance: AUC 0.5, balanced accuracy 0.5, AUPRC 0.25, MCC 0
+    assert metrics["auc"] >= 0.85 and metrics["balanced_accuracy"] >= 0.7, metrics
+    assert metrics["auprc"] >= 0.6 and metrics["mcc"] >= 0.4, metrics

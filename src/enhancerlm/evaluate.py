@@ -38,6 +38,7 @@ def binary_metrics(labels: np.ndarray, probabilities: np.ndarray, threshold: flo
     result["accuracy"] = (tp + tn) / len(labels) if len(labels) else None
     result["sensitivity"] = tp / n_pos if n_pos else None
     result["specificity"] = tn / n_neg if n_neg else None
+    result["balanced_accuracy"] = (result["sensitivity"] + result["specificity"]) / 2 if n_pos and n_neg else None
     if not n_pos:
         undefined["sensitivity"] = "no positive records"
     if not n_neg:
@@ -49,7 +50,7 @@ def binary_metrics(labels: np.ndarray, probabilities: np.ndarray, threshold: flo
     else:
         reason = "only one class present"
         result.update(mcc=None, auc=None, auprc=None)
-        undefined.update(mcc=reason, auc=reason, auprc=reason)
+        undefined.update(mcc=reason, auc=reason, auprc=reason, balanced_accuracy=reason)
     if not len(labels):
         undefined["accuracy"] = "no records"
     result["confusion_matrix"] = {"tn": tn, "fp": fp, "fn": fn, "tp": tp}

@@ -23,7 +23,7 @@ from torch import nn
 from .data import reverse_complement
 from .errors import InputError
 from .io import atomic_path, sha256_file, write_json
-from .tokenize import KmerTokenizer, SequenceTokenizer, load_tokenizer
+from .tokenize import KmerTokenizer, SequenceTokenizer, TokenBatch, load_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,9 @@ class EnhancerClassifier(nn.Module):
     """Encoder -> pooled tokens -> dropout -> Linear(H, 25) -> tanh -> Linear(25, 1) (iEnhancer-ELM's head).
 
     `pooling="mean"` averages the sequence tokens (no [CLS], [SEP] or padding); `"cls"` takes [CLS].
-    The forward pass returns one logit per sequence; sigmoid gives the enhancer probability.
+    A sequence longer than the encoder's window arrives as several windows with the same `owner`:
+    their token representations are pooled together before the head, so a long input gets one
+    representation and one logit. The forward pass returns one logit per sequence.
     """
 
     def __init__(self, encoder: nn.Module, pooling: str = "mean", head_size: int = 25, dropout: float = 0.3):
@@ -58,14 +60,20 @@ class EnhancerClassifier(nn.Module):
             nn.Dropout(dropout), nn.Linear(hidden, head_size), nn.Tanh(), nn.Linear(head_size, 1)
         )
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, sequence_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, sequence_mask: torch.Tensor,
+                owner: torch.Tensor | None = None) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
         if self.pooling == "cls":
-            pooled = hidden[:, 0]
+            sums, weights = hidden[:, 0], torch.ones(len(hidden), device=hidden.device)
         else:
-            weights = sequence_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return self.classifier(pooled.float()).squeeze(-1)
+            mask = sequence_mask.unsqueeze(-1).to(hidden.dtype)
+            sums, weights = (hidden * mask).sum(1), mask.sum((1, 2))
+        if owner is None:
+            owner = torch.arange(len(hidden), device=hidden.device)
+        n_sequences = int(owner.max()) + 1
+        pooled = torch.zeros(n_sequences, hidden.shape[-1], device=hidden.device).index_add(0, owner, sums)
+        counts = torch.zeros(n_sequences, device=hidden.device).index_add(0, owner, weights)
+        return self.classifier(pooled / counts.clamp(min=1.0).unsqueeze(-1)).squeeze(-1)
 
 
 @dataclass
@@ -286,6 +294,18 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def window_batch(model: "LoadedModel", sequences: list[str]) -> tuple[TokenBatch, torch.Tensor]:
+    """Tokens of every window of the sequences (long ones split by `split_windows`) and, per window,
+    the index of the sequence it belongs to."""
+    pieces: list[str] = []
+    owner: list[int] = []
+    for index, sequence in enumerate(sequences):
+        windows = split_windows(sequence, model.max_nucleotides)
+        pieces.extend(windows)
+        owner.extend([index] * len(windows))
+    return model.tokenizer.encode(pieces), torch.tensor(owner)
+
+
 @torch.no_grad()
 def predict_proba(
     model: LoadedModel,
@@ -297,30 +317,29 @@ def predict_proba(
 ) -> np.ndarray:
     """Enhancer probability per sequence.
 
-    Sequences longer than the model's window are cut into half-overlapping windows whose
-    probabilities are averaged; with `both_strands` each window is also scored as its reverse
-    complement and the two averaged.
+    A sequence longer than the model's window is read as half-overlapping windows pooled into one
+    representation; with `both_strands` the reverse complement is scored too and the two
+    probabilities averaged. A batch holds at most `batch_size` windows (or one long sequence).
     """
-    window = model.max_nucleotides
-    pieces: list[str] = []
-    owner: list[int] = []
-    for index, sequence in enumerate(sequences):
-        for piece in split_windows(sequence, window):
-            strands = (piece, reverse_complement(piece)) if both_strands else (piece,)
-            pieces.extend(strands)
-            owner.extend([index] * len(strands))
+    strands = [*sequences, *map(reverse_complement, sequences)] if both_strands else list(sequences)
     classifier = model.classifier.to(device).eval()
-    probabilities = np.empty(len(pieces), dtype=np.float64)
-    order = np.argsort([len(p) for p in pieces], kind="stable")  # similar lengths share a batch
-    for start in range(0, len(order), batch_size):
-        chosen = order[start : start + batch_size]
-        batch = model.tokenizer.encode([pieces[i] for i in chosen]).to(device)
+    probabilities = np.empty(len(strands), dtype=np.float64)
+    order = np.argsort([len(s) for s in strands], kind="stable")  # similar lengths share a batch
+    window = model.max_nucleotides
+    batch: list[int] = []
+    for position, index in enumerate(order):
+        batch.append(index)
+        upcoming = order[position + 1] if position + 1 < len(order) else None
+        windows = sum(len(split_windows(strands[i], window)) for i in batch)
+        if upcoming is not None and windows + len(split_windows(strands[upcoming], window)) <= batch_size:
+            continue
+        tokens, owner = window_batch(model, [strands[i] for i in batch])
+        tokens = tokens.to(device)
         with autocast(device):
-            logits = classifier(batch.input_ids, batch.attention_mask, batch.sequence_mask)
-        probabilities[chosen] = torch.sigmoid(logits.float()).cpu().numpy()
-    sums = np.bincount(owner, weights=probabilities, minlength=len(sequences))
-    counts = np.bincount(owner, minlength=len(sequences))
-    return sums / np.maximum(counts, 1)
+            logits = classifier(tokens.input_ids, tokens.attention_mask, tokens.sequence_mask, owner.to(device))
+        probabilities[batch] = torch.sigmoid(logits.float()).cpu().numpy()
+        batch = []
+    return probabilities.reshape(2, -1).mean(0) if both_strands else probabilities
 
 
 def split_windows(sequence: str, window: int) -> list[str]:

@@ -38,6 +38,7 @@ from .model import (
     predict_proba,
     resolve_device,
     save_model,
+    window_batch,
 )
 from .versions import software_versions
 
@@ -138,11 +139,12 @@ def fit(
         for start in tqdm(range(0, len(order), options.batch_size), desc=f"{progress_label} epoch {epoch}",
                           leave=False, disable=None):
             chosen = order[start : start + options.batch_size].tolist()
-            batch = model.tokenizer.encode([
+            batch, owner = window_batch(model, [
                 reverse_complement(sequences[i]) if options.rc_augment and flips[i] else sequences[i] for i in chosen
-            ]).to(device)
+            ])
+            batch = batch.to(device)
             with autocast(device):
-                logits = classifier(batch.input_ids, batch.attention_mask, batch.sequence_mask)
+                logits = classifier(batch.input_ids, batch.attention_mask, batch.sequence_mask, owner.to(device))
             loss = loss_fn(logits.float(), labels[chosen].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
