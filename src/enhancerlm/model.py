@@ -194,7 +194,7 @@ def resolve_checkpoint(spec: str, allow_bin: bool = False) -> Path:
     """Local directory of a checkpoint given as a path or a Hub id; checks it holds safetensors."""
     directory = Path(spec)
     if not directory.exists():
-        if spec.startswith((".", "/")) or os.sep in spec and spec.count("/") != 1:
+        if spec.startswith((".", "/")) or spec.count("/") != 1:  # a Hub id is exactly "owner/name"
             raise InputError(f"{spec}: no such model directory")
         directory = _download(spec, allow_bin)
     if not (directory / "config.json").exists():
