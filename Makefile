@@ -1,6 +1,6 @@
 # enhancerlm: `make demo` runs the pipeline on the bundled benchmark, `make test` runs the test suite.
 # Both create the virtual environment on first use. TORCH pins the CPU wheel; on a GPU machine set
-# TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" (or your CUDA's index).
+# TORCH="torch --index-url https://download.pytorch.org/whl/cu128" (or your CUDA version's index).
 
 VENV    ?= .venv
 PYTHON  ?= python3
