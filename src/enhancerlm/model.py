@@ -325,20 +325,21 @@ def predict_proba(
     classifier = model.classifier.to(device).eval()
     probabilities = np.empty(len(strands), dtype=np.float64)
     order = np.argsort([len(s) for s in strands], kind="stable")  # similar lengths share a batch
-    window = model.max_nucleotides
+    n_windows = [len(split_windows(s, model.max_nucleotides)) for s in strands]
     batch: list[int] = []
+    windows = 0
     for position, index in enumerate(order):
         batch.append(index)
+        windows += n_windows[index]
         upcoming = order[position + 1] if position + 1 < len(order) else None
-        windows = sum(len(split_windows(strands[i], window)) for i in batch)
-        if upcoming is not None and windows + len(split_windows(strands[upcoming], window)) <= batch_size:
+        if upcoming is not None and windows + n_windows[upcoming] <= batch_size:
             continue
         tokens, owner = window_batch(model, [strands[i] for i in batch])
         tokens = tokens.to(device)
         with autocast(device):
             logits = classifier(tokens.input_ids, tokens.attention_mask, tokens.sequence_mask, owner.to(device))
         probabilities[batch] = torch.sigmoid(logits.float()).cpu().numpy()
-        batch = []
+        batch, windows = [], 0
     return probabilities.reshape(2, -1).mean(0) if both_strands else probabilities
 
 
