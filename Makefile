@@ -25,7 +25,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 benchmark: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" benchmarks/train_layer1.sh scratch-small 3 15 benchmarks/out/layer1
+	$(BIN)/enhancerlm run --profile test_full --outdir benchmarks/out/ienhancer2l
 
 clean:
 	rm -rf $(VENV) $(OUTDIR) .pytest_cache benchmarks/out

@@ -99,12 +99,18 @@ def test_run_test_profile_lays_out_results(tmp_path):
     models = ["mini_layer1_k3", "mini_layer1_k4", "mini_layer1_kmer-baseline"]
     assert [s["step"] for s in summary["steps"]] == [
         "PREPARE", *(f"TRAIN ({m})" for m in models), "ENSEMBLE (mini_layer1_ensemble)",
-        *(f"EVALUATE ({m})" for m in [*models, "mini_layer1_ensemble"]), "MULTIQC"]
+        *(f"EVALUATE ({m})" for m in [*models, "mini_layer1_ensemble"]), "BENCHMARK (mini_layer1)", "MULTIQC"]
     rows = (results / "multiqc" / "multiqc_data" / "multiqc_general_stats.txt").read_text().splitlines()[1:]
     general_stats = {row.split("\t")[0]: row.split("\t") for row in rows}
     assert sorted(general_stats) == sorted([*models, "mini_layer1_ensemble"])
     mcc = float(general_stats["mini_layer1_k3"][4])
     assert mcc == pytest.approx(metrics["subsets"]["all"]["mcc"], abs=1e-3)
+    benchmark = json.loads((results / "benchmark" / "mini_layer1.benchmark.json").read_text())
+    assert sorted(benchmark["models"]) == sorted([*models, "mini_layer1_ensemble"])
+    k3_all = next(row for row in benchmark["table"] if row["model"] == "k3" and row["subset"] == "all")
+    assert k3_all["MCC"] == pytest.approx(metrics["subsets"]["all"]["mcc"])
+    sections = (results / "multiqc" / "multiqc_report.html").read_text()
+    assert "Benchmark: mini_layer1" in sections and "enhancerlm_benchmark_mini_layer1" in sections
     versions = (results / "pipeline_info" / "enhancerlm_software_mqc_versions.yml").read_text()
     assert "ENHANCERLM_TRAIN:" in versions and "transformers:" in versions
     params = json.loads(next((results / "pipeline_info").glob("params_*.json")).read_text())

@@ -148,3 +148,23 @@ def test_baseline_card_and_round_trip(members, mini_dataset):
     sequences = read_dataset(mini_dataset)["sequence"].tolist()[:10]
     reloaded = KmerBaseline.load(members[2])
     assert np.array_equal(baseline.predict_proba(sequences), reloaded.predict_proba(sequences))
+
+
+@pytest.mark.parametrize("method", ["mean", "weighted", "stacking"])
+def test_ensemble_cross_validation_comes_from_member_out_of_fold_predictions(members, mini_dataset, tmp_path,
+                                                                              method):
+    card = build_ensemble([str(m) for m in members], mini_dataset, tmp_path / "ens", method=method, device="cpu")
+    ours = pd.read_csv(tmp_path / "ens" / "cv_predictions.tsv", sep="\t", dtype={"id": str}).set_index("id")
+    member_oof = [pd.read_csv(m / "cv_predictions.tsv", sep="\t", dtype={"id": str}).set_index("id").loc[ours.index]
+                  for m in members]
+    for fold, rows in ours.groupby("fold"):  # same nested scheme as the members
+        assert {frame.loc[rows.index, "val_fold"].iloc[0] for frame in member_oof} == {rows["val_fold"].iloc[0]}
+    if method == "mean":
+        expected = np.mean([frame["probability"] for frame in member_oof], axis=0)
+        assert np.allclose(ours["probability"], expected, atol=2e-6)
+    cv = json.loads((tmp_path / "ens" / "cv.json").read_text())
+    assert card["cross_validation"]["auc"] == cv["auc"] and len(cv["folds"]) == 3
+    for fold in cv["folds"] if method == "mean" else []:  # a fixed rule: thresholds come from the validation fold
+        validation = ours[ours["fold"] == fold["val_fold"]]
+        candidates = np.append(validation["probability"].to_numpy(), 0.5)
+        assert np.abs(candidates - fold["threshold"]).min() < 1e-6

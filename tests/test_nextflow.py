@@ -30,6 +30,7 @@ import yaml
 from click.testing import CliRunner
 
 import enhancerlm
+import enhancerlm.benchmark as benchmark_module
 import enhancerlm.data as data_module
 import enhancerlm.ensemble as ensemble_module
 import enhancerlm.evaluate as evaluate_module
@@ -70,7 +71,7 @@ ALL_OPTIONAL = {
     "multiqc_config": str(REPO / "assets" / "multiqc_config.yml"), "kmers": "3,5", "folds": 4, "seed": 0,
     "max_n_fraction": 0.25, "epochs": 3, "batch_size": 8, "weight_decay": 0.0, "warmup": 0.0, "grad_clip": 1.5,
     "patience": 0, "val_fold": 1, "pooling": "cls", "class_weight": "balanced", "max_length": 128,
-    "cv": True, "ensemble": "weighted",
+    "cv": True, "ensemble": "weighted", "replicates": 2,
 }
 # Parameter sets on top of the test profile (k = 3,4, the baseline and a mean ensemble of the k-mer models).
 OVERRIDES = {
@@ -80,6 +81,7 @@ OVERRIDES = {
     "no_ensemble": {"ensemble": "none"},
     "single_k": {"kmers": "5", "baseline": False},  # one k-mer model: nothing to ensemble
     "descending_k": {"kmers": "4,3"},  # the schema allows any order; the ensemble members go in k order
+    "replicates": {"replicates": 3, "seed": 7},  # every model and ensemble three times, ids with _seed<N>
 }
 VARIANTS = ("test", "all_optional")  # every module command is rendered and parsed under these
 
@@ -99,29 +101,35 @@ CASES = {
         "dirs": set(),
     },
     "ENHANCERLM_TRAIN": {
-        "meta": {"id": "mini_layer1_k3", "dataset": "mini_layer1", "kmer": 3},
+        "meta": {"id": "mini_layer1_k3", "dataset": "mini_layer1", "kmer": 3, "seed": 42},
         "inputs": {"dataset": "mini_layer1.dataset.tsv", "meta2": {"id": "scratch-tiny"}, "base_model": []},
         "dirs": {"base_model"},
     },
     "ENHANCERLM_TRAIN/local_model": {
-        "meta": {"id": "mini_layer1_k6", "dataset": "mini_layer1", "kmer": 6},
+        "meta": {"id": "mini_layer1_k6", "dataset": "mini_layer1", "kmer": 6, "seed": 42},
         "inputs": {"dataset": "mini_layer1.dataset.tsv", "meta2": {"id": "dnabert6"}, "base_model": "dnabert6"},
         "dirs": {"base_model"},
     },
     "ENHANCERLM_TRAIN/baseline": {
-        "meta": {"id": "mini_layer1_kmer-baseline", "dataset": "mini_layer1", "kmer": None},
+        "meta": {"id": "mini_layer1_kmer-baseline", "dataset": "mini_layer1", "kmer": None, "seed": 42},
         "inputs": {"dataset": "mini_layer1.dataset.tsv", "meta2": {"id": "kmer-baseline"}, "base_model": []},
         "dirs": {"base_model"},
     },
     "ENHANCERLM_ENSEMBLE": {
-        "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1"},
+        "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
         "inputs": {"members": ["mini_layer1_k3", "mini_layer1_k6"], "dataset": "mini_layer1.dataset.tsv"},
         "dirs": {"members"},
     },
     "ENHANCERLM_EVALUATE": {
-        "meta": {"id": "mini_layer1_k3", "dataset": "mini_layer1", "kmer": 3},
+        "meta": {"id": "mini_layer1_k3", "dataset": "mini_layer1", "kmer": 3, "seed": 42},
         "inputs": {"model": "mini_layer1_k3", "dataset": "mini_layer1.dataset.tsv"},
         "dirs": {"model"},
+    },
+    "ENHANCERLM_BENCHMARK": {
+        "meta": {"id": "mini_layer1"},
+        "inputs": {"evaluations": ["mini_layer1_k3.metrics.json", "mini_layer1_k3.predictions.tsv",
+                                   "mini_layer1_k3.cv.json", "mini_layer1_k3.cv_predictions.tsv"]},
+        "dirs": set(),
     },
     "MULTIQC": {
         "meta": None,
@@ -135,6 +143,7 @@ CASES = {
 NOT_ON_COMMAND_LINE = {
     ("ENHANCERLM_PREPARE", "fastas"): "the staged samplesheet's rows name them",
     ("MULTIQC", "multiqc_files"): "MultiQC finds them by scanning the work directory",
+    ("ENHANCERLM_BENCHMARK", "evaluations"): "staged under evaluations/, the directory the command names",
 }
 
 
@@ -369,7 +378,9 @@ def cli_library_call(argv: list[str]) -> tuple[str, dict]:
             mock.patch.object(ensemble_module, "build_ensemble",
                               fake("ensemble", ensemble_module.build_ensemble, card)), \
             mock.patch.object(evaluate_module, "evaluate_model",
-                              fake("evaluate", evaluate_module.evaluate_model, {"metrics": "m"})):
+                              fake("evaluate", evaluate_module.evaluate_model, {"metrics": "m"})), \
+            mock.patch.object(benchmark_module, "run_benchmark",
+                              fake("benchmark", benchmark_module.run_benchmark, {"markdown": "b.md"})):
         result = CliRunner().invoke(cli.main, argv[1:], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert len(captured) == 1, captured
@@ -387,7 +398,8 @@ class RunnerRecord:
 def record_runner(params: dict) -> RunnerRecord:
     """Run `run_pipeline` with training, ensembles, evaluation and MultiQC replaced by recorders (prepare is
     real)."""
-    calls: dict[str, list[dict]] = {"prepare": [], "train": [], "ensemble": [], "evaluate": [], "multiqc": []}
+    calls: dict[str, list[dict]] = {"prepare": [], "train": [], "ensemble": [], "evaluate": [], "benchmark": [],
+                                    "multiqc": []}
     prepared: dict = {}
     real_prepare = pipeline.prepare_samplesheet
     outdir = Path(params["outdir"])
@@ -407,6 +419,7 @@ def record_runner(params: dict) -> RunnerRecord:
                              train=recorder("train", train_module.train, {}),
                              build_ensemble=recorder("ensemble", ensemble_module.build_ensemble, {}),
                              evaluate_model=recorder("evaluate", evaluate_module.evaluate_model, {}),
+                             run_benchmark=recorder("benchmark", benchmark_module.run_benchmark, {}),
                              multiqc_report=recorder("multiqc", pipeline.multiqc_report,
                                                      outdir / "multiqc" / "multiqc_report.html")):
         summary = json.loads(Path(pipeline.run_pipeline(params, device="cpu")).read_text())
@@ -512,10 +525,12 @@ def normalized(snippet) -> str:
 @dataclasses.dataclass
 class Plan:
     """The tasks TRAIN_EVALUATE makes for ENHANCERLM_TRAIN (dicts of meta, dataset, meta2, base_model),
-    ENHANCERLM_ENSEMBLE (meta, members, dataset) and ENHANCERLM_EVALUATE (meta, model, dataset)."""
+    ENHANCERLM_ENSEMBLE (meta, members, dataset), ENHANCERLM_EVALUATE (meta, model, dataset) and
+    ENHANCERLM_BENCHMARK (meta, evaluations)."""
     train: list[dict]
     ensemble: list[dict]
     evaluate: list[dict]
+    benchmark: list[dict]
 
 
 def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta: meta["id"]) -> Plan:
@@ -527,43 +542,43 @@ def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta:
     ch_dataset = [[{"id": dataset_id}, name] for dataset_id, name in datasets.items()]
     ch_kmers = [int(k) for k in str(params["kmers"]).split(",")]  # workflows/enhancerlm.nf: tokenize(',')*.toInteger()
     ch_base_model = [[{"id": params["model"]}, []]]  # a preset or Hub id (a local directory is staged instead)
+    seeds = "ch_seeds = channel.fromList((0..<params.replicates).collect { replicate -> params.seed + replicate })"
+    assert seeds in normalized(workflow_text("workflows/enhancerlm.nf")), "workflows/enhancerlm.nf: ch_seeds changed"
+    ch_seeds = [params["seed"] + replicate for replicate in range(params["replicates"])]
 
-    ops = channel_chain("ch_kmer_models", ["ch_dataset", "combine(", "combine(", "map{"])
-    assert [normalized(op.body) for op in ops[:2]] == ["ch_kmers", "ch_base_model"]
-    kmer_models = [closure_call(ops[2], [meta, dataset, k, meta2, base_model], params)
-                   for meta, dataset in ch_dataset for k in ch_kmers for meta2, base_model in ch_base_model]
-    ops = channel_chain("ch_baseline", ["ch_dataset", "filter{", "map{"])
-    baseline = [closure_call(ops[1], item, params) for item in ch_dataset
-                if nfparse.truthy(closure_call(ops[0], item, params))]
+    ops = channel_chain("ch_kmer_models", ["ch_dataset", "combine(", "combine(", "combine(", "map{"])
+    assert [normalized(op.body) for op in ops[:3]] == ["ch_kmers", "ch_seeds", "ch_base_model"]
+    kmer_models = [closure_call(ops[3], [meta, dataset, k, seed, meta2, base_model], params)
+                   for meta, dataset in ch_dataset for k in ch_kmers for seed in ch_seeds
+                   for meta2, base_model in ch_base_model]
+    ops = channel_chain("ch_baseline", ["ch_dataset", "combine(", "filter{", "map{"])
+    assert normalized(ops[0].body) == "ch_seeds"
+    items = [[meta, dataset, seed] for meta, dataset in ch_dataset for seed in ch_seeds]
+    baseline = [closure_call(ops[2], item, params) for item in items
+                if nfparse.truthy(closure_call(ops[1], item, params))]
     ops = channel_chain("ch_train", ["ch_kmer_models", "mix(", "multiMap{"])
     assert normalized(ops[0].body) == "ch_baseline"
     train = [dict(zip(("meta", "dataset", "meta2", "base_model"), item, strict=True))
              for item in kmer_models + baseline]
 
     ops = channel_chain("ch_ensemble", ["ENHANCERLM_TRAIN.out.model", "filter{", "map{", "groupTuple(", "filter{",
-                                        "map{", "join(", "map{"])
+                                        "map{", "combine(", "map{"])
     items = [[task["meta"], model_dir(task["meta"])] for task in train]
     items = [closure_call(ops[1], item, params) for item in items if nfparse.truthy(closure_call(ops[0], item, params))]
     assert not normalized(ops[2].body), "groupTuple with options"
-    groups: dict = {}
-    for key, *rest in items:
-        for column, value in zip(groups.setdefault(key, [[] for _ in rest]), rest, strict=True):
-            column.append(value)
-    items = [[key, *columns] for key, columns in groups.items()]
+    items = group_tuple(items)
     items = [item for item in items if nfparse.truthy(closure_call(ops[3], item, params))]
     # nfparse evaluates no closures inside a closure: check the text, then do what it does (models by k)
-    sort_by_k = ("dataset_id, kmers, models -> [ dataset_id, [ kmers, models ].transpose().sort { it[0] }"
+    sort_by_k = ("key, kmers, models -> [ key[0], key[1], [ kmers, models ].transpose().sort { it[0] }"
                  ".collect { it[1] } ]")
     assert normalized(ops[4].body) == sort_by_k, f"{SUBWORKFLOW}: the members are no longer sorted as emulated"
-    items = [[key, [model for _, model in sorted(zip(kmers, models), key=lambda pair: pair[0])]]
+    items = [[key[0], key[1], [model for _, model in sorted(zip(kmers, models), key=lambda pair: pair[0])]]
              for key, kmers, models in items]
+    assert normalized(ops[5].body).endswith("}, by: 0"), normalized(ops[5].body)
     source, join_ops = parse_chain(ops[5].body)
     assert source == "ch_dataset" and [op.signature for op in join_ops] == ["map{"], normalized(ops[5].body)
-    right = {}
-    for item in ch_dataset:
-        key, *rest = closure_call(join_ops[0], item, params)
-        right[key] = rest
-    items = [[key, *rest, *right[key]] for key, *rest in items if key in right]  # join drops unmatched keys
+    right = [closure_call(join_ops[0], item, params) for item in ch_dataset]
+    items = [[key, *rest, *other[1:]] for key, *rest in items for other in right if other[0] == key]  # by: 0
     ensemble = [dict(zip(("meta", "members", "dataset"), closure_call(ops[6], item, params), strict=True))
                 for item in items]
 
@@ -579,7 +594,37 @@ def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta:
         meta, dataset = closure_call(join_ops[0], [task["meta"], task["members"], task["dataset"]], params)
         assert meta == task["meta"]
         evaluate.append({"meta": meta, "model": model_dir(meta), "dataset": dataset})
-    return Plan(train, ensemble, evaluate)
+
+    # per dataset, every evaluation's files (EVALUATE's metrics, predictions and, when present, cv outputs)
+    ops = channel_chain("ch_benchmark", ["ENHANCERLM_EVALUATE.out.metrics", "join(", "join(", "map{", "groupTuple(",
+                                         "map{"])
+    assert [normalized(op.body) for op in ops[:2]] == ["ENHANCERLM_EVALUATE.out.predictions",
+                                                       "ENHANCERLM_EVALUATE.out.cv, remainder: true"]
+    assert not normalized(ops[3].body), "groupTuple with options"
+    cross_validation = params["cv"] or params["ensemble"] == "stacking"
+    items = []
+    for task in evaluate:
+        prefix = task["meta"]["id"]
+        cv = [f"{prefix}.cv.json", f"{prefix}.cv_predictions.tsv"] if cross_validation else None
+        items.append(closure_call(ops[2], [task["meta"], f"{prefix}.metrics.json", f"{prefix}.predictions.tsv", cv],
+                                  params))
+    # `files.flatten()`: the grouped lists of files, flattened
+    assert normalized(ops[4].body) == "dataset_id, files -> [ [ id: dataset_id ], files.flatten() ]"
+    benchmark = [{"meta": {"id": key}, "evaluations": [f for files in groups for f in files]}
+                 for key, groups in group_tuple(items)]
+    return Plan(train, ensemble, evaluate, benchmark)
+
+
+def group_tuple(items: list[list]) -> list[list]:
+    """Nextflow's groupTuple on the first element (lists as keys compare by value), in first-seen order."""
+    groups: dict = {}
+    keys: dict = {}
+    for key, *rest in items:
+        hashable = json.dumps(key, sort_keys=True)
+        keys.setdefault(hashable, key)
+        for column, value in zip(groups.setdefault(hashable, [[] for _ in rest]), rest, strict=True):
+            column.append(value)
+    return [[keys[hashable], *columns] for hashable, columns in groups.items()]
 
 
 def train_meta(dataset_id: str, kmer: int | None) -> dict:
@@ -1113,6 +1158,35 @@ def test_evaluate_task_outputs(evaluate_run):
     assert metrics["subsets"]["all"]["n"] > 0
 
 
+def test_benchmark_task_outputs(evaluate_run, baseline_run, mini_dataset, tmp_path):
+    """The BENCHMARK task over two evaluations of one dataset (a k-mer model and the baseline task's model)."""
+    _, _, evaluated = evaluate_run
+    baseline_task, _, baseline_dir = baseline_run
+    evaluate = read_module(module_path("ENHANCERLM_EVALUATE"))
+    model_id = baseline_task.meta["id"]
+    task = stage(evaluate, {"meta": baseline_task.meta, "dirs": {"model"},
+                            "inputs": {"model": model_id, "dataset": Path(mini_dataset).name}})
+    baseline_eval = tmp_path / "evaluate"
+    baseline_eval.mkdir()
+    materialize(task, baseline_eval, {model_id: baseline_dir / model_id, Path(mini_dataset).name: Path(mini_dataset)})
+    rendered = render_task(task, variant_params("test"))
+    run_script(rendered.command, baseline_eval)
+    files = {p.name: p for folder in (evaluated, baseline_eval) for p in folder.glob("*")
+             if p.name.endswith((".metrics.json", ".predictions.tsv", ".cv.json", ".cv_predictions.tsv"))}
+    process = read_module(module_path("ENHANCERLM_BENCHMARK"))
+    case = {"meta": {"id": "mini_layer1"}, "inputs": {"evaluations": sorted(files)}, "dirs": set()}
+    task = stage(process, case)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    materialize(task, workdir, files)
+    rendered = render_task(task, variant_params("test"))
+    run_script(rendered.command, workdir)
+    check_outputs(task, rendered, workdir)
+    report = json.loads((workdir / "mini_layer1.benchmark.json").read_text())
+    assert len(report["models"]) == 2 and model_id in report["models"]
+    assert report["best"] is None and "no cross-validation" in report["best_rule"]
+
+
 def test_multiqc_task_outputs(evaluate_run, tmp_path):
     task_in, rendered_in, evaluated = evaluate_run
     process = read_module(module_path("MULTIQC"))
@@ -1351,7 +1425,8 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
     assert sorted(runner_train) == sorted(t["meta"]["id"] for t in plan.train), "Nextflow and the runner train " \
         "different models"
     n_kmers = len(str(params["kmers"]).split(","))
-    assert len(plan.train) == len(record.prepared) * (n_kmers + bool(params["baseline"]))
+    assert len(plan.train) == len(record.prepared) * (n_kmers + bool(params["baseline"])) * params["replicates"]
+    assert {task["meta"]["seed"] for task in plan.train} == set(pipeline.replicate_seeds(params))
     cross_validation = params["cv"] or params["ensemble"] == "stacking"  # stacking learns from out-of-fold predictions
     models = {}
     for planned in plan.train:
@@ -1362,7 +1437,7 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
                 "inputs": {key: planned[key] for key in ("dataset", "meta2", "base_model")}}
         task, rendered, argv = staged_command(train, case, tmp_path / meta["id"], params, monkeypatch)
         ctx = enhancerlm_context(argv)
-        expected = pipeline.train_options(params)
+        expected = dataclasses.replace(pipeline.train_options(params), seed=meta["seed"])
         for option in dataclasses.fields(TrainOptions):
             value = ctx.params[option.name]
             value = cli._fold(value) if option.name == "val_fold" else value
@@ -1392,7 +1467,7 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
     assert sorted(runner_ensembles) == sorted(t["meta"]["id"] for t in plan.ensemble), "Nextflow and the runner " \
         "build different ensembles"
     expect_ensembles = params["ensemble"] != "none" and n_kmers >= 2
-    assert len(plan.ensemble) == (len(record.prepared) if expect_ensembles else 0)
+    assert len(plan.ensemble) == (len(record.prepared) * params["replicates"] if expect_ensembles else 0)
     for planned in plan.ensemble:
         meta = planned["meta"]
         runner_call = runner_ensembles[meta["id"]]
@@ -1442,6 +1517,27 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
         assert Path(runner_call["dataset"]).name == task.inputs["dataset"]
         assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_EVALUATE", params)
         compare(nextflow_call, runner_call, {"model_spec", "dataset", "outdir"}, f"evaluate {model_dir}")
+
+    # BENCHMARK: per dataset, over the evaluations of all its models and seeds
+    benchmark = read_module(module_path("ENHANCERLM_BENCHMARK"))
+    planned_benchmark = nextflow_plan(params, dataset_files).benchmark
+    runner_benchmark = {c["dataset"]: c for c in record.calls["benchmark"]}
+    assert sorted(runner_benchmark) == sorted(t["meta"]["id"] for t in planned_benchmark) == sorted(record.prepared)
+    for planned in planned_benchmark:
+        dataset_id = planned["meta"]["id"]
+        evaluated = sorted(t["meta"]["id"] for t in planned_evaluate if t["meta"]["dataset"] == dataset_id)
+        staged = sorted(f.removesuffix(".metrics.json") for f in planned["evaluations"] if f.endswith(".metrics.json"))
+        assert staged == evaluated, f"{dataset_id}: the benchmark gets {staged}, EVALUATE scores {evaluated}"
+        assert len(planned["evaluations"]) == len(evaluated) * (4 if cross_validation else 2)
+        task, _, argv = staged_command(benchmark, {"meta": planned["meta"], "dirs": set(),
+                                                   "inputs": {"evaluations": planned["evaluations"]}},
+                                       tmp_path / f"benchmark_{dataset_id}", params, monkeypatch)
+        name, nextflow_call = cli_library_call(argv)
+        assert name == "benchmark"
+        runner_call = runner_benchmark[dataset_id]
+        assert Path(runner_call["evaluations_dir"]) == publish_path("ENHANCERLM_EVALUATE", params)
+        assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_BENCHMARK", params)
+        compare(nextflow_call, runner_call, {"evaluations_dir", "outdir"}, f"benchmark {dataset_id}")
 
     # MULTIQC: same title and config
     multiqc = read_module(module_path("MULTIQC"))

@@ -103,12 +103,16 @@ def test_cross_validation_reports_every_fold(tmp_path, mini_dataset):
     card = train(mini_dataset, "scratch-tiny", tmp_path / "cv", kmer=3, device="cpu", cross_validation=True,
                  options=TrainOptions(epochs=1, batch_size=32))
     cv = json.loads((tmp_path / "cv" / "cv.json").read_text())
-    assert [f["fold"] for f in cv["folds"]] == [0, 1, 2]
+    assert [(f["fold"], f["val_fold"]) for f in cv["folds"]] == [(0, 1), (1, 2), (2, 0)]  # nested: never tuned on the scored fold
     assert cv["auc"]["mean"] == pytest.approx(sum(f["auc"] for f in cv["folds"]) / 3)
     assert card["cross_validation"]["auc"] == cv["auc"]
     out_of_fold = pd.read_csv(tmp_path / "cv" / "cv_predictions.tsv", sep="\t")
     table = read_dataset(mini_dataset)
     assert sorted(out_of_fold["id"]) == sorted(table.loc[table["split"] == "train", "id"])
+    for fold in cv["folds"]:  # each fold's threshold came from its validation fold, and its metrics use it
+        rows = out_of_fold[out_of_fold["fold"] == fold["fold"]]
+        assert rows["threshold"].nunique() == 1 and fold["threshold"] == pytest.approx(rows["threshold"].iloc[0])
+        assert fold["accuracy"] == pytest.approx(((rows["probability"] >= fold["threshold"]) == rows["label"]).mean())
 
 
 def test_checkpoint_weights_are_safetensors(tmp_path, mini_dataset):

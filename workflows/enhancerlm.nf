@@ -1,5 +1,5 @@
 /*
- * The enhancerlm workflow: prepare -> train and evaluate -> MultiQC.
+ * The enhancerlm workflow: prepare -> train, ensemble, evaluate and benchmark -> MultiQC.
  */
 
 include { ENHANCERLM_PREPARE } from '../modules/local/enhancerlm/prepare/main'
@@ -44,7 +44,10 @@ workflow ENHANCERLM {
     // channel: val(kmer)
     ch_kmers = channel.fromList(params.kmers.toString().tokenize(',')*.toInteger())
 
-    TRAIN_EVALUATE ( ENHANCERLM_PREPARE.out.dataset, ch_kmers, ch_base_model )
+    // channel: val(seed): params.seed, params.seed + 1, ... (params.replicates of them)
+    ch_seeds = channel.fromList((0..<params.replicates).collect { replicate -> params.seed + replicate })
+
+    TRAIN_EVALUATE ( ENHANCERLM_PREPARE.out.dataset, ch_kmers, ch_seeds, ch_base_model )
 
     // Software versions from every task, as MultiQC's software-versions YAML
     // channel: path(versions_yml)

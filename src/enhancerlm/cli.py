@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from . import __version__
 from .errors import EnhancerLMError
@@ -42,24 +43,66 @@ def main(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+BED_ONLY_OPTIONS = ("genome", "name", "blacklist", "test_chroms", "negatives_per_positive", "gc_tolerance")
+
+
 @main.command()
-@click.option("--input", "samplesheet", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Samplesheet CSV: dataset,fasta,label,split.")
+@click.option("--input", "samplesheet", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Samplesheet CSV: dataset,fasta,label,split. Or give --bed and --genome instead.")
+@click.option("--bed", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Positive regions (BED, 0-based half-open) of one dataset; negatives are drawn from --genome.")
+@click.option("--genome", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Genome FASTA of the --bed regions, plain or bgzip-compressed.")
+@click.option("--name", default=None, help="Dataset name with --bed [default: the BED file name].")
+@click.option("--blacklist", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="BED of regions that no positive or negative may overlap.")
+@click.option("--test-chroms", default=None,
+              help="Comma-separated chromosomes whose regions form the test split [default: none, all train].")
+@click.option("--negatives-per-positive", default=1, show_default=True, type=click.IntRange(1),
+              help="GC-matched genome negatives drawn per positive region.")
+@click.option("--gc-tolerance", default=0.02, show_default=True, type=click.FloatRange(0, 1),
+              help="Largest GC-fraction difference of a negative from its positive (doubled when none is found).")
 @click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(2), help="Cross-validation folds.")
-@click.option("--seed", default=42, show_default=True, help="Seed of the fold assignment.")
+@click.option("--seed", default=42, show_default=True, help="Seed of the fold assignment and of the negatives.")
 @click.option("--max-n-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 1),
-              help="Flag records with a larger fraction of N.")
+              help="Flag records with a larger fraction of N; with --bed, reject such positives and negatives.")
 @click.option("--positive", default=None, help="Class name of the positive class (default: inferred, see docs).")
 @_reports_errors
-def prepare(samplesheet: str, outdir: str, folds: int, seed: int, max_n_fraction: float, positive: str | None) -> None:
-    """Validate FASTA inputs and write one prepared dataset per task: <dataset>.dataset.tsv and .prepare.json."""
-    from .data import prepare_samplesheet
+def prepare(samplesheet: str | None, bed: str | None, genome: str | None, name: str | None, blacklist: str | None,
+            test_chroms: str | None, negatives_per_positive: int, gc_tolerance: float, outdir: str, folds: int,
+            seed: int, max_n_fraction: float, positive: str | None) -> None:
+    """Write prepared datasets (<dataset>.dataset.tsv and .prepare.json) from a samplesheet of FASTA files, or
+    from positive regions (--bed) with GC-matched negatives drawn from --genome."""
+    from .data import prepare_bed, prepare_samplesheet
 
-    written = prepare_samplesheet(samplesheet, outdir, folds=folds, seed=seed, max_n_fraction=max_n_fraction,
-                                  positive=positive)
-    for name, paths in written.items():
-        click.echo(f"{name}\t{paths['dataset']}\t{paths['report']}")
+    _check_prepare_mode(samplesheet, bed, genome, positive)
+    if samplesheet:
+        written = prepare_samplesheet(samplesheet, outdir, folds=folds, seed=seed, max_n_fraction=max_n_fraction,
+                                      positive=positive)
+    else:
+        chroms = [chrom.strip() for chrom in (test_chroms or "").split(",") if chrom.strip()]
+        written = prepare_bed(bed, genome, outdir, name=name, blacklist=blacklist, test_chroms=chroms,
+                              negatives_per_positive=negatives_per_positive, gc_tolerance=gc_tolerance, folds=folds,
+                              seed=seed, max_n_fraction=max_n_fraction)
+    for dataset, paths in written.items():
+        click.echo(f"{dataset}\t{paths['dataset']}\t{paths['report']}")
+
+
+def _check_prepare_mode(samplesheet: str | None, bed: str | None, genome: str | None, positive: str | None) -> None:
+    """Exactly one input mode: --input, or --bed with --genome; options of the other mode are refused."""
+    if bool(samplesheet) == bool(bed):
+        raise click.UsageError("give either --input (a samplesheet) or --bed with --genome, not both"
+                               if samplesheet else "give --input (a samplesheet) or --bed with --genome")
+    if bed and not genome:
+        raise click.UsageError("--bed needs --genome, the FASTA its regions are on")
+    if bed and positive:
+        raise click.UsageError("--positive applies to --input; with --bed the BED regions are the positive class")
+    context = click.get_current_context()
+    given = [name for name in BED_ONLY_OPTIONS if context.get_parameter_source(name) != ParameterSource.DEFAULT]
+    if samplesheet and given:
+        options = ", ".join(f"--{name.replace('_', '-')}" for name in given)
+        raise click.UsageError(f"{options} only apply with --bed, not with --input")
 
 
 @main.command()
@@ -150,6 +193,26 @@ def ensemble(members, dataset, method, outdir, model_id, batch_size, device) -> 
                           device=device)
     weights = ",".join(f"{w:.3f}" for w in card["weights"])
     click.echo(f"{card['model_id']}\tmethod={method}\tweights={weights}\tthreshold={card['threshold']:.3f}")
+
+
+@main.command()
+@click.option("--evaluations", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Directory of `evaluate` outputs (NAME.metrics.json, .predictions.tsv, .cv.json, "
+                   ".cv_predictions.tsv) of every model and seed of one dataset.")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False))
+@click.option("--dataset", "dataset_id", default=None, help="Use only the evaluations of this dataset id.")
+@click.option("--prefix", default=None, help="Output name prefix [default: the dataset id].")
+@click.option("--published", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TSV of published results (dataset, method, Acc, Sn, Sp, MCC, AUC) [default: the bundled "
+                   "iEnhancer-2L table].")
+@_reports_errors
+def benchmark(evaluations, outdir, dataset_id, prefix, published) -> None:
+    """Benchmark table over models and seeds (test, leak-free, cross-validation), paired tests against the
+    k-mer baseline, published results beside it, and its MultiQC section."""
+    from .benchmark import run_benchmark
+
+    paths = run_benchmark(evaluations, outdir, dataset=dataset_id, prefix=prefix, published=published)
+    click.echo(paths["markdown"])
 
 
 @main.command()

@@ -23,6 +23,7 @@ from .errors import InputError
 from .evaluate import binary_metrics, choose_threshold
 from .io import atomic_dir, write_json
 from .model import CARD_FILE, load_trained, read_card, resolve_device
+from .train import CV_PREDICTIONS, nested_folds, write_cross_validation
 from .versions import software_versions
 
 METHODS = ("mean", "weighted", "stacking")
@@ -84,8 +85,6 @@ def fit_weights(member_probabilities: np.ndarray, labels: np.ndarray) -> np.ndar
 
 def out_of_fold_predictions(member_dirs: list[Path], train: pd.DataFrame) -> np.ndarray:
     """Each member's out-of-fold probabilities (from `train --cv`), aligned to the training records."""
-    from .train import CV_PREDICTIONS
-
     columns = []
     for directory in member_dirs:
         path = directory / CV_PREDICTIONS
@@ -139,18 +138,56 @@ def build_ensemble(
         "window": max(c.get("window", 0) for c in cards),
         "strand_mode": "per member",
         "members": [{"model_id": c["model_id"], "path": f"{MEMBERS_DIR}/{member_id}", "type": c.get("type"),
-                     "kmer": c.get("kmer"), "base_model": c.get("base_model"), "weights_sha256": c.get("weights_sha256")}
+                     "kmer": c.get("kmer"), "base_model": c.get("base_model"), "seed": c.get("hyperparameters", {}).get("seed"),
+                     "weights_sha256": c.get("weights_sha256")}
                     for c, member_id in zip(cards, ids)],
         "training_data": {"dataset": Path(dataset).name, "train_records": len(train),
                           "train_sha256": _train_digest(train)},
         "versions": software_versions(),
         **fitted,
     }
+    cross_validated = all((d / CV_PREDICTIONS).exists() for d in member_dirs)
     with atomic_dir(outdir) as staging:
         for directory, member_id in zip(member_dirs, ids):
             shutil.copytree(directory, staging / MEMBERS_DIR / member_id, ignore=shutil.ignore_patterns("checkpoint"))
+        if cross_validated:
+            card["cross_validation"] = cross_validate_ensemble(method, out_of_fold_predictions(member_dirs, train),
+                                                               train, staging)
         write_json(staging / CARD_FILE, card)
     return card
+
+
+def combination_rule(method: str, member_probabilities: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weights and bias of `method` fitted on these member probabilities."""
+    if method == "mean":
+        return np.full(member_probabilities.shape[1], 1.0 / member_probabilities.shape[1]), 0.0
+    if method == "weighted":
+        return fit_weights(member_probabilities, labels), 0.0
+    model = LogisticRegression(max_iter=1000).fit(logit(member_probabilities), labels)
+    return model.coef_[0], float(model.intercept_[0])
+
+
+def cross_validate_ensemble(method: str, member_out_of_fold: np.ndarray, train: pd.DataFrame, outdir: Path) -> dict:
+    """The ensemble's own nested cross-validation, from its members' out-of-fold predictions.
+
+    For held-out fold f and its validation fold v (the members' scheme), weights are fitted on v
+    (mean, weighted) or on the folds other than f and v (stacking), and the threshold on v, so
+    fold f's labels reach nothing that scores it.
+    """
+    labels, folds = train["label"].to_numpy(), train["fold"].to_numpy()
+    out_of_fold, per_fold = [], []
+    for fold, val_fold in nested_folds(np.unique(folds).tolist()):
+        fit_rows = folds == val_fold if method != "stacking" else ~np.isin(folds, [fold, val_fold])
+        weights, bias = combination_rule(method, member_out_of_fold[fit_rows], labels[fit_rows])
+        threshold = choose_threshold(labels[folds == val_fold],
+                                     combine(member_out_of_fold[folds == val_fold], method, weights, bias))
+        held_out = folds == fold
+        out_of_fold.append(pd.DataFrame({
+            "id": train.loc[held_out, "id"], "fold": fold, "val_fold": val_fold, "label": labels[held_out],
+            "threshold": threshold,
+            "probability": np.round(combine(member_out_of_fold[held_out], method, weights, bias), 6)}))
+        per_fold.append({"fold": int(fold), "val_fold": int(val_fold), "best_epoch": None})
+    return write_cross_validation(outdir, pd.concat(out_of_fold, ignore_index=True), per_fold)
 
 
 def _fit(method: str, members: list, member_dirs: list[Path], cards: list[dict], train: pd.DataFrame,
@@ -158,15 +195,15 @@ def _fit(method: str, members: list, member_dirs: list[Path], cards: list[dict],
     """Weights, bias, threshold and the metrics on the data they were chosen on."""
     labels = train["label"].to_numpy()
     if method == "stacking":
-        features = logit(out_of_fold_predictions(member_dirs, train))
+        member_oof = out_of_fold_predictions(member_dirs, train)
         stacked = np.zeros(len(train))
         for fold in sorted(train["fold"].unique()):  # the stacker's own out-of-fold predictions choose the threshold
             held_out = (train["fold"] == fold).to_numpy()
-            model = LogisticRegression(max_iter=1000).fit(features[~held_out], labels[~held_out])
-            stacked[held_out] = model.predict_proba(features[held_out])[:, 1]
-        model = LogisticRegression(max_iter=1000).fit(features, labels)
+            weights, bias = combination_rule(method, member_oof[~held_out], labels[~held_out])
+            stacked[held_out] = combine(member_oof[held_out], method, weights, bias)
+        weights, bias = combination_rule(method, member_oof, labels)
         threshold = choose_threshold(labels, stacked)
-        return {"weights": model.coef_[0].tolist(), "bias": float(model.intercept_[0]), "threshold": threshold,
+        return {"weights": weights.tolist(), "bias": bias, "threshold": threshold,
                 "threshold_rule": "maximum MCC on the stacker's out-of-fold predictions",
                 "validation": binary_metrics(labels, stacked, threshold)}
     val_folds = {c.get("training_data", {}).get("val_fold") for c in cards if c.get("type") != MODEL_TYPE}
@@ -178,7 +215,7 @@ def _fit(method: str, members: list, member_dirs: list[Path], cards: list[dict],
     probabilities = np.column_stack([m.predict_proba(validation["sequence"].tolist(), batch_size=batch_size,
                                                      device=device) for m in members])
     y = validation["label"].to_numpy()
-    weights = np.full(len(members), 1.0 / len(members)) if method == "mean" else fit_weights(probabilities, y)
+    weights, _ = combination_rule(method, probabilities, y)
     combined = combine(probabilities, method, weights)
     threshold = choose_threshold(y, combined)
     return {"weights": weights.tolist(), "bias": 0.0, "threshold": threshold,

@@ -11,7 +11,7 @@ from sklearn import metrics as skm
 
 from .data import read_dataset
 from .errors import InputError
-from .io import write_json, write_text, write_tsv
+from .io import copy_file, write_json, write_text, write_tsv
 from .model import load_trained, resolve_device
 
 log = logging.getLogger(__name__)
@@ -202,6 +202,24 @@ def evaluate_model(
                                         device=resolve_device(device))
     chosen = model.card["threshold"] if threshold is None else threshold
     provenance = {"dataset": str(dataset), "split": split, "strand_mode": model.card.get("strand_mode"),
-                  "weights_sha256": model.card.get("weights_sha256")}
-    return write_evaluation(table, probabilities, chosen, model_id=model.card["model_id"], outdir=outdir,
-                            prefix=prefix, provenance=provenance)
+                  "weights_sha256": model.card.get("weights_sha256"), "seed": _seed(model.card)}
+    paths = write_evaluation(table, probabilities, chosen, model_id=model.card["model_id"], outdir=outdir,
+                             prefix=prefix, provenance=provenance)
+    return {**paths, **copy_cross_validation(Path(model_spec), Path(outdir), prefix)}
+
+
+def copy_cross_validation(model_dir: Path, outdir: Path, prefix: str) -> dict[str, Path]:
+    """The model's cross-validation (cv.json, out-of-fold predictions) beside its test metrics, if it has one."""
+    copied = {}
+    for key, name in (("cv", "cv.json"), ("cv_predictions", "cv_predictions.tsv")):
+        if (model_dir / name).is_file():
+            copied[key] = copy_file(model_dir / name, outdir / f"{prefix}.{name}")
+    return copied
+
+
+def _seed(card: dict) -> int | None:
+    """The training seed of a model, or of an ensemble's members when they share one."""
+    if "members" in card:
+        seeds = {member.get("seed") for member in card["members"]}
+        return seeds.pop() if len(seeds) == 1 else None
+    return card.get("hyperparameters", {}).get("seed")

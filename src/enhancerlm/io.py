@@ -1,8 +1,9 @@
-"""Atomic output, checksums and bundled resources shared by every capability."""
+"""Atomic output, (gzip-transparent) text input, checksums and bundled resources shared by every capability."""
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import json
 import os
@@ -10,11 +11,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+GZIP_MAGIC = b"\x1f\x8b"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -44,6 +46,13 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write text atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+    return Path(path)
+
+
+def copy_file(source: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Copy a file atomically."""
+    with atomic_path(path) as tmp:
+        shutil.copyfile(source, tmp)
     return Path(path)
 
 
@@ -84,6 +93,18 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def open_text(path: str | os.PathLike) -> IO[str]:
+    """Open a file as text with universal newlines, decompressing it if it is gzip.
+
+    Gzip is detected from the magic bytes, so a misnamed file still reads.
+    """
+    with open(path, "rb") as handle:
+        magic = handle.read(2)
+    if magic == GZIP_MAGIC:
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
 
 
 def sha256_file(path: str | os.PathLike, block_size: int = 1 << 20) -> str:

@@ -8,6 +8,7 @@ laid out as the Nextflow pipeline publishes them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -23,6 +24,7 @@ from jsonschema import Draft202012Validator
 
 from . import __version__
 from .baseline import MODEL_TYPE as BASELINE
+from .benchmark import run_benchmark
 from .data import prepare_samplesheet
 from .ensemble import build_ensemble
 from .errors import EnhancerLMError, InputError
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 
 PROFILES = ("test", "test_full")
 # The steps in the order the Nextflow workflow runs them (processes without the ENHANCERLM_ prefix).
-PIPELINE_STEPS = ("PREPARE", "TRAIN", "ENSEMBLE", "EVALUATE", "MULTIQC")
+PIPELINE_STEPS = ("PREPARE", "TRAIN", "ENSEMBLE", "EVALUATE", "BENCHMARK", "MULTIQC")
 _ASSIGNMENT = re.compile(r"""^\s*(\w+)\s*=\s*(.+?)\s*(//.*)?$""")
 
 
@@ -131,6 +133,16 @@ def kmer_sizes(params: dict[str, Any]) -> list[int]:
     return [int(k) for k in str(params["kmers"]).split(",")]
 
 
+def replicate_seeds(params: dict[str, Any]) -> list[int]:
+    """The training seeds: params.seed, params.seed + 1, ... (params.replicates of them)."""
+    return [params["seed"] + replicate for replicate in range(params["replicates"])]
+
+
+def replicate_suffix(params: dict[str, Any], seed: int) -> str:
+    """`_seed<N>` on model ids when models are trained more than once, nothing otherwise."""
+    return f"_seed{seed}" if params["replicates"] > 1 else ""
+
+
 def train_options(params: dict[str, Any]) -> TrainOptions:
     return TrainOptions(
         epochs=params["epochs"], batch_size=params["batch_size"], lr=params.get("lr"),
@@ -142,11 +154,11 @@ def train_options(params: dict[str, Any]) -> TrainOptions:
 
 
 def run_pipeline(params: dict[str, Any], device: str = "auto") -> Path:
-    """prepare -> train (one model per dataset and k, and the k-mer baseline) -> ensemble of the k-mer
-    models -> evaluate every model on the test split -> MultiQC.
+    """prepare -> train (one model per dataset, k and seed, and the k-mer baseline) -> ensemble of the
+    k-mer models -> evaluate every model on the test split -> benchmark table per dataset -> MultiQC.
 
     Results land in OUTDIR/prepare, OUTDIR/train/<model id>, OUTDIR/ensemble, OUTDIR/evaluate,
-    OUTDIR/multiqc and OUTDIR/pipeline_info, the layout the Nextflow pipeline publishes.
+    OUTDIR/benchmark, OUTDIR/multiqc and OUTDIR/pipeline_info, the layout the Nextflow pipeline publishes.
     """
     outdir = Path(params["outdir"])
     started = datetime.now(timezone.utc)
@@ -161,31 +173,35 @@ def run_pipeline(params: dict[str, Any], device: str = "auto") -> Path:
 
     prepared = step("PREPARE", prepare_samplesheet, params["input"], outdir / "prepare", folds=params["folds"],
                     seed=params["seed"], max_n_fraction=params["max_n_fraction"], positive=params.get("positive"))
-    options = train_options(params)
     cross_validation = params["cv"] or params["ensemble"] == "stacking"
     for dataset, paths in prepared.items():
-        kmer_models = []
-        models = [(f"{dataset}_k{k}", params["model"], k) for k in sorted(kmer_sizes(params))]
-        if params["baseline"]:
-            models.append((f"{dataset}_{BASELINE}", BASELINE, None))
-        for model_id, spec, k in models:
-            model_dir = outdir / "train" / model_id
-            step(f"TRAIN ({model_id})", train, paths["dataset"], spec, model_dir, kmer=k, options=options,
-                 model_id=model_id, device=device, cross_validation=cross_validation,
-                 trust_remote_code=params["trust_remote_code"])
-            if k is not None:
-                kmer_models.append(model_dir)
-        evaluated = [outdir / "train" / model_id for model_id, _, _ in models]
-        if params["ensemble"] != "none" and len(kmer_models) >= 2:
-            ensemble_dir = outdir / "ensemble" / f"{dataset}_ensemble"
-            step(f"ENSEMBLE ({ensemble_dir.name})", build_ensemble, [str(m) for m in kmer_models], paths["dataset"],
-                 ensemble_dir, method=params["ensemble"], model_id=ensemble_dir.name, device="cpu")
-            evaluated.append(ensemble_dir)
+        evaluated = []
+        for seed in replicate_seeds(params):
+            options = dataclasses.replace(train_options(params), seed=seed)
+            suffix = replicate_suffix(params, seed)
+            models = [(f"{dataset}_k{k}{suffix}", params["model"], k) for k in sorted(kmer_sizes(params))]
+            if params["baseline"]:
+                models.append((f"{dataset}_{BASELINE}{suffix}", BASELINE, None))
+            for model_id, spec, k in models:
+                step(f"TRAIN ({model_id})", train, paths["dataset"], spec, outdir / "train" / model_id, kmer=k,
+                     options=options, model_id=model_id, device=device, cross_validation=cross_validation,
+                     trust_remote_code=params["trust_remote_code"])
+                evaluated.append(outdir / "train" / model_id)
+            kmer_models = [outdir / "train" / model_id for model_id, _, k in models if k is not None]
+            if params["ensemble"] != "none" and len(kmer_models) >= 2:
+                ensemble_dir = outdir / "ensemble" / f"{dataset}_ensemble{suffix}"
+                step(f"ENSEMBLE ({ensemble_dir.name})", build_ensemble, [str(m) for m in kmer_models],
+                     paths["dataset"], ensemble_dir, method=params["ensemble"], model_id=ensemble_dir.name,
+                     device="cpu")
+                evaluated.append(ensemble_dir)
         for model_dir in evaluated:
             step(f"EVALUATE ({model_dir.name})", evaluate_model, str(model_dir), paths["dataset"],
                  outdir=outdir / "evaluate", prefix=model_dir.name, device="cpu")
+    for dataset in prepared:
+        step(f"BENCHMARK ({dataset})", run_benchmark, outdir / "evaluate", outdir / "benchmark", dataset=dataset,
+             prefix=dataset)
     versions = write_versions_yaml(outdir / "pipeline_info" / "enhancerlm_software_mqc_versions.yml")
-    step("MULTIQC", multiqc_report, [outdir / "evaluate", versions], outdir / "multiqc",
+    step("MULTIQC", multiqc_report, [outdir / "evaluate", outdir / "benchmark", versions], outdir / "multiqc",
          config=params.get("multiqc_config") or resource("assets/multiqc_config.yml"), title=params.get("multiqc_title"))
     summary = {"enhancerlm_version": __version__, "started": started.isoformat(timespec="seconds"),
                "seconds": round((datetime.now(timezone.utc) - started).total_seconds(), 1), "steps": steps}
@@ -198,7 +214,7 @@ def write_versions_yaml(path: Path) -> Path:
     """MultiQC's software-versions file, one entry per step, as the Nextflow workflow collects it."""
     found = software_versions()
     tools = {"PREPARE": ["enhancerlm"], "TRAIN": ["enhancerlm", "torch", "transformers", "cuda"],
-             "ENSEMBLE": ["enhancerlm"], "EVALUATE": ["enhancerlm", "torch"]}
+             "ENSEMBLE": ["enhancerlm"], "EVALUATE": ["enhancerlm", "torch"], "BENCHMARK": ["enhancerlm"]}
     versions = {f"ENHANCERLM_{step}": {tool: found[tool] for tool in names} for step, names in tools.items()}
     versions["MULTIQC"] = {"multiqc": tool_version("multiqc")}
     return write_text(path, yaml.safe_dump(versions, sort_keys=True))

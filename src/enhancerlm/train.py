@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
 CV_PREDICTIONS = "cv_predictions.tsv"
+CV_SUMMARY = "cv.json"
+CV_METRICS = ("accuracy", "sensitivity", "specificity", "mcc", "auc", "auprc")
 SCRATCH_LR, PRETRAINED_LR = 5e-4, 3e-5
 
 
@@ -208,10 +210,12 @@ def train(
                                cross_validation=cross_validation, started=started)
     torch_device = resolve_device(device)
 
-    def fit_fold(training: pd.DataFrame, held_out: pd.DataFrame) -> tuple[np.ndarray, int]:
-        result = fit(_fresh_model(model_spec, kmer, options, trust_remote_code), training, held_out, options,
-                     device=torch_device, progress_label=f"cv {model_id or outdir.name}")
-        return result.val_probabilities, result.best_epoch
+    def fit_fold(training: pd.DataFrame, validation: pd.DataFrame, held_out: pd.DataFrame) -> FoldResult:
+        model = _fresh_model(model_spec, kmer, options, trust_remote_code)
+        result = fit(model, training, validation, options, device=torch_device,
+                     progress_label=f"cv {model_id or outdir.name}")
+        return FoldResult(result.val_probabilities, _validation_probabilities(model, held_out, options, torch_device),
+                          result.best_epoch)
 
     cv_summary = cross_validate(table, outdir, fit_fold) if cross_validation else None
     train_rows, validation = split_train_validation(table, options.val_fold)
@@ -247,41 +251,74 @@ def train(
     return card
 
 
-def cross_validate(table: pd.DataFrame, outdir: Path,
-                   fit_fold: Callable[[pd.DataFrame, pd.DataFrame], tuple[np.ndarray, int]]) -> dict:
-    """k-fold cross-validation over the prepared folds; writes cv.json and the out-of-fold predictions.
+@dataclass
+class FoldResult:
+    """One cross-validation fold: probabilities on its inner validation fold and on its held-out fold."""
 
-    `fit_fold(training, held_out)` trains a fresh model and returns its held-out probabilities and
-    best epoch; the out-of-fold predictions are what stacking ensembles learn from.
+    validation_probabilities: np.ndarray
+    held_out_probabilities: np.ndarray
+    best_epoch: int | None
+
+
+def cross_validate(table: pd.DataFrame, outdir: Path,
+                   fit_fold: Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame], FoldResult]) -> dict:
+    """Nested k-fold cross-validation over the prepared folds; writes cv.json and the out-of-fold predictions.
+
+    For held-out fold f, the next fold validates (early stopping, model selection, threshold) and
+    the rest train, so nothing is tuned on the records that are scored. `fit_fold(training,
+    validation, held_out)` trains a fresh model; the out-of-fold predictions are what stacking
+    ensembles learn from.
     """
     train_rows = table[table["split"] == "train"]
-    out_of_fold = []
-    per_fold = []
-    for fold in sorted(train_rows["fold"].unique()):
-        training, held_out = split_train_validation(table, int(fold))
-        probabilities, best_epoch = fit_fold(training, held_out)
-        threshold = choose_threshold(held_out["label"].to_numpy(), probabilities)
-        metrics = binary_metrics(held_out["label"].to_numpy(), probabilities, threshold)
-        per_fold.append({"fold": int(fold), "best_epoch": best_epoch, **metrics})
-        out_of_fold.append(pd.DataFrame({"id": held_out["id"], "fold": fold, "label": held_out["label"],
-                                         "probability": np.round(probabilities, 6)}))
-    summary = {"folds": per_fold}
-    for key in ("accuracy", "sensitivity", "specificity", "mcc", "auc", "auprc"):
+    folds = sorted(int(f) for f in train_rows["fold"].unique())
+    out_of_fold, per_fold = [], []
+    for fold, val_fold in nested_folds(folds):
+        held_out = train_rows[train_rows["fold"] == fold].reset_index(drop=True)
+        validation = train_rows[train_rows["fold"] == val_fold].reset_index(drop=True)
+        training = train_rows[~train_rows["fold"].isin([fold, val_fold])].reset_index(drop=True)
+        result = fit_fold(training, validation, held_out)
+        threshold = choose_threshold(validation["label"].to_numpy(), result.validation_probabilities)
+        out_of_fold.append(pd.DataFrame({"id": held_out["id"], "fold": fold, "val_fold": val_fold,
+                                         "label": held_out["label"], "threshold": threshold,
+                                         "probability": np.round(result.held_out_probabilities, 6)}))
+        per_fold.append({"fold": fold, "val_fold": val_fold, "best_epoch": result.best_epoch})
+    return write_cross_validation(outdir, pd.concat(out_of_fold, ignore_index=True), per_fold)
+
+
+def nested_folds(folds: Sequence[int]) -> list[tuple[int, int]]:
+    """(held-out fold, validation fold) pairs: each fold is scored once, validated by the next one."""
+    folds = sorted(folds)
+    if len(folds) < 3:
+        raise InputError(f"cross-validation needs at least 3 prepared folds (one trains, one validates, one is "
+                         f"scored); the dataset has {len(folds)}")
+    return [(fold, folds[(position + 1) % len(folds)]) for position, fold in enumerate(folds)]
+
+
+def write_cross_validation(outdir: Path, out_of_fold: pd.DataFrame, per_fold: list[dict]) -> dict:
+    """cv.json (per-fold metrics at each fold's own validation threshold, mean and sd) and cv_predictions.tsv."""
+    for record in per_fold:
+        rows = out_of_fold[out_of_fold["fold"] == record["fold"]]
+        record.update(binary_metrics(rows["label"].to_numpy(), rows["probability"].to_numpy(),
+                                     float(rows["threshold"].iloc[0])))
+    summary = {"scheme": "nested: the fold after each held-out fold validates, the others train",
+               "folds": per_fold}
+    for key in CV_METRICS:
         values = [f[key] for f in per_fold if f[key] is not None]
         summary[key] = {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
     outdir.mkdir(parents=True, exist_ok=True)
-    write_json(outdir / "cv.json", summary)
-    write_tsv(outdir / CV_PREDICTIONS, pd.concat(out_of_fold, ignore_index=True))
-    return {key: value for key, value in summary.items() if key != "folds"}
+    write_json(outdir / CV_SUMMARY, summary)
+    write_tsv(outdir / CV_PREDICTIONS, out_of_fold)
+    return {key: value for key, value in summary.items() if key in CV_METRICS}
 
 
 def _train_baseline(table: pd.DataFrame, dataset, outdir: Path, options: TrainOptions, *, model_id: str,
                     cross_validation: bool, started: float) -> dict:
     """The k-mer spectrum baseline, with the same validation fold, threshold rule and card as the others."""
 
-    def fit_fold(training: pd.DataFrame, held_out: pd.DataFrame) -> tuple[np.ndarray, int]:
-        model, _ = KmerBaseline.fit(training, held_out, seed=options.seed, class_weight=options.class_weight)
-        return model.predict_proba(held_out["sequence"].tolist()), 0
+    def fit_fold(training: pd.DataFrame, validation: pd.DataFrame, held_out: pd.DataFrame) -> FoldResult:
+        model, _ = KmerBaseline.fit(training, validation, seed=options.seed, class_weight=options.class_weight)
+        return FoldResult(model.predict_proba(validation["sequence"].tolist()),
+                          model.predict_proba(held_out["sequence"].tolist()), None)
 
     cv_summary = cross_validate(table, outdir, fit_fold) if cross_validation else None
     train_rows, validation = split_train_validation(table, options.val_fold)

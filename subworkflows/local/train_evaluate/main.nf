@@ -1,29 +1,36 @@
 /*
- * Per dataset: one model per k-mer size (trained in parallel), the k-mer baseline, the ensemble of the k-mer
- * models, and every one of them evaluated on the dataset's test split.
+ * Per dataset and seed: one model per k-mer size (trained in parallel), the k-mer baseline, the ensemble of the
+ * k-mer models, and every one of them evaluated on the dataset's test split; then per dataset the benchmark
+ * table over all models and seeds.
  */
 
 include { ENHANCERLM_TRAIN    } from '../../../modules/local/enhancerlm/train/main'
 include { ENHANCERLM_ENSEMBLE } from '../../../modules/local/enhancerlm/ensemble/main'
 include { ENHANCERLM_EVALUATE } from '../../../modules/local/enhancerlm/evaluate/main'
+include { ENHANCERLM_BENCHMARK } from '../../../modules/local/enhancerlm/benchmark/main'
 
 workflow TRAIN_EVALUATE {
     take:
     ch_dataset    // channel: [ val(meta), path(dataset) ]
     ch_kmers      // channel: val(kmer), one item per k-mer size
+    ch_seeds      // channel: val(seed), one item per replicate
     ch_base_model // channel (value): [ val(meta2), path(base_model) ]; path is [] for presets and Hub ids
 
     main:
-    // channel: [ val(meta), path(dataset), val(meta2), path(base_model) ], meta = [ id, dataset, kmer ]
+    // channel: [ val(meta), path(dataset), val(meta2), path(base_model) ], meta = [ id, dataset, kmer, seed ]
     ch_kmer_models = ch_dataset
         .combine(ch_kmers)
+        .combine(ch_seeds)
         .combine(ch_base_model)
-        .map { meta, dataset, kmer, meta2, base_model ->
-            [ meta + [ id: "${meta.id}_k${kmer}", dataset: meta.id, kmer: kmer ], dataset, meta2, base_model ]
+        .map { meta, dataset, kmer, seed, meta2, base_model ->
+            [ meta + [ id: "${meta.id}_k${kmer}" + (params.replicates > 1 ? "_seed${seed}" : ''), dataset: meta.id, kmer: kmer, seed: seed ], dataset, meta2, base_model ]
         }
     ch_baseline = ch_dataset
+        .combine(ch_seeds)
         .filter { params.baseline }
-        .map { meta, dataset -> [ meta + [ id: "${meta.id}_kmer-baseline", dataset: meta.id, kmer: null ], dataset, [ id: 'kmer-baseline' ], [] ] }
+        .map { meta, dataset, seed ->
+            [ meta + [ id: "${meta.id}_kmer-baseline" + (params.replicates > 1 ? "_seed${seed}" : ''), dataset: meta.id, kmer: null, seed: seed ], dataset, [ id: 'kmer-baseline' ], [] ]
+        }
 
     // channel: [ val(meta), path(dataset) ] and [ val(meta2), path(base_model) ], item by item
     ch_train = ch_kmer_models
@@ -35,16 +42,18 @@ workflow TRAIN_EVALUATE {
 
     ENHANCERLM_TRAIN ( ch_train.dataset, ch_train.model )
 
-    // The k-mer models of each dataset, in k order, with the dataset they were trained on
-    // channel: [ val(meta), [ path(model), ... ], path(dataset) ], meta = [ id: <dataset>_ensemble, dataset ]
+    // The k-mer models of each dataset and seed, in k order, with the dataset they were trained on
+    // channel: [ val(meta), [ path(model), ... ], path(dataset) ], meta = [ id: <dataset>_ensemble[_seed<N>], dataset, seed ]
     ch_ensemble = ENHANCERLM_TRAIN.out.model
         .filter { meta, model -> meta.kmer != null && params.ensemble != 'none' }
-        .map { meta, model -> [ meta.dataset, meta.kmer, model ] }
+        .map { meta, model -> [ [ meta.dataset, meta.seed ], meta.kmer, model ] }
         .groupTuple()
-        .filter { dataset_id, kmers, models -> models.size() >= 2 }
-        .map { dataset_id, kmers, models -> [ dataset_id, [ kmers, models ].transpose().sort { it[0] }.collect { it[1] } ] }
-        .join( ch_dataset.map { meta, dataset -> [ meta.id, meta, dataset ] } )
-        .map { dataset_id, models, meta, dataset -> [ meta + [ id: "${dataset_id}_ensemble", dataset: dataset_id ], models, dataset ] }
+        .filter { key, kmers, models -> models.size() >= 2 }
+        .map { key, kmers, models -> [ key[0], key[1], [ kmers, models ].transpose().sort { it[0] }.collect { it[1] } ] }
+        .combine( ch_dataset.map { meta, dataset -> [ meta.id, meta, dataset ] }, by: 0 )
+        .map { dataset_id, seed, models, meta, dataset ->
+            [ meta + [ id: "${dataset_id}_ensemble" + (params.replicates > 1 ? "_seed${seed}" : ''), dataset: dataset_id, seed: seed ], models, dataset ]
+        }
 
     ENHANCERLM_ENSEMBLE ( ch_ensemble )
 
@@ -55,9 +64,21 @@ workflow TRAIN_EVALUATE {
 
     ENHANCERLM_EVALUATE ( ch_evaluate )
 
+    // Every evaluation of a dataset (all models and seeds), with the cross-validation files where there are some
+    // channel: [ val(meta), [ path(evaluation_file), ... ] ], meta = [ id: <dataset> ]
+    ch_benchmark = ENHANCERLM_EVALUATE.out.metrics
+        .join( ENHANCERLM_EVALUATE.out.predictions )
+        .join( ENHANCERLM_EVALUATE.out.cv, remainder: true )
+        .map { meta, metrics, predictions, cv -> [ meta.dataset, [ metrics, predictions ] + ( cv ?: [] ) ] }
+        .groupTuple()
+        .map { dataset_id, files -> [ [ id: dataset_id ], files.flatten() ] }
+
+    ENHANCERLM_BENCHMARK ( ch_benchmark )
+
     emit:
     model    = ENHANCERLM_TRAIN.out.model       // channel: [ val(meta), path(model) ]
     ensemble = ENHANCERLM_ENSEMBLE.out.model    // channel: [ val(meta), path(model) ]
     metrics  = ENHANCERLM_EVALUATE.out.metrics  // channel: [ val(meta), path(metrics_json) ]
-    multiqc  = ENHANCERLM_EVALUATE.out.multiqc  // channel: [ val(meta), [ path(mqc) ] ]
+    multiqc  = ENHANCERLM_EVALUATE.out.multiqc.mix( ENHANCERLM_BENCHMARK.out.multiqc ) // channel: [ val(meta), [ path(mqc) ] ]
+    benchmark = ENHANCERLM_BENCHMARK.out.table  // channel: [ val(meta), path(benchmark_tsv) ]
 }
