@@ -127,3 +127,29 @@ def test_outputs_get_ordinary_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_run_resume_skips_only_unchanged_steps(tmp_path):
+    """--resume reuses a step only when its parameters, input contents and the version match."""
+    outdir = tmp_path / "results"
+    params = tmp_path / "params.yaml"
+
+    def run(epochs: int, *flags: str) -> dict[str, bool]:
+        params.write_text(f"kmers: '3'\nensemble: none\nepochs: {epochs}\n")
+        result = invoke("run", "--profile", "test", "--params", str(params), "--outdir", str(outdir),
+                        "--device", "cpu", *flags)
+        assert result.exit_code == 0, result.output
+        summary = json.loads((outdir / "pipeline_info" / "run_summary.json").read_text())
+        return {s["step"]: s.get("cached", False) for s in summary["steps"]}
+
+    first = run(1)
+    assert not any(first.values()) and "TRAIN (mini_layer1_k3)" in first
+    card = (outdir / "train" / "mini_layer1_k3" / "enhancerlm.json").read_bytes()
+    assert all(run(1, "--resume").values())  # nothing changed: every step is reused
+    assert (outdir / "train" / "mini_layer1_k3" / "enhancerlm.json").read_bytes() == card
+    changed = run(2, "--resume")  # a training parameter changed: training and what depends on it re-run
+    assert changed["PREPARE"] and not changed["TRAIN (mini_layer1_k3)"]
+    assert not changed["EVALUATE (mini_layer1_k3)"] and not changed["MULTIQC"]
+    card = json.loads((outdir / "train" / "mini_layer1_k3" / "enhancerlm.json").read_text())
+    assert card["hyperparameters"]["epochs"] == 2
+    assert not any(run(2).values())  # without --resume everything runs

@@ -263,13 +263,15 @@ def convert(source: str, outdir: str) -> None:
               help="YAML or JSON file of pipeline parameters (as nextflow -params-file).")
 @click.option("--outdir", default=None, help="Results directory [default: the params' outdir].")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
+@click.option("--resume", is_flag=True, help="Skip every step whose parameters, input contents and enhancerlm "
+              "version match a completed run in the same --outdir (as nextflow -resume).")
 @_reports_errors
-def run(profile: str | None, params_file: str | None, outdir: str | None, device: str) -> None:
+def run(profile: str | None, params_file: str | None, outdir: str | None, device: str, resume: bool) -> None:
     """Run the pipeline's steps in-process, with the parameters the Nextflow pipeline uses."""
     from .pipeline import load_params, run_pipeline
 
     params = load_params(profile=profile, params_file=params_file, overrides={"outdir": outdir} if outdir else {})
-    summary = run_pipeline(params, device=device)
+    summary = run_pipeline(params, device=device, resume=resume)
     click.echo(summary)
 
 

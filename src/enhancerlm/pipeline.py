@@ -9,12 +9,14 @@ laid out as the Nextflow pipeline publishes them.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,12 @@ from jsonschema import Draft202012Validator
 from . import __version__
 from .baseline import MODEL_TYPE as BASELINE
 from .benchmark import run_benchmark
-from .data import prepare_samplesheet
+from .data import load_samplesheet, prepare_samplesheet
 from .ensemble import build_ensemble
 from .errors import EnhancerLMError, InputError
 from .evaluate import evaluate_model
-from .io import resource, write_json, write_text
+from .io import resource, sha256_file, write_json, write_text
+from .model import CARD_FILE
 from .versions import software_versions, tool_version
 from .train import TrainOptions, train
 
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 
 PROFILES = ("test", "test_full")
 # The steps in the order the Nextflow workflow runs them (processes without the ENHANCERLM_ prefix).
+STEP_RECORDS = Path("pipeline_info") / "steps"
 PIPELINE_STEPS = ("PREPARE", "TRAIN", "ENSEMBLE", "EVALUATE", "BENCHMARK", "MULTIQC")
 _ASSIGNMENT = re.compile(r"""^\s*(\w+)\s*=\s*(.+?)\s*(//.*)?$""")
 
@@ -153,27 +157,40 @@ def train_options(params: dict[str, Any]) -> TrainOptions:
     )
 
 
-def run_pipeline(params: dict[str, Any], device: str = "auto") -> Path:
+def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = False) -> Path:
     """prepare -> train (one model per dataset, k and seed, and the k-mer baseline) -> ensemble of the
     k-mer models -> evaluate every model on the test split -> benchmark table per dataset -> MultiQC.
 
     Results land in OUTDIR/prepare, OUTDIR/train/<model id>, OUTDIR/ensemble, OUTDIR/evaluate,
     OUTDIR/benchmark, OUTDIR/multiqc and OUTDIR/pipeline_info, the layout the Nextflow pipeline publishes.
+    With `resume`, a step is skipped when a completed record of it (OUTDIR/pipeline_info/steps) has the
+    same key: its parameters, the content of its inputs and the package version (as Nextflow's -resume).
     """
     outdir = Path(params["outdir"])
     started = datetime.now(timezone.utc)
     steps: list[dict[str, Any]] = []
 
-    def step(name: str, function, *args, **kwargs):
+    def step(name: str, function, *args, inputs: Sequence[str | Path] = (), outputs: Sequence[str | Path] = (),
+             **kwargs):
         clock = time.perf_counter()
+        record = outdir / STEP_RECORDS / f"{_file_name(name)}.json"
+        key = step_key(name, function, args, kwargs, inputs)
+        if resume and (done := completed_step(record, key)) is not None:
+            log.info("step %s: cached (same inputs, parameters and version)", name)
+            steps.append({"step": name, "seconds": 0.0, "cached": True})
+            return done
         log.info("step %s", name)
         value = function(*args, **kwargs)
+        write_json(record, {"step": name, "key": key, "outputs": [str(p) for p in outputs], "value": value})
         steps.append({"step": name, "seconds": round(time.perf_counter() - clock, 1)})
         return value
 
     prepared = step("PREPARE", prepare_samplesheet, params["input"], outdir / "prepare", folds=params["folds"],
-                    seed=params["seed"], max_n_fraction=params["max_n_fraction"], positive=params.get("positive"))
+                    seed=params["seed"], max_n_fraction=params["max_n_fraction"], positive=params.get("positive"),
+                    inputs=[params["input"], *load_samplesheet(params["input"])["fasta"]],
+                    outputs=[outdir / "prepare"])
     cross_validation = params["cv"] or params["ensemble"] == "stacking"
+    evaluations: dict[str, list[Path]] = {}
     for dataset, paths in prepared.items():
         evaluated = []
         for seed in replicate_seeds(params):
@@ -183,31 +200,80 @@ def run_pipeline(params: dict[str, Any], device: str = "auto") -> Path:
             if params["baseline"]:
                 models.append((f"{dataset}_{BASELINE}{suffix}", BASELINE, None))
             for model_id, spec, k in models:
-                step(f"TRAIN ({model_id})", train, paths["dataset"], spec, outdir / "train" / model_id, kmer=k,
-                     options=options, model_id=model_id, device=device, cross_validation=cross_validation,
-                     trust_remote_code=params["trust_remote_code"])
-                evaluated.append(outdir / "train" / model_id)
+                model_dir = outdir / "train" / model_id
+                step(f"TRAIN ({model_id})", train, paths["dataset"], spec, model_dir, kmer=k, options=options,
+                     model_id=model_id, device=device, cross_validation=cross_validation,
+                     trust_remote_code=params["trust_remote_code"],
+                     inputs=[paths["dataset"], *([spec] if Path(spec).exists() else [])],
+                     outputs=[model_dir / CARD_FILE])
+                evaluated.append(model_dir)
             kmer_models = [outdir / "train" / model_id for model_id, _, k in models if k is not None]
             if params["ensemble"] != "none" and len(kmer_models) >= 2:
                 ensemble_dir = outdir / "ensemble" / f"{dataset}_ensemble{suffix}"
                 step(f"ENSEMBLE ({ensemble_dir.name})", build_ensemble, [str(m) for m in kmer_models],
                      paths["dataset"], ensemble_dir, method=params["ensemble"], model_id=ensemble_dir.name,
-                     device="cpu")
+                     device="cpu", inputs=[paths["dataset"], *kmer_models], outputs=[ensemble_dir / CARD_FILE])
                 evaluated.append(ensemble_dir)
         for model_dir in evaluated:
-            step(f"EVALUATE ({model_dir.name})", evaluate_model, str(model_dir), paths["dataset"],
-                 outdir=outdir / "evaluate", prefix=model_dir.name, device="cpu")
+            written = step(f"EVALUATE ({model_dir.name})", evaluate_model, str(model_dir), paths["dataset"],
+                           outdir=outdir / "evaluate", prefix=model_dir.name, device="cpu",
+                           inputs=[model_dir, paths["dataset"]],
+                           outputs=[outdir / "evaluate" / f"{model_dir.name}.metrics.json"])
+            evaluations.setdefault(dataset, []).extend(Path(p) for p in written.values())
     for dataset in prepared:
         step(f"BENCHMARK ({dataset})", run_benchmark, outdir / "evaluate", outdir / "benchmark", dataset=dataset,
-             prefix=dataset)
+             prefix=dataset, inputs=evaluations.get(dataset, []),
+             outputs=[outdir / "benchmark" / f"{dataset}.benchmark.json"])
     versions = write_versions_yaml(outdir / "pipeline_info" / "enhancerlm_software_mqc_versions.yml")
     step("MULTIQC", multiqc_report, [outdir / "evaluate", outdir / "benchmark", versions], outdir / "multiqc",
+         inputs=[outdir / "evaluate", outdir / "benchmark"], outputs=[outdir / "multiqc" / "multiqc_report.html"],
          config=params.get("multiqc_config") or resource("assets/multiqc_config.yml"), title=params.get("multiqc_title"))
     summary = {"enhancerlm_version": __version__, "started": started.isoformat(timespec="seconds"),
                "seconds": round((datetime.now(timezone.utc) - started).total_seconds(), 1), "steps": steps}
     stamp = started.strftime("%Y-%m-%d_%H-%M-%S")
     write_json(outdir / "pipeline_info" / f"params_{stamp}.json", params)
     return write_json(outdir / "pipeline_info" / "run_summary.json", summary)
+
+
+def step_key(name: str, function, args: tuple, kwargs: dict, inputs: Sequence[str | Path]) -> str:
+    """What identifies a step's result: its function, arguments, the content of its inputs and the version."""
+    payload = {"step": name, "function": f"{function.__module__}.{function.__qualname__}", "version": __version__,
+               "arguments": json.loads(json.dumps([args, kwargs], default=_plain)),
+               "inputs": {str(path): content_digest(Path(path)) for path in inputs}}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _file_name(step: str) -> str:
+    """`TRAIN (layer1_k3)` -> `TRAIN_layer1_k3`."""
+    return re.sub(r"[^\w.-]+", "_", step).strip("_")
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    return str(value)
+
+
+def content_digest(path: Path) -> str:
+    """sha256 of a file, or of every file's relative path and digest under a directory ("missing" if neither)."""
+    if path.is_file():
+        return sha256_file(path)
+    if not path.is_dir():
+        return "missing"
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path)}\t{sha256_file(file)}\n".encode())
+    return digest.hexdigest()
+
+
+def completed_step(record: Path, key: str) -> Any | None:
+    """The recorded result of a completed step with this key whose outputs all exist, else None."""
+    if not record.is_file():
+        return None
+    done = json.loads(record.read_text())
+    if done.get("key") != key or not all(Path(p).exists() for p in done.get("outputs", [])):
+        return None
+    return done["value"]
 
 
 def write_versions_yaml(path: Path) -> Path:
