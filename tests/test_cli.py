@@ -66,7 +66,8 @@ def test_params_precedence_defaults_profile_file(tmp_path):
 
 
 def test_every_profile_param_is_in_the_schema():
-    known = schema_defaults(schema()).keys() | {"lr", "positive", "config_profile_name", "config_profile_description"}
+    known = {name for group in schema()["$defs"].values() for name in group["properties"]}
+    assert {"lr", "positive", "genome_regions"} <= known - schema_defaults(schema()).keys()  # no default: unset
     for profile in ("test", "test_full"):
         assert set(profile_params(profile)) <= known
 
@@ -99,7 +100,14 @@ def test_run_test_profile_lays_out_results(tmp_path):
     models = ["mini_layer1_k3", "mini_layer1_k4", "mini_layer1_kmer-baseline"]
     assert [s["step"] for s in summary["steps"]] == [
         "PREPARE", *(f"TRAIN ({m})" for m in models), "ENSEMBLE (mini_layer1_ensemble)",
-        *(f"EVALUATE ({m})" for m in [*models, "mini_layer1_ensemble"]), "BENCHMARK (mini_layer1)", "MULTIQC"]
+        *(f"EVALUATE ({m})" for m in [*models, "mini_layer1_ensemble"]), "BENCHMARK (mini_layer1)",
+        "CHUNKS (chr22_demo.fa.gz)", "PREDICT (mini_layer1_ensemble 22:0-10000000)",
+        "PREDICT (mini_layer1_ensemble 22:10000000-17700000)", "MERGEPREDICTIONS (mini_layer1_ensemble)", "MULTIQC"]
+    scan = json.loads((results / "predict" / "mini_layer1_ensemble.predict.json").read_text())
+    assert scan["windows"]["scored"] == 10_000 // 50  # test_regions.bed: 10 kb of real sequence, stride 50
+    bedgraph = (results / "predict" / "mini_layer1_ensemble.windows.bedgraph").read_text().splitlines()
+    assert len(bedgraph) == 200 and bedgraph[0].split("\t")[0] == "22"
+    assert (results / "predict" / "mini_layer1_ensemble.windows.bw").exists()
     rows = (results / "multiqc" / "multiqc_data" / "multiqc_general_stats.txt").read_text().splitlines()[1:]
     general_stats = {row.split("\t")[0]: row.split("\t") for row in rows}
     assert sorted(general_stats) == sorted([*models, "mini_layer1_ensemble"])
@@ -111,6 +119,7 @@ def test_run_test_profile_lays_out_results(tmp_path):
     assert k3_all["MCC"] == pytest.approx(metrics["subsets"]["all"]["mcc"])
     sections = (results / "multiqc" / "multiqc_report.html").read_text()
     assert "Benchmark: mini_layer1" in sections and "enhancerlm_benchmark_mini_layer1" in sections
+    assert "enhancerlm: genome scan" in sections and "enhancerlm_predict_scores" in sections
     versions = (results / "pipeline_info" / "enhancerlm_software_mqc_versions.yml").read_text()
     assert "ENHANCERLM_TRAIN:" in versions and "transformers:" in versions
     params = json.loads(next((results / "pipeline_info").glob("params_*.json")).read_text())

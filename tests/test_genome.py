@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from enhancerlm import data
 from enhancerlm.cli import main
 from enhancerlm.errors import InputError
-from enhancerlm.genome import RegionIndex, contig_sizes, open_genome, read_bed
+from enhancerlm.genome import RegionIndex, contig_sizes, genome_sizes, open_genome, read_bed, read_fai
 
 SIZES = {"chr1": 40_000, "chr2": 30_000, "chr3": 30_000, "chr4": 20_000}
 N_RUNS = [("chr1", 10_000, 12_000), ("chr3", 5_000, 6_000)]
@@ -146,12 +146,48 @@ def test_bgzip_reads_across_a_full_block_boundary(genome_files):
             assert bgzipped.fetch(chrom, start, start + 100) == plain.fetch(chrom, start, start + 100)
 
 
-def test_plain_gzip_genome_is_refused_with_the_bgzip_fix(genome_files):
-    with pytest.raises(InputError) as error:
-        open_genome(genome_files["gzip"])
-    message = str(error.value)
-    assert message.startswith(f"{genome_files['gzip']}: plain gzip cannot be read by position")
-    assert "bgzip genome.gzip.fa" in message and "\n" not in message
+def test_plain_gzip_genome_is_recompressed_once_to_a_cached_bgzf_copy(genome_files, tmp_path, monkeypatch, caplog):
+    directory = tmp_path / "reference"
+    directory.mkdir()
+    gzipped = directory / "genome.fa.gz"
+    gzipped.write_bytes(genome_files["gzip"].read_bytes())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    genome = synthetic_genome()
+    with caplog.at_level("INFO", logger="enhancerlm.genome"):
+        for _ in range(2):  # the second open reuses the copy and its index
+            with open_genome(gzipped) as reference, open_genome(genome_files["plain"]) as plain:
+                assert reference.sizes == SIZES
+                assert reference.fetch("chr1", 0, 50) == genome["chr1"][:50]
+                for chrom, size in SIZES.items():
+                    assert reference.fetch(chrom, 0, size) == plain.fetch(chrom, 0, size)
+    assert sum("re-compressing it once to BGZF" in record.message for record in caplog.records) == 1
+    assert os.listdir(directory) == ["genome.fa.gz"]  # nothing written beside the input
+    cached = sorted(path.name for path in (tmp_path / "cache").rglob("*") if path.is_file())
+    assert cached == ["genome.fa.gz", "genome.fa.gz.fai", "genome.fa.gz.gzi"]
+    os.utime(gzipped, ns=(0, 0))  # a changed file gets a fresh copy
+    assert contig_sizes(gzipped) == SIZES
+    assert len([path for path in (tmp_path / "cache").rglob("genome.fa.gz")]) == 2
+
+
+def test_a_given_fai_is_used_instead_of_building_one(genome_files, tmp_path, monkeypatch):
+    directory = tmp_path / "reference"
+    directory.mkdir()
+    fasta = directory / "genome.fa"
+    fasta.write_bytes(genome_files["plain"].read_bytes())
+    contig_sizes(genome_files["plain"])  # indexes it beside itself
+    fai = tmp_path / "elsewhere.fai"
+    fai.write_text(Path(f"{genome_files['plain']}.fai").read_text())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    directory.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        with open_genome(fasta, fai=fai) as reference:
+            assert reference.sizes == SIZES and reference.fetch("chr4", 0, 10) == synthetic_genome()["chr4"][:10]
+    finally:
+        directory.chmod(0o755)
+    assert os.listdir(directory) == ["genome.fa"] and not (tmp_path / "cache").exists()
+    assert genome_sizes(fai=fai) == SIZES
+    with pytest.raises(InputError, match="line 1: not a .fai line"):
+        read_fai(genome_files["bed"])
 
 
 @pytest.mark.parametrize(("kind", "index_dir"), [("plain", None), ("bgzip", None), ("bgzip", "indexes")])
@@ -369,8 +405,10 @@ def test_cli_prepare_mode_errors(genome_files, tmp_path, args, message):
     assert result.exit_code == 2 and message in result.output, result.output
 
 
-def test_cli_plain_gzip_genome_is_one_line_error(genome_files, tmp_path):
-    result = invoke("prepare", "--bed", genome_files["bed"], "--genome", genome_files["gzip"], "--outdir", tmp_path)
-    assert result.exit_code == 1
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and "plain gzip cannot be read by position; recompress it with bgzip" in lines[0]
+def test_cli_prepare_reads_a_plain_gzip_genome(genome_files, prepared, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    result = invoke("prepare", "--bed", genome_files["bed"], "--genome", genome_files["gzip"], "--blacklist",
+                    genome_files["blacklist"], "--test-chroms", ",".join(TEST_CHROMS), "--negatives-per-positive", "2",
+                    "--folds", "3", "--seed", "1", "--outdir", tmp_path / "prep")
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(data.read_dataset(tmp_path / "prep" / "peaks.dataset.tsv"), prepared[0])

@@ -34,6 +34,8 @@ import enhancerlm.benchmark as benchmark_module
 import enhancerlm.data as data_module
 import enhancerlm.ensemble as ensemble_module
 import enhancerlm.evaluate as evaluate_module
+import enhancerlm.genome as genome_module
+import enhancerlm.predict as predict_module
 import enhancerlm.train as train_module
 from enhancerlm import cli, pipeline
 from enhancerlm.train import TrainOptions
@@ -82,6 +84,10 @@ OVERRIDES = {
     "single_k": {"kmers": "5", "baseline": False},  # one k-mer model: nothing to ensemble
     "descending_k": {"kmers": "4,3"},  # the schema allows any order; the ensemble members go in k order
     "replicates": {"replicates": 3, "seed": 7},  # every model and ensemble three times, ids with _seed<N>
+    "skip_predict": {"skip_predict": True},
+    "blacklist": {"genome_regions": str(REPO / "assets" / "data" / "hg19-chr22-demo" / "demo_regions.bed"),
+                  "blacklist": str(REPO / "assets" / "data" / "hg19-chr22-demo" / "test_regions.bed"),
+                  "predict_chunk_size": 7000000},
 }
 VARIANTS = ("test", "all_optional")  # every module command is rendered and parsed under these
 
@@ -130,6 +136,29 @@ CASES = {
         "inputs": {"evaluations": ["mini_layer1_k3.metrics.json", "mini_layer1_k3.predictions.tsv",
                                    "mini_layer1_k3.cv.json", "mini_layer1_k3.cv_predictions.tsv"]},
         "dirs": set(),
+    },
+    "ENHANCERLM_CHUNKS": {
+        "meta": {"id": "chr22_demo.fa.gz"},
+        "inputs": {"genome": "chr22_demo.fa.gz"},
+        "dirs": set(),
+    },
+    "ENHANCERLM_PREDICT": {
+        "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
+        "inputs": {"model": "mini_layer1_ensemble", "chunk": "22:10000000-17700000", "genome": "chr22_demo.fa.gz",
+                   "regions": "test_regions.bed", "blacklist": []},
+        "dirs": {"model"},
+    },
+    "ENHANCERLM_PREDICT/blacklist": {
+        "meta": {"id": "mini_layer1_k3", "dataset": "mini_layer1", "kmer": 3, "seed": 42},
+        "inputs": {"model": "mini_layer1_k3", "chunk": "22:0-10000000", "genome": "chr22_demo.fa.gz",
+                   "regions": [], "blacklist": "blacklist.bed"},
+        "dirs": {"model"},
+    },
+    "ENHANCERLM_MERGEPREDICTIONS": {
+        "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
+        "inputs": {"scans": ["mini_layer1_ensemble.22_0_10000000", "mini_layer1_ensemble.22_10000000_17700000"],
+                   "genome": "chr22_demo.fa.gz"},
+        "dirs": {"scans"},
     },
     "MULTIQC": {
         "meta": None,
@@ -336,7 +365,9 @@ def run_script(command: str, workdir: Path, timeout: int = 300) -> subprocess.Co
 def check_outputs(task: Task, rendered: nfparse.Rendered, workdir: Path) -> set[str]:
     """Every declared non-optional output matches something; every produced top-level entry is declared."""
     staged_top = {PurePosixPath(name).parts[0] for name in task.files}
-    produced = {p.name for p in workdir.iterdir() if not p.name.startswith(".") and p.name not in staged_top}
+    # an index built beside a staged FASTA (samtools-style .fai, bgzip .gzi) is the task's cache, not an output
+    indexes = {f"{name}{suffix}" for name in staged_top for suffix in (".fai", ".gzi")}
+    produced = {p.name for p in workdir.iterdir() if not p.name.startswith(".") and p.name not in staged_top | indexes}
     covered: set[str] = set()
     for output, patterns in nfparse.output_patterns(task.process, rendered):
         for pattern in patterns:
@@ -373,6 +404,7 @@ def cli_library_call(argv: list[str]) -> tuple[str, dict]:
         return replacement
 
     card = {"validation": None, "model_id": "x", "best_epoch": 1, "threshold": 0.5, "weights": [0.5, 0.5]}
+    scan = {"prefix": "x", "windows": {"scored": 0}, "regions": {"called": 0}, "outputs": {"json": "x.predict.json"}}
     with mock.patch.object(data_module, "prepare_samplesheet", fake("prepare", data_module.prepare_samplesheet, {})), \
             mock.patch.object(train_module, "train", fake("train", train_module.train, card)), \
             mock.patch.object(ensemble_module, "build_ensemble",
@@ -380,7 +412,10 @@ def cli_library_call(argv: list[str]) -> tuple[str, dict]:
             mock.patch.object(evaluate_module, "evaluate_model",
                               fake("evaluate", evaluate_module.evaluate_model, {"metrics": "m"})), \
             mock.patch.object(benchmark_module, "run_benchmark",
-                              fake("benchmark", benchmark_module.run_benchmark, {"markdown": "b.md"})):
+                              fake("benchmark", benchmark_module.run_benchmark, {"markdown": "b.md"})), \
+            mock.patch.object(predict_module, "write_chunks", fake("chunks", predict_module.write_chunks, Path(__file__))), \
+            mock.patch.object(predict_module, "predict", fake("predict", predict_module.predict, scan)), \
+            mock.patch.object(predict_module, "merge_predictions", fake("merge", predict_module.merge_predictions, scan)):
         result = CliRunner().invoke(cli.main, argv[1:], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert len(captured) == 1, captured
@@ -399,7 +434,7 @@ def record_runner(params: dict) -> RunnerRecord:
     """Run `run_pipeline` with training, ensembles, evaluation and MultiQC replaced by recorders (prepare is
     real)."""
     calls: dict[str, list[dict]] = {"prepare": [], "train": [], "ensemble": [], "evaluate": [], "benchmark": [],
-                                    "multiqc": []}
+                                    "chunks": [], "predict": [], "merge": [], "multiqc": []}
     prepared: dict = {}
     real_prepare = pipeline.prepare_samplesheet
     outdir = Path(params["outdir"])
@@ -409,10 +444,10 @@ def record_runner(params: dict) -> RunnerRecord:
         prepared.update(real_prepare(*args, **kwargs))
         return prepared
 
-    def recorder(name, function, result=None):
+    def recorder(name, function, result=None, call_through=False):
         def replacement(*args, **kwargs):
             calls[name].append(bound(function, args, kwargs))
-            return result
+            return function(*args, **kwargs) if call_through else result
         return replacement
 
     with mock.patch.multiple(pipeline, prepare_samplesheet=prepare,
@@ -420,6 +455,9 @@ def record_runner(params: dict) -> RunnerRecord:
                              build_ensemble=recorder("ensemble", ensemble_module.build_ensemble, {}),
                              evaluate_model=recorder("evaluate", evaluate_module.evaluate_model, {}),
                              run_benchmark=recorder("benchmark", benchmark_module.run_benchmark, {}),
+                             write_chunks=recorder("chunks", predict_module.write_chunks, call_through=True),
+                             predict=recorder("predict", predict_module.predict, {}),
+                             merge_predictions=recorder("merge", predict_module.merge_predictions, {}),
                              multiqc_report=recorder("multiqc", pipeline.multiqc_report,
                                                      outdir / "multiqc" / "multiqc_report.html")):
         summary = json.loads(Path(pipeline.run_pipeline(params, device="cpu")).read_text())
@@ -450,6 +488,7 @@ def workflow_text(path: str) -> nfparse.Snippet:
 
 
 SUBWORKFLOW = "subworkflows/local/train_evaluate/main.nf"
+GENOME_PREDICT = "subworkflows/local/genome_predict/main.nf"
 
 
 @dataclasses.dataclass
@@ -531,6 +570,8 @@ class Plan:
     ensemble: list[dict]
     evaluate: list[dict]
     benchmark: list[dict]
+    predict: list[dict] = dataclasses.field(default_factory=list)
+    merge: list[dict] = dataclasses.field(default_factory=list)
 
 
 def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta: meta["id"]) -> Plan:
@@ -612,7 +653,36 @@ def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta:
     assert normalized(ops[4].body) == "dataset_id, files -> [ [ id: dataset_id ], files.flatten() ]"
     benchmark = [{"meta": {"id": key}, "evaluations": [f for files in groups for f in files]}
                  for key, groups in group_tuple(items)]
-    return Plan(train, ensemble, evaluate, benchmark)
+    plan = Plan(train, ensemble, evaluate, benchmark)
+    plan.predict, plan.merge = genome_predict_plan(params, plan, model_dir)
+    return plan
+
+
+def genome_predict_plan(params: dict, plan: Plan, model_dir) -> tuple[list[dict], list[dict]]:
+    """The ENHANCERLM_PREDICT tasks (meta, model, chunk) and ENHANCERLM_MERGEPREDICTIONS tasks (meta, scans) of
+    workflows/enhancerlm.nf and GENOME_PREDICT."""
+    workflow = "workflows/enhancerlm.nf"
+    ops = channel_chain("ch_predict_models", ["TRAIN_EVALUATE.out.ensemble", "mix(", "filter{"], path=workflow)
+    source, mix_ops = parse_chain(ops[0].body)
+    assert source == "TRAIN_EVALUATE.out.model" and [op.signature for op in mix_ops] == ["filter{"]
+    ensembles = [[task["meta"], model_dir(task["meta"])] for task in plan.ensemble]
+    models = [[task["meta"], model_dir(task["meta"])] for task in plan.train]
+    items = ensembles + [item for item in models if nfparse.truthy(closure_call(mix_ops[0], item, params))]
+    items = [item for item in items if nfparse.truthy(closure_call(ops[1], item, params))]
+    text = normalized(workflow_text(workflow))
+    assert "ch_genome = params.skip_predict ? channel.empty() :" in text, f"{workflow}: ch_genome changed"
+    if params["skip_predict"]:
+        return [], []
+    # ENHANCERLM_CHUNKS's BED, one chunk per line (its 4th column), as `enhancerlm chunks` writes it
+    chunks = predict_module.genome_chunks(genome_module.genome_sizes(params["genome"]), params["predict_chunk_size"])
+    assert "ch_chunks = ENHANCERLM_CHUNKS.out.bed .flatMap { meta, bed -> bed.readLines() } .map { line -> " \
+           "line.tokenize('\\t')[3] }" in normalized(workflow_text(GENOME_PREDICT)), f"{GENOME_PREDICT}: ch_chunks"
+    ops = channel_chain("ch_scans", ["ch_models", "combine("], path=GENOME_PREDICT)
+    assert normalized(ops[0].body) == "ch_chunks"
+    predict = [{"meta": meta, "model": model, "chunk": chunk} for meta, model in items for chunk in chunks["name"]]
+    ops = channel_chain("ch_merge", ["ENHANCERLM_PREDICT.out.scan", "groupTuple("], path=GENOME_PREDICT)
+    assert not normalized(ops[0].body)
+    return predict, [{"meta": meta, "chunks": list(chunks["name"])} for meta, _ in items]
 
 
 def group_tuple(items: list[list]) -> list[list]:
@@ -1187,6 +1257,41 @@ def test_benchmark_task_outputs(evaluate_run, baseline_run, mini_dataset, tmp_pa
     assert report["best"] is None and "no cross-validation" in report["best_rule"]
 
 
+def test_genome_predict_task_outputs(baseline_run, tmp_path):
+    """CHUNKS, then PREDICT on each chunk (10 kb of the bundled genome), then MERGEPREDICTIONS, as tasks."""
+    model_task, _, model_workdir = baseline_run
+    model_id = model_task.meta["id"]
+    demo = REPO / "assets" / "data" / "hg19-chr22-demo"
+    params = variant_params("test")
+    sources = {"chr22_demo.fa.gz": demo / "chr22_demo.fa.gz", "test_regions.bed": demo / "test_regions.bed",
+               model_id: model_workdir / model_id}
+
+    def run_task(name, case, workdir, extra=None):
+        task = stage(read_module(module_path(name)), case)
+        workdir.mkdir()
+        materialize(task, workdir, {**sources, **(extra or {})})
+        rendered = render_task(task, params)
+        run_script(rendered.command, workdir)
+        check_outputs(task, rendered, workdir)
+        return task, rendered
+
+    chunks_dir = tmp_path / "chunks"
+    run_task("ENHANCERLM_CHUNKS", CASES["ENHANCERLM_CHUNKS"], chunks_dir)
+    chunks = [line.split("\t")[3] for line in (chunks_dir / "chr22_demo.fa.gz.chunks.bed").read_text().splitlines()]
+    assert chunks == ["22:0-10000000", "22:10000000-17700000"]
+    scans = {}
+    for number, chunk in enumerate(chunks):
+        case = {**CASES["ENHANCERLM_PREDICT"], "meta": model_task.meta,
+                "inputs": {**CASES["ENHANCERLM_PREDICT"]["inputs"], "model": model_id, "chunk": chunk}}
+        task, rendered = run_task("ENHANCERLM_PREDICT", case, tmp_path / f"predict{number}")
+        (scan,) = [p for o, p in nfparse.output_patterns(task.process, rendered) if o.emit == "scan"]
+        scans[scan[0]] = tmp_path / f"predict{number}" / scan[0]
+    case = {"meta": model_task.meta, "dirs": {"scans"}, "inputs": {"scans": list(scans), "genome": "chr22_demo.fa.gz"}}
+    run_task("ENHANCERLM_MERGEPREDICTIONS", case, tmp_path / "merge", scans)
+    report = json.loads((tmp_path / "merge" / f"{model_id}.predict.json").read_text())
+    assert report["windows"]["scored"] == 200  # 10 kb, stride 50, all in the second chunk
+
+
 def test_multiqc_task_outputs(evaluate_run, tmp_path):
     task_in, rendered_in, evaluated = evaluate_run
     process = read_module(module_path("MULTIQC"))
@@ -1538,6 +1643,57 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
         assert Path(runner_call["evaluations_dir"]) == publish_path("ENHANCERLM_EVALUATE", params)
         assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_BENCHMARK", params)
         compare(nextflow_call, runner_call, {"evaluations_dir", "outdir"}, f"benchmark {dataset_id}")
+
+    # CHUNKS, PREDICT per model and chunk, MERGEPREDICTIONS per model: the first seed's ensembles (or k-mer models)
+    full_plan = nextflow_plan(params, dataset_files, model_dir=lambda meta: models[meta["id"]][1])
+    runner_predict = {(Path(c["model_spec"]).name, c["options"].chunk): c for c in record.calls["predict"]}
+    assert len(runner_predict) == len(record.calls["predict"])
+    assert sorted(runner_predict) == sorted((t["model"], t["chunk"]) for t in full_plan.predict), \
+        "Nextflow and the runner scan different models or chunks"
+    if full_plan.predict:
+        (runner_call,) = record.calls["chunks"]
+        chunks = read_module(module_path("ENHANCERLM_CHUNKS"))
+        genome = Path(params["genome"]).name
+        _, _, argv = staged_command(chunks, {"meta": {"id": genome}, "dirs": set(), "inputs": {"genome": genome}},
+                                    tmp_path / "chunks", params, monkeypatch)
+        name, nextflow_call = cli_library_call(argv)
+        assert name == "chunks" and Path(runner_call["genome"]).name == Path(nextflow_call["genome"]).name
+        compare(nextflow_call, runner_call, {"genome", "output"}, "chunks")
+    predict_process = read_module(module_path("ENHANCERLM_PREDICT"))
+    for planned in full_plan.predict:
+        inputs = {"model": planned["model"], "chunk": planned["chunk"], "genome": Path(params["genome"]).name,
+                  "regions": Path(params["genome_regions"]).name if params.get("genome_regions") else [],
+                  "blacklist": Path(params["blacklist"]).name if params.get("blacklist") else []}
+        task, rendered, argv = staged_command(predict_process, {"meta": planned["meta"], "dirs": {"model"},
+                                                                "inputs": inputs},
+                                              tmp_path / f"predict_{planned['model']}_{planned['chunk']}", params,
+                                              monkeypatch)
+        name, nextflow_call = cli_library_call(argv)
+        assert name == "predict"
+        runner_call = runner_predict[(planned["model"], planned["chunk"])]
+        assert Path(runner_call["model_spec"]).parent == publish_path(models[planned["meta"]["id"]][0].process.name,
+                                                                       params)
+        ours, theirs = dataclasses.asdict(nextflow_call["options"]), dataclasses.asdict(runner_call["options"])
+        for key in ("regions", "blacklist"):
+            ours[key], theirs[key] = [None if v[key] is None else Path(v[key]).name for v in (ours, theirs)]
+        assert ours == theirs, f"predict {planned['model']} {planned['chunk']}"
+        assert Path(nextflow_call["outdir"]).name == Path(runner_call["outdir"]).name
+        compare(nextflow_call, runner_call, {"model_spec", "genome_path", "outdir", "options"}, f"predict {task.meta}")
+    runner_merge = {c["prefix"]: c for c in record.calls["merge"]}
+    merge_process = read_module(module_path("ENHANCERLM_MERGEPREDICTIONS"))
+    assert sorted(runner_merge) == sorted(t["meta"]["id"] for t in full_plan.merge)
+    for planned in full_plan.merge:
+        meta = planned["meta"]
+        scans = [f"{meta['id']}.{'_'.join(re.split('[:-]', chunk))}" for chunk in planned["chunks"]]
+        _, _, argv = staged_command(merge_process, {"meta": meta, "dirs": {"scans"}, "inputs": {
+            "scans": scans, "genome": Path(params["genome"]).name}}, tmp_path / f"merge_{meta['id']}", params,
+            monkeypatch)
+        name, nextflow_call = cli_library_call(argv)
+        runner_call = runner_merge[meta["id"]]
+        assert name == "merge" and [Path(p).name for p in nextflow_call["inputs"]] == \
+            [Path(p).name for p in runner_call["inputs"]]
+        assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_MERGEPREDICTIONS", params)
+        compare(nextflow_call, runner_call, {"inputs", "outdir", "genome"}, f"merge {meta['id']}")
 
     # MULTIQC: same title and config
     multiqc = read_module(module_path("MULTIQC"))

@@ -1,9 +1,10 @@
 /*
- * The enhancerlm workflow: prepare -> train, ensemble, evaluate and benchmark -> MultiQC.
+ * The enhancerlm workflow: prepare -> train, ensemble, evaluate and benchmark -> genome scan -> MultiQC.
  */
 
 include { ENHANCERLM_PREPARE } from '../modules/local/enhancerlm/prepare/main'
 include { TRAIN_EVALUATE     } from '../subworkflows/local/train_evaluate/main'
+include { GENOME_PREDICT     } from '../subworkflows/local/genome_predict/main'
 include { MULTIQC            } from '../modules/local/multiqc/main'
 
 workflow ENHANCERLM {
@@ -49,6 +50,18 @@ workflow ENHANCERLM {
 
     TRAIN_EVALUATE ( ENHANCERLM_PREPARE.out.dataset, ch_kmers, ch_seeds, ch_base_model )
 
+    // Genome scan with the first seed's ensembles, or its k-mer models when no ensemble is built
+    // channel: [ val(meta), path(model) ]
+    ch_predict_models = TRAIN_EVALUATE.out.ensemble
+        .mix( TRAIN_EVALUATE.out.model.filter { meta, model -> meta.kmer != null && !(params.ensemble != 'none' && params.kmers.toString().tokenize(',').size() >= 2) } )
+        .filter { meta, model -> meta.seed == params.seed }
+
+    ch_genome    = params.skip_predict ? channel.empty() : channel.value([ [ id: file(params.genome).name ], file(params.genome, checkIfExists: true) ])
+    ch_regions   = channel.value(params.genome_regions ? file(params.genome_regions, checkIfExists: true) : [])
+    ch_blacklist = channel.value(params.blacklist ? file(params.blacklist, checkIfExists: true) : [])
+
+    GENOME_PREDICT ( ch_predict_models, ch_genome, ch_regions, ch_blacklist )
+
     // Software versions from every task, as MultiQC's software-versions YAML
     // channel: path(versions_yml)
     ch_versions = channel.topic('versions')
@@ -60,6 +73,7 @@ workflow ENHANCERLM {
 
     // channel: [ path(mqc), ... ]
     ch_multiqc_files = TRAIN_EVALUATE.out.multiqc
+        .mix( GENOME_PREDICT.out.multiqc )
         .flatMap { meta, files -> files }
         .mix(ch_versions)
         .collect()

@@ -300,3 +300,104 @@ def _fold(value: str) -> int | None:
 
 def _fmt(value: float | None) -> str:
     return "NA" if value is None else f"{value:.3f}"
+
+
+EXCLUDE_HELP = ("Regular expression (searched in contig names) of contigs not to scan [default: _alt|_random|^chrUn|"
+                "decoy|_fix|hap, i.e. alternate haplotypes, unplaced, decoy and fix contigs; '' scans all].")
+
+
+def _contig_list(value: str | None) -> list[str] | None:
+    return [name.strip() for name in value.split(",") if name.strip()] if value else None
+
+
+@main.command()
+@click.option("--model", "model_spec", required=True, help="Trained model, k-mer baseline or ensemble directory.")
+@click.option("--genome", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Genome FASTA: plain, bgzip, or plain gzip (re-compressed once to a cached BGZF copy).")
+@click.option("--fai", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="An existing .fai index of the genome, used instead of finding or building one.")
+@click.option("--regions", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="BED: score only windows whose start lies in a region (same grid as a whole-genome scan).")
+@click.option("--chunk", default=None,
+              help="CONTIG:START-END (0-based, half-open): score only windows whose start is in it (see `chunks`).")
+@click.option("--window", type=click.IntRange(8), default=None, help="Window length in nt [default: the model card's].")
+@click.option("--stride", default=50, show_default=True, type=click.IntRange(1), help="Window step in nt.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Probability calling a window enhancer [default: the model card's].")
+@click.option("--merge-gap", default=0, show_default=True, type=click.IntRange(0),
+              help="Merge called windows whose intervals are at most this far apart.")
+@click.option("--max-n-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+              help="Skip windows with a larger fraction of N (any base but ACGT).")
+@click.option("--blacklist", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="BED of regions: windows overlapping them are skipped.")
+@click.option("--include-contigs", default=None, help="Comma-separated contigs to scan [default: all].")
+@click.option("--exclude-contigs", default=None, help=EXCLUDE_HELP)
+@click.option("--strand-mode", type=click.Choice(["both", "forward"]), default="both", show_default=True,
+              help="Average each window with its reverse complement, or score the forward strand only.")
+@click.option("--calibrate", is_flag=True,
+              help="Score dinucleotide-shuffled copies of up to 10,000 scanned windows and give each region an FDR.")
+@click.option("--truth", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="BED of known enhancers: report region-level precision and recall.")
+@click.option("--seed", default=42, show_default=True, help="Seed of the calibration sample and shuffles.")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False))
+@click.option("--prefix", default=None, help="Output name prefix [default: the model id].")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1),
+              help="Sequences per forward pass (both strands count).")
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@_reports_errors
+def predict(model_spec, genome, fai, regions, chunk, window, stride, threshold, merge_gap, max_n_fraction, blacklist,
+            include_contigs, exclude_contigs, strand_mode, calibrate, truth, seed, outdir, prefix, batch_size,
+            device) -> None:
+    """Scan a genome with a trained model: window probabilities (bedGraph, bigWig), enhancer regions (BED),
+    a report and MultiQC content."""
+    from .predict import ScanOptions, predict as run_predict
+
+    options = ScanOptions(window=window, stride=stride, threshold=threshold, merge_gap=merge_gap,
+                          max_n_fraction=max_n_fraction, strand_mode=strand_mode,
+                          include_contigs=_contig_list(include_contigs), exclude_contigs=exclude_contigs, chunk=chunk,
+                          regions=regions, blacklist=blacklist, truth=truth, calibrate=calibrate, seed=seed,
+                          batch_size=batch_size, device=device)
+    report = run_predict(model_spec, genome, outdir, prefix=prefix, options=options, fai=fai)
+    click.echo(f"{report['prefix']}\twindows={report['windows']['scored']}\tregions={report['regions']['called']}\t"
+               f"{Path(outdir) / report['outputs']['json']}")
+
+
+@main.command()
+@click.option("--genome", default=None, type=click.Path(exists=True, dir_okay=False), help="Genome FASTA.")
+@click.option("--fai", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Its .fai index (enough on its own).")
+@click.option("--size", default=10_000_000, show_default=True, type=click.IntRange(1), help="Largest chunk in bp.")
+@click.option("--include-contigs", default=None, help="Comma-separated contigs to cover [default: all].")
+@click.option("--exclude-contigs", default=None, help=EXCLUDE_HELP)
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="BED file to write.")
+@_reports_errors
+def chunks(genome, fai, size, include_contigs, exclude_contigs, output) -> None:
+    """BED of pieces (chrom, start, end, chrom:start-end) covering the genome, for `predict --chunk`; a window
+    belongs to the chunk that holds its start."""
+    from .predict import write_chunks
+
+    written = write_chunks(genome, output, size=size, fai=fai, include=_contig_list(include_contigs),
+                           exclude=exclude_contigs)
+    click.echo(f"{written}\tchunks={len(written.read_text().splitlines())}")
+
+
+@main.command("merge-predictions")
+@click.option("--input", "inputs", required=True, multiple=True, type=click.Path(exists=False),
+              help="A directory of predict outputs or an output prefix DIR/NAME; repeat for each chunk.")
+@click.option("--genome", default=None, type=click.Path(exists=True, dir_okay=False), help="Genome FASTA.")
+@click.option("--fai", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Its .fai index (enough on its own).")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False))
+@click.option("--prefix", required=True, help="Output name prefix (region names use it).")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="[default: the chunks' threshold]")
+@click.option("--merge-gap", type=click.IntRange(0), default=None, help="[default: the chunks' merge gap]")
+@_reports_errors
+def merge_predictions(inputs, genome, fai, outdir, prefix, threshold, merge_gap) -> None:
+    """Gather chunked `predict` outputs into the files one whole-genome run writes (regions across chunk
+    borders included)."""
+    from .predict import merge_predictions as run_merge
+
+    report = run_merge(list(inputs), outdir, prefix=prefix, genome=genome, fai=fai, threshold=threshold,
+                       merge_gap=merge_gap)
+    click.echo(f"{report['prefix']}\twindows={report['windows']['scored']}\tregions={report['regions']['called']}\t"
+               f"{Path(outdir) / report['outputs']['json']}")

@@ -9,23 +9,30 @@ removed).
 from __future__ import annotations
 
 import bisect
+import gzip
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyfaidx
+from Bio import bgzf
 
 from . import io
 from .errors import InputError
+
+log = logging.getLogger(__name__)
 
 BED_COLUMNS = ["chrom", "start", "end", "name"]
 
 _BGZF_SUFFIXES = (".gz", ".bgz")
 _BED_SKIP = ("#", "track", "browser")
+_BGZF_BLOCK = 0xFF00  # uncompressed bytes per BGZF block, as bgzip writes them
 
 
 class Genome:
@@ -64,25 +71,31 @@ class Genome:
         self.close()
 
 
-def open_genome(path: str | os.PathLike, *, index_dir: str | os.PathLike | None = None) -> Genome:
-    """Open a plain or bgzip-compressed FASTA for random access, indexing it first if needed.
+def open_genome(path: str | os.PathLike, *, index_dir: str | os.PathLike | None = None,
+                fai: str | os.PathLike | None = None) -> Genome:
+    """Open a plain, bgzip- or gzip-compressed FASTA for random access, indexing it first if needed.
 
     The index (.fai, plus .gzi for bgzip) is read from, or written to, the FASTA's directory as
     samtools does, unless that directory is read-only and holds no current index: then it is
     kept under `index_dir` (default: the user's cache), so a read-only reference is never
-    written to. Plain gzip cannot be read by position and is refused with the fix.
+    written to. `fai` names an existing .fai to use instead of looking for or building one.
+    Plain gzip (UCSC's and Ensembl's .fa.gz) cannot be read by position: it is re-compressed
+    once to BGZF in the same cache, keyed by the file's path, size and modification time.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: genome FASTA not found")
-    bgzf = _is_bgzf(path)
-    fai, gzi = _index_paths(path, bgzf, index_dir)
+    if fai is not None and not Path(fai).is_file():
+        raise InputError(f"{fai}: FASTA index not found")
+    readable = _bgzf_copy(path, index_dir) if _is_plain_gzip(path) else path
+    bgzf_file = _is_bgzf(readable)
+    fai_path, gzi = (Path(fai), None) if fai and not bgzf_file else _index_paths(readable, bgzf_file, index_dir)
     try:
-        if not _current([fai, gzi], path):
-            _build_index(path, fai, gzi)
+        if not _current([gzi] if fai else [fai_path, gzi], readable):
+            _build_index(readable, fai_path, gzi)
         fasta = pyfaidx.Fasta(
-            str(path),
-            indexname=str(fai),
+            str(readable),
+            indexname=str(fai or fai_path),
             gzi_indexname=str(gzi) if gzi else None,
             as_raw=True,
             sequence_always_upper=True,
@@ -102,34 +115,94 @@ def contig_sizes(path: str | os.PathLike, *, index_dir: str | os.PathLike | None
         return dict(genome.sizes)
 
 
-def _is_bgzf(path: Path) -> bool:
-    """True for bgzip, False for plain text; InputError for plain gzip or a misnamed bgzip file."""
+def genome_sizes(genome: str | os.PathLike | None = None, fai: str | os.PathLike | None = None) -> dict[str, int]:
+    """Contig lengths from a .fai alone when given (no FASTA needed), else from the genome FASTA."""
+    if fai is not None:
+        return read_fai(fai)
+    if genome is None:
+        raise InputError("give the genome FASTA or its .fai index for the contig sizes")
+    return contig_sizes(genome)
+
+
+def read_fai(path: str | os.PathLike) -> dict[str, int]:
+    """Contig lengths from the first two columns of a samtools .fai index, in file order."""
+    path = Path(path)
+    sizes: dict[str, int] = {}
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read FASTA index: {exc.strerror or exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        fields = line.split("\t")
+        if len(fields) < 2 or not fields[1].isdigit():
+            raise InputError(f"{path}: line {number}: not a .fai line (name, length, offset, ...)")
+        sizes[fields[0]] = int(fields[1])
+    if not sizes:
+        raise InputError(f"{path}: no contigs")
+    return sizes
+
+
+def _is_plain_gzip(path: Path) -> bool:
+    """Gzip without BGZF's 'BC' extra subfield (FEXTRA), so not readable by position."""
     with open(path, "rb") as handle:
         head = handle.read(14)
-    if not head.startswith(io.GZIP_MAGIC):
-        return False
-    if not (len(head) == 14 and head[3] & 0x04 and head[12:14] == b"BC"):  # FEXTRA with a 'BC' subfield
-        raise InputError(
-            f"{path}: plain gzip cannot be read by position; recompress it with bgzip "
-            f"(gunzip {path.name}; bgzip {path.name.removesuffix('.gz')}) or decompress it"
-        )
+    return head.startswith(io.GZIP_MAGIC) and not (len(head) == 14 and head[3] & 0x04 and head[12:14] == b"BC")
+
+
+def _is_bgzf(path: Path) -> bool:
+    """True for bgzip, False for plain text; InputError for a misnamed bgzip file."""
+    with open(path, "rb") as handle:
+        if handle.read(2) != io.GZIP_MAGIC:
+            return False
     if not path.name.lower().endswith(_BGZF_SUFFIXES):
         raise InputError(f"{path}: bgzip-compressed FASTA must be named *.gz or *.bgz")
     return True
 
 
-def _index_paths(path: Path, bgzf: bool, index_dir: str | os.PathLike | None) -> tuple[Path, Path | None]:
+def _bgzf_copy(path: Path, index_dir: str | os.PathLike | None) -> Path:
+    """A BGZF copy of a plain-gzip FASTA in the cache, made once per version of the file.
+
+    Blocks hold at most 0xFF00 bytes, as bgzip's do (pyfaidx cannot seek to the start of a
+    full 64 KiB block, which Biopython's writer would otherwise make).
+    """
+    stat = path.stat()
+    directory = _cache_dir(path, index_dir, f"{stat.st_size}:{stat.st_mtime_ns}")
+    copy = directory / (path.name if path.name.lower().endswith(_BGZF_SUFFIXES) else f"{path.name}.gz")
+    if copy.is_file():
+        return copy
+    log.info("%s is plain gzip, which cannot be read by position: re-compressing it once to BGZF at %s",
+             path, copy)
+    try:
+        with gzip.open(path, "rb") as source, io.atomic_path(copy) as tmp:
+            with bgzf.BgzfWriter(str(tmp), "wb") as target:
+                while block := source.read(_BGZF_BLOCK):
+                    target.write(block)
+                    target.flush()
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{path}: cannot read gzip FASTA: {exc}") from exc
+    return copy
+
+
+def _index_paths(path: Path, bgzf_file: bool, index_dir: str | os.PathLike | None) -> tuple[Path, Path | None]:
     """Where the .fai (and .gzi) live: beside the FASTA when current there or writable, else a cache."""
-    fai, gzi = Path(f"{path}.fai"), (Path(f"{path}.gzi") if bgzf else None)
+    fai, gzi = Path(f"{path}.fai"), (Path(f"{path}.gzi") if bgzf_file else None)
     if _current([fai, gzi], path) or _writable(path.parent):
         return fai, gzi
+    directory = _cache_dir(path, index_dir)
+    return directory / fai.name, (directory / gzi.name if gzi else None)
+
+
+def _cache_dir(path: Path, index_dir: str | os.PathLike | None, version: str = "") -> Path:
+    """This FASTA's directory under `index_dir` (default: the user's cache), keyed by its resolved path
+    (and `version`, when the cached file is derived from the FASTA's content)."""
     root = Path(index_dir) if index_dir else _cache_root()
-    directory = root / hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+    key = str(path.resolve()) + (f"\0{version}" if version else "")
+    directory = root / hashlib.sha1(key.encode()).hexdigest()[:16]
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"{path}: directory is read-only and {root} is not writable for the index") from exc
-    return directory / fai.name, (directory / gzi.name if gzi else None)
+        raise InputError(f"{path}: {root} is not writable for the FASTA's index") from exc
+    return directory
 
 
 def _cache_root() -> Path:
@@ -246,6 +319,19 @@ class RegionIndex:
         starts = self._starts.get(chrom, [])
         last = bisect.bisect_left(starts, end) - 1  # the last region starting before `end`
         return last >= 0 and self._ends[chrom][last] > start
+
+    def intervals(self, chrom: str) -> list[tuple[int, int]]:
+        """The merged regions of one contig, in order."""
+        return list(zip(self._starts.get(chrom, []), self._ends.get(chrom, [])))
+
+    def overlaps_many(self, chrom: str, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """`overlaps` for many intervals of one contig at once: a boolean array."""
+        region_starts = np.asarray(self._starts.get(chrom, []), dtype=np.int64)
+        if not len(region_starts):
+            return np.zeros(len(starts), dtype=bool)
+        last = np.searchsorted(region_starts, ends, side="left") - 1
+        region_ends = np.asarray(self._ends[chrom], dtype=np.int64)
+        return (last >= 0) & (region_ends[np.maximum(last, 0)] > starts)
 
     def add(self, chrom: str, start: int, end: int) -> None:
         """Add a region, merging it with the regions it overlaps or touches."""

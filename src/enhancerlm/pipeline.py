@@ -33,15 +33,19 @@ from .errors import EnhancerLMError, InputError
 from .evaluate import evaluate_model
 from .io import resource, sha256_file, write_json, write_text
 from .model import CARD_FILE
+from .predict import ScanOptions, merge_predictions, predict, write_chunks
 from .versions import software_versions, tool_version
-from .train import TrainOptions, train
+from .train import CHECKPOINT_DIR, TrainOptions, train
 
 log = logging.getLogger(__name__)
 
 PROFILES = ("test", "test_full")
 # The steps in the order the Nextflow workflow runs them (processes without the ENHANCERLM_ prefix).
 STEP_RECORDS = Path("pipeline_info") / "steps"
-PIPELINE_STEPS = ("PREPARE", "TRAIN", "ENSEMBLE", "EVALUATE", "BENCHMARK", "MULTIQC")
+# Arguments that do not change a step's result: training continued from its checkpoint ends with the same weights.
+NOT_IN_KEY = {"resume"}
+PIPELINE_STEPS = ("PREPARE", "TRAIN", "ENSEMBLE", "EVALUATE", "BENCHMARK", "CHUNKS", "PREDICT", "MERGEPREDICTIONS",
+                  "MULTIQC")
 _ASSIGNMENT = re.compile(r"""^\s*(\w+)\s*=\s*(.+?)\s*(//.*)?$""")
 
 
@@ -159,10 +163,12 @@ def train_options(params: dict[str, Any]) -> TrainOptions:
 
 def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = False) -> Path:
     """prepare -> train (one model per dataset, k and seed, and the k-mer baseline) -> ensemble of the
-    k-mer models -> evaluate every model on the test split -> benchmark table per dataset -> MultiQC.
+    k-mer models -> evaluate every model on the test split -> benchmark table per dataset -> genome scan
+    in chunks, gathered per model -> MultiQC.
 
     Results land in OUTDIR/prepare, OUTDIR/train/<model id>, OUTDIR/ensemble, OUTDIR/evaluate,
-    OUTDIR/benchmark, OUTDIR/multiqc and OUTDIR/pipeline_info, the layout the Nextflow pipeline publishes.
+    OUTDIR/benchmark, OUTDIR/predict, OUTDIR/multiqc and OUTDIR/pipeline_info, the layout the Nextflow
+    pipeline publishes (chunk scans stay in OUTDIR/pipeline_info/work, as in Nextflow's work directory).
     With `resume`, a step is skipped when a completed record of it (OUTDIR/pipeline_info/steps) has the
     same key: its parameters, the content of its inputs and the package version (as Nextflow's -resume).
     """
@@ -191,6 +197,7 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
                     outputs=[outdir / "prepare"])
     cross_validation = params["cv"] or params["ensemble"] == "stacking"
     evaluations: dict[str, list[Path]] = {}
+    predict_models: list[Path] = []  # the first seed's ensembles, or its k-mer models when there is none
     for dataset, paths in prepared.items():
         evaluated = []
         for seed in replicate_seeds(params):
@@ -204,16 +211,21 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
                 step(f"TRAIN ({model_id})", train, paths["dataset"], spec, model_dir, kmer=k, options=options,
                      model_id=model_id, device=device, cross_validation=cross_validation,
                      trust_remote_code=params["trust_remote_code"],
+                     resume=resume and (model_dir / CHECKPOINT_DIR / "trainer.pt").exists(),
                      inputs=[paths["dataset"], *([spec] if Path(spec).exists() else [])],
                      outputs=[model_dir / CARD_FILE])
                 evaluated.append(model_dir)
             kmer_models = [outdir / "train" / model_id for model_id, _, k in models if k is not None]
+            first_seed = seed == params["seed"]
             if params["ensemble"] != "none" and len(kmer_models) >= 2:
                 ensemble_dir = outdir / "ensemble" / f"{dataset}_ensemble{suffix}"
                 step(f"ENSEMBLE ({ensemble_dir.name})", build_ensemble, [str(m) for m in kmer_models],
                      paths["dataset"], ensemble_dir, method=params["ensemble"], model_id=ensemble_dir.name,
                      device="cpu", inputs=[paths["dataset"], *kmer_models], outputs=[ensemble_dir / CARD_FILE])
                 evaluated.append(ensemble_dir)
+                predict_models += [ensemble_dir] if first_seed else []
+            else:
+                predict_models += kmer_models if first_seed else []
         for model_dir in evaluated:
             written = step(f"EVALUATE ({model_dir.name})", evaluate_model, str(model_dir), paths["dataset"],
                            outdir=outdir / "evaluate", prefix=model_dir.name, device="cpu",
@@ -224,9 +236,31 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
         step(f"BENCHMARK ({dataset})", run_benchmark, outdir / "evaluate", outdir / "benchmark", dataset=dataset,
              prefix=dataset, inputs=evaluations.get(dataset, []),
              outputs=[outdir / "benchmark" / f"{dataset}.benchmark.json"])
+    scans = []
+    if not params["skip_predict"]:
+        genome = Path(params["genome"])
+        work = outdir / "pipeline_info" / "work"  # chunk scans: what Nextflow keeps in its work directory
+        chunks = step(f"CHUNKS ({genome.name})", write_chunks, str(genome), work / f"{genome.name}.chunks.bed",
+                      size=params["predict_chunk_size"], inputs=[genome], outputs=[work / f"{genome.name}.chunks.bed"])
+        chunk_names = [line.split("\t")[3] for line in Path(chunks).read_text().splitlines()]
+        options = ScanOptions(stride=params["predict_stride"], merge_gap=params["predict_merge_gap"],
+                              regions=params.get("genome_regions"), blacklist=params.get("blacklist"), device=device)
+        for model_dir in predict_models:
+            parts = []
+            for chunk in chunk_names:
+                part = work / f"{model_dir.name}.{'_'.join(re.split('[:-]', chunk))}"
+                step(f"PREDICT ({model_dir.name} {chunk})", predict, str(model_dir), str(genome), part,
+                     prefix=model_dir.name, options=dataclasses.replace(options, chunk=chunk),
+                     inputs=[model_dir, genome, *[p for p in (options.regions, options.blacklist) if p]],
+                     outputs=[part / f"{model_dir.name}.predict.json"])
+                parts.append(part)
+            step(f"MERGEPREDICTIONS ({model_dir.name})", merge_predictions, parts, outdir / "predict",
+                 prefix=model_dir.name, genome=str(genome), inputs=parts,
+                 outputs=[outdir / "predict" / f"{model_dir.name}.predict.json"])
+            scans.append(outdir / "predict")
     versions = write_versions_yaml(outdir / "pipeline_info" / "enhancerlm_software_mqc_versions.yml")
-    step("MULTIQC", multiqc_report, [outdir / "evaluate", outdir / "benchmark", versions], outdir / "multiqc",
-         inputs=[outdir / "evaluate", outdir / "benchmark"], outputs=[outdir / "multiqc" / "multiqc_report.html"],
+    reports = [outdir / "evaluate", outdir / "benchmark", *sorted(set(scans))]
+    step("MULTIQC", multiqc_report, [*reports, versions], outdir / "multiqc", inputs=reports, outputs=[outdir / "multiqc" / "multiqc_report.html"],
          config=params.get("multiqc_config") or resource("assets/multiqc_config.yml"), title=params.get("multiqc_title"))
     summary = {"enhancerlm_version": __version__, "started": started.isoformat(timespec="seconds"),
                "seconds": round((datetime.now(timezone.utc) - started).total_seconds(), 1), "steps": steps}
@@ -238,7 +272,8 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
 def step_key(name: str, function, args: tuple, kwargs: dict, inputs: Sequence[str | Path]) -> str:
     """What identifies a step's result: its function, arguments, the content of its inputs and the version."""
     payload = {"step": name, "function": f"{function.__module__}.{function.__qualname__}", "version": __version__,
-               "arguments": json.loads(json.dumps([args, kwargs], default=_plain)),
+               "arguments": json.loads(json.dumps([args, {k: v for k, v in kwargs.items() if k not in NOT_IN_KEY}],
+                                                  default=_plain)),
                "inputs": {str(path): content_digest(Path(path)) for path in inputs}}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -280,7 +315,8 @@ def write_versions_yaml(path: Path) -> Path:
     """MultiQC's software-versions file, one entry per step, as the Nextflow workflow collects it."""
     found = software_versions()
     tools = {"PREPARE": ["enhancerlm"], "TRAIN": ["enhancerlm", "torch", "transformers", "cuda"],
-             "ENSEMBLE": ["enhancerlm"], "EVALUATE": ["enhancerlm", "torch"], "BENCHMARK": ["enhancerlm"]}
+             "ENSEMBLE": ["enhancerlm"], "EVALUATE": ["enhancerlm", "torch"], "BENCHMARK": ["enhancerlm"],
+             "CHUNKS": ["enhancerlm"], "PREDICT": ["enhancerlm", "torch", "cuda"], "MERGEPREDICTIONS": ["enhancerlm"]}
     versions = {f"ENHANCERLM_{step}": {tool: found[tool] for tool in names} for step, names in tools.items()}
     versions["MULTIQC"] = {"multiqc": tool_version("multiqc")}
     return write_text(path, yaml.safe_dump(versions, sort_keys=True))

@@ -1,0 +1,48 @@
+process ENHANCERLM_PREDICT {
+    tag "$meta.id"
+    label 'process_gpu'
+
+    conda "${moduleDir}/environment.yml"
+    container "${ task.accelerator ?
+        (workflow.containerEngine in ['singularity', 'apptainer'] ? 'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda12.8-sif' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda12.8') :
+        (workflow.containerEngine in ['singularity', 'apptainer'] ? 'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-sif' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0') }"
+
+    input:
+    tuple val(meta), path(model), val(chunk)
+    path(genome)
+    path(regions)
+    path(blacklist)
+
+    output:
+    tuple val(meta), path("${prefix}"), emit: scan
+    tuple val("${task.process}"), val('enhancerlm'), eval('enhancerlm versions --tool enhancerlm')  , topic: versions, emit: versions_enhancerlm
+    tuple val("${task.process}"), val('torch')     , eval('enhancerlm versions --tool torch')       , topic: versions, emit: versions_torch
+    tuple val("${task.process}"), val('cuda')      , eval('enhancerlm versions --tool cuda')        , topic: versions, emit: versions_cuda
+
+    script:
+    def args      = task.ext.args ?: ''
+    prefix        = task.ext.prefix ?: "${meta.id}.${chunk.tokenize(':-').join('_')}"
+    def device    = task.accelerator ? 'cuda' : 'cpu'
+    def regions_  = regions ? "--regions ${regions}" : ''
+    def blacklist_ = blacklist ? "--blacklist ${blacklist}" : ''
+    """
+    enhancerlm predict \\
+        --model ${model} \\
+        --genome ${genome} \\
+        --chunk ${chunk} \\
+        ${regions_} \\
+        ${blacklist_} \\
+        --outdir ${prefix} \\
+        --prefix ${meta.id} \\
+        --device ${device} \\
+        ${args}
+    """
+
+    stub:
+    prefix = task.ext.prefix ?: "${meta.id}.${chunk.tokenize(':-').join('_')}"
+    """
+    mkdir -p ${prefix}
+    touch ${prefix}/${meta.id}.windows.bedgraph ${prefix}/${meta.id}.enhancers.bed
+    echo '{"model": {"model_id": "${meta.id}"}}' > ${prefix}/${meta.id}.predict.json
+    """
+}
