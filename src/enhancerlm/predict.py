@@ -48,7 +48,7 @@ QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 BLOCK_BASES = 1 << 20  # genome read per block
 BLOCK_BYTES = 16 << 20  # at most this much window sequence copied per block
 GROUP_WINDOWS = 4096  # windows scored per call (a multiple of the batch size)
-_READ_ROWS = 1 << 20  # bedGraph lines read at a time
+_READ_ROWS = 1 << 15  # bedGraph lines read at a time
 
 _ACGT = np.zeros(256, dtype=bool)
 _ACGT[list(b"ACGT")] = True
@@ -221,12 +221,12 @@ def genome_chunks(sizes: dict[str, int], size: int, include: list[str] | None = 
     return pd.DataFrame([(c, s, e, f"{c}:{s}-{e}") for c, s, e in rows], columns=["chrom", "start", "end", "name"])
 
 
-
 def write_chunks(genome: str | Path | None, output: str | Path, *, size: int, fai: str | Path | None = None,
                  include: list[str] | None = None, exclude: str | None = None) -> Path:
     """Write the chunks BED of a genome (see `genome_chunks`); the scatter list for `predict --chunk`."""
     table = genome_chunks(genome_sizes(genome, fai), size, include, exclude)
     return write_text(output, table.to_csv(sep="\t", header=False, index=False))
+
 
 def start_intervals(length: int, window: int, chrom: str, chunk: tuple[str, int, int] | None = None,
                     regions: RegionIndex | None = None) -> list[tuple[int, int]]:
