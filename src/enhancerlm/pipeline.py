@@ -236,8 +236,8 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
         step(f"BENCHMARK ({dataset})", run_benchmark, outdir / "evaluate", outdir / "benchmark", dataset=dataset,
              prefix=dataset, inputs=evaluations.get(dataset, []),
              outputs=[outdir / "benchmark" / f"{dataset}.benchmark.json"])
-    scans = []
-    if not params["skip_predict"]:
+    scanned = not params["skip_predict"] and bool(predict_models)
+    if scanned:
         genome = Path(params["genome"])
         work = outdir / "pipeline_info" / "work"  # chunk scans: what Nextflow keeps in its work directory
         chunks = step(f"CHUNKS ({genome.name})", write_chunks, str(genome), work / f"{genome.name}.chunks.bed",
@@ -257,11 +257,11 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
             step(f"MERGEPREDICTIONS ({model_dir.name})", merge_predictions, parts, outdir / "predict",
                  prefix=model_dir.name, genome=str(genome), inputs=parts,
                  outputs=[outdir / "predict" / f"{model_dir.name}.predict.json"])
-            scans.append(outdir / "predict")
     versions = write_versions_yaml(outdir / "pipeline_info" / "enhancerlm_software_mqc_versions.yml")
-    reports = [outdir / "evaluate", outdir / "benchmark", *sorted(set(scans))]
-    step("MULTIQC", multiqc_report, [*reports, versions], outdir / "multiqc", inputs=reports, outputs=[outdir / "multiqc" / "multiqc_report.html"],
-         config=params.get("multiqc_config") or resource("assets/multiqc_config.yml"), title=params.get("multiqc_title"))
+    reports = [outdir / "evaluate", outdir / "benchmark", *([outdir / "predict"] if scanned else [])]
+    step("MULTIQC", multiqc_report, [*reports, versions], outdir / "multiqc",
+         config=params.get("multiqc_config") or resource("assets/multiqc_config.yml"), title=params.get("multiqc_title"),
+         inputs=reports, outputs=[outdir / "multiqc" / "multiqc_report.html"])
     summary = {"enhancerlm_version": __version__, "started": started.isoformat(timespec="seconds"),
                "seconds": round((datetime.now(timezone.utc) - started).total_seconds(), 1), "steps": steps}
     stamp = started.strftime("%Y-%m-%d_%H-%M-%S")

@@ -50,7 +50,8 @@ QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 BLOCK_BASES = 1 << 20  # genome read per block
 BLOCK_BYTES = 16 << 20  # at most this much window sequence copied per block
 GROUP_WINDOWS = 4096  # windows scored per call (a multiple of the batch size)
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if ctypes.util.find_library("c") else None
+_LIBC_PATH = ctypes.util.find_library("c")
+_LIBC = ctypes.CDLL(_LIBC_PATH) if _LIBC_PATH else None
 if _LIBC is not None and not hasattr(_LIBC, "mallopt"):  # not glibc (macOS): nothing to tune
     _LIBC = None
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
