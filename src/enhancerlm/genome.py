@@ -195,7 +195,7 @@ def _index_paths(path: Path, bgzf_file: bool, index_dir: str | os.PathLike | Non
 def _cache_dir(path: Path, index_dir: str | os.PathLike | None, version: str = "") -> Path:
     """This FASTA's directory under `index_dir` (default: the user's cache), keyed by its resolved path
     (and `version`, when the cached file is derived from the FASTA's content)."""
-    root = Path(index_dir) if index_dir else _cache_root()
+    root = Path(index_dir) if index_dir else io.cache_dir("fasta-index")
     key = str(path.resolve()) + (f"\0{version}" if version else "")
     directory = root / hashlib.sha1(key.encode()).hexdigest()[:16]
     try:
@@ -203,11 +203,6 @@ def _cache_dir(path: Path, index_dir: str | os.PathLike | None, version: str = "
     except OSError as exc:
         raise InputError(f"{path}: {root} is not writable for the FASTA's index") from exc
     return directory
-
-
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "enhancerlm" / "fasta-index"
 
 
 def _writable(directory: Path) -> bool:

@@ -116,6 +116,12 @@ def sha256_file(path: str | os.PathLike, block_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def cache_dir(name: str) -> Path:
+    """A per-user cache directory for derived files (`$XDG_CACHE_HOME/enhancerlm/NAME`, else ~/.cache/...)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "enhancerlm" / name
+
+
 def resource(relative: str) -> Path:
     """Path of a file shipped with the pipeline (assets/, conf/, nextflow_schema.json).
 

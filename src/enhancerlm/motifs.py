@@ -12,6 +12,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from scipy import stats
 
 from .data import reverse_complement
 from .errors import InputError
-from .io import open_text, write_text
+from .io import cache_dir, open_text, write_text
 
 ALPHABET = "ACGT"
 DEFAULT_NSITES = 20  # the MEME suite's assumption when the number of sites is unknown
@@ -358,3 +359,131 @@ def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
         motifs[name] = np.array(rows)
         i += 1
     return motifs
+
+
+# ---------------------------------------------------------------------------- known motifs, matching, scanning
+
+JASPAR_RELEASE = "JASPAR2024"
+TAX_GROUP = "vertebrates"
+SCAN_COLUMNS = ["sequence", "motif_id", "motif_name", "start", "end", "strand", "score", "p_value"]
+MATCH_COLUMNS = ["motif", "match_id", "match_name", "match_p", "match_q", "match_orientation", "match_offset"]
+
+
+@dataclass(frozen=True)
+class KnownMotif:
+    """A motif with a stable id (JASPAR matrix id or MEME id), a readable name and its (w, 4) frequencies."""
+
+    id: str
+    name: str
+    pfm: np.ndarray
+
+
+def load_motifs(source: str, *, release: str = JASPAR_RELEASE, tax_group: str = TAX_GROUP) -> list[KnownMotif]:
+    """Motifs from `jaspar` (JASPAR CORE of `release` and `tax_group`, offline through pyjaspar's bundled
+    database) or from a MEME file."""
+    if source.lower() != "jaspar":
+        names = meme_names(source)
+        return [KnownMotif(motif_id, names.get(motif_id, motif_id), pfm) for motif_id, pfm in read_meme(source).items()]
+    from pyjaspar import jaspardb
+
+    try:
+        database = jaspardb(release=release)
+    except Exception as error:  # pyjaspar raises a bare Exception for an unknown release
+        raise InputError(f"JASPAR release {release!r} is not available offline ({error})") from error
+    records = database.fetch_motifs(collection="CORE", tax_group=[tax_group])
+    if not records:
+        raise InputError(f"{release} has no CORE motifs for tax group {tax_group!r}")
+    motifs = []
+    for record in records:
+        counts = np.array([record.counts[letter] for letter in ALPHABET], dtype=float).T
+        totals = counts.sum(axis=1, keepdims=True)
+        motifs.append(KnownMotif(record.matrix_id, record.name, counts / np.where(totals > 0, totals, 1)))
+    return motifs
+
+
+def meme_names(path: str | os.PathLike) -> dict[str, str]:
+    """The alternate name of each motif of a MEME file (the word after the id on its MOTIF line), if any."""
+    with open_text(path) as handle:
+        lines = [line.split() for line in handle if line.startswith("MOTIF")]
+    return {fields[1]: fields[2] for fields in lines if len(fields) > 2}
+
+
+def memelite():
+    """The memelite module, with numba's compiled-code cache in a writable per-user directory.
+
+    memelite compiles its TOMTOM and FIMO kernels with numba on first use (about a minute on
+    two cores); with a writable cache that cost is paid once per machine or container image.
+    `NUMBA_CACHE_DIR`, when set, wins.
+    """
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        directory = cache_dir("numba")
+        directory.mkdir(parents=True, exist_ok=True)
+        os.environ["NUMBA_CACHE_DIR"] = str(directory)
+    import memelite as module
+
+    return module
+
+
+def one_hot(sequences: Sequence[str], length: int | None = None) -> np.ndarray:
+    """(n, 4, length) float32 one-hot A C G T, zero columns for other letters and for padding on the right."""
+    width = max((len(s) for s in sequences), default=0) if length is None else length
+    codes = np.full((len(sequences), width), 4, dtype=np.uint8)
+    lookup = np.full(256, 4, dtype=np.uint8)
+    for code, letter in enumerate(ALPHABET):
+        lookup[ord(letter)] = lookup[ord(letter.lower())] = code
+    for row, sequence in enumerate(sequences):
+        raw = np.frombuffer(sequence.encode("ascii", "replace")[:width], dtype=np.uint8)
+        codes[row, : len(raw)] = lookup[raw]
+    return np.eye(5, 4, dtype=np.float32)[codes].transpose(0, 2, 1).copy()
+
+
+def scan_motifs(motifs: Sequence[KnownMotif], sequences: Sequence[str], *, threshold: float = 1e-4) -> pd.DataFrame:
+    """FIMO hits (p <= threshold, both strands) of each motif in each sequence, as SCAN_COLUMNS.
+
+    `sequence` is the index into `sequences`; start/end are 0-based half-open on the forward
+    strand. Hits that reach into the padding of a shorter sequence are dropped.
+    """
+    if not motifs or not sequences:
+        return pd.DataFrame(columns=SCAN_COLUMNS)
+    fimo = memelite().fimo
+    pwms = {str(i): np.ascontiguousarray(motif.pfm.T) for i, motif in enumerate(motifs)}
+    hits = fimo(pwms, one_hot(sequences), threshold=threshold, reverse_complement=True, dim=0)
+    table = pd.concat([h for h in hits if len(h)], ignore_index=True) if any(len(h) for h in hits) else None
+    if table is None:
+        return pd.DataFrame(columns=SCAN_COLUMNS)
+    lengths = np.array([len(s) for s in sequences])
+    table = table[table["end"].to_numpy() <= lengths[table["sequence_name"].to_numpy(dtype=int)]]
+    index = table["motif_idx"].to_numpy(dtype=int)
+    result = pd.DataFrame({
+        "sequence": table["sequence_name"].to_numpy(dtype=int),
+        "motif_id": [motifs[i].id for i in index],
+        "motif_name": [motifs[i].name for i in index],
+        "start": table["start"].to_numpy(dtype=int), "end": table["end"].to_numpy(dtype=int),
+        "strand": table["strand"].to_numpy(), "score": table["score"].to_numpy(dtype=float),
+        "p_value": table["p-value"].to_numpy(dtype=float),
+    })
+    return result.sort_values(["sequence", "start", "motif_id", "strand"], kind="stable").reset_index(drop=True)
+
+
+def match_motifs(queries: Mapping[str, np.ndarray], targets: Sequence[KnownMotif]) -> pd.DataFrame:
+    """Best TOMTOM match of each query (id -> (w, 4) PFM) among `targets`, as MATCH_COLUMNS.
+
+    match_q is the Benjamini–Hochberg q-value of the best p-value among that query's p-values
+    against all targets (as MEME's TOMTOM computes q-values); orientation is `+` when the target
+    matches the query as given and `-` when it matches its reverse complement.
+    """
+    if not queries:
+        return pd.DataFrame(columns=MATCH_COLUMNS)
+    if not targets:
+        raise InputError("no known motifs to match against")
+    tomtom = memelite().tomtom
+    p_values, _, offsets, _, strands = tomtom([np.ascontiguousarray(pfm.T) for pfm in queries.values()],
+                                              [np.ascontiguousarray(m.pfm.T) for m in targets])
+    rows = []
+    for row, name in enumerate(queries):
+        p = np.clip(np.nan_to_num(p_values[row], nan=1.0), 0.0, 1.0)
+        best = int(np.argmin(p))
+        rows.append({"motif": name, "match_id": targets[best].id, "match_name": targets[best].name,
+                     "match_p": float(p[best]), "match_q": float(bh_qvalues(p)[best]),
+                     "match_orientation": "-" if strands[row, best] else "+", "match_offset": int(offsets[row, best])})
+    return pd.DataFrame(rows, columns=MATCH_COLUMNS)
