@@ -61,3 +61,73 @@ def mini_model(tmp_path_factory, mini_dataset) -> Path:
     train(mini_dataset, "scratch-tiny", outdir, kmer=3, options=TrainOptions(epochs=2, batch_size=16),
           device="cpu")
     return outdir
+
+
+@pytest.fixture
+def bpe_checkpoint(tmp_path, mini_dataset):
+    """A tiny BPE-tokenized ESM encoder (the Nucleotide Transformer's architecture; BPE as DNABERT-2 and GENA-LM)."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+    from transformers import EsmConfig, EsmModel, PreTrainedTokenizerFast
+
+    from enhancerlm.data import read_dataset
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    bpe = Tokenizer(models.BPE(unk_token="[UNK]"))
+    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
+    bpe.train_from_iterator(read_dataset(mini_dataset)["sequence"].tolist(),
+                            trainers.BpeTrainer(vocab_size=96, special_tokens=specials))
+    bpe.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]",
+                                                       special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="[PAD]", unk_token="[UNK]",
+                                        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+                                        model_max_length=256)
+    directory = tmp_path / "bpe_esm"
+    tokenizer.save_pretrained(str(directory))
+    config = EsmConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                       intermediate_size=64, max_position_embeddings=258, pad_token_id=0, mask_token_id=4,
+                       position_embedding_type="absolute")
+    torch.manual_seed(2)
+    EsmModel(config, add_pooling_layer=False).save_pretrained(str(directory))
+    return directory
+
+
+def planted_motif_samplesheet(directory: Path, planted: np.ndarray, decoy: np.ndarray, *, n_train: int = 800,
+                              n_test: int = 200, length: int = 60, shuffle_labels: bool = False,
+                              seed: int = 0) -> Path:
+    """Motif recovery data: every positive carries an instance sampled from the `planted` matrix (rows =
+    positions, columns A C G T), every negative a shuffled copy of one (same composition, no motif), and
+    half of all records an instance of the `decoy` matrix, so only the planted motif tells the classes apart."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def sample(pfm: np.ndarray) -> str:
+        return "".join("ACGT"[rng.choice(4, p=row / row.sum())] for row in pfm)
+
+    def place(sequence: list[str], instance: str, taken: list[tuple[int, int]]) -> None:
+        for _ in range(50):
+            start = int(rng.integers(0, length - len(instance) + 1))
+            if all(start + len(instance) <= a or start >= b for a, b in taken):
+                break
+        sequence[start:start + len(instance)] = instance
+        taken.append((start, start + len(instance)))
+
+    rows = ["dataset,fasta,label,split"]
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = (np.arange(n) % 2 == 0).astype(int)
+        sequences = []
+        for label in labels:
+            sequence, taken = list(rng.choice(list("ACGT"), size=length)), []
+            instance = sample(planted)
+            place(sequence, instance if label else "".join(rng.permutation(list(instance))), taken)
+            if rng.random() < 0.5:
+                place(sequence, sample(decoy), taken)
+            sequences.append("".join(sequence))
+        if shuffle_labels:
+            labels = rng.permutation(labels)
+        for label, name in ((1, "positive"), (0, "negative")):
+            records = [(f"{split}_{i}", s) for i, s in enumerate(sequences) if labels[i] == label]
+            rows.append(f"planted,{write_fasta(directory / f'{split}_{name}.fa', records)},{name},{split}")
+    sheet = directory / "samplesheet.csv"
+    sheet.write_text("\n".join(rows) + "\n")
+    return sheet

@@ -142,34 +142,6 @@ def test_both_strands_average_the_reverse_complement():
     assert np.isclose(predict_proba(model, ["AACCGGTTTA"], both_strands=True)[0], (forward + reverse) / 2)
 
 
-@pytest.fixture
-def bpe_checkpoint(tmp_path, mini_dataset):
-    """A tiny BPE-tokenized ESM encoder (the Nucleotide Transformer's architecture; BPE as DNABERT-2 and GENA-LM)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
-    from transformers import EsmConfig, EsmModel, PreTrainedTokenizerFast
-
-    from enhancerlm.data import read_dataset
-
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    bpe = Tokenizer(models.BPE(unk_token="[UNK]"))
-    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
-    bpe.train_from_iterator(read_dataset(mini_dataset)["sequence"].tolist(),
-                            trainers.BpeTrainer(vocab_size=96, special_tokens=specials))
-    bpe.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]",
-                                                       special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="[PAD]", unk_token="[UNK]",
-                                        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                        model_max_length=256)
-    directory = tmp_path / "bpe_esm"
-    tokenizer.save_pretrained(str(directory))
-    config = EsmConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                       intermediate_size=64, max_position_embeddings=258, pad_token_id=0, mask_token_id=4,
-                       position_embedding_type="absolute")
-    torch.manual_seed(2)
-    EsmModel(config, add_pooling_layer=False).save_pretrained(str(directory))
-    return directory
-
-
 def test_other_tokenizers_and_architectures_go_through_auto_classes(bpe_checkpoint, mini_dataset, tmp_path):
     from enhancerlm.evaluate import evaluate_model
     from enhancerlm.tokenize import HuggingFaceTokenizer

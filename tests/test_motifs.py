@@ -5,19 +5,32 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
 from enhancerlm.data import reverse_complement
 from enhancerlm.errors import InputError
+from enhancerlm.attribution import nucleotide_scores, offsets_to_nucleotide_scores
 from enhancerlm.motifs import (
+    KnownMotif,
     alignment_score,
+    attended_kmers,
+    best_alignment,
+    canonical_codes,
+    decode_kmer,
+    load_motifs,
+    match_motifs,
+    motif_instances,
+    pick_candidates,
+    scan_motifs,
+    split_halves,
+    track_lines,
     bh_qvalues,
     candidate_regions,
+    consensus,
     hypergeometric_enrichment,
     merge_candidates,
-    nucleotide_scores,
-    offsets_to_nucleotide_scores,
     pfm_from_instances,
     read_meme,
     write_meme,
@@ -174,3 +187,112 @@ def test_write_meme_rejects_bad_matrix(tmp_path):
     with pytest.raises(InputError, match="'m1'"):
         write_meme({"m1": np.ones((3, 4))}, tmp_path / "x.meme")
     assert not (tmp_path / "x.meme").exists()
+
+
+def test_canonical_codes_pick_the_smaller_strand():
+    codes = np.array([0b000001, 47, 0b011011])  # AAC, GTT (its reverse complement), CGT (ACG reversed-complemented)
+    assert decode_kmer(1, 3) == "AAC" and decode_kmer(47, 3) == "GTT"
+    np.testing.assert_array_equal(canonical_codes(codes, 3), [1, 1, min(27, 6)])  # ACG = 0*16+1*4+2 = 6
+
+
+def test_attended_kmers_against_a_brute_force_count():
+    sequences = ["ACGTACGTAC", "TTTACGTTTT", "GGGCCCAAAT"]
+    scores = [np.array([0, 0, 5, 5, 5, 5, 5, 5, 0, 0.0]), np.array([0, 0, 0, 4, 4, 4, 4, 4, 0, 0.0]),
+              np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1.0])]
+    table, rate = attended_kmers(sequences, scores, width=3, min_len=5, f=1.0, gap=1)
+    regions = [[(2, 8)], [(3, 8)], []]  # the flat third sequence has no nucleotide above its mean
+    canonical = lambda kmer: min(kmer, reverse_complement(kmer))  # noqa: E731
+    present, attended, inside = {}, {}, 0
+    for sequence, spans in zip(sequences, regions):
+        seen, hit = set(), set()
+        for i in range(len(sequence) - 2):
+            kmer = canonical(sequence[i:i + 3])
+            seen.add(kmer)
+            if any(s <= i and i + 3 <= e for s, e in spans):
+                hit.add(kmer)
+                inside += 1
+        for kmer in seen:
+            present[kmer] = present.get(kmer, 0) + 1
+        for kmer in hit:
+            attended[kmer] = attended.get(kmer, 0) + 1
+    assert rate == pytest.approx(inside / 24)
+    assert dict(zip(table["kmer"], table["n_present"])) == present
+    assert dict(zip(table["kmer"], table["n_attended"])) == {k: attended.get(k, 0) for k in present}
+    row = table.set_index("kmer").loc["ACG"]
+    assert row["attention_p"] == pytest.approx(stats.binom.sf(row["n_attended"] - 1, row["n_present"], rate))
+
+
+def test_pick_candidates_needs_counts_and_significance():
+    table = pd.DataFrame({"kmer": ["AAA", "CCC", "GGA", "TTG"], "n_attended": [5, 2, 9, 4],
+                          "n_present": [5, 2, 30, 4], "attention_p": [1e-4, 1e-5, 0.5, 1e-3]})
+    assert pick_candidates(table, min_count=3, max_p=0.01) == ["AAA", "TTG"]
+
+
+def test_best_alignment_reports_the_offset():
+    assert best_alignment("ACGTAC", "GTA") == (3, 2)
+    assert best_alignment("ACGTAC", "TTACG") == (3, -2)
+
+
+def test_merging_on_both_strands_keeps_the_aligned_orientation():
+    assert merge_candidates(["AAACCCG", "GCGGGTT"], 5) == [["AAACCCG"], ["GCGGGTT"]]
+    assert merge_candidates(["AAACCCG", "GCGGGTT"], 5, both_strands=True) == [["AAACCCG", "AACCCGC"]]
+
+
+def test_motif_instances_anchor_members_on_the_seed_and_read_both_strands():
+    group = ["ACGTA", "CGTAC"]  # CGTAC starts one position after ACGTA
+    assert motif_instances(group, ["TTACGTACTT"], width=4) == ["ACGTAC", "ACGTAA"]
+    assert motif_instances(group, ["TTACGTACTT"], width=10) == ["TTACGTACTT", "GTACGTAANN"]
+
+
+def test_track_lines_use_coordinates_from_names():
+    assert list(track_lines("chr2_100_103", np.array([0.5, 0.25, 1.0]))) == [
+        "chr2\t100\t101\t0.5\n", "chr2\t101\t102\t0.25\n", "chr2\t102\t103\t1\n"]
+    assert next(track_lines("chr2_100_200", np.array([0.5]))) == "chr2_100_200\t0\t1\t0.5\n"  # length disagrees
+    assert next(track_lines("seq7", np.array([0.125]))) == "seq7\t0\t1\t0.125\n"
+
+
+def test_split_halves_take_a_share_of_each_class():
+    table = pd.DataFrame({"label": [1] * 10 + [0] * 6})
+    chosen = split_halves(table, 0.5, seed=1)
+    assert chosen[:10].sum() == 5 and chosen[10:].sum() == 3
+    assert not np.array_equal(chosen, split_halves(table, 0.5, seed=2))
+
+
+CTCF, GATA1 = "MA0139.2", "MA0035.5"  # JASPAR 2024 CORE vertebrates
+
+
+@pytest.fixture(scope="module")
+def jaspar():
+    return {motif.id: motif for motif in load_motifs("jaspar")}
+
+
+def test_known_motifs_from_jaspar_and_meme(jaspar, tmp_path):
+    ctcf = jaspar[CTCF]
+    assert ctcf.name == "CTCF" and ctcf.pfm.shape == (15, 4)
+    np.testing.assert_allclose(ctcf.pfm.sum(axis=1), 1.0)
+    write_meme({"m1": ctcf.pfm}, tmp_path / "m.meme")
+    (loaded,) = load_motifs(str(tmp_path / "m.meme"))
+    assert loaded.id == "m1" and loaded.name == consensus(ctcf.pfm)
+    np.testing.assert_allclose(loaded.pfm, ctcf.pfm, atol=1e-6)
+    with pytest.raises(InputError, match="JASPAR1999"):
+        load_motifs("jaspar", release="JASPAR1999")
+
+
+def test_scan_finds_instances_on_both_strands(jaspar):
+    ctcf = jaspar[CTCF]
+    site = consensus(ctcf.pfm)
+    background = "AT" * 20
+    sequences = [background[:10] + site + background[:15], background[:5] + reverse_complement(site) + "A", "ACGT"]
+    hits = scan_motifs([ctcf], sequences, threshold=1e-5)
+    assert hits[["sequence", "motif_id", "motif_name", "start", "end", "strand"]].values.tolist() == [
+        [0, ctcf.id, "CTCF", 10, 25, "+"], [1, ctcf.id, "CTCF", 5, 20, "-"]]
+    assert (hits["p_value"] < 1e-5).all()
+
+
+def test_tomtom_names_the_planted_matrix_and_its_orientation(jaspar):
+    targets = list(jaspar.values())
+    gata = jaspar[GATA1].pfm
+    table = match_motifs({"ctcf": jaspar[CTCF].pfm, "gata_rc": gata[::-1, ::-1]}, targets)
+    rows = table.set_index("motif")
+    assert rows.loc["ctcf", "match_name"] == "CTCF" and rows.loc["ctcf", "match_q"] < 1e-6
+    assert rows.loc["gata_rc", "match_name"] == "GATA1" and rows.loc["gata_rc", "match_orientation"] == "-"

@@ -71,9 +71,14 @@ class KmerBaseline:
         return cls(mean, scale, model.coef_[0].astype(np.float32), float(model.intercept_[0])), history
 
     def predict_proba(self, sequences: list[str], **_: object) -> np.ndarray:
-        """Enhancer probability per sequence (device and batch options do not apply)."""
+        """Enhancer probability per sequence (device and batch options do not apply).
+
+        The dot products go through einsum rather than BLAS: BLAS sums a row differently depending on
+        where it falls in the matrix, so a sequence's probability would depend on the others scored with it
+        (in the 7th decimal), and chunked genome scans or variant runs would not match whole ones."""
         x = (spectrum_features(list(sequences)) - self.mean) / self.scale
-        return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
+        logits = np.einsum("ij,j->i", x, self.weights).astype(np.float64) + self.bias
+        return 1.0 / (1.0 + np.exp(-logits))
 
     def save(self, directory: str | Path, card: dict) -> dict:
         directory = Path(directory)

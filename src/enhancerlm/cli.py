@@ -401,3 +401,138 @@ def merge_predictions(inputs, genome, fai, outdir, prefix, threshold, merge_gap)
                        merge_gap=merge_gap)
     click.echo(f"{report['prefix']}\twindows={report['windows']['scored']}\tregions={report['regions']['called']}\t"
                f"{Path(outdir) / report['outputs']['json']}")
+
+
+@main.command()
+@click.option("--model", "model_spec", required=True, help="Trained language model or ensemble directory.")
+@click.option("--dataset", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Prepared dataset (.dataset.tsv) whose sequences are explained.")
+@click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
+@click.option("--method", type=click.Choice(["attention", "ig"]), default="attention", show_default=True,
+              help="Nucleotide scores: last-layer [CLS] attention, or integrated gradients on the embeddings.")
+@click.option("--min-len", default=5, show_default=True, type=click.IntRange(1), help="Shortest high-score region.")
+@click.option("--f", "min_factor", default=1.0, show_default=True, type=float,
+              help="A region's scores exceed this times the sequence minimum (DNABERT: 10, iEnhancer-ELM: 1).")
+@click.option("--gap", default=1, show_default=True, type=click.IntRange(0), help="Low nucleotides bridged in a region.")
+@click.option("--kmer-length", default=6, show_default=True, type=click.IntRange(1, 12), help="Candidate length.")
+@click.option("--min-count", default=3, show_default=True, type=click.IntRange(1),
+              help="Candidates lie in high-score regions of at least this many discovery sequences.")
+@click.option("--attention-p", default=0.01, show_default=True, type=click.FloatRange(0, 1),
+              help="Candidates lie in high-score regions more often than chance at this binomial p.")
+@click.option("--max-q", default=0.005, show_default=True, type=click.FloatRange(0, 1),
+              help="Enrichment q-value (held-out sequences, Benjamini-Hochberg) a candidate needs.")
+@click.option("--min-instances", default=11, show_default=True, type=click.IntRange(1),
+              help="Instances in positives a merged motif needs.")
+@click.option("--motif-width", default=10, show_default=True, type=click.IntRange(1),
+              help="Window around instances that forms the PFM (wider when merged candidates span more).")
+@click.option("--discovery-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of each class that picks candidates; the rest tests them.")
+@click.option("--max-skill-p", default=0.01, show_default=True, type=click.FloatRange(0, 1),
+              help="Report motifs only if the model separates held-out classes at this p (1: always).")
+@click.option("--known-motifs", default="jaspar", show_default=True,
+              help="'jaspar' (JASPAR CORE, offline) or a MEME file of known motifs to match.")
+@click.option("--jaspar-release", default="JASPAR2024", show_default=True, help="JASPAR release (2014 to 2026).")
+@click.option("--tax-group", default="vertebrates", show_default=True, help="JASPAR taxonomic group.")
+@click.option("--match-q", default=0.05, show_default=True, type=click.FloatRange(0, 1),
+              help="TOMTOM q-value that counts as a known-motif match.")
+@click.option("--ig-steps", default=20, show_default=True, type=click.IntRange(1), help="Integrated-gradients steps.")
+@click.option("--seed", default=42, show_default=True, help="Seed of the discovery/held-out split.")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False))
+@click.option("--prefix", default=None, help="Output name prefix [default: the model id].")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1), help="Windows per pass.")
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@_reports_errors
+def motifs(model_spec, dataset, split, method, min_len, min_factor, gap, kmer_length, min_count, attention_p, max_q,
+           min_instances, motif_width, discovery_fraction, max_skill_p, known_motifs, jaspar_release, tax_group,
+           match_q, ig_steps, seed, outdir, prefix, batch_size, device) -> None:
+    """Discover the motifs a model relies on (attention or integrated gradients), test them on held-out
+    sequences, match them to JASPAR with TOMTOM; MEME, TSV, logos, score tracks, JSON and MultiQC content."""
+    from .model import read_card
+    from .motifs import MotifOptions, discover_motifs
+
+    options = MotifOptions(method=method, split=split, min_len=min_len, f=min_factor, gap=gap,
+                           kmer_length=kmer_length, min_count=min_count, attention_p=attention_p, max_q=max_q,
+                           min_instances=min_instances, motif_width=motif_width,
+                           discovery_fraction=discovery_fraction, max_skill_p=max_skill_p, seed=seed,
+                           jaspar_release=jaspar_release, tax_group=tax_group, known_motifs=known_motifs,
+                           match_q=match_q, ig_steps=ig_steps, batch_size=batch_size, device=device)
+    name = prefix or read_card(model_spec).get("model_id") or Path(model_spec).name
+    report = discover_motifs(model_spec, dataset, outdir, prefix=name, options=options)
+    click.echo(f"{report['prefix']}\tmotifs={report['counts']['motifs']}\tknown={report['counts']['known']}\t"
+               f"{Path(outdir) / report['outputs']['json']}")
+
+
+@main.command("scan-motifs")
+@click.option("--motifs", "source", required=True, help="'jaspar' (JASPAR CORE, offline) or a MEME file.")
+@click.option("--fasta", required=True, type=click.Path(exists=True, dir_okay=False), help="Sequences to scan.")
+@click.option("--jaspar-release", default="JASPAR2024", show_default=True)
+@click.option("--tax-group", default="vertebrates", show_default=True)
+@click.option("--threshold", default=1e-4, show_default=True, type=click.FloatRange(0, 1), help="FIMO p-value cut-off.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="TSV of hits to write.")
+@_reports_errors
+def scan_motifs(source, fasta, jaspar_release, tax_group, threshold, output) -> None:
+    """FIMO hits of known motifs in every sequence of a FASTA file (both strands, 0-based half-open)."""
+    from .motifs import scan_fasta
+
+    hits = scan_fasta(source, fasta, output, release=jaspar_release, tax_group=tax_group, threshold=threshold)
+    click.echo(f"{output}\thits={hits}")
+
+
+@main.command()
+@click.option("--model", "model_spec", required=True, help="Trained model, k-mer baseline or ensemble directory.")
+@click.option("--genome", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Genome FASTA of the VCF: plain, bgzip, or plain gzip (re-compressed once to a cached BGZF copy).")
+@click.option("--vcf", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Variants: VCF (plain, gzip or bgzip) or BCF. Contigs chr1/1 and chrM/MT are matched to the genome.")
+@click.option("--fai", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="An existing .fai index of the genome, used instead of finding or building one.")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False))
+@click.option("--prefix", default=None, help="Output name prefix [default: the VCF's name].")
+@click.option("--window", type=click.IntRange(8), default=None,
+              help="Window length in nt, centred on each variant [default: the model card's].")
+@click.option("--strand-mode", type=click.Choice(["both", "forward"]), default=None,
+              help="Average each window with its reverse complement, or score the forward strand only "
+                   "[default: the model card's, else both].")
+@click.option("--max-n-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+              help="Skip alleles whose reference or alternative window has a larger fraction of non-ACGT bases.")
+@click.option("--motifs", default=None,
+              help="Report TF sites gained and lost: 'jaspar' (JASPAR CORE, offline) or a MEME motif file.")
+@click.option("--jaspar-release", default="JASPAR2024", show_default=True)
+@click.option("--tax-group", default="vertebrates", show_default=True, help="JASPAR taxonomic group.")
+@click.option("--motif-threshold", default=1e-4, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="FIMO p-value threshold of a TF site.")
+@click.option("--chunk", default=None,
+              help="CONTIG:START-END (0-based, half-open): score only the records whose POS - 1 is in it; "
+                   "'unplaced': only the records off the genome (see `merge-variants`).")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1),
+              help="Sequences per forward pass (both strands count).")
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@_reports_errors
+def variants(model_spec, genome, vcf, fai, outdir, prefix, window, strand_mode, max_n_fraction, motifs,
+             jaspar_release, tax_group, motif_threshold, chunk, batch_size, device) -> None:
+    """Score the effect of every ALT allele of a VCF on the enhancer probability around it: a scored VCF
+    (bgzip, tabix), a TSV of scores, a report and MultiQC content."""
+    from .variants import VariantOptions, score_variants
+
+    options = VariantOptions(window=window, strand_mode=strand_mode, max_n_fraction=max_n_fraction, motifs=motifs,
+                             jaspar_release=jaspar_release, tax_group=tax_group, motif_threshold=motif_threshold,
+                             chunk=chunk, batch_size=batch_size, device=device)
+    report = score_variants(model_spec, genome, vcf, outdir, prefix=prefix, options=options, fai=fai)
+    click.echo(f"{report['prefix']}\trecords={report['records']['reported']}\talleles={report['alleles']['total']}\t"
+               f"scored={report['alleles']['scored']}\t{Path(outdir) / report['outputs']['json']}")
+
+
+@main.command("merge-variants")
+@click.option("--input", "inputs", required=True, multiple=True, type=click.Path(exists=False),
+              help="A directory of variants outputs or an output prefix DIR/NAME; repeat for each chunk.")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False))
+@click.option("--prefix", required=True, help="Output name prefix.")
+@_reports_errors
+def merge_variants(inputs, outdir, prefix) -> None:
+    """Gather chunked `variants` outputs into the files one unchunked run writes; the chunks must hold every
+    record once (chunks covering every contig, plus `--chunk unplaced` for records off the genome)."""
+    from .variants import merge_variants as run_merge
+
+    report = run_merge(list(inputs), outdir, prefix=prefix)
+    click.echo(f"{report['prefix']}\trecords={report['records']['reported']}\talleles={report['alleles']['total']}\t"
+               f"scored={report['alleles']['scored']}\t{Path(outdir) / report['outputs']['json']}")

@@ -61,8 +61,10 @@ class EnhancerClassifier(nn.Module):
         )
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, sequence_mask: torch.Tensor,
-                owner: torch.Tensor | None = None) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
+                owner: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        """`inputs_embeds`, when given, replaces the token embeddings (for gradients on the embeddings)."""
+        tokens = {"input_ids": input_ids} if inputs_embeds is None else {"inputs_embeds": inputs_embeds}
+        hidden = self.encoder(**tokens, attention_mask=attention_mask).last_hidden_state.float()
         if self.pooling == "cls":
             sums, weights = hidden[:, 0], torch.ones(len(hidden), device=hidden.device)
         else:

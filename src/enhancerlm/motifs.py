@@ -8,10 +8,12 @@ written as MEME v4 text. Nothing here needs a model: the scores come in as array
 
 from __future__ import annotations
 
+import gzip
+import logging
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,85 +23,13 @@ from scipy import stats
 
 from .data import reverse_complement
 from .errors import InputError
-from .io import cache_dir, open_text, write_text
+from .io import atomic_dir, atomic_path, cache_dir, open_text, write_json, write_text, write_tsv
+
+log = logging.getLogger(__name__)
 
 ALPHABET = "ACGT"
 DEFAULT_NSITES = 20  # the MEME suite's assumption when the number of sites is unknown
 ENRICHMENT_COLUMNS = ["candidate", "n_positive", "n_negative", "p_value", "q_value"]
-
-
-def _l2_normalise(values: np.ndarray) -> np.ndarray:
-    """Each row divided by its L2 norm; an all-zero row stays zero."""
-    norms = np.linalg.norm(values, axis=-1, keepdims=True)
-    return np.divide(values, norms, out=np.zeros_like(values), where=norms > 0)
-
-
-def _as_batch(token_scores: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Scores as a float 2-D array (rows = sequences) and whether the input was 1-D."""
-    scores = np.asarray(token_scores, dtype=float)
-    if scores.ndim not in (1, 2):
-        raise InputError(f"token scores must be 1-D or 2-D (rows = sequences), got {scores.ndim}-D")
-    if not np.all(np.isfinite(scores)):
-        raise InputError("token scores contain NaN or infinite values")
-    return np.atleast_2d(scores), scores.ndim == 1
-
-
-def nucleotide_scores(token_scores: np.ndarray, k: int, length: int) -> np.ndarray:
-    """Per-nucleotide scores from per-k-mer-token scores, L2-normalised per sequence.
-
-    `token_scores` excludes [CLS]/[SEP]; token i covers nucleotides i..i+k-1. Each nucleotide
-    gets the mean score of the tokens covering it (0 where none does, e.g. after truncation),
-    so the result does not depend on how many tokens overlap a position. A 2-D input is a
-    batch (rows = sequences) and gives a (rows, length) array.
-    """
-    if k < 1:
-        raise InputError(f"k must be at least 1, got {k}")
-    scores, single = _as_batch(token_scores)
-    n_tokens = scores.shape[1]
-    if n_tokens > max(length - k + 1, 0):
-        raise InputError(f"{n_tokens} {k}-mer tokens do not fit in a sequence of {length} nucleotides")
-    sums = np.zeros((scores.shape[0], length))
-    counts = np.zeros(length)
-    for shift in range(k):  # nucleotide i + shift is covered by token i
-        sums[:, shift:shift + n_tokens] += scores
-        counts[shift:shift + n_tokens] += 1
-    means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
-    result = _l2_normalise(means)
-    return result[0] if single else result
-
-
-def offsets_to_nucleotide_scores(token_scores: np.ndarray, offsets: np.ndarray, length: int) -> np.ndarray:
-    """Per-nucleotide scores from BPE token scores and their (start, end) character offsets.
-
-    Each token's score is spread over nucleotides start..end-1 and averaged where tokens
-    overlap; tokens with start == end (special and padding tokens, offset (0, 0)) are ignored
-    and uncovered nucleotides score 0. Rows are L2-normalised, as in `nucleotide_scores`, so
-    both tokenizers feed region calling on the same scale. Accepts a batch: scores (rows,
-    tokens) with offsets (rows, tokens, 2).
-    """
-    scores, single = _as_batch(token_scores)
-    spans = np.asarray(offsets)
-    if single:
-        spans = spans[np.newaxis]
-    if spans.shape != (*scores.shape, 2):
-        raise InputError(f"offsets must have shape {(*np.shape(token_scores), 2)}, got {np.shape(offsets)}")
-    spans = spans.astype(int)
-    starts, ends = spans[..., 0], spans[..., 1]
-    if np.any(starts < 0) or np.any(ends > length) or np.any(ends < starts):
-        raise InputError(f"token offsets must satisfy 0 <= start <= end <= {length}")
-    rows = np.broadcast_to(np.arange(scores.shape[0])[:, None], scores.shape)
-    used = ends > starts
-    sum_diff = np.zeros((scores.shape[0], length + 1))
-    count_diff = np.zeros((scores.shape[0], length + 1), dtype=np.int64)
-    np.add.at(sum_diff, (rows[used], starts[used]), scores[used])
-    np.add.at(sum_diff, (rows[used], ends[used]), -scores[used])
-    np.add.at(count_diff, (rows[used], starts[used]), 1)
-    np.add.at(count_diff, (rows[used], ends[used]), -1)
-    sums = np.cumsum(sum_diff, axis=1)[:, :length]
-    counts = np.cumsum(count_diff, axis=1)[:, :length]
-    means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
-    result = _l2_normalise(means)
-    return result[0] if single else result
 
 
 def candidate_regions(scores: np.ndarray, *, min_len: int = 5, f: float = 1.0, gap: int = 1) -> list[tuple[int, int]]:
@@ -186,22 +116,33 @@ def hypergeometric_enrichment(candidates: list[str], positives: list[str], negat
     return table
 
 
-def alignment_score(a: str, b: str) -> int:
-    """Best ungapped alignment: the most matching positions over all offsets of `b` against `a`."""
-    best = 0
+def best_alignment(a: str, b: str) -> tuple[int, int]:
+    """Best ungapped alignment of `b` against `a`: (matching positions, offset of b's start in a's frame).
+
+    Ties go to the smallest offset.
+    """
+    best, best_offset = 0, 0
     for offset in range(-(len(b) - 1), len(a)):
         lo, hi = max(0, offset), min(len(a), offset + len(b))
-        best = max(best, sum(a[i] == b[i - offset] for i in range(lo, hi)))
-    return best
+        score = sum(a[i] == b[i - offset] for i in range(lo, hi))
+        if score > best:
+            best, best_offset = score, offset
+    return best, best_offset
 
 
-def merge_candidates(candidates: list[str], min_len: int = 5) -> list[list[str]]:
+def alignment_score(a: str, b: str) -> int:
+    """Best ungapped alignment: the most matching positions over all offsets of `b` against `a`."""
+    return best_alignment(a, b)[0]
+
+
+def merge_candidates(candidates: list[str], min_len: int = 5, *, both_strands: bool = False) -> list[list[str]]:
     """Group similar candidates greedily, in input order (pass them most significant first).
 
     Each candidate is compared with the first member (seed) of every group so far and joins
     the group whose seed aligns best (ties: the earlier group), provided the best ungapped
     alignment score reaches max(min_len - 1, half the shorter length); otherwise it seeds a
-    new group. Exact repeats (case-insensitive) after the first are dropped.
+    new group. With `both_strands` the reverse complement is tried too and the candidate joins
+    in the orientation that aligns better. Exact repeats (case-insensitive) after the first are dropped.
     """
     groups: list[list[str]] = []
     seen: set[str] = set()
@@ -210,16 +151,18 @@ def merge_candidates(candidates: list[str], min_len: int = 5) -> list[list[str]]
         if upper in seen:
             continue
         seen.add(upper)
-        best, best_group = -1, None
+        orientations = [upper, reverse_complement(upper)] if both_strands else [upper]
+        best, best_group, best_form = -1, None, upper
         for index, group in enumerate(groups):
             seed = group[0]
-            score = alignment_score(seed, upper)
-            if score >= max(min_len - 1, min(len(seed), len(upper)) / 2) and score > best:
-                best, best_group = score, index
+            for form in orientations:
+                score = alignment_score(seed, form)
+                if score >= max(min_len - 1, min(len(seed), len(form)) / 2) and score > best:
+                    best, best_group, best_form = score, index, form
         if best_group is None:
             groups.append([upper])
         else:
-            groups[best_group].append(upper)
+            groups[best_group].append(best_form)
     return groups
 
 
@@ -386,10 +329,10 @@ def load_motifs(source: str, *, release: str = JASPAR_RELEASE, tax_group: str = 
         return [KnownMotif(motif_id, names.get(motif_id, motif_id), pfm) for motif_id, pfm in read_meme(source).items()]
     from pyjaspar import jaspardb
 
-    try:
-        database = jaspardb(release=release)
-    except Exception as error:  # pyjaspar raises a bare Exception for an unknown release
-        raise InputError(f"JASPAR release {release!r} is not available offline ({error})") from error
+    available = jaspardb().get_releases()
+    if release not in available:
+        raise InputError(f"JASPAR release {release!r} is not available offline; choose one of {', '.join(available)}")
+    database = jaspardb(release=release)
     records = database.fetch_motifs(collection="CORE", tax_group=[tax_group])
     if not records:
         raise InputError(f"{release} has no CORE motifs for tax group {tax_group!r}")
@@ -465,6 +408,25 @@ def scan_motifs(motifs: Sequence[KnownMotif], sequences: Sequence[str], *, thres
     return result.sort_values(["sequence", "start", "motif_id", "strand"], kind="stable").reset_index(drop=True)
 
 
+def scan_fasta(source: str, fasta: str | os.PathLike, output: str | os.PathLike, *, release: str = JASPAR_RELEASE,
+               tax_group: str = TAX_GROUP, threshold: float = 1e-4, batch: int = 1000) -> int:
+    """FIMO hits of known motifs in every record of a FASTA file, streamed `batch` records at a time into
+    a TSV (atomically; column `sequence` holds the record id). Returns the number of hits."""
+    from .data import read_fasta
+
+    motifs = load_motifs(source, release=release, tax_group=tax_group)
+    hits = 0
+    with atomic_path(output) as tmp, open(tmp, "w") as handle:
+        handle.write("\t".join(SCAN_COLUMNS) + "\n")
+        records = read_fasta(fasta)
+        while chunk := [record for _, record in zip(range(batch), records)]:
+            table = scan_motifs(motifs, [record.sequence for record in chunk], threshold=threshold)
+            table["sequence"] = [chunk[i].id for i in table["sequence"]]
+            table.to_csv(handle, sep="\t", header=False, index=False, float_format="%.6g")
+            hits += len(table)
+    return hits
+
+
 def match_motifs(queries: Mapping[str, np.ndarray], targets: Sequence[KnownMotif]) -> pd.DataFrame:
     """Best TOMTOM match of each query (id -> (w, 4) PFM) among `targets`, as MATCH_COLUMNS.
 
@@ -487,3 +449,387 @@ def match_motifs(queries: Mapping[str, np.ndarray], targets: Sequence[KnownMotif
                      "match_p": float(p[best]), "match_q": float(bh_qvalues(p)[best]),
                      "match_orientation": "-" if strands[row, best] else "+", "match_offset": int(offsets[row, best])})
     return pd.DataFrame(rows, columns=MATCH_COLUMNS)
+
+
+# ---------------------------------------------------------------------------- discovery from nucleotide scores
+
+KMER_COLUMNS = ["kmer", "n_attended", "n_present", "attention_p"]
+
+
+def canonical_codes(codes: np.ndarray, width: int) -> np.ndarray:
+    """The smaller of each base-4 k-mer code (A=0 .. T=3) and its reverse complement's code."""
+    reverse = np.zeros_like(codes)
+    remaining = codes.copy()
+    for _ in range(width):
+        reverse = reverse * 4 + (3 - remaining % 4)
+        remaining //= 4
+    return np.minimum(codes, reverse)
+
+
+def decode_kmer(code: int, width: int) -> str:
+    return "".join(ALPHABET[(code >> (2 * (width - 1 - i))) & 3] for i in range(width))
+
+
+def attended_kmers(sequences: Sequence[str], scores: Sequence[np.ndarray], *, width: int = 6, min_len: int = 5,
+                   f: float = 1.0, gap: int = 1) -> tuple[pd.DataFrame, float]:
+    """How often each k-mer (either strand) lies inside a high-attention region, against chance.
+
+    For every sequence, regions come from `candidate_regions`; a k-mer occurrence is attended
+    when it lies wholly inside one. Per canonical k-mer: n_present sequences contain it,
+    n_attended of them contain it attended, and attention_p is the binomial chance of at least
+    n_attended of n_present when an occurrence is attended with the overall attended fraction of
+    k-mer positions (returned too). A model that ignores a k-mer attends it at that rate.
+    """
+    from .tokenize import kmer_codes
+
+    n_codes = 4 ** width
+    attended = np.zeros(n_codes, dtype=np.int64)
+    present = np.zeros(n_codes, dtype=np.int64)
+    inside_positions = total_positions = 0
+    for sequence, values in zip(sequences, scores):
+        codes, valid = kmer_codes(sequence, width)
+        if not codes.size:
+            continue
+        covered = np.zeros(len(sequence) + 1, dtype=np.int64)
+        for start, end in candidate_regions(values, min_len=min_len, f=f, gap=gap):
+            covered[start] += 1
+            covered[end] -= 1
+        in_region = np.cumsum(covered)[: len(sequence)] > 0
+        # k-mer i is inside when all of positions i..i+width-1 are: a window sum over in_region
+        sums = np.convolve(in_region.astype(np.int64), np.ones(width, dtype=np.int64), mode="valid")
+        inside = (sums == width) & valid
+        canonical = canonical_codes(codes, width)
+        present[np.unique(canonical[valid])] += 1
+        attended[np.unique(canonical[inside])] += 1
+        inside_positions += int(inside.sum())
+        total_positions += int(valid.sum())
+    rate = inside_positions / total_positions if total_positions else 0.0
+    used = np.flatnonzero(present)
+    p = stats.binom.sf(attended[used] - 1, present[used], rate) if rate > 0 else np.ones(len(used))
+    table = pd.DataFrame({"kmer": [decode_kmer(int(c), width) for c in used], "n_attended": attended[used],
+                          "n_present": present[used], "attention_p": np.clip(p, 0.0, 1.0)}, columns=KMER_COLUMNS)
+    return table, rate
+
+
+def pick_candidates(kmers: pd.DataFrame, *, min_count: int = 3, max_p: float = 0.01) -> list[str]:
+    """K-mers attended in at least `min_count` sequences and more often than chance (attention_p <= max_p),
+    most significant first."""
+    chosen = kmers[(kmers["n_attended"] >= min_count) & (kmers["attention_p"] <= max_p)]
+    return chosen.sort_values(["attention_p", "kmer"], kind="stable")["kmer"].tolist()
+
+
+def group_layout(group: list[str]) -> list[int]:
+    """Offset of each member's start relative to the group's seed (its first member), by best alignment."""
+    return [best_alignment(group[0], member)[1] for member in group]
+
+
+def motif_instances(group: list[str], sequences: Sequence[str], width: int) -> list[str]:
+    """Windows of `width` nt around each occurrence of the group's motif, read on the motif's strand.
+
+    Members are placed by `group_layout`; every occurrence of a member on either strand marks
+    where the seed would start, and the window is centred on the span of all members. Each
+    (sequence, strand, seed position) gives one instance; windows running off a sequence are
+    padded with N, which counts nothing in a PFM.
+    """
+    offsets = group_layout(group)
+    lo = min(0, *offsets)
+    hi = max(len(group[0]), *(o + len(m) for o, m in zip(offsets, group)))
+    width = max(width, hi - lo)
+    first = lo - (width - (hi - lo)) // 2
+    instances = []
+    for sequence in sequences:
+        for strand in (sequence.upper(), reverse_complement(sequence.upper())):
+            anchors = set()
+            for member, offset in zip(group, offsets):
+                position = strand.find(member)
+                while position >= 0:
+                    anchors.add(position - offset)
+                    position = strand.find(member, position + 1)
+            padded = "N" * width + strand + "N" * width
+            instances += [padded[width + a + first : width + a + first + width] for a in sorted(anchors)]
+    return instances
+
+
+def containing(group: list[str], sequences: Sequence[str]) -> int:
+    """How many sequences contain a member of the group on either strand."""
+    forms = {form for member in group for form in (member, reverse_complement(member))}
+    return sum(any(form in s for form in forms) for s in (sequence.upper() for sequence in sequences))
+
+
+# ---------------------------------------------------------------------------- `enhancerlm motifs`
+
+
+@dataclass(frozen=True)
+class MotifOptions:
+    """Parameters of motif discovery; region calling and filters default to the published values."""
+
+    method: str = "attention"
+    split: str = "train"
+    min_len: int = 5  # shortest high-attention region (DNABERT)
+    f: float = 1.0  # score > f * min(score) (iEnhancer-ELM; DNABERT uses 10)
+    gap: int = 1  # low nucleotides bridged inside a region
+    kmer_length: int = 6  # candidate length
+    min_count: int = 3  # candidate attended in at least this many discovery sequences (DNABERT's min_n_motif)
+    attention_p: float = 0.01  # candidate attended more often than chance at this binomial p
+    max_q: float = 0.005  # enrichment BH q-value on the held-out half (DNABERT's pval_cutoff)
+    min_instances: int = 11  # instances a merged motif needs (iEnhancer-ELM)
+    motif_width: int = 10  # PFM window around instances (DNABERT's window; wider when members span more)
+    discovery_fraction: float = 0.5  # share of each class used to pick candidates; the rest tests them
+    max_skill_p: float = 0.01  # the model must separate held-out classes at this Mann-Whitney p
+    seed: int = 42
+    jaspar_release: str = JASPAR_RELEASE
+    tax_group: str = TAX_GROUP
+    known_motifs: str = "jaspar"  # or a MEME file
+    match_q: float = 0.05  # TOMTOM q-value for a known-motif match
+    ig_steps: int = 20
+    batch_size: int = 32
+    device: str = "auto"
+
+
+MOTIF_COLUMNS = ["motif", "consensus", "width", "n_candidates", "seed_candidate", "instances_positive",
+                 "instances_negative", "heldout_positive", "heldout_negative", "enrichment_p", "enrichment_q",
+                 *MATCH_COLUMNS[1:], "known"]
+_COORDINATES = re.compile(r"^(.+)_(\d+)_(\d+)$")
+
+
+def split_halves(table: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
+    """True for the records (a `fraction` of each label, drawn with `seed`) that pick candidates."""
+    rng = np.random.default_rng(seed)
+    chosen = np.zeros(len(table), dtype=bool)
+    for label in (0, 1):
+        rows = np.flatnonzero(table["label"].to_numpy() == label)
+        chosen[rng.permutation(rows)[: int(round(fraction * len(rows)))]] = True
+    return chosen
+
+
+def discover_motifs(model_spec: str, dataset: str | os.PathLike, outdir: str | os.PathLike, *, prefix: str,
+                    options: MotifOptions = MotifOptions()) -> dict:
+    """Find the motifs a model relies on, test them honestly, match them to known motifs, write everything.
+
+    Nucleotide scores (attention or integrated gradients) of the split's positives give
+    high-attention regions; k-mers the model attends more often than chance in the discovery
+    part are the candidates; their enrichment in positives over negatives is tested on the
+    held-out part (hypergeometric, BH); significant candidates are merged into motifs whose
+    instances in the positives give PFMs, matched against known motifs with TOMTOM.
+    """
+    from . import __version__
+    from .attribution import score_nucleotides
+    from .data import read_dataset
+    from .model import load_trained, resolve_device
+
+    _check_options(options)
+    model = load_trained(model_spec)
+    records = read_dataset(dataset)
+    table = records[records["split"] == options.split].reset_index(drop=True)
+    if table["label"].nunique() < 2:
+        raise InputError(f"{dataset}: split {options.split!r} needs both positives and negatives for motif discovery")
+    discovery = split_halves(table, options.discovery_fraction, options.seed)
+    positives = table[table["label"] == 1].reset_index(drop=True)
+    negatives = table.loc[table["label"] == 0, "sequence"].tolist()
+    is_discovery = discovery[table["label"].to_numpy() == 1]
+    heldout = table[~discovery]
+    held_pos = heldout.loc[heldout["label"] == 1, "sequence"].tolist()
+    held_neg = heldout.loc[heldout["label"] == 0, "sequence"].tolist()
+    device = resolve_device(options.device)
+    skill = model_skill(model, _skill_records(records, options.split, heldout), batch_size=options.batch_size,
+                        device=device)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = motif_paths(outdir, prefix)
+    sequences = positives["sequence"].tolist()
+    scores = score_nucleotides(model, sequences, method=options.method, batch_size=options.batch_size,
+                               ig_steps=options.ig_steps, device=device)
+    discovery_scores = write_tracks(paths["tracks"], positives["id"].tolist(), sequences, scores, is_discovery)
+    discovery_sequences = [s for s, d in zip(sequences, is_discovery) if d]
+    kmers, rate = attended_kmers(discovery_sequences, discovery_scores, width=options.kmer_length,
+                                 min_len=options.min_len, f=options.f, gap=options.gap)
+    skilled = skill["p_value"] <= options.max_skill_p
+    if not skilled:
+        log.warning("%s separates held-out positives from negatives no better than chance (AUC %.3f, p = %.2g): "
+                    "its attributions are not evidence, so no motif is reported", model_spec, skill["auc"],
+                    skill["p_value"])
+    candidates = pick_candidates(kmers, min_count=options.min_count, max_p=options.attention_p) if skilled else []
+    tested = hypergeometric_enrichment(candidates, held_pos, held_neg) if candidates else pd.DataFrame(
+        columns=ENRICHMENT_COLUMNS)
+    tested = tested.merge(kmers.rename(columns={"kmer": "candidate"}), on="candidate", how="left")
+    significant = tested[tested["q_value"] < options.max_q].sort_values(["p_value", "candidate"], kind="stable")
+    groups = merge_candidates(significant["candidate"].tolist(), options.min_len, both_strands=True)
+    rows, pfms = [], {}
+    best = significant.set_index("candidate")
+    for group in groups:
+        instances = motif_instances(group, sequences, options.motif_width)
+        if len(instances) < options.min_instances:
+            continue
+        name = f"{prefix}_motif{len(pfms) + 1}"
+        pfms[name] = pfm_from_instances(instances)
+        seed_row = best.loc[_canonical(group[0])]
+        rows.append({"motif": name, "consensus": consensus(pfms[name]), "width": pfms[name].shape[0],
+                     "n_candidates": len(group), "seed_candidate": group[0], "instances_positive": len(instances),
+                     "instances_negative": len(motif_instances(group, negatives, options.motif_width)),
+                     "heldout_positive": containing(group, held_pos), "heldout_negative": containing(group, held_neg),
+                     "enrichment_p": float(seed_row["p_value"]), "enrichment_q": float(seed_row["q_value"])})
+    known = load_motifs(options.known_motifs, release=options.jaspar_release, tax_group=options.tax_group)
+    matches = match_motifs(pfms, known)
+    motifs = pd.DataFrame(rows, columns=MOTIF_COLUMNS[:11])
+    motifs = motifs.merge(matches, on="motif", how="left") if len(motifs) else pd.DataFrame(columns=MOTIF_COLUMNS)
+    motifs["known"] = (motifs["match_q"] < options.match_q).astype(bool)
+    motifs = motifs[MOTIF_COLUMNS]
+    report = {
+        "prefix": prefix, "version": __version__, "model": model_spec, "model_id": model.card.get("model_id", prefix),
+        "weights_sha256": model.card.get("weights_sha256"), "dataset": str(dataset),
+        "parameters": {k: v for k, v in options.__dict__.items() if k not in ("batch_size", "device")},
+        "skill": {**skill, "passed": bool(skilled)},
+        "counts": {"positives": len(positives), "negatives": len(negatives),
+                   "discovery_positives": int(is_discovery.sum()), "heldout_positives": len(held_pos),
+                   "heldout_negatives": len(held_neg), "attended_fraction": rate, "kmers_seen": len(kmers),
+                   "candidates": len(candidates), "significant": len(significant), "merged": len(groups),
+                   "motifs": len(motifs), "known": int(motifs["known"].sum())},
+        "motifs": motifs.to_dict(orient="records"),
+        "outputs": {key: path.name for key, path in paths.items()},
+    }
+    write_meme(pfms, paths["meme"], nsites={row["motif"]: row["instances_positive"] for row in rows})
+    write_tsv(paths["motifs"], motifs)
+    write_tsv(paths["candidates"], tested.sort_values(["p_value", "candidate"], kind="stable"))
+    write_logos(pfms, paths["logos"])
+    write_text(paths["mqc_table"], multiqc_motif_table(prefix, motifs, paths["logos"]))
+    write_text(paths["mqc_general"], multiqc_motif_hits(report["model_id"], report["counts"]))
+    write_json(paths["json"], report)
+    return report
+
+
+def model_skill(model, records: pd.DataFrame, *, batch_size: int = 32, device="cpu") -> dict:
+    """How well the model separates the records' positives from negatives: AUC and one-sided Mann-Whitney p.
+
+    An untrained model, or one trained on shuffled labels, scores near AUC 0.5 on records it
+    did not learn from; interpreting its attributions would report noise (or composition).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    labels = records["label"].to_numpy()
+    if len(set(labels)) < 2:
+        return {"records": len(records), "auc": None, "p_value": 1.0, "source": records.attrs.get("source")}
+    probabilities = model.predict_proba(records["sequence"].tolist(), batch_size=batch_size, device=device)
+    p = stats.mannwhitneyu(probabilities[labels == 1], probabilities[labels == 0], alternative="greater").pvalue
+    return {"records": len(records), "auc": float(roc_auc_score(labels, probabilities)), "p_value": float(p),
+            "source": records.attrs.get("source")}
+
+
+def _skill_records(table: pd.DataFrame, split: str, heldout: pd.DataFrame) -> pd.DataFrame:
+    """Records the model never trained on: the test split when motifs come from another split, else the
+    held-out half of the analysed split."""
+    test = table[table["split"] == "test"]
+    if split != "test" and test["label"].nunique() == 2:
+        test = test.reset_index(drop=True)
+        test.attrs["source"] = "test split"
+        return test
+    records = heldout.reset_index(drop=True)
+    records.attrs["source"] = f"held-out half of the {split} split"
+    return records
+
+
+def _check_options(options: MotifOptions) -> None:
+    from .attribution import METHODS
+
+    if options.method not in METHODS:
+        raise InputError(f"method must be one of {METHODS}, got {options.method!r}")
+    if not 0 < options.discovery_fraction < 1:
+        raise InputError(f"discovery fraction must lie strictly between 0 and 1, got {options.discovery_fraction}")
+    if not 1 <= options.kmer_length <= 12:
+        raise InputError(f"k-mer length must be 1..12, got {options.kmer_length}")
+
+
+def _canonical(kmer: str) -> str:
+    return min(kmer, reverse_complement(kmer))
+
+
+def motif_paths(outdir: Path, prefix: str) -> dict[str, Path]:
+    return {"meme": outdir / f"{prefix}.motifs.meme", "motifs": outdir / f"{prefix}.motifs.tsv",
+            "candidates": outdir / f"{prefix}.candidates.tsv", "json": outdir / f"{prefix}.motifs.json",
+            "logos": outdir / f"{prefix}.logos", "tracks": outdir / f"{prefix}.scores.bedGraph.gz",
+            "mqc_table": outdir / f"{prefix}.motifs_mqc.html",
+            "mqc_general": outdir / f"{prefix}.motif_hits_mqc.tsv"}
+
+
+def track_lines(name: str, values: np.ndarray) -> Iterator[str]:
+    """bedGraph lines of one sequence's per-nucleotide scores, in genome coordinates when the name is
+    `chrom_start_end` (0-based, half-open, matching the length), else on a contig named after the sequence."""
+    match = _COORDINATES.match(name)
+    if match and int(match[3]) - int(match[2]) == len(values):
+        chrom, offset = match[1], int(match[2])
+    else:
+        chrom, offset = name, 0
+    for position, value in enumerate(values):
+        yield f"{chrom}\t{offset + position}\t{offset + position + 1}\t{value:.5g}\n"
+
+
+def write_tracks(path: Path, names: list[str], sequences: list[str], scores: Iterator[np.ndarray],
+                 keep: np.ndarray) -> list[np.ndarray]:
+    """Stream every sequence's scores into a gzipped bedGraph (atomically) and return those marked `keep`."""
+    kept = []
+    with atomic_path(path) as tmp, gzip.open(tmp, "wt", compresslevel=5) as handle:
+        handle.write(f'track type=bedGraph name="{path.name.split(".scores")[0]}" description="enhancerlm nucleotide scores"\n')
+        for name, sequence, values, chosen in zip(names, sequences, scores, keep):
+            handle.writelines(track_lines(name, values))
+            if chosen:
+                kept.append(values)
+    return kept
+
+
+def write_logos(pfms: Mapping[str, np.ndarray], directory: Path) -> list[Path]:
+    """One information-content logo (PNG) per motif, in a directory replaced atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import logomaker
+    import matplotlib.pyplot as plt
+
+    written = []
+    with atomic_dir(directory) as staging:
+        for name, pfm in pfms.items():
+            frame = pd.DataFrame(pfm, columns=list(ALPHABET))
+            information = logomaker.transform_matrix(frame, from_type="probability", to_type="information")
+            figure, axis = plt.subplots(figsize=(max(2.0, 0.35 * len(frame)), 1.6))
+            logomaker.Logo(information, ax=axis, color_scheme="classic")
+            axis.set_ylim(0, 2)
+            axis.set_ylabel("bits")
+            axis.set_title(name, fontsize=8)
+            figure.tight_layout()
+            figure.savefig(staging / f"{name}.png", dpi=100)
+            plt.close(figure)
+            written.append(directory / f"{name}.png")
+    return written
+
+
+def multiqc_motif_table(prefix: str, motifs: pd.DataFrame, logos: Path) -> str:
+    """MultiQC custom content (HTML): the motif table with JASPAR matches and each motif's logo inline."""
+    import base64
+    import html
+
+    rows = []
+    for row in motifs.to_dict(orient="records"):
+        logo = logos / f"{row['motif']}.png"
+        image = (f'<img alt="{row["motif"]} logo" style="height:48px" src="data:image/png;base64,'
+                 f'{base64.b64encode(logo.read_bytes()).decode()}"/>') if logo.exists() else ""
+        match = "" if pd.isna(row["match_id"]) else f"{html.escape(str(row['match_id']))} {html.escape(str(row['match_name']))}"
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in (
+            html.escape(row["motif"]), image, row["consensus"], row["instances_positive"], row["instances_negative"],
+            f"{row['enrichment_q']:.2e}", match, "" if pd.isna(row["match_q"]) else f"{row['match_q']:.2e}",
+            "yes" if row["known"] else "no")) + "</tr>")
+    header = "".join(f"<th>{h}</th>" for h in ("Motif", "Logo", "Consensus", "Instances (pos)", "Instances (neg)",
+                                                "Enrichment q", "Best JASPAR match", "TOMTOM q", "Known"))
+    body = "".join(rows) or '<tr><td colspan="9">No motif passed the filters.</td></tr>'
+    return "\n".join([
+        "<!--", f"id: 'enhancerlm_motifs_{prefix}'", f"section_name: 'enhancerlm: motifs ({prefix})'",
+        "description: 'Motifs discovered from the model, tested on held-out sequences and matched to JASPAR with TOMTOM.'",
+        "-->", f'<table class="table table-condensed enhancerlm-motifs" id="enhancerlm_motifs_{prefix}_table">',
+        f"<thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>", ""])
+
+
+def multiqc_motif_hits(model_id: str, counts: dict) -> str:
+    """MultiQC general-statistics custom content: the motif count and JASPAR matches in the model's row."""
+    lines = ["# id: 'enhancerlm_motif_hits'", "# plot_type: 'generalstats'", "# pconfig:",
+             "#     - Motifs:", "#         title: 'Motifs'", "#         description: 'Motifs discovered'",
+             "#         format: '{:,.0f}'", "#     - Known motifs:", "#         title: 'JASPAR hits'",
+             "#         description: 'Discovered motifs matching JASPAR (TOMTOM q < 0.05)'", "#         format: '{:,.0f}'",
+             "Sample\tMotifs\tKnown motifs", f"{model_id}\t{counts['motifs']}\t{counts['known']}"]
+    return "\n".join(lines) + "\n"

@@ -103,6 +103,20 @@ def window_limit(model) -> int | None:
     return model.max_nucleotides if isinstance(model, LoadedModel) else None
 
 
+def scan_window(model, window: int | None = None) -> int:
+    """The window length to score: `window`, else the model card's (its longest training sequence), else the
+    longest the model reads; an InputError when the model cannot read it in one pass."""
+    card = model.card
+    window = window or card.get("window") or card.get("max_nucleotides")
+    if not window:
+        raise InputError(f"model {card.get('model_id')} has no window in its card; give --window")
+    limit = window_limit(model)
+    if limit is not None and window > limit:
+        raise InputError(f"--window {window} is longer than the {limit} nt that model {card['model_id']} reads "
+                         "in one pass")
+    return int(window)
+
+
 def score_windows(model, windows: np.ndarray, *, both_strands: bool = True, batch_size: int = 64,
                   device: torch.device | str = "cpu") -> np.ndarray:
     """Enhancer probability of each window (rows of an (n, length) ASCII array), strands averaged.
@@ -129,7 +143,10 @@ def score_windows(model, windows: np.ndarray, *, both_strands: bool = True, batc
 def _kmer_model_probabilities(model: LoadedModel, rows: np.ndarray, batch_size: int, device) -> np.ndarray:
     """Forward passes over batches of rows, every one of `batch_size` rows (the last padded with N): a
     row's result then does not depend on which rows share its batch, so a chunked scan matches a whole
-    one. Results stay on the device until the end, so on a GPU the next batch is tokenized meanwhile."""
+    one. Results stay on the device until the end, so on a GPU the next batch is tokenized meanwhile.
+    The sigmoid is taken in float64 with numpy: torch's float32 sigmoid gives the last elements of a
+    vector (past its SIMD width) a slightly different value, which would make a row's probability
+    depend on its place among all the rows."""
     classifier = model.classifier.to(device).eval()
     logits = []
     for first in range(0, len(rows), batch_size):
@@ -141,7 +158,7 @@ def _kmer_model_probabilities(model: LoadedModel, rows: np.ndarray, batch_size: 
             logits.append(classifier(tokens.input_ids, tokens.attention_mask, tokens.sequence_mask).float())
     if not logits:
         return np.zeros(0)
-    return torch.sigmoid(torch.cat(logits)[: len(rows)]).cpu().numpy().astype(np.float64)
+    return 1.0 / (1.0 + np.exp(-torch.cat(logits)[: len(rows)].cpu().numpy().astype(np.float64)))
 
 
 def return_large_blocks() -> None:
@@ -153,6 +170,17 @@ def return_large_blocks() -> None:
     """
     if _LIBC is not None:
         _LIBC.mallopt(_M_MMAP_THRESHOLD, 65536)
+
+
+def release_free_memory() -> None:
+    """Give the memory glibc holds in freed blocks back to the operating system now (malloc_trim).
+
+    The cheap alternative to `return_large_blocks` for work that comes in large groups: once per group
+    rather than on every free, so small models do not pay a page fault for every new batch buffer.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
 
 def to_millionths(probabilities: np.ndarray) -> np.ndarray:
     """Probabilities rounded to integer millionths, as the bedGraph writes them."""
@@ -730,11 +758,7 @@ def predict(model_spec: str, genome_path: str | Path, outdir: str | Path, *, pre
     started = time.perf_counter()
     model = load_trained(model_spec)
     card = model.card
-    window = options.window or card.get("window") or card.get("max_nucleotides")
-    limit = window_limit(model)
-    if limit is not None and window > limit:
-        raise InputError(f"--window {window} is longer than the {limit} nt that model {card['model_id']} reads "
-                         "in one pass")
+    window = scan_window(model, options.window)
     if options.strand_mode not in STRAND_MODES:
         raise InputError(f"--strand-mode must be one of {', '.join(STRAND_MODES)}, got {options.strand_mode!r}")
     threshold = card["threshold"] if options.threshold is None else options.threshold

@@ -1,0 +1,116 @@
+"""Per-nucleotide scores from models: attention, integrated gradients, long inputs, ensembles, BPE offsets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from enhancerlm.attribution import (
+    integrated_gradients,
+    language_models,
+    nucleotide_scores,
+    score_nucleotides,
+    window_scores,
+)
+from enhancerlm.errors import InputError
+from enhancerlm.model import load_model, load_trained, split_windows
+
+RNG = np.random.default_rng(7)
+SEQUENCES = ["".join(RNG.choice(list("ACGT"), size=n)) for n in (60, 75, 40)]
+
+
+@pytest.fixture(scope="module")
+def short_window_model():
+    """An untrained k = 3 model that reads at most 32 nt at a time, so 60+ nt inputs need several windows."""
+    torch.manual_seed(0)
+    return load_model("scratch-tiny", kmer=3, max_positions=32)
+
+
+def test_attention_is_the_cls_row_of_the_last_layer_summed_over_heads(mini_model):
+    model = load_trained(str(mini_model))
+    sequence = SEQUENCES[0][:50]
+    encoder = model.classifier.encoder
+    encoder.set_attn_implementation("eager")
+    tokens = model.tokenizer.encode([sequence])
+    with torch.no_grad():
+        attentions = encoder(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask,
+                             output_attentions=True).attentions
+    expected = nucleotide_scores(attentions[-1][0, :, 0, 1:-1].sum(0).numpy(), k=3, length=len(sequence))
+    (scores,) = score_nucleotides(model, [sequence], method="attention")
+    np.testing.assert_allclose(scores, expected, rtol=1e-5)
+    assert np.isclose(np.linalg.norm(scores), 1.0)
+
+
+def test_integrated_gradients_are_complete(mini_model):
+    """IG's attributions add up to the logit difference between the input and the baseline."""
+    model = load_trained(str(mini_model))
+    classifier = model.classifier.eval()
+    tokens = model.tokenizer.encode(SEQUENCES[:2])
+    attributions = integrated_gradients(model, tokens, steps=64)
+    embeddings = classifier.encoder.get_input_embeddings()(tokens.input_ids)
+    baseline = embeddings * (1 - tokens.sequence_mask).unsqueeze(-1)
+    with torch.no_grad():
+        full = classifier(tokens.input_ids, tokens.attention_mask, tokens.sequence_mask, inputs_embeds=embeddings)
+        empty = classifier(tokens.input_ids, tokens.attention_mask, tokens.sequence_mask, inputs_embeds=baseline)
+    np.testing.assert_allclose(attributions.sum(1).numpy(), (full - empty).numpy(), atol=0.02)
+    assert torch.all(attributions[tokens.sequence_mask == 0] == 0)  # specials keep their embeddings
+
+
+@pytest.mark.parametrize("method", ["attention", "ig"])
+def test_long_sequences_average_overlapping_windows(short_window_model, method):
+    model = short_window_model
+    window = model.max_nucleotides
+    sequence = SEQUENCES[1]
+    assert len(sequence) > window
+    pieces = split_windows(sequence, window)
+    starts = [min(i * (window // 2), len(sequence) - window) for i in range(len(pieces))]
+    sums, counts = np.zeros(len(sequence)), np.zeros(len(sequence))
+    for start, scores in zip(starts, window_scores(model, pieces, method=method, ig_steps=4)):
+        sums[start:start + window] += scores
+        counts[start:start + window] += 1
+    expected = sums / counts
+    expected /= np.linalg.norm(expected)
+    (scores,) = score_nucleotides(model, [sequence], method=method, ig_steps=4, batch_size=2)
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_batches_do_not_change_scores(short_window_model):
+    one_by_one = [next(score_nucleotides(short_window_model, [s])) for s in SEQUENCES]
+    together = list(score_nucleotides(short_window_model, SEQUENCES, batch_size=2))
+    for a, b in zip(one_by_one, together):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_ensembles_average_member_scores(tmp_path, mini_model, mini_dataset):
+    from enhancerlm.ensemble import build_ensemble
+    from enhancerlm.train import TrainOptions, train
+
+    train(mini_dataset, "scratch-tiny", tmp_path / "k4", kmer=4, options=TrainOptions(epochs=1, batch_size=16),
+          device="cpu")
+    build_ensemble([str(mini_model), str(tmp_path / "k4")], mini_dataset, tmp_path / "ens", method="mean", device="cpu")
+    ensemble = load_trained(str(tmp_path / "ens"))
+    assert len(language_models(ensemble)) == 2
+    members = [list(score_nucleotides(load_trained(str(m)), SEQUENCES)) for m in (mini_model, tmp_path / "k4")]
+    combined = list(score_nucleotides(ensemble, SEQUENCES))
+    for index, scores in enumerate(combined):
+        np.testing.assert_allclose(scores, (members[0][index] + members[1][index]) / 2, rtol=1e-5)
+
+
+def test_bpe_models_spread_token_scores_through_offsets(bpe_checkpoint):
+    model = load_model(str(bpe_checkpoint))
+    sequence = SEQUENCES[0]
+    for method in ("attention", "ig"):
+        (scores,) = score_nucleotides(model, [sequence], method=method, ig_steps=4)
+        assert scores.shape == (len(sequence),) and np.isclose(np.linalg.norm(scores), 1.0)
+    encoded = model.tokenizer.tokenizer([sequence], return_offsets_mapping=True)
+    spans = [(s, e) for s, e in encoded["offset_mapping"][0] if e > s]
+    assert spans[0][0] == 0 and spans[-1][1] == len(sequence)  # every nucleotide is covered by a token
+
+
+def test_k_mer_baselines_have_no_attributions(tmp_path, mini_dataset):
+    from enhancerlm.train import TrainOptions, train
+
+    train(mini_dataset, "kmer-baseline", tmp_path / "baseline", options=TrainOptions(epochs=1))
+    with pytest.raises(InputError, match="k-mer baseline"):
+        list(score_nucleotides(load_trained(str(tmp_path / "baseline")), SEQUENCES))
