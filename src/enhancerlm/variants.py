@@ -62,7 +62,7 @@ import math
 import re
 import shlex
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +90,7 @@ GROUP_RECORDS = 10_000  # records read, scored and written at a time
 GROUP_TEXT = 32 << 20  # at most about this many characters of VCF lines held at a time
 DELTA_BIN = 0.01  # histogram bin width of the delta distribution
 TOP = 10  # largest gains and losses listed in the report
+SUMMARY_ROWS = 8192  # TSV rows read at a time by the summary (a few MB)
 TSV_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "allele_index", "status", "p_ref", "p_alt", "delta", "diff",
                "logor", "tfbs_gain", "tfbs_loss", "record"]
 INFO_FIELDS = {
@@ -412,6 +413,7 @@ class AlleleScorer:
     device: object
     motifs: list | None = None
     motif_threshold: float = 1e-4
+    progress: Callable[[int], object] | None = None  # told how many windows each scoring call scored
     _max_width: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -468,6 +470,8 @@ class AlleleScorer:
             windows = _AS_N[np.frombuffer(b"".join(part), dtype=np.uint8).reshape(len(part), self.window)]
             millionths += to_millionths(score_windows(self.model, windows, both_strands=self.both_strands,
                                                       batch_size=self.batch_size, device=self.device)).tolist()
+            if self.progress:
+                self.progress(len(part))
         return millionths
 
     def _record_statuses(self, record: Record) -> list[str | None]:
@@ -644,7 +648,7 @@ def summarise_scores(tsv: Path) -> dict:
     records = alleles = with_loss = with_gain = 0
     deltas = DeltaCounts()
     gains, losses = pd.DataFrame(), pd.DataFrame()
-    for frame in pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False, chunksize=1 << 16):
+    for frame in pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False, chunksize=SUMMARY_ROWS):
         alleles += len(frame)
         records += int((frame["allele_index"] == "1").sum())
         for status, count in frame["status"].value_counts().items():
@@ -744,13 +748,15 @@ def write_index(staged: dict[str, Path], stack: contextlib.ExitStack, final_vcf:
     return {"made": True, "file": index.name}
 
 
-class _Order:
-    """Whether records come sorted as tabix needs: each contig in one block, positions not decreasing."""
+class _InputRecords:
+    """How many records the input has, and whether they are sorted as tabix needs (each contig in one block,
+    positions not decreasing)."""
 
     def __init__(self) -> None:
-        self.sorted, self._seen, self._last = True, set(), (None, -1)
+        self.count, self.sorted, self._seen, self._last = 0, True, set(), (None, -1)
 
     def add(self, chrom: str, pos: int) -> None:
+        self.count += 1
         if chrom != self._last[0]:
             if chrom in self._seen:
                 self.sorted = False
@@ -854,15 +860,11 @@ def score_variants(model_spec: str, genome_path: str | Path, vcf_path: str | Pat
     with open_genome(genome_path, fai=fai) as genome, VcfReader(vcf_path) as vcf:
         chunk = parse_variant_chunk(options.chunk, genome.sizes)
         contigs = ContigMap(vcf.contig_lengths, genome.sizes)
-        scorer = AlleleScorer(model, genome, contigs, window=window, both_strands=strand_mode == "both",
-                              max_n_fraction=options.max_n_fraction, batch_size=options.batch_size, device=device,
-                              motifs=motifs, motif_threshold=options.motif_threshold)
-        order, seen = _Order(), [0]
+        read = _InputRecords()
 
         def selected(records: Iterator[Record]) -> Iterator[Record]:
             for record in records:
-                seen[0] += 1
-                order.add(record.chrom, record.pos)
+                read.add(record.chrom, record.pos)
                 if in_chunk(chunk, contigs.resolve(record.chrom), record.pos - 1, genome.sizes):
                     yield record
 
@@ -871,7 +873,11 @@ def score_variants(model_spec: str, genome_path: str | Path, vcf_path: str | Pat
             import pysam.libcbgzf
 
             with open(staged["tsv"], "w") as tsv, pysam.libcbgzf.BGZFile(str(staged["vcf"]), "wb") as out, \
-                    tqdm(desc="variants", unit=" records", disable=None, leave=False) as progress:
+                    tqdm(desc="variants", unit=" windows", disable=None, leave=False) as progress:
+                scorer = AlleleScorer(model, genome, contigs, window=window, both_strands=strand_mode == "both",
+                                      max_n_fraction=options.max_n_fraction, batch_size=options.batch_size,
+                                      device=device, motifs=motifs, motif_threshold=options.motif_threshold,
+                                      progress=progress.update)
                 tsv.write("\t".join(TSV_COLUMNS) + "\n")
                 out.write(vcf_header(vcf.header, model=summary_model, command=command,
                                      with_sites=with_sites).encode())
@@ -879,15 +885,18 @@ def score_variants(model_spec: str, genome_path: str | Path, vcf_path: str | Pat
                     results = scorer.score(group)
                     tsv.write("".join(tsv_rows(r, a, with_sites) for r, a in zip(group, results)))
                     out.write("".join(vcf_line(r, a, with_sites) for r, a in zip(group, results)).encode())
-                    progress.update(len(group))
                     release_free_memory()  # glibc would keep the freed batch buffers (see predict)
-            index = write_index(staged, stack, paths["vcf"], order.sorted)
+            index = write_index(staged, stack, paths["vcf"], read.sorted)
+            if not index["made"]:
+                log.warning("%s: %s, so the scored VCF gets no tabix index", vcf_path, index["reason"])
+            for name, note in contigs.notes.items():
+                log.warning("%s: contig %s: %s", vcf_path, name, note)
             report = {
                 "prefix": prefix,
                 "model": summary_model,
                 "genome": str(genome_path),
-                "vcf": {"path": str(vcf_path), "records": seen[0], "header_sha256": vcf.header_sha256,
-                        "sorted": order.sorted},
+                "vcf": {"path": str(vcf_path), "records": read.count, "header_sha256": vcf.header_sha256,
+                        "sorted": read.sorted},
                 "parameters": _parameters(options, window, strand_mode),
                 "conventions": CONVENTIONS,
                 "chunks": [chunk_label(chunk)] if chunk else None,
