@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .model import LoadedModel, split_windows
+from .model import LoadedModel, window_starts
 from .tokenize import KmerTokenizer, TokenBatch
 
 METHODS = ("attention", "ig")
@@ -139,11 +139,10 @@ def _member_scores(model: LoadedModel, sequences: list[str], method: str, batch_
     for index, sequence in enumerate(sequences):
         if not sequence:
             raise InputError("cannot score an empty sequence")
-        step = max(window // 2, 1)
-        for number, piece in enumerate(split_windows(sequence, window)):
-            pieces.append(piece)
+        for start in window_starts(len(sequence), window):
+            pieces.append(sequence[start : start + window])
             owners.append(index)
-            starts.append(min(number * step, len(sequence) - len(piece)))
+            starts.append(start)
     sums = [np.zeros(len(s)) for s in sequences]
     counts = [np.zeros(len(s)) for s in sequences]
     for first in range(0, len(pieces), batch_size):

@@ -35,6 +35,8 @@ COLUMNS = ["id", "sequence", "label", "split", "fold", "class", "source", "group
 SPLITS = ("train", "test")
 
 _COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
+BASE_CODE = np.full(256, 4, dtype=np.uint8)  # ASCII byte -> 0..3 for A C G T (either case), 4 for anything else
+BASE_CODE[[ord(b) for b in "ACGT"]] = BASE_CODE[[ord(b) for b in "acgt"]] = np.arange(4)
 _INVALID = re.compile(r"[^ACGTNacgtn]")
 _NEGATIVE_LABEL = re.compile(
     r"^(non|neg|negative|background|bg|false|no|control)([-_ ]|$)|^non", re.IGNORECASE

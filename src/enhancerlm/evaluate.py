@@ -13,6 +13,7 @@ from .data import read_dataset
 from .errors import InputError
 from .io import copy_file, write_json, write_text, write_tsv
 from .model import load_trained, resolve_device
+from .report import general_stats_tsv
 
 log = logging.getLogger(__name__)
 
@@ -167,15 +168,13 @@ GENERAL_STATS_COLUMNS = {
 
 def general_stats_mqc(model_id: str, report: dict) -> str:
     """MultiQC general-statistics custom content: one row for this model, whole split."""
-    lines = ["# id: 'enhancerlm_metrics'", "# plot_type: 'generalstats'", "# pconfig:"]
-    for column, (_, description) in GENERAL_STATS_COLUMNS.items():
-        low = -1 if column == "MCC" else 0
-        lines += [f"#     - {column}:", f"#         title: '{column}'", f"#         description: '{description}'",
-                  f"#         min: {low}", "#         max: 1", "#         format: '{:,.3f}'"]
-    values = [report["all"][key] for key, _ in GENERAL_STATS_COLUMNS.values()]
-    lines.append("\t".join(["Sample", *GENERAL_STATS_COLUMNS]))
-    lines.append("\t".join([model_id, *("" if v is None else f"{v:.4f}" for v in values)]))
-    return "\n".join(lines) + "\n"
+    columns = {}
+    for column, (key, description) in GENERAL_STATS_COLUMNS.items():
+        value = report["all"][key]
+        config = {"title": column, "description": description, "min": -1 if column == "MCC" else 0, "max": 1,
+                  "format": "{:,.3f}"}
+        columns[column] = (config, "" if value is None else f"{value:.4f}")
+    return general_stats_tsv("enhancerlm_metrics", model_id, columns)
 
 
 def evaluate_model(

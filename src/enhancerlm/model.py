@@ -345,16 +345,22 @@ def predict_proba(
     return probabilities.reshape(2, -1).mean(0) if both_strands else probabilities
 
 
+def window_starts(length: int, window: int) -> list[int]:
+    """Starts of the windows `split_windows` cuts: 0 if the sequence fits, else every half window, the last
+    one flush with the sequence end."""
+    if length <= window:
+        return [0]
+    step = max(window // 2, 1)
+    starts = list(range(0, length - window + 1, step))
+    if starts[-1] != length - window:
+        starts.append(length - window)
+    return starts
+
+
 def split_windows(sequence: str, window: int) -> list[str]:
     """The sequence itself if it fits, else windows of `window` nt with half-window overlap,
     the last one flush with the sequence end."""
-    if len(sequence) <= window:
-        return [sequence]
-    step = max(window // 2, 1)
-    starts = list(range(0, len(sequence) - window + 1, step))
-    if starts[-1] != len(sequence) - window:
-        starts.append(len(sequence) - window)
-    return [sequence[s : s + window] for s in starts]
+    return [sequence[s : s + window] for s in window_starts(len(sequence), window)]
 
 
 def autocast(device: torch.device | str):

@@ -13,7 +13,9 @@ import logging
 import math
 import os
 import re
+import sys
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .data import reverse_complement
+from .data import BASE_CODE, reverse_complement
 from .errors import InputError
 from .io import atomic_dir, atomic_path, cache_dir, open_text, write_json, write_text, write_tsv
+from .report import general_stats_tsv
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +107,7 @@ def hypergeometric_enrichment(candidates: list[str], positives: list[str], negat
     rows = []
     for candidate in candidates:
         forward = _check_candidate(candidate)
-        reverse = reverse_complement(forward)
-        x = sum(forward in s or reverse in s for s in pos)
-        y = sum(forward in s or reverse in s for s in neg)
+        x, y = containing([forward], pos), containing([forward], neg)
         p = float(stats.hypergeom.sf(x - 1, total, len(pos), x + y))
         rows.append({"candidate": candidate, "n_positive": x, "n_negative": y, "p_value": min(max(p, 0.0), 1.0)})
     table = pd.DataFrame(rows, columns=ENRICHMENT_COLUMNS[:-1])
@@ -367,16 +368,26 @@ def memelite():
     return module
 
 
+@contextmanager
+def torch_threads_kept() -> Iterator[None]:
+    """Restore torch's thread count after memelite: numba's OpenMP layer resets the count it shares with
+    torch (1 -> all cores, about ten times slower when other jobs share the CPU)."""
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch else None
+    try:
+        yield
+    finally:
+        if torch:
+            torch.set_num_threads(threads)
+
+
 def one_hot(sequences: Sequence[str], length: int | None = None) -> np.ndarray:
     """(n, 4, length) float32 one-hot A C G T, zero columns for other letters and for padding on the right."""
     width = max((len(s) for s in sequences), default=0) if length is None else length
     codes = np.full((len(sequences), width), 4, dtype=np.uint8)
-    lookup = np.full(256, 4, dtype=np.uint8)
-    for code, letter in enumerate(ALPHABET):
-        lookup[ord(letter)] = lookup[ord(letter.lower())] = code
     for row, sequence in enumerate(sequences):
         raw = np.frombuffer(sequence.encode("ascii", "replace")[:width], dtype=np.uint8)
-        codes[row, : len(raw)] = lookup[raw]
+        codes[row, : len(raw)] = BASE_CODE[raw]
     return np.eye(5, 4, dtype=np.float32)[codes].transpose(0, 2, 1).copy()
 
 
@@ -390,7 +401,8 @@ def scan_motifs(motifs: Sequence[KnownMotif], sequences: Sequence[str], *, thres
         return pd.DataFrame(columns=SCAN_COLUMNS)
     fimo = memelite().fimo
     pwms = {str(i): np.ascontiguousarray(motif.pfm.T) for i, motif in enumerate(motifs)}
-    hits = fimo(pwms, one_hot(sequences), threshold=threshold, reverse_complement=True, dim=0)
+    with torch_threads_kept():
+        hits = fimo(pwms, one_hot(sequences), threshold=threshold, reverse_complement=True, dim=0)
     table = pd.concat([h for h in hits if len(h)], ignore_index=True) if any(len(h) for h in hits) else None
     if table is None:
         return pd.DataFrame(columns=SCAN_COLUMNS)
@@ -439,8 +451,9 @@ def match_motifs(queries: Mapping[str, np.ndarray], targets: Sequence[KnownMotif
     if not targets:
         raise InputError("no known motifs to match against")
     tomtom = memelite().tomtom
-    p_values, _, offsets, _, strands = tomtom([np.ascontiguousarray(pfm.T) for pfm in queries.values()],
-                                              [np.ascontiguousarray(m.pfm.T) for m in targets])
+    with torch_threads_kept():
+        p_values, _, offsets, _, strands = tomtom([np.ascontiguousarray(pfm.T) for pfm in queries.values()],
+                                                  [np.ascontiguousarray(m.pfm.T) for m in targets])
     rows = []
     for row, name in enumerate(queries):
         p = np.clip(np.nan_to_num(p_values[row], nan=1.0), 0.0, 1.0)
@@ -551,9 +564,9 @@ def motif_instances(group: list[str], sequences: Sequence[str], width: int) -> l
 
 
 def containing(group: list[str], sequences: Sequence[str]) -> int:
-    """How many sequences contain a member of the group on either strand."""
+    """How many sequences contain a member of the group on either strand (pass upper-case ACGT)."""
     forms = {form for member in group for form in (member, reverse_complement(member))}
-    return sum(any(form in s for form in forms) for s in (sequence.upper() for sequence in sequences))
+    return sum(any(form in s for form in forms) for s in sequences)
 
 
 # ---------------------------------------------------------------------------- `enhancerlm motifs`
@@ -621,6 +634,7 @@ def discover_motifs(model_spec: str, dataset: str | os.PathLike, outdir: str | o
     model = load_trained(model_spec)
     records = read_dataset(dataset)
     table = records[records["split"] == options.split].reset_index(drop=True)
+    table["sequence"] = table["sequence"].str.upper()
     if table["label"].nunique() < 2:
         raise InputError(f"{dataset}: split {options.split!r} needs both positives and negatives for motif discovery")
     discovery = split_halves(table, options.discovery_fraction, options.seed)
@@ -639,7 +653,7 @@ def discover_motifs(model_spec: str, dataset: str | os.PathLike, outdir: str | o
     sequences = positives["sequence"].tolist()
     scores = score_nucleotides(model, sequences, method=options.method, batch_size=options.batch_size,
                                ig_steps=options.ig_steps, device=device)
-    discovery_scores = write_tracks(paths["tracks"], positives["id"].tolist(), sequences, scores, is_discovery)
+    discovery_scores = write_tracks(paths["tracks"], positives["id"].tolist(), scores, is_discovery)
     discovery_sequences = [s for s, d in zip(sequences, is_discovery) if d]
     kmers, rate = attended_kmers(discovery_sequences, discovery_scores, width=options.kmer_length,
                                  min_len=options.min_len, f=options.f, gap=options.gap)
@@ -762,13 +776,12 @@ def track_lines(name: str, values: np.ndarray) -> Iterator[str]:
         yield f"{chrom}\t{offset + position}\t{offset + position + 1}\t{value:.5g}\n"
 
 
-def write_tracks(path: Path, names: list[str], sequences: list[str], scores: Iterator[np.ndarray],
-                 keep: np.ndarray) -> list[np.ndarray]:
+def write_tracks(path: Path, names: list[str], scores: Iterator[np.ndarray], keep: np.ndarray) -> list[np.ndarray]:
     """Stream every sequence's scores into a gzipped bedGraph (atomically) and return those marked `keep`."""
     kept = []
     with atomic_path(path) as tmp, gzip.open(tmp, "wt", compresslevel=5) as handle:
         handle.write(f'track type=bedGraph name="{path.name.split(".scores")[0]}" description="enhancerlm nucleotide scores"\n')
-        for name, sequence, values, chosen in zip(names, sequences, scores, keep):
+        for name, values, chosen in zip(names, scores, keep):
             handle.writelines(track_lines(name, values))
             if chosen:
                 kept.append(values)
@@ -827,9 +840,8 @@ def multiqc_motif_table(prefix: str, motifs: pd.DataFrame, logos: Path) -> str:
 
 def multiqc_motif_hits(model_id: str, counts: dict) -> str:
     """MultiQC general-statistics custom content: the motif count and JASPAR matches in the model's row."""
-    lines = ["# id: 'enhancerlm_motif_hits'", "# plot_type: 'generalstats'", "# pconfig:",
-             "#     - Motifs:", "#         title: 'Motifs'", "#         description: 'Motifs discovered'",
-             "#         format: '{:,.0f}'", "#     - Known motifs:", "#         title: 'JASPAR hits'",
-             "#         description: 'Discovered motifs matching JASPAR (TOMTOM q < 0.05)'", "#         format: '{:,.0f}'",
-             "Sample\tMotifs\tKnown motifs", f"{model_id}\t{counts['motifs']}\t{counts['known']}"]
-    return "\n".join(lines) + "\n"
+    return general_stats_tsv("enhancerlm_motif_hits", model_id, {
+        "Motifs": ({"title": "Motifs", "description": "Motifs discovered", "format": "{:,.0f}"},
+                   str(counts["motifs"])),
+        "Known motifs": ({"title": "JASPAR hits", "description": "Discovered motifs matching JASPAR (TOMTOM q < 0.05)",
+                          "format": "{:,.0f}"}, str(counts["known"]))})

@@ -36,6 +36,7 @@ from .errors import InputError
 from .genome import Genome, RegionIndex, genome_sizes, open_genome, read_bed
 from .io import atomic_path, write_json, write_text
 from .model import LoadedModel, autocast, load_trained, resolve_device
+from .report import histogram_linegraph, table_tsv
 from .tokenize import KmerTokenizer
 from .versions import software_versions
 
@@ -708,23 +709,15 @@ def multiqc_table(prefix: str, report: dict) -> str:
                "Skipped (N)": report["windows"]["skipped"]["n_fraction"],
                "Skipped (blacklist)": report["windows"]["skipped"]["blacklist"],
                "Regions": report["regions"]["called"], "Bases covered": report["regions"]["bases_covered"]}
-    lines = ["# id: 'enhancerlm_predict'", "# section_name: 'enhancerlm: genome scan'",
-             "# description: 'Windows scored and skipped, and enhancer regions called, per scan.'",
-             "# plot_type: 'table'", "# pconfig:", "#     id: 'enhancerlm_predict_table'",
-             "#     title: 'enhancerlm: genome scan'",
-             "\t".join(["Sample", *columns]), "\t".join([prefix, *map(str, columns.values())])]
-    return "\n".join(lines) + "\n"
+    return table_tsv("enhancerlm_predict", "enhancerlm: genome scan",
+                     "Windows scored and skipped, and enhancer regions called, per scan.", prefix, columns)
 
 
 def multiqc_scores(prefix: str, distribution: dict) -> dict:
     """MultiQC custom content: the window score distribution as a line graph (x: bin centre)."""
-    half = distribution["bin_width"] / 2
-    return {"id": "enhancerlm_predict_scores", "section_name": "enhancerlm: window score distribution",
-            "plot_type": "linegraph",
-            "pconfig": {"id": "enhancerlm_predict_scores_plot", "title": "enhancerlm: window probabilities",
-                        "xlab": "Enhancer probability (bin centre)", "ylab": "Windows", "xmin": 0, "xmax": 1},
-            "data": {prefix: {round(edge + half, 3): count
-                              for edge, count in zip(distribution["bins"], distribution["counts"])}}}
+    return histogram_linegraph("enhancerlm_predict_scores", "enhancerlm: window score distribution", prefix,
+                               distribution, title="enhancerlm: window probabilities",
+                               xlab="Enhancer probability (bin centre)", ylab="Windows", xmin=0, xmax=1)
 
 
 def _finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict, summary: dict,

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from .data import BASE_CODE
 from .errors import InputError
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -66,7 +67,7 @@ def kmer_codes(sequence: str | np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
     row of k-mers per window.
     """
     raw = np.frombuffer(sequence.encode("ascii"), dtype=np.uint8) if isinstance(sequence, str) else sequence
-    bases = _BASE_CODE[raw]
+    bases = BASE_CODE[raw]
     n_kmers = bases.shape[-1] - k + 1
     if n_kmers < 1:
         return np.zeros((*bases.shape[:-1], 0), dtype=np.int64), np.zeros((*bases.shape[:-1], 0), dtype=bool)
@@ -254,8 +255,3 @@ def _kmer_code(kmer: str) -> int:
 
 def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
-
-
-_BASE_CODE = np.full(256, 4, dtype=np.uint8)
-for _code, _base in enumerate("ACGT"):
-    _BASE_CODE[ord(_base)] = _BASE_CODE[ord(_base.lower())] = _code

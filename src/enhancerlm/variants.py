@@ -68,7 +68,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from . import __version__
 from .errors import InputError
@@ -78,6 +77,7 @@ from .model import load_trained, resolve_device
 from .predict import (GROUP_WINDOWS, QUANTILES, SCALE, STRAND_MODES, _AS_N, _model_summary, format_probability,
                       parse_chunk, parse_probabilities, release_free_memory, scan_window, score_windows,
                       to_millionths)
+from .report import histogram_linegraph, table_tsv
 from .versions import software_versions
 
 log = logging.getLogger(__name__)
@@ -499,11 +499,7 @@ class AlleleScorer:
                 sequences.append(sequence[low:high])
                 offsets.append(low)
                 spans.append(span)
-        threads = torch.get_num_threads()
-        try:
-            hits = scan_motifs(self.motifs, sequences, threshold=self.motif_threshold)
-        finally:  # numba's OpenMP layer resets the thread count torch shares with it (1 -> all cores: 10x slower)
-            torch.set_num_threads(threads)
+        hits = scan_motifs(self.motifs, sequences, threshold=self.motif_threshold)
         touching = _touching_sites(hits, np.asarray(offsets), np.asarray(spans))
         for index, (allele, *_) in enumerate(pending):
             ref_sites, alt_sites = touching.get(2 * index, {}), touching.get(2 * index + 1, {})
@@ -694,24 +690,16 @@ def multiqc_table(prefix: str, report: dict) -> str:
     statuses = report["alleles"]["by_status"]
     columns = {"Records": report["records"]["reported"], "Alleles": report["alleles"]["total"],
                **{status.replace("_", " ").capitalize(): statuses[status] for status in STATUSES}}
-    lines = ["# id: 'enhancerlm_variants'", "# section_name: 'enhancerlm: variant scoring'",
-             "# description: 'VCF records and alleles, by scoring status (scored, or why not).'",
-             "# plot_type: 'table'", "# pconfig:", "#     id: 'enhancerlm_variants_table'",
-             "#     title: 'enhancerlm: variant scoring'",
-             "\t".join(["Sample", *columns]), "\t".join([prefix, *map(str, columns.values())])]
-    return "\n".join(lines) + "\n"
+    return table_tsv("enhancerlm_variants", "enhancerlm: variant scoring",
+                     "VCF records and alleles, by scoring status (scored, or why not).", prefix, columns)
 
 
 def multiqc_deltas(prefix: str, distribution: dict) -> dict:
     """MultiQC custom content: the distribution of delta = p_alt - p_ref as a line graph (x: bin centre)."""
-    half = distribution["bin_width"] / 2
-    return {"id": "enhancerlm_variant_deltas", "section_name": "enhancerlm: variant effects",
-            "description": "Change in enhancer probability (p_alt - p_ref) of the scored alleles.",
-            "plot_type": "linegraph",
-            "pconfig": {"id": "enhancerlm_variant_deltas_plot", "title": "enhancerlm: variant effect (delta)",
-                        "xlab": "p_alt - p_ref (bin centre)", "ylab": "Alleles", "xmin": -1, "xmax": 1},
-            "data": {prefix: {round(edge + half, 3): count
-                              for edge, count in zip(distribution["bins"], distribution["counts"])}}}
+    return histogram_linegraph("enhancerlm_variant_deltas", "enhancerlm: variant effects", prefix, distribution,
+                               description="Change in enhancer probability (p_alt - p_ref) of the scored alleles.",
+                               title="enhancerlm: variant effect (delta)", xlab="p_alt - p_ref (bin centre)",
+                               ylab="Alleles", xmin=-1, xmax=1)
 
 
 # ---------------------------------------------------------------------------- outputs
