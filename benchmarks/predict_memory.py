@@ -15,25 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from measure import measure_memory, run_worker
 
 CONTIG = 1_000_000
 WINDOW = 200
-
-
-def rss_mb(field: str = "VmHWM") -> float:
-    """Peak (VmHWM) or current (VmRSS) resident memory of this process."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def write_genome(path: Path, megabases: int) -> None:
@@ -62,17 +52,10 @@ def worker(model: Path, genome: Path, mode: str, threads: int, no_model: bool) -
     load_trained(str(model))
     options = ScanOptions(window=WINDOW, stride=WINDOW, batch_size=64, device="cpu")
     with tempfile.TemporaryDirectory() as scratch:
-        before = rss_mb("VmRSS")
-        if mode == "heap":
-            tracemalloc.start()
-        started = time.perf_counter()
-        report = predict(str(model), genome, scratch, prefix="memory", options=options)
-        seconds = time.perf_counter() - started
-        result = {"windows": report["windows"]["scored"], "seconds": round(seconds, 1)}
-        if mode == "heap":
-            result["heap_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
-        else:
-            result.update(rss_before_scan_mb=before, peak_rss_mb=rss_mb())
+        def scan() -> dict:
+            return {"windows": predict(str(model), genome, scratch, prefix="memory", options=options)["windows"]["scored"]}
+
+        result = measure_memory(mode, scan)
     print(json.dumps(result))
 
 
@@ -102,16 +85,14 @@ def main() -> None:
             genome = directory / f"genome_{megabases}mb.fa"
             write_genome(genome, megabases)
             for mode in ("rss",) if args.rss_only else ("rss", "heap"):
-                command = [sys.executable, __file__, "--worker", str(directory / "model"), str(genome), mode,
-                           str(args.threads), str(int(args.no_model))]
-                output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-                results.setdefault(megabases, {}).update(json.loads(output.strip().splitlines()[-1]))
+                results.setdefault(megabases, {}).update(run_worker(__file__, directory / "model", genome, mode,
+                                                                    args.threads, int(args.no_model)))
             print(f"{megabases} Mb: {results[megabases]}", file=sys.stderr, flush=True)
     print("| genome | windows | seconds (RSS run) | RSS before scan (MB) | peak RSS (MB) | heap peak (MB) |")
     print("|---|---|---|---|---|---|")
     for megabases, r in results.items():
         heap = f"{r['heap_peak_mb']:.2f}" if "heap_peak_mb" in r else "-"
-        print(f"| {megabases} Mb | {r['windows']} | {r['seconds']} | {r['rss_before_scan_mb']:.1f} | "
+        print(f"| {megabases} Mb | {r['windows']} | {r['seconds']} | {r['rss_before_mb']:.1f} | "
               f"{r['peak_rss_mb']:.1f} | {heap} |")
     small, large = (results[m] for m in (min(results), max(results)))
     print(f"\npeak RSS growth {min(results)} -> {max(results)} Mb: {large['peak_rss_mb'] - small['peak_rss_mb']:.1f} MB")

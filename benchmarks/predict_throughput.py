@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from measure import rss_mb, run_worker
 
 WINDOW = 200
 BATCH = 64
@@ -138,14 +137,6 @@ def run_pipeline(model_dir: Path, genome: Path, scratch: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "windows": len(windows)}
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM: unlike getrusage's maxrss, not inherited across exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 def worker(method: str, model_dir: Path, genome: Path, threads: int, repeats: int) -> None:
     import torch
 
@@ -154,7 +145,7 @@ def worker(method: str, model_dir: Path, genome: Path, threads: int, repeats: in
     with tempfile.TemporaryDirectory() as scratch:
         results = [runner(model_dir, genome, Path(scratch)) for _ in range(repeats)]
     best = min(results, key=lambda r: r["seconds"])
-    best["peak_rss_mb"] = peak_rss_mb()
+    best["peak_rss_mb"] = round(rss_mb(), 1)
     best["repeats"] = repeats
     print(json.dumps(best))
 
@@ -180,10 +171,8 @@ def main() -> None:
         for preset in MODELS:
             repeats = args.tiny_repeats if preset == "scratch-tiny" else 1
             for method in METHODS:
-                command = [sys.executable, __file__, "--worker", method, str(directory / preset),
-                           str(directory / "genome.fa"), str(args.threads), str(repeats)]
-                output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-                result = json.loads(output.strip().splitlines()[-1])
+                result = run_worker(__file__, method, directory / preset, directory / "genome.fa", args.threads,
+                                    repeats)
                 result["windows_per_second"] = result["windows"] / result["seconds"]
                 results[f"{preset}/{method}"] = result
                 print(f"{preset} {method}: {result}", file=sys.stderr, flush=True)

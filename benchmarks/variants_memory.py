@@ -14,25 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from measure import measure_memory, run_worker
 
 CONTIG = 1_000_000
 SPACING = 20
-
-
-def rss_mb(field: str = "VmHWM") -> float:
-    """Peak (VmHWM) or current (VmRSS) resident memory of this process."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def write_genome(path: Path, contigs: int) -> list[str]:
@@ -82,17 +72,12 @@ def worker(model: Path, genome: Path, vcf: Path, mode: str, threads: int, no_mod
     contig_sizes(genome)  # index, import and load once outside the measurement
     load_trained(str(model))
     with tempfile.TemporaryDirectory() as scratch:
-        before = rss_mb("VmRSS")
-        if mode == "heap":
-            tracemalloc.start()
-        started = time.perf_counter()
-        report = variants.score_variants(str(model), genome, vcf, scratch, prefix="memory",
-                                         options=variants.VariantOptions(device="cpu"))
-        result = {"alleles": report["alleles"]["scored"], "seconds": round(time.perf_counter() - started, 1)}
-        if mode == "heap":
-            result["heap_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
-        else:
-            result.update(rss_before_mb=before, peak_rss_mb=rss_mb())
+        def score() -> dict:
+            report = variants.score_variants(str(model), genome, vcf, scratch, prefix="memory",
+                                             options=variants.VariantOptions(device="cpu"))
+            return {"alleles": report["alleles"]["scored"]}
+
+        result = measure_memory(mode, score)
     print(json.dumps(result))
 
 
@@ -126,10 +111,8 @@ def main() -> None:
         for count in counts:
             vcf = write_vcf(directory / f"snvs_{count}.vcf.gz", sequences, count)
             for mode in ("rss", "heap") if args.heap else ("rss",):
-                command = [sys.executable, __file__, "--worker", str(directory / "model"), str(directory / "genome.fa"),
-                           str(vcf), mode, str(args.threads), str(int(args.no_model))]
-                output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-                results.setdefault(count, {}).update(json.loads(output.strip().splitlines()[-1]))
+                results.setdefault(count, {}).update(run_worker(__file__, directory / "model", directory / "genome.fa",
+                                                                vcf, mode, args.threads, int(args.no_model)))
             print(f"{count} SNVs: {results[count]}", file=sys.stderr, flush=True)
     print("| SNVs | alleles scored | seconds | RSS before (MB) | peak RSS (MB) | heap peak (MB) |")
     print("|---|---|---|---|---|---|")

@@ -23,14 +23,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from measure import rss_mb, run_worker
 
 WINDOW = 200
 BATCH = 64
@@ -126,14 +125,6 @@ def run_naive(model_dir: Path, genome: Path, vcf: Path, scratch: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "alleles": len(texts)}
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM: unlike getrusage's maxrss, not inherited across exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 def worker(method: str, model_dir: Path, genome: Path, vcf: Path, threads: int) -> None:
     import torch
 
@@ -141,7 +132,7 @@ def worker(method: str, model_dir: Path, genome: Path, vcf: Path, threads: int) 
     runner = {"variants": run_variants, "bare": run_bare, "naive": run_naive}[method]
     with tempfile.TemporaryDirectory() as scratch:
         result = runner(model_dir, genome, vcf, Path(scratch))
-    result["peak_rss_mb"] = peak_rss_mb()
+    result["peak_rss_mb"] = round(rss_mb(), 1)
     print(json.dumps(result))
 
 
@@ -177,10 +168,7 @@ def main() -> None:
             for method in METHODS:
                 count = naive if method == "naive" else records
                 vcf = head_of_vcf(args.vcf, count, directory / f"{preset}_{method}.vcf")
-                command = [sys.executable, __file__, "--worker", method, str(directory / preset),
-                           str(args.genome), str(vcf), str(args.threads)]
-                output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-                result = json.loads(output.strip().splitlines()[-1])
+                result = run_worker(__file__, method, directory / preset, args.genome, vcf, args.threads)
                 result["alleles_per_second"] = result["alleles"] / result["seconds"]
                 results[f"{preset}/{method}"] = result
                 print(f"{preset} {method}: {result}", file=sys.stderr, flush=True)

@@ -14,6 +14,30 @@ from enhancerlm.train import TrainOptions, train
 MOTIF = "TGACTCAGCATGACTCA"  # an AP-1-like palindrome pair, planted in every positive
 
 
+def invoke(*args):
+    """Run the `enhancerlm` command line in-process; arguments may be paths or numbers."""
+    from click.testing import CliRunner
+
+    from enhancerlm.cli import main
+
+    return CliRunner().invoke(main, [str(arg) for arg in args])
+
+
+def random_dna(rng: np.random.Generator, length: int) -> str:
+    return "".join(rng.choice(list("ACGT"), size=length))
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and do not stall when other jobs share the CPU."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def write_fasta(path: Path, records: list[tuple[str, str]]) -> Path:
     path.write_text("".join(f">{name}\n{sequence}\n" for name, sequence in records))
     return path

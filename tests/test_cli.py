@@ -2,16 +2,11 @@ import re
 import json
 
 import pytest
-from click.testing import CliRunner
+from conftest import invoke
 
-from enhancerlm.cli import main
 from enhancerlm.errors import InputError
 from enhancerlm.pipeline import load_params, profile_params, schema, schema_defaults
 from enhancerlm.io import resource
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args))
 
 
 def test_commands_are_listed():

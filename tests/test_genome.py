@@ -12,10 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from Bio import bgzf
-from click.testing import CliRunner
 
+from conftest import invoke
 from enhancerlm import data
-from enhancerlm.cli import main
 from enhancerlm.errors import InputError
 from enhancerlm.genome import RegionIndex, contig_sizes, genome_sizes, open_genome, read_bed, read_fai
 
@@ -367,10 +366,6 @@ def test_prepare_bed_input_errors(genome_files, tmp_path):
 
 
 # ---------------------------------------------------------------------------- command line
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, [str(arg) for arg in args])
 
 
 def test_cli_prepare_bed_then_train_baseline(genome_files, tmp_path):

@@ -13,7 +13,6 @@ from enhancerlm.data import reverse_complement
 from enhancerlm.errors import InputError
 from enhancerlm.attribution import nucleotide_scores, offsets_to_nucleotide_scores
 from enhancerlm.motifs import (
-    KnownMotif,
     alignment_score,
     attended_kmers,
     best_alignment,

@@ -12,11 +12,9 @@ import pyBigWig
 import pytest
 import torch
 from Bio import bgzf
-from click.testing import CliRunner
 
-from conftest import MOTIF, write_fasta
+from conftest import MOTIF, invoke, random_dna, write_fasta
 from enhancerlm import predict as scan
-from enhancerlm.cli import main
 from enhancerlm.data import prepare_samplesheet
 from enhancerlm.ensemble import Ensemble
 from enhancerlm.genome import RegionIndex
@@ -28,21 +26,7 @@ PLANTED = [10_000, 30_000, 50_000]  # starts of the planted enhancer elements on
 ELEMENT = 100
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread, and do not stall when other jobs share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(arg) for arg in args])
-
-
-def random_dna(rng: np.random.Generator, length: int) -> str:
-    return "".join(rng.choice(list("ACGT"), size=length))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def enhancer_element(rng: np.random.Generator) -> str:

@@ -11,10 +11,8 @@ import numpy as np
 import pysam
 import pytest
 import torch
-from click.testing import CliRunner
 
-from conftest import MOTIF, planted_samplesheet
-from enhancerlm.cli import main
+from conftest import MOTIF, invoke, planted_samplesheet, random_dna
 from enhancerlm.data import prepare_samplesheet, reverse_complement
 from enhancerlm.errors import InputError
 from enhancerlm.io import resource
@@ -31,20 +29,7 @@ HEADER = ("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=200>\n##contig=<ID=2,l
           "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(arg) for arg in args])
-
-
-def random_dna(rng: np.random.Generator, length: int) -> str:
-    return "".join(rng.choice(list("ACGT"), size=length))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def other_base(base: str) -> str:
