@@ -15,7 +15,8 @@ from conftest import planted_motif_samplesheet
 from enhancerlm.cli import main
 from enhancerlm.data import prepare_samplesheet
 from enhancerlm.model import load_model, read_card, save_model
-from enhancerlm.motifs import MOTIF_COLUMNS, MotifOptions, discover_motifs, load_motifs, read_meme
+from enhancerlm.motifs import (MOTIF_COLUMNS, MotifOptions, containing, discover_motifs, load_motifs, read_meme,
+                               split_halves)
 from enhancerlm.train import TrainOptions, train
 
 PLANTED, DECOY = "MA0139.2", "MA0035.5"  # CTCF and GATA1, JASPAR 2024 CORE vertebrates
@@ -98,6 +99,12 @@ def test_motifs_command_writes_every_output(planted, tmp_path):
         assert (outdir / f"{prefix}.logos" / f"{row.motif}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     candidates = pd.read_csv(outdir / f"{prefix}.candidates.tsv", sep="\t")
     assert len(candidates) == report["counts"]["candidates"]
+    train_split = pd.read_csv(dataset, sep="\t", dtype=str, keep_default_na=False).query("split == 'train'")
+    train_split = train_split.assign(label=train_split["label"].astype(int)).reset_index(drop=True)
+    heldout = train_split[~split_halves(train_split, 0.5, 42)]  # enrichment is counted on the held-out half only
+    for row in candidates.head(5).itertuples():
+        for label, column in ((1, row.n_positive), (0, row.n_negative)):
+            assert column == containing([row.candidate], heldout.loc[heldout["label"] == label, "sequence"].tolist())
     assert report["counts"]["significant"] == int((candidates["q_value"] < 0.005).sum())
     with gzip.open(outdir / f"{prefix}.scores.bedGraph.gz", "rt") as handle:
         lines = handle.read().splitlines()
