@@ -275,6 +275,8 @@ def test_known_motifs_from_jaspar_and_meme(jaspar, tmp_path):
     np.testing.assert_allclose(loaded.pfm, ctcf.pfm, atol=1e-6)
     with pytest.raises(InputError, match="JASPAR1999"):
         load_motifs("jaspar", release="JASPAR1999")
+    with pytest.raises(InputError, match="missing.meme: no such MEME file"):
+        load_motifs(str(tmp_path / "missing.meme"))
 
 
 def test_scan_finds_instances_on_both_strands(jaspar):

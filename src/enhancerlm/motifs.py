@@ -326,8 +326,11 @@ def load_motifs(source: str, *, release: str = JASPAR_RELEASE, tax_group: str = 
     """Motifs from `jaspar` (JASPAR CORE of `release` and `tax_group`, offline through pyjaspar's bundled
     database) or from a MEME file."""
     if source.lower() != "jaspar":
+        if not Path(source).is_file():
+            raise InputError(f"{source}: no such MEME file (give a MEME file of known motifs, or 'jaspar')")
+        matrices = read_meme(source)
         names = meme_names(source)
-        return [KnownMotif(motif_id, names.get(motif_id, motif_id), pfm) for motif_id, pfm in read_meme(source).items()]
+        return [KnownMotif(motif_id, names.get(motif_id, motif_id), pfm) for motif_id, pfm in matrices.items()]
     from pyjaspar import jaspardb
 
     available = jaspardb().get_releases()
