@@ -97,7 +97,8 @@ def test_run_test_profile_lays_out_results(tmp_path):
         "PREPARE", *(f"TRAIN ({m})" for m in models), "ENSEMBLE (mini_layer1_ensemble)",
         *(f"EVALUATE ({m})" for m in [*models, "mini_layer1_ensemble"]), "BENCHMARK (mini_layer1)",
         "CHUNKS (chr22_demo.fa.gz)", "PREDICT (mini_layer1_ensemble 22:0-10000000)",
-        "PREDICT (mini_layer1_ensemble 22:10000000-17700000)", "MERGEPREDICTIONS (mini_layer1_ensemble)", "MULTIQC"]
+        "PREDICT (mini_layer1_ensemble 22:10000000-17700000)", "MERGEPREDICTIONS (mini_layer1_ensemble)",
+        "MOTIFS (mini_layer1_ensemble)", "VARIANTS (mini_layer1_ensemble)", "MULTIQC"]
     scan = json.loads((results / "predict" / "mini_layer1_ensemble.predict.json").read_text())
     assert scan["windows"]["scored"] == 10_000 // 50  # test_regions.bed: 10 kb of real sequence, stride 50
     bedgraph = (results / "predict" / "mini_layer1_ensemble.windows.bedgraph").read_text().splitlines()

@@ -35,8 +35,10 @@ import enhancerlm.data as data_module
 import enhancerlm.ensemble as ensemble_module
 import enhancerlm.evaluate as evaluate_module
 import enhancerlm.genome as genome_module
+import enhancerlm.motifs as motifs_module
 import enhancerlm.predict as predict_module
 import enhancerlm.train as train_module
+import enhancerlm.variants as variants_module
 from enhancerlm import cli, pipeline
 from enhancerlm.train import TrainOptions
 
@@ -73,7 +75,7 @@ ALL_OPTIONAL = {
     "multiqc_config": str(REPO / "assets" / "multiqc_config.yml"), "kmers": "3,5", "folds": 4, "seed": 0,
     "max_n_fraction": 0.25, "epochs": 3, "batch_size": 8, "weight_decay": 0.0, "warmup": 0.0, "grad_clip": 1.5,
     "patience": 0, "val_fold": 1, "pooling": "cls", "class_weight": "balanced", "max_length": 128,
-    "cv": True, "ensemble": "weighted", "replicates": 2,
+    "cv": True, "ensemble": "weighted", "replicates": 2, "motif_method": "ig",
 }
 # Parameter sets on top of the test profile (k = 3,4, the baseline and a mean ensemble of the k-mer models).
 OVERRIDES = {
@@ -85,6 +87,8 @@ OVERRIDES = {
     "descending_k": {"kmers": "4,3"},  # the schema allows any order; the ensemble members go in k order
     "replicates": {"replicates": 3, "seed": 7},  # every model and ensemble three times, ids with _seed<N>
     "skip_predict": {"skip_predict": True},
+    "skip_motifs": {"skip_motifs": True, "variant_motifs": ""},  # and variants without TF sites
+    "skip_variants": {"skip_variants": True},
     "blacklist": {"genome_regions": str(REPO / "assets" / "data" / "hg19-chr22-demo" / "demo_regions.bed"),
                   "blacklist": str(REPO / "assets" / "data" / "hg19-chr22-demo" / "test_regions.bed"),
                   "predict_chunk_size": 7000000},
@@ -159,6 +163,17 @@ CASES = {
         "inputs": {"scans": ["mini_layer1_ensemble.22_0_10000000", "mini_layer1_ensemble.22_10000000_17700000"],
                    "genome": "chr22_demo.fa.gz"},
         "dirs": {"scans"},
+    },
+    "ENHANCERLM_MOTIFS": {
+        "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
+        "inputs": {"model": "mini_layer1_ensemble", "dataset": "mini_layer1.dataset.tsv"},
+        "dirs": {"model"},
+    },
+    "ENHANCERLM_VARIANTS": {
+        "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
+        "inputs": {"model": "mini_layer1_ensemble", "genome": "chr22_demo.fa.gz",
+                   "vcf": "1kg_phase3_chr22_test.sites.vcf.gz"},
+        "dirs": {"model"},
     },
     "MULTIQC": {
         "meta": None,
@@ -405,6 +420,9 @@ def cli_library_call(argv: list[str]) -> tuple[str, dict]:
 
     card = {"validation": None, "model_id": "x", "best_epoch": 1, "threshold": 0.5, "weights": [0.5, 0.5]}
     scan = {"prefix": "x", "windows": {"scored": 0}, "regions": {"called": 0}, "outputs": {"json": "x.predict.json"}}
+    motifs = {"prefix": "x", "counts": {"motifs": 0, "known": 0}, "outputs": {"json": "x.motifs.json"}}
+    variants = {"prefix": "x", "records": {"reported": 0}, "alleles": {"total": 0, "scored": 0},
+                "outputs": {"json": "x.variants.json"}}
     with mock.patch.object(data_module, "prepare_samplesheet", fake("prepare", data_module.prepare_samplesheet, {})), \
             mock.patch.object(train_module, "train", fake("train", train_module.train, card)), \
             mock.patch.object(ensemble_module, "build_ensemble",
@@ -415,7 +433,9 @@ def cli_library_call(argv: list[str]) -> tuple[str, dict]:
                               fake("benchmark", benchmark_module.run_benchmark, {"markdown": "b.md"})), \
             mock.patch.object(predict_module, "write_chunks", fake("chunks", predict_module.write_chunks, Path(__file__))), \
             mock.patch.object(predict_module, "predict", fake("predict", predict_module.predict, scan)), \
-            mock.patch.object(predict_module, "merge_predictions", fake("merge", predict_module.merge_predictions, scan)):
+            mock.patch.object(predict_module, "merge_predictions", fake("merge", predict_module.merge_predictions, scan)), \
+            mock.patch.object(motifs_module, "discover_motifs", fake("motifs", motifs_module.discover_motifs, motifs)), \
+            mock.patch.object(variants_module, "score_variants", fake("variants", variants_module.score_variants, variants)):
         result = CliRunner().invoke(cli.main, argv[1:], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert len(captured) == 1, captured
@@ -434,7 +454,8 @@ def record_runner(params: dict) -> RunnerRecord:
     """Run `run_pipeline` with training, ensembles, evaluation and MultiQC replaced by recorders (prepare is
     real)."""
     calls: dict[str, list[dict]] = {"prepare": [], "train": [], "ensemble": [], "evaluate": [], "benchmark": [],
-                                    "chunks": [], "predict": [], "merge": [], "multiqc": []}
+                                    "chunks": [], "predict": [], "merge": [], "motifs": [], "variants": [],
+                                    "multiqc": []}
     prepared: dict = {}
     real_prepare = pipeline.prepare_samplesheet
     outdir = Path(params["outdir"])
@@ -458,6 +479,8 @@ def record_runner(params: dict) -> RunnerRecord:
                              write_chunks=recorder("chunks", predict_module.write_chunks, call_through=True),
                              predict=recorder("predict", predict_module.predict, {}),
                              merge_predictions=recorder("merge", predict_module.merge_predictions, {}),
+                             discover_motifs=recorder("motifs", motifs_module.discover_motifs, {}),
+                             score_variants=recorder("variants", variants_module.score_variants, {}),
                              multiqc_report=recorder("multiqc", pipeline.multiqc_report,
                                                      outdir / "multiqc" / "multiqc_report.html")):
         summary = json.loads(Path(pipeline.run_pipeline(params, device="cpu")).read_text())
@@ -570,8 +593,11 @@ class Plan:
     ensemble: list[dict]
     evaluate: list[dict]
     benchmark: list[dict]
+    final: list[list] = dataclasses.field(default_factory=list)  # [meta, model] of ch_predict_models
     predict: list[dict] = dataclasses.field(default_factory=list)
     merge: list[dict] = dataclasses.field(default_factory=list)
+    motifs: list[dict] = dataclasses.field(default_factory=list)
+    variants: list[dict] = dataclasses.field(default_factory=list)
 
 
 def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta: meta["id"]) -> Plan:
@@ -654,13 +680,14 @@ def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta:
     benchmark = [{"meta": {"id": key}, "evaluations": [f for files in groups for f in files]}
                  for key, groups in group_tuple(items)]
     plan = Plan(train, ensemble, evaluate, benchmark)
-    plan.predict, plan.merge = genome_predict_plan(params, plan, model_dir)
+    plan.final = final_models(params, plan, model_dir)
+    plan.predict, plan.merge = genome_predict_plan(params, plan.final)
+    plan.motifs, plan.variants = motifs_variants_plan(params, plan.final, ch_dataset)
     return plan
 
 
-def genome_predict_plan(params: dict, plan: Plan, model_dir) -> tuple[list[dict], list[dict]]:
-    """The ENHANCERLM_PREDICT tasks (meta, model, chunk) and ENHANCERLM_MERGEPREDICTIONS tasks (meta, scans) of
-    workflows/enhancerlm.nf and GENOME_PREDICT."""
+def final_models(params: dict, plan: Plan, model_dir) -> list[list]:
+    """ch_predict_models of workflows/enhancerlm.nf: the first seed's ensembles, else its k-mer models."""
     workflow = "workflows/enhancerlm.nf"
     ops = channel_chain("ch_predict_models", ["TRAIN_EVALUATE.out.ensemble", "mix(", "filter{"], path=workflow)
     source, mix_ops = parse_chain(ops[0].body)
@@ -668,7 +695,13 @@ def genome_predict_plan(params: dict, plan: Plan, model_dir) -> tuple[list[dict]
     ensembles = [[task["meta"], model_dir(task["meta"])] for task in plan.ensemble]
     models = [[task["meta"], model_dir(task["meta"])] for task in plan.train]
     items = ensembles + [item for item in models if nfparse.truthy(closure_call(mix_ops[0], item, params))]
-    items = [item for item in items if nfparse.truthy(closure_call(ops[1], item, params))]
+    return [item for item in items if nfparse.truthy(closure_call(ops[1], item, params))]
+
+
+def genome_predict_plan(params: dict, items: list[list]) -> tuple[list[dict], list[dict]]:
+    """The ENHANCERLM_PREDICT tasks (meta, model, chunk) and ENHANCERLM_MERGEPREDICTIONS tasks (meta, scans) of
+    workflows/enhancerlm.nf and GENOME_PREDICT."""
+    workflow = "workflows/enhancerlm.nf"
     text = normalized(workflow_text(workflow))
     assert "ch_genome = params.skip_predict ? channel.empty() :" in text, f"{workflow}: ch_genome changed"
     if params["skip_predict"]:
@@ -683,6 +716,27 @@ def genome_predict_plan(params: dict, plan: Plan, model_dir) -> tuple[list[dict]
     ops = channel_chain("ch_merge", ["ENHANCERLM_PREDICT.out.scan", "groupTuple("], path=GENOME_PREDICT)
     assert not normalized(ops[0].body)
     return predict, [{"meta": meta, "chunks": list(chunks["name"])} for meta, _ in items]
+
+
+def motifs_variants_plan(params: dict, items: list[list], ch_dataset: list[list]) -> tuple[list[dict], list[dict]]:
+    """The ENHANCERLM_MOTIFS tasks (meta, model, dataset) and ENHANCERLM_VARIANTS tasks (meta, model) of
+    workflows/enhancerlm.nf."""
+    workflow = "workflows/enhancerlm.nf"
+    ops = channel_chain("ch_motifs", ["ch_predict_models", "filter{", "map{", "combine(", "map{"], path=workflow)
+    # ENHANCERLM_PREPARE.out.dataset keyed by dataset id, combined on the model's dataset
+    assert normalized(ops[2].body) == "ENHANCERLM_PREPARE.out.dataset.map { meta, dataset -> [ meta.id, dataset ] }, " \
+                                      "by: 0", normalized(ops[2].body)
+    keyed = [closure_call(ops[1], item, params) for item in items if nfparse.truthy(closure_call(ops[0], item, params))]
+    combined = [[key, *rest, dataset] for key, *rest in keyed for meta, dataset in ch_dataset if meta["id"] == key]
+    motifs = [dict(zip(("meta", "model", "dataset"), closure_call(ops[3], item, params), strict=True))
+              for item in combined]
+    ops = channel_chain("ch_variant_models", ["ch_predict_models", "filter{"], path=workflow)
+    variants = [{"meta": meta, "model": model} for meta, model in items
+                if nfparse.truthy(closure_call(ops[0], [meta, model], params))]
+    text = normalized(workflow_text(workflow))
+    assert "ENHANCERLM_VARIANTS ( ch_variant_models, channel.value(file(params.genome, checkIfExists: true)), " \
+           "channel.value(file(params.vcf, checkIfExists: true)) )" in text, f"{workflow}: ENHANCERLM_VARIANTS call"
+    return motifs, variants
 
 
 def group_tuple(items: list[list]) -> list[list]:
@@ -1292,6 +1346,29 @@ def test_genome_predict_task_outputs(baseline_run, tmp_path):
     assert report["windows"]["scored"] == 200  # 10 kb, stride 50, all in the second chunk
 
 
+def test_motifs_and_variants_task_outputs(mini_model, mini_dataset, tmp_path):
+    """MOTIFS on the mini training split and VARIANTS on the 234 test-profile sites, as tasks."""
+    demo = REPO / "assets" / "data" / "hg19-chr22-demo"
+    params = variant_params("test")
+    for name in ("ENHANCERLM_MOTIFS", "ENHANCERLM_VARIANTS"):
+        case = CASES[name]
+        task = stage(read_module(module_path(name)), case)
+        workdir = tmp_path / name
+        workdir.mkdir()
+        materialize(task, workdir, {case["inputs"]["model"]: mini_model, "mini_layer1.dataset.tsv": mini_dataset,
+                                    "chr22_demo.fa.gz": demo / "chr22_demo.fa.gz",
+                                    "1kg_phase3_chr22_test.sites.vcf.gz": demo / "1kg_phase3_chr22_test.sites.vcf.gz"})
+        rendered = render_task(task, params)
+        run_script(rendered.command, workdir)
+        check_outputs(task, rendered, workdir)
+    prefix = CASES["ENHANCERLM_MOTIFS"]["meta"]["id"]
+    motifs = json.loads((tmp_path / "ENHANCERLM_MOTIFS" / f"{prefix}.motifs.json").read_text())
+    assert motifs["parameters"]["method"] == params["motif_method"] and motifs["counts"]["positives"] == 80
+    report = json.loads((tmp_path / "ENHANCERLM_VARIANTS" / f"{prefix}.variants.json").read_text())
+    assert report["records"] == {"input": 234, "reported": 234}
+    assert report["parameters"]["motifs"] == params["variant_motifs"]
+
+
 def test_multiqc_task_outputs(evaluate_run, tmp_path):
     task_in, rendered_in, evaluated = evaluate_run
     process = read_module(module_path("MULTIQC"))
@@ -1694,6 +1771,44 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
             [Path(p).name for p in runner_call["inputs"]]
         assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_MERGEPREDICTIONS", params)
         compare(nextflow_call, runner_call, {"inputs", "outdir", "genome"}, f"merge {meta['id']}")
+
+    # MOTIFS per final model, on its own dataset; VARIANTS per final model, on params.genome and params.vcf
+    runner_motifs = {c["prefix"]: c for c in record.calls["motifs"]}
+    assert len(runner_motifs) == len(record.calls["motifs"])
+    assert sorted(runner_motifs) == sorted(t["meta"]["id"] for t in full_plan.motifs), \
+        "Nextflow and the runner discover motifs with different models"
+    assert len(full_plan.motifs) == (0 if params["skip_motifs"] else len(full_plan.final))
+    motifs_process = read_module(module_path("ENHANCERLM_MOTIFS"))
+    for planned in full_plan.motifs:
+        meta = planned["meta"]
+        assert planned["dataset"] == dataset_files[meta["dataset"]]
+        _, _, argv = staged_command(motifs_process, {"meta": meta, "dirs": {"model"}, "inputs": {
+            "model": planned["model"], "dataset": planned["dataset"]}}, tmp_path / f"motifs_{meta['id']}", params,
+            monkeypatch)
+        name, nextflow_call = cli_library_call(argv)
+        runner_call = runner_motifs[meta["id"]]
+        assert name == "motifs" and Path(runner_call["model_spec"]).name == planned["model"]
+        assert str(runner_call["dataset"]) == str(record.prepared[meta["dataset"]]["dataset"])
+        assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_MOTIFS", params)
+        compare(nextflow_call, runner_call, {"model_spec", "dataset", "outdir"}, f"motifs {meta['id']}")
+    runner_variants = {c["prefix"]: c for c in record.calls["variants"]}
+    assert len(runner_variants) == len(record.calls["variants"])
+    assert sorted(runner_variants) == sorted(t["meta"]["id"] for t in full_plan.variants), \
+        "Nextflow and the runner score variants with different models"
+    assert len(full_plan.variants) == (0 if params["skip_variants"] else len(full_plan.final))
+    variants_process = read_module(module_path("ENHANCERLM_VARIANTS"))
+    for planned in full_plan.variants:
+        meta = planned["meta"]
+        _, _, argv = staged_command(variants_process, {"meta": meta, "dirs": {"model"}, "inputs": {
+            "model": planned["model"], "genome": Path(params["genome"]).name, "vcf": Path(params["vcf"]).name}},
+            tmp_path / f"variants_{meta['id']}", params, monkeypatch)
+        name, nextflow_call = cli_library_call(argv)
+        runner_call = runner_variants[meta["id"]]
+        assert name == "variants" and Path(runner_call["model_spec"]).name == planned["model"]
+        assert (Path(runner_call["genome_path"]), Path(runner_call["vcf_path"])) == (Path(params["genome"]),
+                                                                             Path(params["vcf"]))
+        assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_VARIANTS", params)
+        compare(nextflow_call, runner_call, {"model_spec", "genome_path", "vcf_path", "outdir"}, f"variants {meta['id']}")
 
     # MULTIQC: same title and config
     multiqc = read_module(module_path("MULTIQC"))

@@ -1,11 +1,14 @@
 /*
- * The enhancerlm workflow: prepare -> train, ensemble, evaluate and benchmark -> genome scan -> MultiQC.
+ * The enhancerlm workflow: prepare -> train, ensemble, evaluate and benchmark -> genome scan, motif discovery
+ * and variant scoring with the final models -> MultiQC.
  */
 
-include { ENHANCERLM_PREPARE } from '../modules/local/enhancerlm/prepare/main'
-include { TRAIN_EVALUATE     } from '../subworkflows/local/train_evaluate/main'
-include { GENOME_PREDICT     } from '../subworkflows/local/genome_predict/main'
-include { MULTIQC            } from '../modules/local/multiqc/main'
+include { ENHANCERLM_PREPARE  } from '../modules/local/enhancerlm/prepare/main'
+include { TRAIN_EVALUATE      } from '../subworkflows/local/train_evaluate/main'
+include { GENOME_PREDICT      } from '../subworkflows/local/genome_predict/main'
+include { ENHANCERLM_MOTIFS   } from '../modules/local/enhancerlm/motifs/main'
+include { ENHANCERLM_VARIANTS } from '../modules/local/enhancerlm/variants/main'
+include { MULTIQC             } from '../modules/local/multiqc/main'
 
 workflow ENHANCERLM {
     take:
@@ -50,7 +53,8 @@ workflow ENHANCERLM {
 
     TRAIN_EVALUATE ( ENHANCERLM_PREPARE.out.dataset, ch_kmers, ch_seeds, ch_base_model )
 
-    // Genome scan with the first seed's ensembles, or its k-mer models when no ensemble is built
+    // The final models: the first seed's ensembles, or its k-mer models when no ensemble is built; they scan the
+    // genome, explain themselves with motifs and score variants
     // channel: [ val(meta), path(model) ]
     ch_predict_models = TRAIN_EVALUATE.out.ensemble
         .mix( TRAIN_EVALUATE.out.model.filter { meta, model -> meta.kmer != null && !(params.ensemble != 'none' && params.kmers.toString().tokenize(',').size() >= 2) } )
@@ -61,6 +65,27 @@ workflow ENHANCERLM {
     ch_blacklist = channel.value(params.blacklist ? file(params.blacklist, checkIfExists: true) : [])
 
     GENOME_PREDICT ( ch_predict_models, ch_genome, ch_regions, ch_blacklist )
+
+    // Motifs on each final model's own dataset
+    // channel: [ val(meta), path(model), path(dataset) ]
+    ch_motifs = ch_predict_models
+        .filter { meta, model -> !params.skip_motifs }
+        .map { meta, model -> [ meta.dataset, meta, model ] }
+        .combine( ENHANCERLM_PREPARE.out.dataset.map { meta, dataset -> [ meta.id, dataset ] }, by: 0 )
+        .map { dataset_id, meta, model, dataset -> [ meta, model, dataset ] }
+
+    ENHANCERLM_MOTIFS ( ch_motifs )
+
+    // Variant effects of every final model on the VCF, against the genome it refers to
+    // channel: [ val(meta), path(model) ]
+    ch_variant_models = ch_predict_models
+        .filter { meta, model -> !params.skip_variants }
+
+    ENHANCERLM_VARIANTS (
+        ch_variant_models,
+        channel.value(file(params.genome, checkIfExists: true)),
+        channel.value(file(params.vcf, checkIfExists: true))
+    )
 
     // Software versions from every task, as MultiQC's software-versions YAML
     // channel: path(versions_yml)
@@ -74,6 +99,8 @@ workflow ENHANCERLM {
     // channel: [ path(mqc), ... ]
     ch_multiqc_files = TRAIN_EVALUATE.out.multiqc
         .mix( GENOME_PREDICT.out.multiqc )
+        .mix( ENHANCERLM_MOTIFS.out.multiqc )
+        .mix( ENHANCERLM_VARIANTS.out.multiqc )
         .flatMap { meta, files -> files }
         .mix(ch_versions)
         .collect()

@@ -33,7 +33,9 @@ from .errors import EnhancerLMError, InputError
 from .evaluate import evaluate_model
 from .io import resource, sha256_file, write_json, write_text
 from .model import CARD_FILE
+from .motifs import MotifOptions, discover_motifs
 from .predict import ScanOptions, merge_predictions, predict, write_chunks
+from .variants import VariantOptions, score_variants
 from .versions import software_versions, tool_version
 from .train import CHECKPOINT_DIR, TrainOptions, train
 
@@ -45,7 +47,7 @@ STEP_RECORDS = Path("pipeline_info") / "steps"
 # Arguments that do not change a step's result: training continued from its checkpoint ends with the same weights.
 NOT_IN_KEY = {"resume"}
 PIPELINE_STEPS = ("PREPARE", "TRAIN", "ENSEMBLE", "EVALUATE", "BENCHMARK", "CHUNKS", "PREDICT", "MERGEPREDICTIONS",
-                  "MULTIQC")
+                  "MOTIFS", "VARIANTS", "MULTIQC")
 _ASSIGNMENT = re.compile(r"""^\s*(\w+)\s*=\s*(.+?)\s*(//.*)?$""")
 
 
@@ -163,12 +165,13 @@ def train_options(params: dict[str, Any]) -> TrainOptions:
 
 def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = False) -> Path:
     """prepare -> train (one model per dataset, k and seed, and the k-mer baseline) -> ensemble of the
-    k-mer models -> evaluate every model on the test split -> benchmark table per dataset -> genome scan
-    in chunks, gathered per model -> MultiQC.
+    k-mer models -> evaluate every model on the test split -> benchmark table per dataset -> with the final
+    models (the first seed's ensembles, else its k-mer models): genome scan in chunks, gathered per model,
+    motif discovery on the model's dataset and variant scoring -> MultiQC.
 
     Results land in OUTDIR/prepare, OUTDIR/train/<model id>, OUTDIR/ensemble, OUTDIR/evaluate,
-    OUTDIR/benchmark, OUTDIR/predict, OUTDIR/multiqc and OUTDIR/pipeline_info, the layout the Nextflow
-    pipeline publishes (chunk scans stay in OUTDIR/pipeline_info/work, as in Nextflow's work directory).
+    OUTDIR/benchmark, OUTDIR/predict, OUTDIR/motifs, OUTDIR/variants, OUTDIR/multiqc and
+    OUTDIR/pipeline_info, the layout the Nextflow pipeline publishes (chunk scans stay in OUTDIR/pipeline_info/work, as in Nextflow's work directory).
     With `resume`, a step is skipped when a completed record of it (OUTDIR/pipeline_info/steps) has the
     same key: its parameters, the content of its inputs and the package version (as Nextflow's -resume).
     """
@@ -197,7 +200,7 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
                     outputs=[outdir / "prepare"])
     cross_validation = params["cv"] or params["ensemble"] == "stacking"
     evaluations: dict[str, list[Path]] = {}
-    predict_models: list[Path] = []  # the first seed's ensembles, or its k-mer models when there is none
+    final_models: list[tuple[Path, str]] = []  # (model, dataset): the first seed's ensembles, else its k-mer models
     for dataset, paths in prepared.items():
         evaluated = []
         for seed in replicate_seeds(params):
@@ -223,9 +226,9 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
                      paths["dataset"], ensemble_dir, method=params["ensemble"], model_id=ensemble_dir.name,
                      device="cpu", inputs=[paths["dataset"], *kmer_models], outputs=[ensemble_dir / CARD_FILE])
                 evaluated.append(ensemble_dir)
-                predict_models += [ensemble_dir] if first_seed else []
+                final_models += [(ensemble_dir, paths["dataset"])] if first_seed else []
             else:
-                predict_models += kmer_models if first_seed else []
+                final_models += [(model, paths["dataset"]) for model in kmer_models] if first_seed else []
         for model_dir in evaluated:
             written = step(f"EVALUATE ({model_dir.name})", evaluate_model, str(model_dir), paths["dataset"],
                            outdir=outdir / "evaluate", prefix=model_dir.name, device="cpu",
@@ -236,7 +239,7 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
         step(f"BENCHMARK ({dataset})", run_benchmark, outdir / "evaluate", outdir / "benchmark", dataset=dataset,
              prefix=dataset, inputs=evaluations.get(dataset, []),
              outputs=[outdir / "benchmark" / f"{dataset}.benchmark.json"])
-    scanned = not params["skip_predict"] and bool(predict_models)
+    scanned = not params["skip_predict"] and bool(final_models)
     if scanned:
         genome = Path(params["genome"])
         work = outdir / "pipeline_info" / "work"  # chunk scans: what Nextflow keeps in its work directory
@@ -245,7 +248,7 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
         chunk_names = [line.split("\t")[3] for line in Path(chunks).read_text().splitlines()]
         options = ScanOptions(stride=params["predict_stride"], merge_gap=params["predict_merge_gap"],
                               regions=params.get("genome_regions"), blacklist=params.get("blacklist"), device=device)
-        for model_dir in predict_models:
+        for model_dir, _ in final_models:
             parts = []
             for chunk in chunk_names:
                 part = work / f"{model_dir.name}.{'_'.join(re.split('[:-]', chunk))}"
@@ -257,8 +260,21 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
             step(f"MERGEPREDICTIONS ({model_dir.name})", merge_predictions, parts, outdir / "predict",
                  prefix=model_dir.name, genome=str(genome), inputs=parts,
                  outputs=[outdir / "predict" / f"{model_dir.name}.predict.json"])
+    motifs = not params["skip_motifs"] and bool(final_models)
+    for model_dir, dataset in final_models if motifs else []:
+        step(f"MOTIFS ({model_dir.name})", discover_motifs, str(model_dir), dataset, outdir / "motifs",
+             prefix=model_dir.name, options=MotifOptions(method=params["motif_method"], device=device),
+             inputs=[model_dir, dataset], outputs=[outdir / "motifs" / f"{model_dir.name}.motifs.json"])
+    variants = not params["skip_variants"] and bool(final_models)
+    for model_dir, _ in final_models if variants else []:
+        step(f"VARIANTS ({model_dir.name})", score_variants, str(model_dir), params["genome"], params["vcf"],
+             outdir / "variants", prefix=model_dir.name,
+             options=VariantOptions(motifs=params.get("variant_motifs") or None, device=device),
+             inputs=[model_dir, params["genome"], params["vcf"]],
+             outputs=[outdir / "variants" / f"{model_dir.name}.variants.json"])
     versions = write_versions_yaml(outdir / "pipeline_info" / "enhancerlm_software_mqc_versions.yml")
-    reports = [outdir / "evaluate", outdir / "benchmark", *([outdir / "predict"] if scanned else [])]
+    ran = {"predict": scanned, "motifs": motifs, "variants": variants}
+    reports = [outdir / "evaluate", outdir / "benchmark", *(outdir / name for name, done in ran.items() if done)]
     step("MULTIQC", multiqc_report, [*reports, versions], outdir / "multiqc",
          config=params.get("multiqc_config") or resource("assets/multiqc_config.yml"), title=params.get("multiqc_title"),
          inputs=reports, outputs=[outdir / "multiqc" / "multiqc_report.html"])
@@ -316,7 +332,8 @@ def write_versions_yaml(path: Path) -> Path:
     found = software_versions()
     tools = {"PREPARE": ["enhancerlm"], "TRAIN": ["enhancerlm", "torch", "transformers", "cuda"],
              "ENSEMBLE": ["enhancerlm"], "EVALUATE": ["enhancerlm", "torch"], "BENCHMARK": ["enhancerlm"],
-             "CHUNKS": ["enhancerlm"], "PREDICT": ["enhancerlm", "torch", "cuda"], "MERGEPREDICTIONS": ["enhancerlm"]}
+             "CHUNKS": ["enhancerlm"], "PREDICT": ["enhancerlm", "torch", "cuda"], "MERGEPREDICTIONS": ["enhancerlm"],
+             "MOTIFS": ["enhancerlm", "torch", "cuda"], "VARIANTS": ["enhancerlm", "torch", "cuda"]}
     versions = {f"ENHANCERLM_{step}": {tool: found[tool] for tool in names} for step, names in tools.items()}
     versions["MULTIQC"] = {"multiqc": tool_version("multiqc")}
     return write_text(path, yaml.safe_dump(versions, sort_keys=True))
