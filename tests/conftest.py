@@ -27,6 +27,15 @@ def random_dna(rng: np.random.Generator, length: int) -> str:
     return "".join(rng.choice(list("ACGT"), size=length))
 
 
+@pytest.fixture(scope="session")
+def test_profile_results(tmp_path_factory) -> Path:
+    """`enhancerlm run --profile test`, the whole pipeline on the bundled mini data, run once per session."""
+    results = tmp_path_factory.mktemp("test_profile") / "results"
+    result = invoke("run", "--profile", "test", "--outdir", results, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    return results
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Tiny models run fastest on one thread, and do not stall when other jobs share the CPU."""

@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 from sklearn.metrics import roc_auc_score
 
@@ -139,7 +140,9 @@ def test_benchmark_outputs_and_paired_tests(evaluations, tmp_path):
     assert "| OldTool (published) | test split | – | 0.73 | 0.71 | 0.75 | 0.46 | – |" in markdown
     assert "Best model: k6" in markdown and "DeLong p" in markdown
     section = paths["multiqc"].read_text()
-    assert section.startswith("<!--\nid: 'enhancerlm_benchmark_layer1'") and section.count("<tr>") == 1 + 12 + 1
+    header = yaml.safe_load(section[len("<!--"):section.index("-->")])
+    assert header["parent_id"] == "enhancerlm_benchmark" and header["id"] == "enhancerlm_benchmark_layer1"
+    assert section.count("<tr>") == 1 + 12 + 1
     table = pd.read_csv(paths["tsv"], sep="\t")
     assert len(table) == 12 and set(table["subset"]) == {"all", "leak_free", "cv"}
 

@@ -79,10 +79,8 @@ def test_bad_params_are_named(tmp_path, content, message):
         load_params(params_file=params_file)
 
 
-def test_run_test_profile_lays_out_results(tmp_path):
-    result = invoke("run", "--profile", "test", "--outdir", str(tmp_path / "results"), "--device", "cpu")
-    assert result.exit_code == 0, result.output
-    results = tmp_path / "results"
+def test_run_test_profile_lays_out_results(test_profile_results):
+    results = test_profile_results
     assert (results / "prepare" / "mini_layer1.dataset.tsv").exists()
     assert (results / "train" / "mini_layer1_k3" / "model.safetensors").exists()
     assert (results / "train" / "mini_layer1_kmer-baseline" / "model.safetensors").exists()

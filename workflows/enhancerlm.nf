@@ -97,7 +97,8 @@ workflow ENHANCERLM {
         .collectFile(name: 'enhancerlm_software_mqc_versions.yml', storeDir: "${params.outdir}/pipeline_info", newLine: true, sort: true)
 
     // channel: [ path(mqc), ... ]
-    ch_multiqc_files = TRAIN_EVALUATE.out.multiqc
+    ch_multiqc_files = ENHANCERLM_PREPARE.out.multiqc
+        .mix( TRAIN_EVALUATE.out.multiqc )
         .mix( GENOME_PREDICT.out.multiqc )
         .mix( ENHANCERLM_MOTIFS.out.multiqc )
         .mix( ENHANCERLM_VARIANTS.out.multiqc )

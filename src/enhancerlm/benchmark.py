@@ -20,6 +20,7 @@ from scipy import stats
 
 from .errors import InputError
 from .io import resource, write_json, write_text, write_tsv
+from .report import BENCHMARK_SECTION, html_section, html_table
 
 METRICS = {"Acc": "accuracy", "Sn": "sensitivity", "Sp": "specificity", "MCC": "mcc", "AUC": "auc"}
 SUBSETS = {"all": "test split", "leak_free": "leak-free test records", "cv": "cross-validation on train"}
@@ -303,14 +304,9 @@ def markdown_table(table: pd.DataFrame, published: pd.DataFrame, report: dict) -
 def multiqc_section(table: pd.DataFrame, published: pd.DataFrame, report: dict) -> str:
     """MultiQC custom content: the benchmark table beside the published rows, and the paired tests."""
     name = report["dataset"]
-    header = ["model", "evaluated on", "seeds", *METRICS]
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
-                   for row in _rows(table, published))
     notes = "".join(f"<li>{html.escape(sentence)}</li>" for sentence in _sentences(report))
     description = ("Mean ± standard deviation over seeds, on the whole test split, on its leak-free records, and in "
                    "cross-validation on the training set; published results below.")
-    return (f"<!--\nid: 'enhancerlm_benchmark_{name}'\nsection_name: 'Benchmark: {name}'\n"
-            f"description: '{description}'\n-->\n"
-            f"<table class=\"table table-condensed mqc_table enhancerlm-benchmark\"><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>\n<ul>{notes}</ul>\n")
+    body = html_table("enhancerlm-benchmark", ["model", "evaluated on", "seeds", *METRICS], _rows(table, published))
+    return html_section(BENCHMARK_SECTION, f"enhancerlm_benchmark_{name}", f"Benchmark: {name}", description,
+                        body + f"<ul>{notes}</ul>\n")

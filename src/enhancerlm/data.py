@@ -9,6 +9,7 @@ evaluation) reads those tables, so every decision about the input is made, and r
 from __future__ import annotations
 
 import hashlib
+import html
 import inspect
 import json
 import logging
@@ -28,6 +29,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from . import __version__, io
 from .errors import InputError
 from .genome import BED_COLUMNS, Genome, RegionIndex, open_genome, read_bed
+from .report import PREPARE_SECTION, html_section, html_table
 
 logger = logging.getLogger(__name__)
 
@@ -661,15 +663,36 @@ def prepare_samplesheet(
 def _write_prepared(
     outdir: Path, table: pd.DataFrame, report: dict[str, Any], header: dict[str, Any]
 ) -> dict[str, Path]:
-    """Write `<dataset>.dataset.tsv` and `<dataset>.prepare.json` (header first) and log the warnings."""
+    """Write `<dataset>.dataset.tsv`, `<dataset>.prepare.json` (header first) and the MultiQC section, and log
+    the warnings."""
     name = report["dataset"]
     paths = {
         "dataset": io.write_tsv(outdir / f"{name}.dataset.tsv", table),
         "report": io.write_json(outdir / f"{name}.prepare.json", {"dataset": name, **header, **report}),
+        "multiqc": io.write_text(outdir / f"{name}.prepare_mqc.html", multiqc_prepare(report)),
     }
     for line in report["warnings"]:
         logger.warning("dataset %s: %s", name, line)
     return paths
+
+
+def multiqc_prepare(report: dict[str, Any]) -> str:
+    """MultiQC custom content: records per split and class, what QC set aside, and the warnings (train/test
+    leakage first) as a highlighted box."""
+    counts = [[split, label, n, report["gc"][split][label]["median"]]
+              for split, classes in report["counts"].items() for label, n in classes.items()]
+    within = report["duplicates"]["within_split"]
+    checks = [["rejected (left out)", len(report["rejected"])], ["over the N limit (kept)", len(report["n_rich"])],
+              ["repeated ids renamed", len(report["renamed_ids"])],
+              *[[f"duplicates within {split}", stats["records"]] for split, stats in within.items()],
+              ["test records copying a training record", report["duplicates"]["train_test"]["total"]]]
+    warnings = "".join(f"<li>{html.escape(line)}</li>" for line in report["warnings"])
+    box = f'<div class="alert alert-warning"><ul>{warnings}</ul></div>\n' if warnings else ""
+    body = (box + html_table("enhancerlm-prepare", ["split", "class", "records", "median GC"], counts)
+            + html_table("enhancerlm-prepare-qc", ["check", "records"], checks))
+    name = report["dataset"]
+    return html_section(PREPARE_SECTION, f"enhancerlm_prepare_{name}", f"Data preparation: {name}",
+                        "Records kept per split and class, and what quality control found.", body)
 
 
 # ---------------------------------------------------------------------------- regions in a genome

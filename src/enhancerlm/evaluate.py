@@ -13,7 +13,7 @@ from .data import read_dataset
 from .errors import InputError
 from .io import copy_file, write_json, write_text, write_tsv
 from .model import load_trained, resolve_device
-from .report import general_stats_tsv
+from .report import general_stats_tsv, table_tsv
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,7 @@ def write_evaluation(
         "metrics": write_json(outdir / f"{prefix}.metrics.json", metrics),
         "predictions": write_tsv(outdir / f"{prefix}.predictions.tsv", predictions),
         "general_stats": write_text(outdir / f"{prefix}.general_stats_mqc.tsv", general_stats_mqc(model_id, report)),
+        "confusion": write_text(outdir / f"{prefix}.confusion_mqc.tsv", confusion_mqc(model_id, report)),
     }
     if report["all"]["auc"] is not None:
         curve = curves(labels, probabilities)
@@ -175,6 +176,20 @@ def general_stats_mqc(model_id: str, report: dict) -> str:
                   "format": "{:,.3f}"}
         columns[column] = (config, "" if value is None else f"{value:.4f}")
     return general_stats_tsv("enhancerlm_metrics", model_id, columns)
+
+
+def confusion_mqc(model_id: str, report: dict) -> str:
+    """MultiQC custom content: the model's confusion matrix at its threshold, whole split and leak-free subset."""
+    columns = {}
+    for subset, label in (("all", ""), ("leak_free", "Leak-free ")):
+        counts = report[subset]["confusion_matrix"]
+        columns.update({f"{label}{name.upper()}": counts[name] for name in ("tp", "fn", "fp", "tn")})
+    columns["Threshold"] = f"{report['all']['threshold']:.4f}"
+    return table_tsv("enhancerlm_confusion", "enhancerlm: confusion matrices",
+                     "Test-split records by true and predicted class at the model's threshold (TP: enhancers called "
+                     "enhancers, FN: enhancers missed, FP: non-enhancers called enhancers, TN: non-enhancers "
+                     "rejected), on the whole split and on the records that copy no training record.",
+                     model_id, columns)
 
 
 def evaluate_model(

@@ -26,7 +26,7 @@ from scipy import stats
 from .data import BASE_CODE, reverse_complement
 from .errors import InputError
 from .io import atomic_dir, atomic_path, cache_dir, open_text, write_json, write_text, write_tsv
-from .report import general_stats_tsv
+from .report import MOTIFS_SECTION, Markup, general_stats_tsv, html_section, html_table
 
 log = logging.getLogger(__name__)
 
@@ -824,21 +824,17 @@ def multiqc_motif_table(prefix: str, motifs: pd.DataFrame, logos: Path) -> str:
     rows = []
     for row in motifs.to_dict(orient="records"):
         logo = logos / f"{row['motif']}.png"
-        image = (f'<img alt="{row["motif"]} logo" style="height:48px" src="data:image/png;base64,'
-                 f'{base64.b64encode(logo.read_bytes()).decode()}"/>') if logo.exists() else ""
-        match = "" if pd.isna(row["match_id"]) else f"{html.escape(str(row['match_id']))} {html.escape(str(row['match_name']))}"
-        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in (
-            html.escape(row["motif"]), image, row["consensus"], row["instances_positive"], row["instances_negative"],
-            f"{row['enrichment_q']:.2e}", match, "" if pd.isna(row["match_q"]) else f"{row['match_q']:.2e}",
-            "yes" if row["known"] else "no")) + "</tr>")
-    header = "".join(f"<th>{h}</th>" for h in ("Motif", "Logo", "Consensus", "Instances (pos)", "Instances (neg)",
-                                                "Enrichment q", "Best JASPAR match", "TOMTOM q", "Known"))
-    body = "".join(rows) or '<tr><td colspan="9">No motif passed the filters.</td></tr>'
-    return "\n".join([
-        "<!--", f"id: 'enhancerlm_motifs_{prefix}'", f"section_name: 'enhancerlm: motifs ({prefix})'",
-        "description: 'Motifs discovered from the model, tested on held-out sequences and matched to JASPAR with TOMTOM.'",
-        "-->", f'<table class="table table-condensed enhancerlm-motifs" id="enhancerlm_motifs_{prefix}_table">',
-        f"<thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>", ""])
+        image = Markup(f'<img alt="{html.escape(row["motif"])} logo" style="height:48px" src="data:image/png;base64,'
+                       f'{base64.b64encode(logo.read_bytes()).decode()}"/>') if logo.exists() else ""
+        match = "" if pd.isna(row["match_id"]) else f"{row['match_id']} {row['match_name']}"
+        rows.append([row["motif"], image, row["consensus"], row["instances_positive"], row["instances_negative"],
+                     f"{row['enrichment_q']:.2e}", match, "" if pd.isna(row["match_q"]) else f"{row['match_q']:.2e}",
+                     "yes" if row["known"] else "no"])
+    header = ["Motif", "Logo", "Consensus", "Instances (pos)", "Instances (neg)", "Enrichment q", "Best JASPAR match",
+              "TOMTOM q", "Known"]
+    return html_section(MOTIFS_SECTION, f"enhancerlm_motifs_{prefix}", f"Motifs: {prefix}",
+                        "Motifs discovered from the model, tested on held-out sequences and matched to JASPAR with "
+                        "TOMTOM.", html_table("enhancerlm-motifs", header, rows, empty="No motif passed the filters."))
 
 
 def multiqc_motif_hits(model_id: str, counts: dict) -> str:

@@ -274,7 +274,8 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
              outputs=[outdir / "variants" / f"{model_dir.name}.variants.json"])
     versions = write_versions_yaml(outdir / "pipeline_info" / "enhancerlm_software_mqc_versions.yml")
     ran = {"predict": scanned, "motifs": motifs, "variants": variants}
-    reports = [outdir / "evaluate", outdir / "benchmark", *(outdir / name for name, done in ran.items() if done)]
+    reports = [outdir / "prepare", outdir / "evaluate", outdir / "benchmark",
+               *(outdir / name for name, done in ran.items() if done)]
     step("MULTIQC", multiqc_report, [*reports, versions], outdir / "multiqc",
          config=params.get("multiqc_config") or resource("assets/multiqc_config.yml"), title=params.get("multiqc_title"),
          inputs=reports, outputs=[outdir / "multiqc" / "multiqc_report.html"])

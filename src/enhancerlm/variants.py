@@ -77,7 +77,7 @@ from .model import load_trained, resolve_device
 from .predict import (GROUP_WINDOWS, QUANTILES, SCALE, STRAND_MODES, _AS_N, _model_summary, format_probability,
                       parse_chunk, parse_probabilities, release_free_memory, scan_window, score_windows,
                       to_millionths)
-from .report import histogram_linegraph, table_tsv
+from .report import VARIANT_TOP_SECTION, histogram_linegraph, html_section, html_table, table_tsv
 from .versions import software_versions
 
 log = logging.getLogger(__name__)
@@ -694,6 +694,32 @@ def multiqc_table(prefix: str, report: dict) -> str:
                      "VCF records and alleles, by scoring status (scored, or why not).", prefix, columns)
 
 
+def multiqc_top(prefix: str, report: dict) -> str:
+    """MultiQC custom content (HTML): the alleles that raise and lower enhancer probability most, with the TF
+    sites they gain and lose."""
+    header = ["variant", "id", "p_ref", "p_alt", "delta", "TF sites lost", "TF sites gained"]
+
+    def rows(top: list[dict]) -> list[list]:
+        return [[f"{row['chrom']}:{row['pos']} {row['ref']}>{row['alt']}", row["id"], f"{row['p_ref']:.4f}",
+                 f"{row['p_alt']:.4f}", f"{row['delta']:+.4f}", _site_names(row["tfbs_loss"]),
+                 _site_names(row["tfbs_gain"])] for row in top]
+
+    body = (f"<h4>Largest gains</h4>\n{html_table('enhancerlm-variant-top', header, rows(report['top_gains']), empty='No allele raises the probability.')}"
+            f"<h4>Largest losses</h4>\n{html_table('enhancerlm-variant-top', header, rows(report['top_losses']), empty='No allele lowers the probability.')}")
+    return html_section(VARIANT_TOP_SECTION, f"enhancerlm_variant_top_{prefix}", f"Strongest effects: {prefix}",
+                        "Alleles with the largest change in enhancer probability (delta = p_alt - p_ref), and the "
+                        "known TF sites (FIMO p < threshold) each one destroys or creates.", body)
+
+
+def _site_names(sites: str | None, shown: int = 5) -> str:
+    """`MA0139.2:CTCF:+:1e-05|...` as `CTCF (+), ...`, the first few, with how many more."""
+    if not sites or sites == ".":
+        return ""
+    names = [f"{':'.join(parts[1:-2])} ({parts[-2]})" for parts in (site.split(":") for site in sites.split("|"))]
+    more = f", +{len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def multiqc_deltas(prefix: str, distribution: dict) -> dict:
     """MultiQC custom content: the distribution of delta = p_alt - p_ref as a line graph (x: bin centre)."""
     return histogram_linegraph("enhancerlm_variant_deltas", "enhancerlm: variant effects", prefix, distribution,
@@ -708,7 +734,8 @@ def multiqc_deltas(prefix: str, distribution: dict) -> dict:
 def output_paths(outdir: Path, prefix: str) -> dict[str, Path]:
     """Every file a run writes (the index apart); the json first, so that it is moved into place last."""
     names = {"json": "variants.json", "tsv": "scores.tsv", "vcf": "scored.vcf.gz",
-             "mqc_table": "variants_mqc.tsv", "mqc_deltas": "variant_deltas_mqc.json"}
+             "mqc_table": "variants_mqc.tsv", "mqc_deltas": "variant_deltas_mqc.json",
+             "mqc_top": "variant_top_mqc.html"}
     return {key: outdir / f"{prefix}.{name}" for key, name in names.items()}
 
 
@@ -973,6 +1000,7 @@ def _finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict
         report["throughput"]["alleles_per_second"] = round(report["alleles"]["total"] / seconds, 1) if seconds else None
     write_text(staged["mqc_table"], multiqc_table(prefix, report))
     write_json(staged["mqc_deltas"], multiqc_deltas(prefix, report["delta_distribution"]))
+    write_text(staged["mqc_top"], multiqc_top(prefix, report))
     write_json(staged["json"], report)
     return report
 

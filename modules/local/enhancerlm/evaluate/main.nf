@@ -36,6 +36,6 @@ process ENHANCERLM_EVALUATE {
     """
     echo '{"model_id": "${meta.id}"}' > ${prefix}.metrics.json
     printf 'id\\tsplit\\tsource\\tclass\\tlabel\\tprobability\\tpredicted\\tleak\\n' > ${prefix}.predictions.tsv
-    touch ${prefix}.general_stats_mqc.tsv
+    touch ${prefix}.general_stats_mqc.tsv ${prefix}.confusion_mqc.tsv
     """
 }

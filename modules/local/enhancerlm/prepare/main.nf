@@ -13,6 +13,7 @@ process ENHANCERLM_PREPARE {
     output:
     tuple val(meta), path("${meta.id}.dataset.tsv") , emit: dataset
     tuple val(meta), path("${meta.id}.prepare.json"), emit: report
+    tuple val(meta), path("${meta.id}.prepare_mqc.html"), emit: multiqc
     tuple val("${task.process}"), val('enhancerlm'), eval('enhancerlm versions --tool enhancerlm'), topic: versions, emit: versions_enhancerlm
 
     script:
@@ -28,5 +29,6 @@ process ENHANCERLM_PREPARE {
     """
     printf 'id\\tsequence\\tlabel\\tsplit\\tfold\\tclass\\tsource\\tgroup\\tleak\\n' > ${meta.id}.dataset.tsv
     echo '{"dataset": "${meta.id}"}' > ${meta.id}.prepare.json
+    touch ${meta.id}.prepare_mqc.html
     """
 }

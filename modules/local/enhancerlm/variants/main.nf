@@ -41,7 +41,7 @@ process ENHANCERLM_VARIANTS {
     prefix = task.ext.prefix ?: "${meta.id}"
     """
     echo -n | gzip > ${prefix}.scored.vcf.gz
-    touch ${prefix}.scores.tsv ${prefix}.variants_mqc.tsv ${prefix}.variant_deltas_mqc.json
+    touch ${prefix}.scores.tsv ${prefix}.variants_mqc.tsv ${prefix}.variant_deltas_mqc.json ${prefix}.variant_top_mqc.html
     echo '{"prefix": "${prefix}"}' > ${prefix}.variants.json
     """
 }
