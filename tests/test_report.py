@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from enhancerlm import pipeline
 from enhancerlm.data import multiqc_prepare
 from enhancerlm.evaluate import confusion_mqc
 from enhancerlm.io import resource
@@ -151,9 +152,15 @@ def test_run_report_has_every_section_in_order(test_profile_results):
                     "enhancerlm_motifs_mini_layer1_ensemble", "enhancerlm_variant_top_mini_layer1_ensemble"):
         assert f'id="{section}"' in html, section
     assert "LEAK: 10 of 20 test enhancer records" in html  # the prepare warning box
-    versions = (test_profile_results / "multiqc" / "multiqc_data" / "multiqc_software_versions.txt").read_text()
-    for tool in ("enhancerlm", "torch", "transformers", "cuda", "multiqc"):
-        assert re.search(rf"^{tool}\t", versions, re.M) or f"\t{tool}\t" in versions, tool
+    versions = pd.read_csv(test_profile_results / "multiqc" / "multiqc_data" / "multiqc_software_versions.txt",
+                           sep="\t", dtype=str, keep_default_na=False).set_index("Sample")
+    import torch
+    import transformers
+
+    train = versions.loc["ENHANCERLM_TRAIN"]
+    assert (train["torch"], train["transformers"]) == (torch.__version__, transformers.__version__)
+    assert train["cuda"] == (torch.version.cuda or "none") and versions.loc["MULTIQC", "multiqc"]
+    assert set(versions.index) == {f"ENHANCERLM_{step}" for step in pipeline.PIPELINE_STEPS[:-1]} | {"MULTIQC"}
 
 
 def test_general_statistics_equal_the_metrics_and_motif_files(test_profile_results):
@@ -228,11 +235,14 @@ def test_report_renders_in_chromium(browser, test_profile_results, tmp_path):
         assert element.size["width"] > 100 and element.size["height"] > 100, plot
         paths = element.find_elements(By.CSS_SELECTOR, "svg.main-svg .scatterlayer .trace path.js-line")
         assert any(len(path.get_attribute("d") or "") > 20 for path in paths), f"{plot}: no line drawn"
-    rows = browser.find_elements(By.CSS_SELECTOR, "#general_stats_table tbody tr")
-    assert len(rows) == 4
+    rows = browser.find_elements(By.CSS_SELECTOR, "#general_stats_table_table tbody tr")
+    assert sorted(row.get_attribute("data-sample-group") for row in rows) == [
+        "mini_layer1_ensemble", "mini_layer1_k3", "mini_layer1_k4", "mini_layer1_kmer-baseline"]
+    assert all(row.is_displayed() for row in rows)
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not errors, errors
-    browser.execute_script("window.scrollTo(0, 0);")
+    browser.get(report.as_uri())  # the top of a freshly loaded page for the screenshot
+    WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "general_stats_table_table").is_displayed())
     screenshot = tmp_path / "multiqc_report.png"
     assert browser.save_screenshot(str(screenshot))
     image = Image.open(screenshot).convert("L")
