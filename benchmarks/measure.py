@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: memory readings, and each measurement in a fresh process."""
+"""What the benchmark scripts share: memory readings, each measurement in a fresh process, the bare forward
+pass that end-to-end runs are compared with, and the table of ratios."""
 
 from __future__ import annotations
 
@@ -41,3 +42,35 @@ def measure_memory(mode: str, run: Callable[[], dict]) -> dict:
     else:
         result.update(rss_before_mb=before, peak_rss_mb=rss_mb())
     return result
+
+
+def bare_forward_seconds(model, windows, batch_size: int) -> float:
+    """Seconds the classifier alone takes on the windows (rows of ASCII codes) and their reverse complements,
+    tokenized into batches before the clock starts: the ceiling an end-to-end run is measured against."""
+    import numpy as np
+    import torch
+
+    from enhancerlm.predict import reverse_complement_windows
+
+    rows = np.concatenate([windows, reverse_complement_windows(windows)])
+    batches = [model.tokenizer.encode_windows(rows[i:i + batch_size]) for i in range(0, len(rows), batch_size)]
+    classifier = model.classifier.eval()
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for batch in batches:
+            torch.sigmoid(classifier(batch.input_ids, batch.attention_mask, batch.sequence_mask))
+    return time.perf_counter() - started
+
+
+def print_ratio_table(results: dict[str, dict], models, methods, unit: str, compared: tuple[str, str, str]) -> None:
+    """A markdown table of every (model, method) result, `unit` per second, with the end-to-end method's
+    ratios to the other two of `compared` ((a)/(b), (a)/(c)) in its row."""
+    print(f"| model | method | {unit} | seconds | {unit}/s | (a)/(b) | (a)/(c) | peak RSS (MB) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for model in models:
+        a, b, c = (results[f"{model}/{method}"][f"{unit}_per_second"] for method in compared)
+        for method in methods:
+            r = results[f"{model}/{method}"]
+            ratios = f"{a / b:.2f} | {a / c:.2f}" if method == compared[0] else " | "
+            print(f"| {model} | {method} | {r[unit]} | {r['seconds']:.2f} | {r[f'{unit}_per_second']:.1f} | "
+                  f"{ratios} | {r['peak_rss_mb']} |")

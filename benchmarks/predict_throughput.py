@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from measure import rss_mb, run_worker
+from measure import bare_forward_seconds, print_ratio_table, rss_mb, run_worker
 
 WINDOW = 200
 BATCH = 64
@@ -70,21 +70,11 @@ def run_predict(model_dir: Path, genome: Path, scratch: Path) -> dict:
 
 
 def run_bare(model_dir: Path, genome: Path, scratch: Path) -> dict:
-    import torch
-
     from enhancerlm.model import load_trained
-    from enhancerlm.predict import reverse_complement_windows
 
     model = load_trained(str(model_dir))
     windows = np.frombuffer("".join(windows_of(genome)).encode(), dtype=np.uint8).reshape(-1, WINDOW)
-    rows = np.concatenate([windows, reverse_complement_windows(windows)])
-    batches = [model.tokenizer.encode_windows(rows[i:i + BATCH]) for i in range(0, len(rows), BATCH)]
-    classifier = model.classifier.eval()
-    started = time.perf_counter()
-    with torch.inference_mode():
-        for batch in batches:
-            torch.sigmoid(classifier(batch.input_ids, batch.attention_mask, batch.sequence_mask))
-    return {"seconds": time.perf_counter() - started, "windows": len(windows)}
+    return {"seconds": bare_forward_seconds(model, windows, BATCH), "windows": len(windows)}
 
 
 def run_hf_loop(model_dir: Path, genome: Path, scratch: Path) -> dict:
@@ -178,16 +168,7 @@ def main() -> None:
                 print(f"{preset} {method}: {result}", file=sys.stderr, flush=True)
         if args.outdir:
             (directory / "throughput.json").write_text(json.dumps(results, indent=2) + "\n")
-    print("| model | method | windows | seconds | windows/s | (a)/(b) | (a)/(c) | peak RSS (MB) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for preset in MODELS:
-        a, b, c = (results[f"{preset}/{m}"]["windows_per_second"] for m in ("predict", "bare", "hf_loop"))
-        for method in METHODS:
-            r = results[f"{preset}/{method}"]
-            ratios = f"{a / b:.2f} | {a / c:.2f}" if method == "predict" else " | "
-            print(f"| {preset} | {method} | {r['windows']} | {r['seconds']:.2f} | {r['windows_per_second']:.1f} | "
-                  f"{ratios} | {r['peak_rss_mb']} |")
-
+    print_ratio_table(results, MODELS, METHODS, "windows", compared=("predict", "bare", "hf_loop"))
 
 if __name__ == "__main__":
     main()

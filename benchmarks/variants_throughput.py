@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from measure import rss_mb, run_worker
+from measure import bare_forward_seconds, print_ratio_table, rss_mb, run_worker
 
 WINDOW = 200
 BATCH = 64
@@ -96,21 +96,11 @@ def run_variants(model_dir: Path, genome: Path, vcf: Path, scratch: Path) -> dic
 
 
 def run_bare(model_dir: Path, genome: Path, vcf: Path, scratch: Path) -> dict:
-    import torch
-
     from enhancerlm.model import load_trained
-    from enhancerlm.predict import reverse_complement_windows
 
     model = load_trained(str(model_dir))
     windows = allele_windows_of(genome, vcf).reshape(-1, WINDOW)
-    rows = np.concatenate([windows, reverse_complement_windows(windows)])
-    batches = [model.tokenizer.encode_windows(rows[i:i + BATCH]) for i in range(0, len(rows), BATCH)]
-    classifier = model.classifier.eval()
-    started = time.perf_counter()
-    with torch.inference_mode():
-        for batch in batches:
-            torch.sigmoid(classifier(batch.input_ids, batch.attention_mask, batch.sequence_mask))
-    return {"seconds": time.perf_counter() - started, "alleles": len(windows) // 2}
+    return {"seconds": bare_forward_seconds(model, windows, BATCH), "alleles": len(windows) // 2}
 
 
 def run_naive(model_dir: Path, genome: Path, vcf: Path, scratch: Path) -> dict:
@@ -174,16 +164,7 @@ def main() -> None:
                 print(f"{preset} {method}: {result}", file=sys.stderr, flush=True)
         if args.outdir:
             (directory / "variants_throughput.json").write_text(json.dumps(results, indent=2) + "\n")
-    print("| model | method | alleles | seconds | alleles/s | (a)/(b) | (a)/(c) | peak RSS (MB) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for preset in models:
-        a, b, c = (results[f"{preset}/{m}"]["alleles_per_second"] for m in METHODS)
-        for method in METHODS:
-            r = results[f"{preset}/{method}"]
-            ratios = f"{a / b:.2f} | {a / c:.2f}" if method == "variants" else " | "
-            print(f"| {preset} | {method} | {r['alleles']} | {r['seconds']:.2f} | {r['alleles_per_second']:.1f} | "
-                  f"{ratios} | {r['peak_rss_mb']} |")
-
+    print_ratio_table(results, models, METHODS, "alleles", compared=METHODS)
 
 if __name__ == "__main__":
     main()

@@ -822,7 +822,7 @@ def merge_predictions(inputs: list[str | Path], outdir: str | Path, *, prefix: s
     again across chunk borders, counts are summed and the calibration samples pooled.
     """
     started = time.perf_counter()
-    reports = _read_reports(inputs)
+    reports = read_reports(inputs)
     first = reports[0][1]
     for path, report in reports[1:]:
         for key in ("model", "parameters"):
@@ -873,13 +873,14 @@ def merge_predictions(inputs: list[str | Path], outdir: str | Path, *, prefix: s
         return _finish_report(paths, staged, report, summary, prefix)
 
 
-def _read_reports(inputs: list[str | Path]) -> list[tuple[Path, dict]]:
-    """The predict.json of each input: a directory (all of its scans) or an output prefix DIR/NAME."""
+def read_reports(inputs: list[str | Path], kind: str = "predict") -> list[tuple[Path, dict]]:
+    """The NAME.<kind>.json of each input (chunk outputs to merge): a directory (all of its runs) or an output
+    prefix DIR/NAME."""
     paths: list[Path] = []
     for item in map(Path, inputs):
-        found = sorted(item.glob("*.predict.json")) if item.is_dir() else [Path(f"{item}.predict.json")]
+        found = sorted(item.glob(f"*.{kind}.json")) if item.is_dir() else [Path(f"{item}.{kind}.json")]
         if not found or not found[0].is_file():
-            raise InputError(f"{item}: no predict outputs (NAME.predict.json) found")
+            raise InputError(f"{item}: no {kind} outputs (NAME.{kind}.json) found")
         paths.extend(found)
     return [(path, json.loads(path.read_text())) for path in dict.fromkeys(paths)]
 

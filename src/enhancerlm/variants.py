@@ -56,7 +56,6 @@ import contextlib
 import gzip
 import hashlib
 import heapq
-import json
 import logging
 import math
 import re
@@ -75,8 +74,8 @@ from .genome import Genome, open_genome
 from .io import atomic_path, open_text, write_json, write_text
 from .model import load_trained, resolve_device
 from .predict import (GROUP_WINDOWS, QUANTILES, SCALE, STRAND_MODES, _AS_N, _model_summary, format_probability,
-                      parse_chunk, parse_probabilities, release_free_memory, scan_window, score_windows,
-                      to_millionths)
+                      parse_chunk, parse_probabilities, read_reports, release_free_memory, scan_window,
+                      score_windows, to_millionths)
 from .report import VARIANT_TOP_SECTION, histogram_linegraph, html_section, html_table, table_tsv
 from .versions import software_versions
 
@@ -1015,20 +1014,12 @@ def vcf_stem(path: str | Path) -> str:
 
 
 def _read_reports(inputs: list[str | Path]) -> list[tuple[Path, dict]]:
-    """The variants.json of each input: a directory (all of its runs) or an output prefix DIR/NAME."""
-    paths: list[Path] = []
-    for item in map(Path, inputs):
-        found = sorted(item.glob("*.variants.json")) if item.is_dir() else [Path(f"{item}.variants.json")]
-        if not found or not found[0].is_file():
-            raise InputError(f"{item}: no variants outputs (NAME.variants.json) found")
-        paths.extend(found)
-    reports = []
-    for path in dict.fromkeys(paths):
-        report = json.loads(path.read_text())
+    """The variants.json of each input, whose TSV and VCF must be beside it."""
+    reports = read_reports(inputs, "variants")
+    for path, report in reports:
         for key in ("tsv", "vcf"):
             if not (path.parent / report["outputs"][key]).is_file():
                 raise InputError(f"{path}: its {key} file {report['outputs'][key]} is missing")
-        reports.append((path, report))
     return reports
 
 
