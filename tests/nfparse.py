@@ -289,6 +289,16 @@ class PathList(list):
     """Several staged paths: Nextflow renders them blank-separated in a command."""
 
 
+def iterate(value: Any, error, at: int) -> list[Any]:
+    """The items Groovy iterates over: a list's elements, or a single path's name components
+    (java.nio.file.Path is an Iterable<Path>, so `join` and `collect` on one staged file walk its parts)."""
+    if isinstance(value, NfPath):
+        return [NfPath(part) for part in PurePosixPath(value).parts]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise error(f"cannot iterate over {groovy_str(value)!r}", at)
+
+
 def truthy(value: Any) -> bool:
     """Groovy truth: null, false, 0, '' and empty collections are false."""
     if value is None or value is False:
@@ -528,11 +538,16 @@ class _Evaluator:
                     raise self.error("expected a property or method name after '.'")
                 name = match.group()
                 self.pos = match.end()
-                if self.text.startswith("(", self.pos):
-                    self.pos += 1
+                after = self.pos
+                self.ws()
+                if self.text.startswith("{", self.pos):
+                    value = self.closure_call(value, name, safe, at)
+                elif self.text.startswith("(", after):
+                    self.pos = after + 1
                     args = self.arguments(")")
                     value = self.call(value, name, args, safe, at) if self.live else None
                 else:
+                    self.pos = after
                     value = self.property(value, name, safe, at) if self.live else None
             elif self.text.startswith("[", self.pos):
                 self.pos += 1
@@ -545,6 +560,24 @@ class _Evaluator:
                 raise self.error("the spread operator *. is not supported")
             else:
                 return value
+
+    def closure_call(self, value: Any, name: str, safe: bool, at: int) -> Any:
+        """`value.collect { item -> expression }`: the closure's body evaluated once per item, as Groovy
+        iterates the value (a single path iterates its name components, like java.nio.file.Path)."""
+        start = self.pos
+        end = _matching(self.text, start, self.src)
+        self.pos = end + 1
+        if not self.live:
+            return None
+        if value is None and safe:
+            return None
+        body = self.src.sub(start + 1, end)
+        arrow = re.match(r"\s*([A-Za-z_]\w*)\s*->", str(body))
+        if name != "collect" or not arrow:
+            raise self.error(f"only `.collect {{ name -> expression }}` closures are supported, not .{name} {{...}}",
+                             at)
+        expression = body.sub(arrow.end()).stripped()
+        return [evaluate(expression, {**self.scope, arrow.group(1): item}) for item in iterate(value, self.error, at)]
 
     def arguments(self, closer: str) -> list[Any]:
         args = []
@@ -601,6 +634,9 @@ class _Evaluator:
                         "endsWith": value.endswith(args[0])}[name]
             if name == "size" and nargs == 0:
                 return len(value)
+        if isinstance(value, NfPath) and name == "join" and nargs <= 1:
+            separator = args[0] if args else ""
+            return groovy_str(separator).join(str(part) for part in iterate(value, self.error, at))
         if isinstance(value, (list, tuple)):
             if name == "join" and nargs <= 1:
                 separator = args[0] if args else ""
@@ -1023,6 +1059,34 @@ def stage_name(element: tuple, names: str | list[str]) -> str | list[str]:
     return staged[0] if single else staged
 
 
+def arity_range(element: tuple) -> tuple[int, float] | None:
+    """A path input's `arity` as (min, max), max infinite for '*'; None when it has none."""
+    arity = element_options(element).get("arity")
+    if arity is None:
+        return None
+    match = re.fullmatch(r"(\d+)(?:\.\.(\d+|\*))?", str(arity))
+    if not match:
+        raise NextflowParseError(f"arity {arity!r}: expected a number or a range such as '1..*'")
+    low = int(match.group(1))
+    high = low if match.group(2) is None else (float("inf") if match.group(2) == "*" else int(match.group(2)))
+    return low, high
+
+
+def staged_value(process: Process, element: tuple, value: Any) -> NfPath | PathList:
+    """What a task's script sees for a path input, as Nextflow's TaskInputResolver.singleItemOrList builds it:
+    one file is a single path unless the input's arity allows more than one (ArityParam.isSingle:
+    `!arity || arity.max == 1`); otherwise a list. A count outside the arity fails the task."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    arity = arity_range(element)
+    if arity is not None and items and not arity[0] <= len(items) <= arity[1]:
+        raise NextflowParseError(f"process {process.name}: input {element_name(element)} takes "
+                                 f"{element_options(element)['arity']} files, got {len(items)}", process.path)
+    single = arity is None or arity[1] == 1
+    if len(items) == 1 and single:
+        return NfPath(items[0])
+    return PathList(NfPath(item) for item in items)
+
+
 @dataclass
 class Rendered:
     command: str
@@ -1047,7 +1111,7 @@ def _task_scope(process: Process, *, inputs: dict[str, Any], meta: dict | None, 
     for name, element in declared.items():
         value = given[name]
         if element[0] in ("path", "file"):
-            value = PathList(NfPath(v) for v in value) if isinstance(value, (list, tuple)) else NfPath(value)
+            value = staged_value(process, element, value)
         scope[name] = value
     task_values = {"process": process.name, "accelerator": None, "cpus": 1, "attempt": 1, "index": 1,
                    **(task or {})}

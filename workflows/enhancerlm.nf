@@ -1,18 +1,22 @@
 /*
- * The enhancerlm workflow: prepare -> train, ensemble, evaluate and benchmark -> genome scan, motif discovery
- * and variant scoring with the final models -> MultiQC.
+ * The enhancerlm workflow: prepare -> train, ensemble, evaluate and benchmark -> with the final models, the
+ * genome scan (with --genome), motif discovery and variant scoring (with --genome and --vcf) -> MultiQC.
  */
 
-include { ENHANCERLM_PREPARE  } from '../modules/local/enhancerlm/prepare/main'
-include { TRAIN_EVALUATE      } from '../subworkflows/local/train_evaluate/main'
-include { GENOME_PREDICT      } from '../subworkflows/local/genome_predict/main'
-include { ENHANCERLM_MOTIFS   } from '../modules/local/enhancerlm/motifs/main'
-include { ENHANCERLM_VARIANTS } from '../modules/local/enhancerlm/variants/main'
-include { MULTIQC             } from '../modules/local/multiqc/main'
+include { ENHANCERLM_PREPARE     } from '../modules/local/enhancerlm/prepare/main'
+include { ENHANCERLM_GENOMEINDEX } from '../modules/local/enhancerlm/genomeindex/main'
+include { TRAIN_EVALUATE         } from '../subworkflows/local/train_evaluate/main'
+include { GENOME_PREDICT         } from '../subworkflows/local/genome_predict/main'
+include { ENHANCERLM_MOTIFS      } from '../modules/local/enhancerlm/motifs/main'
+include { ENHANCERLM_VARIANTS    } from '../modules/local/enhancerlm/variants/main'
+include { MULTIQC                } from '../modules/local/multiqc/main'
+include { paramsSummaryMap       } from 'plugin/nf-schema'
+include { paramsSummaryMultiqc   } from '../subworkflows/nf-core/utils_nfcore_pipeline'
 
 workflow ENHANCERLM {
     take:
     ch_samplesheet // channel: [ val(meta), path(fasta), val(label), val(split) ]
+    settings       // map: the run's parameters, typed as nextflow_schema.json declares them
 
     main:
     // One samplesheet per dataset, naming each FASTA as the prepare task stages it (fasta/<name>), rows in
@@ -23,7 +27,7 @@ workflow ENHANCERLM {
         .groupTuple()
         .map { meta, fastas, rows ->
             if (fastas*.name.toSet().size() != fastas.size()) {
-                error("${params.input}: dataset ${meta.id}: two FASTA files share a file name, which staging cannot keep apart; rename one")
+                error("${settings.input}: dataset ${meta.id}: two FASTA files share a file name, which staging cannot keep apart; rename one")
             }
             [ meta, fastas, rows ]
         }
@@ -40,76 +44,111 @@ workflow ENHANCERLM {
 
     // channel (value): [ val(meta2), path(base_model) ]: a local model directory is staged; a preset or Hub id
     // travels as meta2.id
-    def base_model = file(params.model)
+    def base_model = file(settings.model)
     ch_base_model = base_model.exists() ?
         channel.value([ [ id: base_model.name ], base_model ]) :
-        channel.value([ [ id: params.model ], [] ])
+        channel.value([ [ id: settings.model ], [] ])
 
+    def kmers = settings.kmers.toString().tokenize(',')*.toInteger()
+    if (kmers.toSet().size() != kmers.size()) {
+        error("--kmers ${settings.kmers}: each k-mer size may be given once")
+    }
     // channel: val(kmer)
-    ch_kmers = channel.fromList(params.kmers.toString().tokenize(',')*.toInteger())
+    ch_kmers = channel.fromList(kmers)
 
-    // channel: val(seed): params.seed, params.seed + 1, ... (params.replicates of them)
-    ch_seeds = channel.fromList((0..<params.replicates).collect { replicate -> params.seed + replicate })
+    // channel: val(seed): settings.seed, settings.seed + 1, ... (settings.replicates of them)
+    ch_seeds = channel.fromList((0..<settings.replicates).collect { replicate -> settings.seed + replicate })
 
-    TRAIN_EVALUATE ( ENHANCERLM_PREPARE.out.dataset, ch_kmers, ch_seeds, ch_base_model )
+    TRAIN_EVALUATE ( ENHANCERLM_PREPARE.out.dataset, ch_kmers, ch_seeds, ch_base_model, settings )
 
     // The final models: the first seed's ensembles, or its k-mer models when no ensemble is built; they scan the
     // genome, explain themselves with motifs and score variants
     // channel: [ val(meta), path(model) ]
-    ch_predict_models = TRAIN_EVALUATE.out.ensemble
-        .mix( TRAIN_EVALUATE.out.model.filter { meta, model -> meta.kmer != null && !(params.ensemble != 'none' && params.kmers.toString().tokenize(',').size() >= 2) } )
-        .filter { meta, model -> meta.seed == params.seed }
+    def ensembled = settings.ensemble != 'none' && kmers.size() >= 2
+    ch_final_models = TRAIN_EVALUATE.out.ensemble
+        .mix( TRAIN_EVALUATE.out.model.filter { meta, model -> meta.kmer != null && !ensembled } )
+        .filter { meta, model -> meta.seed == settings.seed }
 
-    ch_genome    = params.skip_predict ? channel.empty() : channel.value([ [ id: file(params.genome).name ], file(params.genome, checkIfExists: true) ])
-    ch_regions   = channel.value(params.genome_regions ? file(params.genome_regions, checkIfExists: true) : [])
-    ch_blacklist = channel.value(params.blacklist ? file(params.blacklist, checkIfExists: true) : [])
-
-    GENOME_PREDICT ( ch_predict_models, ch_genome, ch_regions, ch_blacklist )
-
-    // Motifs on each final model's own dataset
-    // channel: [ val(meta), path(model), path(dataset) ]
-    ch_motifs = ch_predict_models
-        .filter { meta, model -> !params.skip_motifs }
-        .map { meta, model -> [ meta.dataset, meta, model ] }
-        .combine( ENHANCERLM_PREPARE.out.dataset.map { meta, dataset -> [ meta.id, dataset ] }, by: 0 )
-        .map { dataset_id, meta, model, dataset -> [ meta, model, dataset ] }
-
-    ENHANCERLM_MOTIFS ( ch_motifs )
-
-    // Variant effects of every final model on the VCF, against the genome it refers to
-    // channel: [ val(meta), path(model) ]
-    ch_variant_models = ch_predict_models
-        .filter { meta, model -> !params.skip_variants }
-
-    ENHANCERLM_VARIANTS (
-        ch_variant_models,
-        channel.value(file(params.genome, checkIfExists: true)),
-        channel.value(file(params.vcf, checkIfExists: true))
-    )
-
-    // Software versions from every task, as MultiQC's software-versions YAML
-    // channel: path(versions_yml)
-    ch_versions = channel.topic('versions')
-        .map { process, tool, version -> [ process.tokenize(':').last(), "    ${tool}: ${version}" ] }
-        .unique()
-        .groupTuple()
-        .map { process, lines -> "${process}:\n" + lines.sort().join('\n') }
-        .collectFile(name: 'enhancerlm_software_mqc_versions.yml', storeDir: "${params.outdir}/pipeline_info", newLine: true, sort: true)
+    // The reference, indexed once for every task that reads it, only when a step needs it
+    if (settings.vcf && !settings.genome) {
+        error("--vcf ${settings.vcf}: variant scoring needs --genome, the reference the VCF refers to")
+    }
+    def scan  = settings.genome && !settings.skip_predict
+    def score = settings.genome && settings.vcf && !settings.skip_variants
+    // channel (value): [ val(meta), path(fasta), path(fai), path(gzi) ]
+    ch_genome = channel.empty()
+    if (scan || score) {
+        def genome = file(settings.genome, checkIfExists: true)
+        ENHANCERLM_GENOMEINDEX ( channel.value([ [ id: genome.simpleName ], genome ]) )
+        ch_genome = ENHANCERLM_GENOMEINDEX.out.index
+    }
 
     // channel: [ path(mqc), ... ]
     ch_multiqc_files = ENHANCERLM_PREPARE.out.multiqc
         .mix( TRAIN_EVALUATE.out.multiqc )
-        .mix( GENOME_PREDICT.out.multiqc )
-        .mix( ENHANCERLM_MOTIFS.out.multiqc )
-        .mix( ENHANCERLM_VARIANTS.out.multiqc )
         .flatMap { meta, files -> files }
-        .mix(ch_versions)
+
+    if (scan) {
+        GENOME_PREDICT (
+            ch_final_models,
+            ch_genome,
+            channel.value(settings.genome_regions ? file(settings.genome_regions, checkIfExists: true) : []),
+            channel.value(settings.blacklist ? file(settings.blacklist, checkIfExists: true) : [])
+        )
+        ch_multiqc_files = ch_multiqc_files.mix( GENOME_PREDICT.out.multiqc.flatMap { meta, files -> files } )
+    }
+
+    // Motifs on each final model's own dataset
+    if (!settings.skip_motifs) {
+        // channel: [ val(meta), path(model), path(dataset) ]
+        ch_motifs = ch_final_models
+            .map { meta, model -> [ meta.dataset, meta, model ] }
+            .combine( ENHANCERLM_PREPARE.out.dataset.map { meta, dataset -> [ meta.id, dataset ] }, by: 0 )
+            .map { dataset_id, meta, model, dataset -> [ meta, model, dataset ] }
+
+        ENHANCERLM_MOTIFS ( ch_motifs )
+        ch_multiqc_files = ch_multiqc_files.mix( ENHANCERLM_MOTIFS.out.multiqc.flatMap { meta, files -> files } )
+    }
+
+    // Variant effects of every final model on the VCF, against the genome it refers to; TF sites from JASPAR
+    // (--variant_motifs jaspar, through ext.args) or from a MEME file, staged as an input
+    if (score) {
+        def vcf = file(settings.vcf, checkIfExists: true)
+        def motif_file = settings.variant_motifs && settings.variant_motifs != 'jaspar'
+        ENHANCERLM_VARIANTS (
+            ch_final_models,
+            ch_genome,
+            channel.value([ [ id: vcf.simpleName ], vcf ]),
+            channel.value(motif_file ? file(settings.variant_motifs, checkIfExists: true) : [])
+        )
+        ch_multiqc_files = ch_multiqc_files.mix( ENHANCERLM_VARIANTS.out.multiqc.flatMap { meta, files -> files } )
+    }
+
+    // Software versions from every task but MultiQC's (which reads them), as MultiQC's software-versions YAML
+    // channel: path(versions_yml)
+    ch_versions = channel.topic('versions')
+        .unique()
+        .map { process, tool, version -> [ process.tokenize(':').last(), "    ${tool}: ${version}" ] }
+        .groupTuple()
+        .map { process, lines -> "${process}:\n" + lines.unique().sort().join('\n') }
+        .collectFile(name: 'enhancerlm_software_mqc_versions.yml', storeDir: "${settings.outdir}/pipeline_info", newLine: true, sort: true)
+
+    // The run's parameters (those that differ from the defaults), as the report's workflow summary
+    // channel: path(workflow_summary_mqc_yaml)
+    ch_workflow_summary = channel.value(paramsSummaryMultiqc(paramsSummaryMap(workflow, parameters_schema: "nextflow_schema.json")))
+        .collectFile(name: 'workflow_summary_mqc.yaml')
+
+    // channel: [ val(meta), [ path(mqc), ... ], [ path(config), ... ], path(logo), [], [] ]
+    def multiqc_configs = [ file("${projectDir}/assets/multiqc_config.yml", checkIfExists: true) ] +
+        (settings.multiqc_config ? [ file(settings.multiqc_config, checkIfExists: true) ] : [])
+    def multiqc_logo = settings.multiqc_logo ? file(settings.multiqc_logo, checkIfExists: true) : []
+    ch_multiqc = ch_multiqc_files
+        .mix( ch_versions, ch_workflow_summary )
         .collect()
+        .map { files -> [ [ id: 'multiqc' ], files, multiqc_configs, multiqc_logo, [], [] ] }
 
-    ch_multiqc_config = channel.value(file(params.multiqc_config ?: "${projectDir}/assets/multiqc_config.yml", checkIfExists: true))
-
-    MULTIQC ( ch_multiqc_files, ch_multiqc_config )
+    MULTIQC ( ch_multiqc )
 
     emit:
-    multiqc_report = MULTIQC.out.report // channel: path(multiqc_report.html)
+    multiqc_report = MULTIQC.out.report // channel: [ val(meta), path(multiqc_report.html) ]
 }

@@ -20,6 +20,20 @@ from .errors import EnhancerLMError
 DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
 
 
+def _set_threads(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+    """Give torch's intra-op pool the CPUs the task was granted (Nextflow's task.cpus)."""
+    if value is not None and not ctx.resilient_parsing:
+        import torch
+
+        torch.set_num_threads(value)
+
+
+def threads_option(command):
+    """`--threads N`: the CPU threads a command may use (default: torch's, usually every core)."""
+    return click.option("--threads", type=click.IntRange(1), default=None, expose_value=False, callback=_set_threads,
+                        help="CPU threads for torch [default: all cores].")(command)
+
+
 def _reports_errors(command):
     """Turn library errors into click's one-line `Error: ...` and a non-zero exit."""
 
@@ -68,18 +82,21 @@ BED_ONLY_OPTIONS = ("genome", "name", "blacklist", "test_chroms", "negatives_per
 @click.option("--max-n-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 1),
               help="Flag records with a larger fraction of N; with --bed, reject such positives and negatives.")
 @click.option("--positive", default=None, help="Class name of the positive class (default: inferred, see docs).")
+@click.option("--prefix", default=None,
+              help="Output name prefix of a samplesheet holding one dataset [default: the dataset name].")
+@threads_option
 @_reports_errors
 def prepare(samplesheet: str | None, bed: str | None, genome: str | None, name: str | None, blacklist: str | None,
             test_chroms: str | None, negatives_per_positive: int, gc_tolerance: float, outdir: str, folds: int,
-            seed: int, max_n_fraction: float, positive: str | None) -> None:
+            seed: int, max_n_fraction: float, positive: str | None, prefix: str | None) -> None:
     """Write prepared datasets (<dataset>.dataset.tsv and .prepare.json) from a samplesheet of FASTA files, or
     from positive regions (--bed) with GC-matched negatives drawn from --genome."""
     from .data import prepare_bed, prepare_samplesheet
 
-    _check_prepare_mode(samplesheet, bed, genome, positive)
+    _check_prepare_mode(samplesheet, bed, genome, positive, prefix)
     if samplesheet:
         written = prepare_samplesheet(samplesheet, outdir, folds=folds, seed=seed, max_n_fraction=max_n_fraction,
-                                      positive=positive)
+                                      positive=positive, prefix=prefix)
     else:
         chroms = [chrom.strip() for chrom in (test_chroms or "").split(",") if chrom.strip()]
         written = prepare_bed(bed, genome, outdir, name=name, blacklist=blacklist, test_chroms=chroms,
@@ -89,7 +106,8 @@ def prepare(samplesheet: str | None, bed: str | None, genome: str | None, name: 
         click.echo(f"{dataset}\t{paths['dataset']}\t{paths['report']}")
 
 
-def _check_prepare_mode(samplesheet: str | None, bed: str | None, genome: str | None, positive: str | None) -> None:
+def _check_prepare_mode(samplesheet: str | None, bed: str | None, genome: str | None, positive: str | None,
+                        prefix: str | None) -> None:
     """Exactly one input mode: --input, or --bed with --genome; options of the other mode are refused."""
     if bool(samplesheet) == bool(bed):
         raise click.UsageError("give either --input (a samplesheet) or --bed with --genome, not both"
@@ -98,6 +116,8 @@ def _check_prepare_mode(samplesheet: str | None, bed: str | None, genome: str | 
         raise click.UsageError("--bed needs --genome, the FASTA its regions are on")
     if bed and positive:
         raise click.UsageError("--positive applies to --input; with --bed the BED regions are the positive class")
+    if bed and prefix:
+        raise click.UsageError("--prefix applies to --input; with --bed, --name names the dataset and its files")
     context = click.get_current_context()
     given = [name for name in BED_ONLY_OPTIONS if context.get_parameter_source(name) != ParameterSource.DEFAULT]
     if samplesheet and given:
@@ -134,6 +154,7 @@ def _check_prepare_mode(samplesheet: str | None, bed: str | None, genome: str | 
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --outdir.")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
 @click.option("--trust-remote-code", is_flag=True, help="Allow checkpoints that run their own model code.")
+@threads_option
 @_reports_errors
 def train(dataset, model_spec, kmer, outdir, model_id, epochs, batch_size, lr, weight_decay, warmup, grad_clip,
           patience, seed, val_fold, max_length, pooling, rc_augment, class_weight, cross_validation, resume, device,
@@ -160,6 +181,7 @@ def train(dataset, model_spec, kmer, outdir, model_id, epochs, batch_size, lr, w
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="Override the card's threshold.")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
+@threads_option
 @_reports_errors
 def evaluate(model_spec, dataset, split, outdir, prefix, threshold, batch_size, device) -> None:
     """Metrics (whole split and leak-free subset), predictions and MultiQC content for a trained model."""
@@ -184,6 +206,7 @@ def evaluate(model_spec, dataset, split, outdir, prefix, threshold, batch_size, 
 @click.option("--model-id", default=None, help="Model id in the card and reports [default: outdir name].")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
+@threads_option
 @_reports_errors
 def ensemble(members, dataset, method, outdir, model_id, batch_size, device) -> None:
     """Combine trained models into one ensemble model that every --model option accepts."""
@@ -205,6 +228,7 @@ def ensemble(members, dataset, method, outdir, model_id, batch_size, device) -> 
 @click.option("--published", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TSV of published results (dataset, method, Acc, Sn, Sp, MCC, AUC) [default: the bundled "
                    "iEnhancer-2L table].")
+@threads_option
 @_reports_errors
 def benchmark(evaluations, outdir, dataset_id, prefix, published) -> None:
     """Benchmark table over models and seeds (test, leak-free, cross-validation), paired tests against the
@@ -234,6 +258,7 @@ def benchmark(evaluations, outdir, dataset_id, prefix, published) -> None:
               help="Fraction of tokens masked, in contiguous spans of k.")
 @click.option("--seed", default=42, show_default=True)
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
+@threads_option
 @_reports_errors
 def pretrain(fasta_paths, kmer, outdir, preset, window, stride, max_n_fraction, max_windows, epochs, batch_size, lr,
              mask_fraction, seed, device) -> None:
@@ -249,6 +274,7 @@ def pretrain(fasta_paths, kmer, outdir, preset, window, stride, max_n_fraction, 
 @main.command()
 @click.option("--input", "source", required=True, help="Checkpoint directory or Hub id with pytorch_model.bin.")
 @click.option("--outdir", required=True, type=click.Path(file_okay=False))
+@threads_option
 @_reports_errors
 def convert(source: str, outdir: str) -> None:
     """Convert a pytorch_model.bin checkpoint (DNABERT's) to model.safetensors, read without running code."""
@@ -265,6 +291,7 @@ def convert(source: str, outdir: str) -> None:
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
 @click.option("--resume", is_flag=True, help="Skip every step whose parameters, input contents and enhancerlm "
               "version match a completed run in the same --outdir (as nextflow -resume).")
+@threads_option
 @_reports_errors
 def run(profile: str | None, params_file: str | None, outdir: str | None, device: str, resume: bool) -> None:
     """Run the pipeline's steps in-process, with the parameters the Nextflow pipeline uses."""
@@ -316,6 +343,8 @@ def _contig_list(value: str | None) -> list[str] | None:
               help="Genome FASTA: plain, bgzip, or plain gzip (re-compressed once to a cached BGZF copy).")
 @click.option("--fai", default=None, type=click.Path(exists=True, dir_okay=False),
               help="An existing .fai index of the genome, used instead of finding or building one.")
+@click.option("--gzi", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The .gzi index of a bgzip genome, used with --fai instead of finding or building them.")
 @click.option("--regions", default=None, type=click.Path(exists=True, dir_okay=False),
               help="BED: score only windows whose start lies in a region (same grid as a whole-genome scan).")
 @click.option("--chunk", default=None,
@@ -344,8 +373,9 @@ def _contig_list(value: str | None) -> list[str] | None:
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1),
               help="Sequences per forward pass (both strands count).")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
+@threads_option
 @_reports_errors
-def predict(model_spec, genome, fai, regions, chunk, window, stride, threshold, merge_gap, max_n_fraction, blacklist,
+def predict(model_spec, genome, fai, gzi, regions, chunk, window, stride, threshold, merge_gap, max_n_fraction, blacklist,
             include_contigs, exclude_contigs, strand_mode, calibrate, truth, seed, outdir, prefix, batch_size,
             device) -> None:
     """Scan a genome with a trained model: window probabilities (bedGraph, bigWig), enhancer regions (BED),
@@ -357,7 +387,7 @@ def predict(model_spec, genome, fai, regions, chunk, window, stride, threshold, 
                           include_contigs=_contig_list(include_contigs), exclude_contigs=exclude_contigs, chunk=chunk,
                           regions=regions, blacklist=blacklist, truth=truth, calibrate=calibrate, seed=seed,
                           batch_size=batch_size, device=device)
-    report = run_predict(model_spec, genome, outdir, prefix=prefix, options=options, fai=fai)
+    report = run_predict(model_spec, genome, outdir, prefix=prefix, options=options, fai=fai, gzi=gzi)
     click.echo(f"{report['prefix']}\twindows={report['windows']['scored']}\tregions={report['regions']['called']}\t"
                f"{Path(outdir) / report['outputs']['json']}")
 
@@ -370,6 +400,7 @@ def predict(model_spec, genome, fai, regions, chunk, window, stride, threshold, 
 @click.option("--include-contigs", default=None, help="Comma-separated contigs to cover [default: all].")
 @click.option("--exclude-contigs", default=None, help=EXCLUDE_HELP)
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="BED file to write.")
+@threads_option
 @_reports_errors
 def chunks(genome, fai, size, include_contigs, exclude_contigs, output) -> None:
     """BED of pieces (chrom, start, end, chrom:start-end) covering the genome, for `predict --chunk`; a window
@@ -379,6 +410,21 @@ def chunks(genome, fai, size, include_contigs, exclude_contigs, output) -> None:
     written = write_chunks(genome, output, size=size, fai=fai, include=_contig_list(include_contigs),
                            exclude=exclude_contigs)
     click.echo(f"{written}\tchunks={len(written.read_text().splitlines())}")
+
+
+@main.command("index-genome")
+@click.option("--genome", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Genome FASTA: plain, gzip or bgzip.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False),
+              help="BGZF FASTA to write (*.gz); OUTPUT.fai and OUTPUT.gzi are written beside it.")
+@threads_option
+@_reports_errors
+def index_genome(genome, output) -> None:
+    """Index a genome once for every task that reads it: a BGZF copy with its .fai and .gzi."""
+    from .genome import index_genome as run_index
+
+    report = run_index(genome, output)
+    click.echo(f"{report['fasta']}\tcontigs={report['contigs']}\tbases={report['bases']}")
 
 
 @main.command("merge-predictions")
@@ -391,6 +437,7 @@ def chunks(genome, fai, size, include_contigs, exclude_contigs, output) -> None:
 @click.option("--prefix", required=True, help="Output name prefix (region names use it).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="[default: the chunks' threshold]")
 @click.option("--merge-gap", type=click.IntRange(0), default=None, help="[default: the chunks' merge gap]")
+@threads_option
 @_reports_errors
 def merge_predictions(inputs, genome, fai, outdir, prefix, threshold, merge_gap) -> None:
     """Gather chunked `predict` outputs into the files one whole-genome run writes (regions across chunk
@@ -441,6 +488,7 @@ def merge_predictions(inputs, genome, fai, outdir, prefix, threshold, merge_gap)
 @click.option("--prefix", default=None, help="Output name prefix [default: the model id].")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1), help="Windows per pass.")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
+@threads_option
 @_reports_errors
 def motifs(model_spec, dataset, split, method, min_len, min_factor, gap, kmer_length, min_count, attention_p, max_q,
            min_instances, motif_width, discovery_fraction, max_skill_p, known_motifs, jaspar_release, tax_group,
@@ -469,6 +517,7 @@ def motifs(model_spec, dataset, split, method, min_len, min_factor, gap, kmer_le
 @click.option("--tax-group", default="vertebrates", show_default=True)
 @click.option("--threshold", default=1e-4, show_default=True, type=click.FloatRange(0, 1), help="FIMO p-value cut-off.")
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="TSV of hits to write.")
+@threads_option
 @_reports_errors
 def scan_motifs(source, fasta, jaspar_release, tax_group, threshold, output) -> None:
     """FIMO hits of known motifs in every sequence of a FASTA file (both strands, 0-based half-open)."""
@@ -486,6 +535,8 @@ def scan_motifs(source, fasta, jaspar_release, tax_group, threshold, output) -> 
               help="Variants: VCF (plain, gzip or bgzip) or BCF. Contigs chr1/1 and chrM/MT are matched to the genome.")
 @click.option("--fai", default=None, type=click.Path(exists=True, dir_okay=False),
               help="An existing .fai index of the genome, used instead of finding or building one.")
+@click.option("--gzi", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The .gzi index of a bgzip genome, used with --fai instead of finding or building them.")
 @click.option("--outdir", required=True, type=click.Path(file_okay=False))
 @click.option("--prefix", default=None, help="Output name prefix [default: the VCF's name].")
 @click.option("--window", type=click.IntRange(8), default=None,
@@ -507,8 +558,9 @@ def scan_motifs(source, fasta, jaspar_release, tax_group, threshold, output) -> 
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1),
               help="Sequences per forward pass (both strands count).")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
+@threads_option
 @_reports_errors
-def variants(model_spec, genome, vcf, fai, outdir, prefix, window, strand_mode, max_n_fraction, motifs,
+def variants(model_spec, genome, vcf, fai, gzi, outdir, prefix, window, strand_mode, max_n_fraction, motifs,
              jaspar_release, tax_group, motif_threshold, chunk, batch_size, device) -> None:
     """Score the effect of every ALT allele of a VCF on the enhancer probability around it: a scored VCF
     (bgzip, tabix), a TSV of scores, a report and MultiQC content."""
@@ -517,7 +569,7 @@ def variants(model_spec, genome, vcf, fai, outdir, prefix, window, strand_mode, 
     options = VariantOptions(window=window, strand_mode=strand_mode, max_n_fraction=max_n_fraction, motifs=motifs,
                              jaspar_release=jaspar_release, tax_group=tax_group, motif_threshold=motif_threshold,
                              chunk=chunk, batch_size=batch_size, device=device)
-    report = score_variants(model_spec, genome, vcf, outdir, prefix=prefix, options=options, fai=fai)
+    report = score_variants(model_spec, genome, vcf, outdir, prefix=prefix, options=options, fai=fai, gzi=gzi)
     click.echo(f"{report['prefix']}\trecords={report['records']['reported']}\talleles={report['alleles']['total']}\t"
                f"scored={report['alleles']['scored']}\t{Path(outdir) / report['outputs']['json']}")
 
@@ -527,6 +579,7 @@ def variants(model_spec, genome, vcf, fai, outdir, prefix, window, strand_mode, 
               help="A directory of variants outputs or an output prefix DIR/NAME; repeat for each chunk.")
 @click.option("--outdir", required=True, type=click.Path(file_okay=False))
 @click.option("--prefix", required=True, help="Output name prefix.")
+@threads_option
 @_reports_errors
 def merge_variants(inputs, outdir, prefix) -> None:
     """Gather chunked `variants` outputs into the files one unchunked run writes; the chunks must hold every

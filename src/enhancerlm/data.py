@@ -630,12 +630,17 @@ def prepare_samplesheet(
     seed: int = 42,
     max_n_fraction: float = 0.1,
     positive: str | None = None,
+    prefix: str | None = None,
 ) -> dict[str, dict[str, Path]]:
     """Prepare every dataset of a samplesheet; write `<dataset>.dataset.tsv` and `.prepare.json`.
 
     All datasets are prepared before anything is written, so a bad input leaves no partial output.
+    `prefix` names the files of a samplesheet that holds a single dataset.
     """
     sheet = load_samplesheet(samplesheet)
+    if prefix is not None and sheet["dataset"].nunique() != 1:
+        raise InputError(f"{samplesheet}: an output prefix needs a samplesheet of one dataset, this one has "
+                         f"{sheet['dataset'].nunique()}")
     prepared = {
         str(name): prepare_dataset(
             rows, folds=folds, seed=seed, max_n_fraction=max_n_fraction, positive=positive
@@ -656,20 +661,20 @@ def prepare_samplesheet(
                 "positive": positive,
             },
         }
-        written[name] = _write_prepared(Path(outdir), table, report, header)
+        written[name] = _write_prepared(Path(outdir), table, report, header, prefix or name)
     return written
 
 
 def _write_prepared(
-    outdir: Path, table: pd.DataFrame, report: dict[str, Any], header: dict[str, Any]
+    outdir: Path, table: pd.DataFrame, report: dict[str, Any], header: dict[str, Any], prefix: str
 ) -> dict[str, Path]:
-    """Write `<dataset>.dataset.tsv`, `<dataset>.prepare.json` (header first) and the MultiQC section, and log
+    """Write `<prefix>.dataset.tsv`, `<prefix>.prepare.json` (header first) and the MultiQC section, and log
     the warnings."""
     name = report["dataset"]
     paths = {
-        "dataset": io.write_tsv(outdir / f"{name}.dataset.tsv", table),
-        "report": io.write_json(outdir / f"{name}.prepare.json", {"dataset": name, **header, **report}),
-        "multiqc": io.write_text(outdir / f"{name}.prepare_mqc.html", multiqc_prepare(report)),
+        "dataset": io.write_tsv(outdir / f"{prefix}.dataset.tsv", table),
+        "report": io.write_json(outdir / f"{prefix}.prepare.json", {"dataset": name, **header, **report}),
+        "multiqc": io.write_text(outdir / f"{prefix}.prepare_mqc.html", multiqc_prepare(report)),
     }
     for line in report["warnings"]:
         logger.warning("dataset %s: %s", name, line)
@@ -719,7 +724,7 @@ def prepare_bed(bed: str | os.PathLike, genome: str | os.PathLike, outdir: str |
     parameters["test_chroms"] = list(parameters["test_chroms"])
     header = {"bed": str(Path(bed).resolve()), "genome": str(Path(genome).resolve()), "version": __version__,
               "parameters": parameters}
-    return {report["dataset"]: _write_prepared(Path(outdir), table, report, header)}
+    return {report["dataset"]: _write_prepared(Path(outdir), table, report, header, report["dataset"])}
 
 
 def prepare_bed_dataset(

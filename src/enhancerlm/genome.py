@@ -72,7 +72,7 @@ class Genome:
 
 
 def open_genome(path: str | os.PathLike, *, index_dir: str | os.PathLike | None = None,
-                fai: str | os.PathLike | None = None) -> Genome:
+                fai: str | os.PathLike | None = None, gzi: str | os.PathLike | None = None) -> Genome:
     """Open a plain, bgzip- or gzip-compressed FASTA for random access, indexing it first if needed.
 
     The index (.fai, plus .gzi for bgzip) is read from, or written to, the FASTA's directory as
@@ -81,17 +81,24 @@ def open_genome(path: str | os.PathLike, *, index_dir: str | os.PathLike | None 
     written to. `fai` names an existing .fai to use instead of looking for or building one.
     Plain gzip (UCSC's and Ensembl's .fa.gz) cannot be read by position: it is re-compressed
     once to BGZF in the same cache, keyed by the file's path, size and modification time.
+    `gzi` names the existing .gzi of a bgzip FASTA; with `fai` too, the pair is used as given
+    (an index made once by `index_genome` and staged beside each task's FASTA).
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: genome FASTA not found")
-    if fai is not None and not Path(fai).is_file():
-        raise InputError(f"{fai}: FASTA index not found")
+    for index in (fai, gzi):
+        if index is not None and not Path(index).is_file():
+            raise InputError(f"{index}: FASTA index not found")
     readable = _bgzf_copy(path, index_dir) if _is_plain_gzip(path) else path
     bgzf_file = _is_bgzf(readable)
-    fai_path, gzi = (Path(fai), None) if fai and not bgzf_file else _index_paths(readable, bgzf_file, index_dir)
+    given = fai is not None and (gzi is not None or not bgzf_file)
+    if given:
+        fai_path, gzi = Path(fai), (Path(gzi) if bgzf_file else None)
+    else:
+        fai_path, gzi = (Path(fai), None) if fai and not bgzf_file else _index_paths(readable, bgzf_file, index_dir)
     try:
-        if not _current([gzi] if fai else [fai_path, gzi], readable):
+        if not given and not _current([gzi] if fai else [fai_path, gzi], readable):
             _build_index(readable, fai_path, gzi)
         fasta = pyfaidx.Fasta(
             str(readable),
@@ -107,6 +114,35 @@ def open_genome(path: str | os.PathLike, *, index_dir: str | os.PathLike | None 
         reason = " ".join(str(exc).split())
         raise InputError(f"{path}: cannot index FASTA: {reason}") from exc
     return Genome(path, fasta)
+
+
+def index_genome(source: str | os.PathLike, output: str | os.PathLike) -> dict[str, Any]:
+    """Write `output` as a BGZF copy of a plain, gzip or bgzip FASTA, with its .fai and .gzi beside it.
+
+    A pipeline indexes its genome once this way and hands the three files to every task, so no
+    task re-reads or re-compresses the reference.
+    """
+    source, output = Path(source), Path(output)
+    if not source.is_file():
+        raise InputError(f"{source}: genome FASTA not found")
+    if not output.name.lower().endswith(_BGZF_SUFFIXES):
+        raise InputError(f"{output}: a bgzip FASTA must be named *.gz or *.bgz")
+    with open(source, "rb") as handle:
+        compressed = handle.read(2) == io.GZIP_MAGIC
+    try:
+        with gzip.open(source, "rb") if compressed else open(source, "rb") as reader:
+            _write_bgzf(reader, output)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{source}: cannot read FASTA: {exc}") from exc
+    fai, gzi = Path(f"{output}.fai"), Path(f"{output}.gzi")
+    try:
+        _build_index(output, fai, gzi)
+    except (pyfaidx.FastaIndexingError, ValueError) as exc:
+        output.unlink(missing_ok=True)
+        raise InputError(f"{source}: cannot index FASTA: {' '.join(str(exc).split())}") from exc
+    sizes = read_fai(fai)
+    return {"fasta": str(output), "fai": str(fai), "gzi": str(gzi), "contigs": len(sizes),
+            "bases": sum(sizes.values())}
 
 
 def contig_sizes(path: str | os.PathLike, *, index_dir: str | os.PathLike | None = None) -> dict[str, int]:
@@ -173,14 +209,19 @@ def _bgzf_copy(path: Path, index_dir: str | os.PathLike | None) -> Path:
     log.info("%s is plain gzip, which cannot be read by position: re-compressing it once to BGZF at %s",
              path, copy)
     try:
-        with gzip.open(path, "rb") as source, io.atomic_path(copy) as tmp:
-            with bgzf.BgzfWriter(str(tmp), "wb") as target:
-                while block := source.read(_BGZF_BLOCK):
-                    target.write(block)
-                    target.flush()
+        with gzip.open(path, "rb") as source:
+            _write_bgzf(source, copy)
     except (OSError, EOFError) as exc:
         raise InputError(f"{path}: cannot read gzip FASTA: {exc}") from exc
     return copy
+
+
+def _write_bgzf(reader: Any, path: Path) -> None:
+    """Stream a binary reader into a BGZF file atomically, in blocks of bgzip's size."""
+    with io.atomic_path(path) as tmp, bgzf.BgzfWriter(str(tmp), "wb") as writer:
+        while block := reader.read(_BGZF_BLOCK):
+            writer.write(block)
+            writer.flush()
 
 
 def _index_paths(path: Path, bgzf_file: bool, index_dir: str | os.PathLike | None) -> tuple[Path, Path | None]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
 import json
 import logging
+import platform
 import re
 import subprocess
 import sys
@@ -31,6 +33,7 @@ from .data import load_samplesheet, prepare_samplesheet
 from .ensemble import build_ensemble
 from .errors import EnhancerLMError, InputError
 from .evaluate import evaluate_model
+from .genome import index_genome
 from .io import resource, sha256_file, write_json, write_text
 from .model import CARD_FILE
 from .motifs import MotifOptions, discover_motifs
@@ -41,13 +44,19 @@ from .train import CHECKPOINT_DIR, TrainOptions, train
 
 log = logging.getLogger(__name__)
 
-PROFILES = ("test", "test_full")
+PROFILES = ("test", "demo", "test_full")
 # The steps in the order the Nextflow workflow runs them (processes without the ENHANCERLM_ prefix).
 STEP_RECORDS = Path("pipeline_info") / "steps"
 # Arguments that do not change a step's result: training continued from its checkpoint ends with the same weights.
 NOT_IN_KEY = {"resume"}
-PIPELINE_STEPS = ("PREPARE", "TRAIN", "ENSEMBLE", "EVALUATE", "BENCHMARK", "CHUNKS", "PREDICT", "MERGEPREDICTIONS",
-                  "MOTIFS", "VARIANTS", "MULTIQC")
+PIPELINE_STEPS = ("PREPARE", "TRAIN", "ENSEMBLE", "EVALUATE", "BENCHMARK", "GENOMEINDEX", "CHUNKS", "PREDICT",
+                  "MERGEPREDICTIONS", "CHUNK_SUMMARY", "MOTIFS", "VARIANTS", "MULTIQC")
+# The software each step reports on the `versions` topic (MULTIQC reads them and reports none).
+STEP_TOOLS = {"PREPARE": ["enhancerlm"], "TRAIN": ["enhancerlm", "torch", "transformers", "cuda"],
+              "ENSEMBLE": ["enhancerlm"], "EVALUATE": ["enhancerlm", "torch"], "BENCHMARK": ["enhancerlm"],
+              "GENOMEINDEX": ["enhancerlm"], "CHUNKS": ["enhancerlm"], "PREDICT": ["enhancerlm", "torch", "cuda"],
+              "MERGEPREDICTIONS": ["enhancerlm"], "CHUNK_SUMMARY": ["python"], "MOTIFS": ["enhancerlm", "torch", "cuda"],
+              "VARIANTS": ["enhancerlm", "torch", "cuda"]}
 _ASSIGNMENT = re.compile(r"""^\s*(\w+)\s*=\s*(.+?)\s*(//.*)?$""")
 
 
@@ -239,12 +248,21 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
         step(f"BENCHMARK ({dataset})", run_benchmark, outdir / "evaluate", outdir / "benchmark", dataset=dataset,
              prefix=dataset, inputs=evaluations.get(dataset, []),
              outputs=[outdir / "benchmark" / f"{dataset}.benchmark.json"])
-    scanned = not params["skip_predict"] and bool(final_models)
+    if params.get("vcf") and not params.get("genome"):
+        raise InputError(f"--vcf {params['vcf']}: variant scoring needs --genome, the reference the VCF refers to")
+    scanned = bool(params.get("genome")) and not params["skip_predict"] and bool(final_models)
+    variants = bool(params.get("genome") and params.get("vcf")) and not params["skip_variants"] and bool(final_models)
+    work = outdir / "pipeline_info" / "work"  # what Nextflow keeps in its work directory: the index, chunk scans
+    if scanned or variants:
+        source = Path(params["genome"])
+        indexed = work / f"{_simple_name(source)}.fa.gz"
+        step(f"GENOMEINDEX ({source.name})", index_genome, source, indexed, inputs=[source],
+             outputs=[indexed, Path(f"{indexed}.fai"), Path(f"{indexed}.gzi")])
+        fai, gzi = Path(f"{indexed}.fai"), Path(f"{indexed}.gzi")
     if scanned:
-        genome = Path(params["genome"])
-        work = outdir / "pipeline_info" / "work"  # chunk scans: what Nextflow keeps in its work directory
-        chunks = step(f"CHUNKS ({genome.name})", write_chunks, str(genome), work / f"{genome.name}.chunks.bed",
-                      size=params["predict_chunk_size"], inputs=[genome], outputs=[work / f"{genome.name}.chunks.bed"])
+        chunks = step(f"CHUNKS ({indexed.name})", write_chunks, None, work / f"{_simple_name(source)}.chunks.bed",
+                      size=params["predict_chunk_size"], fai=str(fai), inputs=[fai],
+                      outputs=[work / f"{_simple_name(source)}.chunks.bed"])
         chunk_names = [line.split("\t")[3] for line in Path(chunks).read_text().splitlines()]
         options = ScanOptions(stride=params["predict_stride"], merge_gap=params["predict_merge_gap"],
                               regions=params.get("genome_regions"), blacklist=params.get("blacklist"), device=device)
@@ -252,33 +270,39 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
             parts = []
             for chunk in chunk_names:
                 part = work / f"{model_dir.name}.{'_'.join(re.split('[:-]', chunk))}"
-                step(f"PREDICT ({model_dir.name} {chunk})", predict, str(model_dir), str(genome), part,
-                     prefix=model_dir.name, options=dataclasses.replace(options, chunk=chunk),
-                     inputs=[model_dir, genome, *[p for p in (options.regions, options.blacklist) if p]],
+                step(f"PREDICT ({model_dir.name} {chunk})", predict, str(model_dir), str(indexed), part,
+                     prefix=model_dir.name, options=dataclasses.replace(options, chunk=chunk), fai=str(fai),
+                     gzi=str(gzi), inputs=[model_dir, indexed, *[p for p in (options.regions, options.blacklist) if p]],
                      outputs=[part / f"{model_dir.name}.predict.json"])
                 parts.append(part)
             step(f"MERGEPREDICTIONS ({model_dir.name})", merge_predictions, parts, outdir / "predict",
-                 prefix=model_dir.name, genome=str(genome), inputs=parts,
+                 prefix=model_dir.name, fai=str(fai), inputs=parts,
                  outputs=[outdir / "predict" / f"{model_dir.name}.predict.json"])
+            summary_file = outdir / "predict" / f"{model_dir.name}.chunks_mqc.tsv"
+            step(f"CHUNK_SUMMARY ({model_dir.name})", run_bin_script, "chunk_scans_mqc.py",
+                 [*(f"--input={part}" for part in parts), f"--model-id={model_dir.name}", f"--output={summary_file}"],
+                 inputs=parts, outputs=[summary_file])
     motifs = not params["skip_motifs"] and bool(final_models)
     for model_dir, dataset in final_models if motifs else []:
         step(f"MOTIFS ({model_dir.name})", discover_motifs, str(model_dir), dataset, outdir / "motifs",
              prefix=model_dir.name, options=MotifOptions(method=params["motif_method"], device=device),
              inputs=[model_dir, dataset], outputs=[outdir / "motifs" / f"{model_dir.name}.motifs.json"])
-    variants = not params["skip_variants"] and bool(final_models)
     for model_dir, _ in final_models if variants else []:
-        step(f"VARIANTS ({model_dir.name})", score_variants, str(model_dir), params["genome"], params["vcf"],
-             outdir / "variants", prefix=model_dir.name,
+        step(f"VARIANTS ({model_dir.name})", score_variants, str(model_dir), str(indexed), params["vcf"],
+             outdir / "variants", prefix=model_dir.name, fai=str(fai), gzi=str(gzi),
              options=VariantOptions(motifs=params.get("variant_motifs") or None, device=device),
-             inputs=[model_dir, params["genome"], params["vcf"]],
+             inputs=[model_dir, indexed, params["vcf"]],
              outputs=[outdir / "variants" / f"{model_dir.name}.variants.json"])
-    versions = write_versions_yaml(outdir / "pipeline_info" / "enhancerlm_software_mqc_versions.yml")
+    info = outdir / "pipeline_info"
+    versions = write_versions_yaml(info / "enhancerlm_software_mqc_versions.yml")
+    summary_yaml = write_text(work / "workflow_summary_mqc.yaml", workflow_summary_yaml(params, schema()))
     ran = {"predict": scanned, "motifs": motifs, "variants": variants}
     reports = [outdir / "prepare", outdir / "evaluate", outdir / "benchmark",
                *(outdir / name for name, done in ran.items() if done)]
-    step("MULTIQC", multiqc_report, [*reports, versions], outdir / "multiqc",
-         config=params.get("multiqc_config") or resource("assets/multiqc_config.yml"), title=params.get("multiqc_title"),
-         inputs=reports, outputs=[outdir / "multiqc" / "multiqc_report.html"])
+    configs = [resource("assets/multiqc_config.yml"), *([params["multiqc_config"]] if params.get("multiqc_config") else [])]
+    step("MULTIQC", multiqc_report, [*reports, versions, summary_yaml], outdir / "multiqc", configs=configs,
+         title=params.get("multiqc_title"), logo=params.get("multiqc_logo"), inputs=reports,
+         outputs=[outdir / "multiqc" / "multiqc_report.html"])
     summary = {"enhancerlm_version": __version__, "started": started.isoformat(timespec="seconds"),
                "seconds": round((datetime.now(timezone.utc) - started).total_seconds(), 1), "steps": steps}
     stamp = started.strftime("%Y-%m-%d_%H-%M-%S")
@@ -329,21 +353,55 @@ def completed_step(record: Path, key: str) -> Any | None:
 
 
 def write_versions_yaml(path: Path) -> Path:
-    """MultiQC's software-versions file, one entry per step, as the Nextflow workflow collects it."""
-    found = software_versions()
-    tools = {"PREPARE": ["enhancerlm"], "TRAIN": ["enhancerlm", "torch", "transformers", "cuda"],
-             "ENSEMBLE": ["enhancerlm"], "EVALUATE": ["enhancerlm", "torch"], "BENCHMARK": ["enhancerlm"],
-             "CHUNKS": ["enhancerlm"], "PREDICT": ["enhancerlm", "torch", "cuda"], "MERGEPREDICTIONS": ["enhancerlm"],
-             "MOTIFS": ["enhancerlm", "torch", "cuda"], "VARIANTS": ["enhancerlm", "torch", "cuda"]}
-    versions = {f"ENHANCERLM_{step}": {tool: found[tool] for tool in names} for step, names in tools.items()}
-    versions["MULTIQC"] = {"multiqc": tool_version("multiqc")}
+    """MultiQC's software-versions file, one entry per step, as the Nextflow workflow collects it from the
+    `versions` topic."""
+    found = {**software_versions(), "python": platform.python_version()}
+    versions = {("" if step == "CHUNK_SUMMARY" else "ENHANCERLM_") + step: {tool: found[tool] for tool in tools}
+                for step, tools in STEP_TOOLS.items()}
     return write_text(path, yaml.safe_dump(versions, sort_keys=True))
 
 
-def multiqc_report(inputs: list[Path], outdir: Path, *, config: str | Path, title: str | None = None) -> Path:
+def workflow_summary_yaml(params: dict[str, Any], params_schema: dict) -> str:
+    """The report's workflow summary: the parameters that differ from the schema's defaults, by group (the
+    section the Nextflow workflow builds from nf-schema's paramsSummaryMap)."""
+    defaults = schema_defaults(params_schema)
+    groups = []
+    for group in params_schema["$defs"].values():
+        changed = {name: params[name] for name in group["properties"]
+                   if name in params and params[name] != defaults.get(name) and params[name] is not None}
+        if changed:
+            rows = "\n".join(f"        <dt>{name}</dt><dd><samp>{html.escape(str(value))}</samp></dd>"
+                             for name, value in sorted(changed.items()))
+            groups.append(f'    <p><b>{group["title"]}</b></p>\n    <dl class="dl-horizontal">\n{rows}\n    </dl>')
+    body = "\n".join(f"    {line}" for line in "\n".join(groups).splitlines())
+    return ("id: 'enhancerlm-enhancerlm-summary'\n"
+            "description: ' - the parameters of this run that differ from the defaults'\n"
+            "section_name: 'enhancerlm/enhancerlm workflow summary'\n"
+            "section_href: 'https://github.com/enhancerlm/enhancerlm'\n"
+            "plot_type: 'html'\n"
+            f"data: |\n{body}\n")
+
+
+def run_bin_script(name: str, arguments: list[str]) -> list[str]:
+    """Run one of the pipeline's own scripts (bin/, on PATH in Nextflow tasks) with this Python."""
+    command = [sys.executable, str(resource(f"bin/{name}")), *arguments]
+    finished = subprocess.run(command, capture_output=True, text=True)
+    if finished.returncode != 0:
+        raise EnhancerLMError(f"{name} failed (exit {finished.returncode}): {finished.stderr.strip()[-500:]}")
+    return arguments
+
+
+def _simple_name(path: Path) -> str:
+    """The file name up to its first dot, as Nextflow's Path.simpleName."""
+    return path.name.split(".", 1)[0]
+
+
+def multiqc_report(inputs: list[Path], outdir: Path, *, configs: list[str | Path], title: str | None = None,
+                   logo: str | None = None) -> Path:
     """Run MultiQC in its own process, with the command line the MULTIQC module uses."""
-    command = [sys.executable, "-m", "multiqc", "--force", "--config", str(config), "--outdir", str(outdir),
-               "--quiet", *(["--title", title] if title else []), *map(str, inputs)]
+    command = [sys.executable, "-m", "multiqc", "--force", *(f"--config={config}" for config in configs),
+               *([f"--cl-config=custom_logo: \"{logo}\""] if logo else []), "--outdir", str(outdir), "--quiet",
+               *(["--title", title] if title else []), *map(str, inputs)]
     finished = subprocess.run(command, capture_output=True, text=True)
     if finished.returncode != 0:
         raise EnhancerLMError(f"MultiQC failed (exit {finished.returncode}): {finished.stderr.strip()[-500:]}")

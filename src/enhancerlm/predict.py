@@ -742,7 +742,8 @@ def _finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict
 
 
 def predict(model_spec: str, genome_path: str | Path, outdir: str | Path, *, prefix: str | None = None,
-            options: ScanOptions | None = None, fai: str | Path | None = None) -> dict:
+            options: ScanOptions | None = None, fai: str | Path | None = None,
+            gzi: str | Path | None = None) -> dict:
     """Scan a genome (or a chunk of it) with a trained model; write the bedGraph, bigWig, regions and report.
 
     Every output appears only when the whole scan succeeded. Returns the report (NAME.predict.json).
@@ -759,7 +760,7 @@ def predict(model_spec: str, genome_path: str | Path, outdir: str | Path, *, pre
     device = resolve_device(options.device)
     both = options.strand_mode == "both"
     return_large_blocks()
-    with open_genome(genome_path, fai=fai) as genome:
+    with open_genome(genome_path, fai=fai, gzi=gzi) as genome:
         sizes = genome.sizes
         contigs, excluded = select_contigs(sizes, options.include_contigs, options.exclude_contigs)
         chunk = parse_chunk(options.chunk, sizes) if options.chunk else None

@@ -817,7 +817,8 @@ def _batches(records: Iterable[Record], size: int, text_limit: int = GROUP_TEXT)
 
 
 def _command(model_spec: str, genome: str | Path, vcf: str | Path, outdir: str | Path, prefix: str,
-             options: VariantOptions, window: int, strand_mode: str, fai: str | Path | None) -> str:
+             options: VariantOptions, window: int, strand_mode: str, fai: str | Path | None,
+             gzi: str | Path | None) -> str:
     """The command that repeats this run (the effective window and strand mode spelled out)."""
     words = ["enhancerlm", "variants", "--model", model_spec, "--genome", str(genome), "--vcf", str(vcf),
              "--outdir", str(outdir), "--prefix", prefix, "--window", str(window), "--strand-mode", strand_mode,
@@ -828,8 +829,8 @@ def _command(model_spec: str, genome: str | Path, vcf: str | Path, outdir: str |
             words += ["--jaspar-release", options.jaspar_release, "--tax-group", options.tax_group]
     if options.chunk:
         words += ["--chunk", options.chunk]
-    if fai:
-        words += ["--fai", str(fai)]
+    for flag, index in (("--fai", fai), ("--gzi", gzi)):
+        words += [flag, str(index)] if index else []
     words += ["--batch-size", str(options.batch_size), "--device", options.device]
     return shlex.join(words)
 
@@ -848,7 +849,7 @@ def _parameters(options: VariantOptions, window: int, strand_mode: str) -> dict:
 
 def score_variants(model_spec: str, genome_path: str | Path, vcf_path: str | Path, outdir: str | Path, *,
                    prefix: str | None = None, options: VariantOptions | None = None,
-                   fai: str | Path | None = None) -> dict:
+                   fai: str | Path | None = None, gzi: str | Path | None = None) -> dict:
     """Score every ALT allele of a VCF (or of one chunk of it) with a trained model; write the scored VCF and
     its index, the scores TSV, the report and MultiQC content. Returns the report (NAME.variants.json)."""
     from tqdm.auto import tqdm
@@ -869,9 +870,9 @@ def score_variants(model_spec: str, genome_path: str | Path, vcf_path: str | Pat
 
         motifs = load_motifs(options.motifs, release=options.jaspar_release, tax_group=options.tax_group)
     summary_model = _model_summary(model, model_spec)
-    command = _command(model_spec, genome_path, vcf_path, outdir, prefix, options, window, strand_mode, fai)
+    command = _command(model_spec, genome_path, vcf_path, outdir, prefix, options, window, strand_mode, fai, gzi)
     with_sites = motifs is not None
-    with open_genome(genome_path, fai=fai) as genome, VcfReader(vcf_path) as vcf:
+    with open_genome(genome_path, fai=fai, gzi=gzi) as genome, VcfReader(vcf_path) as vcf:
         chunk = parse_variant_chunk(options.chunk, genome.sizes)
         contigs = ContigMap(vcf.contig_lengths, genome.sizes)
         read = _InputRecords()

@@ -1,28 +1,39 @@
 process MULTIQC {
+    tag "${meta.id}"
     label 'process_single'
 
     conda "${moduleDir}/environment.yml"
-    container "${ workflow.containerEngine in ['singularity', 'apptainer'] ?
-        'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-sif' :
-        'ghcr.io/enhancerlm/enhancerlm:0.1.0' }"
+    container 'ghcr.io/enhancerlm/enhancerlm:0.1.0'
 
     input:
-    path multiqc_files, stageAs: '?/*'
-    path multiqc_config
+    tuple val(meta), path(multiqc_files, arity: "1..*", stageAs: "?/*"), path(multiqc_config, arity: "1..*", stageAs: "?/*"), path(multiqc_logo), path(replace_names), path(sample_names)
 
     output:
-    path 'multiqc_report.html', emit: report
-    path 'multiqc_data'       , emit: data
-    path 'multiqc_plots'      , emit: plots, optional: true
-    tuple val("${task.process}"), val('multiqc'), eval('multiqc --version | sed "s/.* //"'), topic: versions, emit: versions_multiqc
+    tuple val(meta), path("*.html")  , emit: report
+    tuple val(meta), path("*_data")  , emit: data
+    tuple val(meta), path("*_plots") , emit: plots, optional: true
+    // Not on the `versions` topic: this task's input is collected from that topic, which would then never
+    // close (nf-core/modules removed the topic from its MULTIQC for the same reason).
+    tuple val("${task.process}"), val('multiqc'), eval('multiqc --version | sed "s/.* //g"'), emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
-    def args   = task.ext.args ?: ''
-    def config = multiqc_config ? "--config ${multiqc_config}" : ''
+    def args     = task.ext.args ?: ''
+    def prefix   = task.ext.prefix ? "--filename ${task.ext.prefix}.html" : ''
+    def configs  = multiqc_config.collect { config -> "--config ${config}" }.join(' ')
+    def logo     = multiqc_logo ? "--cl-config 'custom_logo: \"${multiqc_logo}\"'" : ''
+    def replace  = replace_names ? "--replace-names ${replace_names}" : ''
+    def samples  = sample_names ? "--sample-names ${sample_names}" : ''
     """
     multiqc \\
         --force \\
-        ${config} \\
+        ${prefix} \\
+        ${configs} \\
+        ${logo} \\
+        ${replace} \\
+        ${samples} \\
         ${args} \\
         .
     """
@@ -30,6 +41,6 @@ process MULTIQC {
     stub:
     """
     mkdir multiqc_data multiqc_plots
-    touch multiqc_report.html multiqc_data/multiqc_data.json
+    touch multiqc_data/.stub multiqc_plots/.stub multiqc_report.html
     """
 }

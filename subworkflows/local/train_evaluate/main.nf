@@ -15,6 +15,7 @@ workflow TRAIN_EVALUATE {
     ch_kmers      // channel: val(kmer), one item per k-mer size
     ch_seeds      // channel: val(seed), one item per replicate
     ch_base_model // channel (value): [ val(meta2), path(base_model) ]; path is [] for presets and Hub ids
+    settings      // map: the run's parameters, typed (replicates, baseline, ensemble)
 
     main:
     // channel: [ val(meta), path(dataset), val(meta2), path(base_model) ], meta = [ id, dataset, kmer, seed ]
@@ -23,13 +24,13 @@ workflow TRAIN_EVALUATE {
         .combine(ch_seeds)
         .combine(ch_base_model)
         .map { meta, dataset, kmer, seed, meta2, base_model ->
-            [ meta + [ id: "${meta.id}_k${kmer}" + (params.replicates > 1 ? "_seed${seed}" : ''), dataset: meta.id, kmer: kmer, seed: seed ], dataset, meta2, base_model ]
+            [ meta + [ id: "${meta.id}_k${kmer}" + (settings.replicates > 1 ? "_seed${seed}" : ''), dataset: meta.id, kmer: kmer, seed: seed ], dataset, meta2, base_model ]
         }
     ch_baseline = ch_dataset
         .combine(ch_seeds)
-        .filter { params.baseline }
+        .filter { meta, dataset, seed -> settings.baseline }
         .map { meta, dataset, seed ->
-            [ meta + [ id: "${meta.id}_kmer-baseline" + (params.replicates > 1 ? "_seed${seed}" : ''), dataset: meta.id, kmer: null, seed: seed ], dataset, [ id: 'kmer-baseline' ], [] ]
+            [ meta + [ id: "${meta.id}_kmer-baseline" + (settings.replicates > 1 ? "_seed${seed}" : ''), dataset: meta.id, kmer: null, seed: seed ], dataset, [ id: 'kmer-baseline' ], [] ]
         }
 
     // channel: [ val(meta), path(dataset) ] and [ val(meta2), path(base_model) ], item by item
@@ -45,14 +46,14 @@ workflow TRAIN_EVALUATE {
     // The k-mer models of each dataset and seed, in k order, with the dataset they were trained on
     // channel: [ val(meta), [ path(model), ... ], path(dataset) ], meta = [ id: <dataset>_ensemble[_seed<N>], dataset, seed ]
     ch_ensemble = ENHANCERLM_TRAIN.out.model
-        .filter { meta, model -> meta.kmer != null && params.ensemble != 'none' }
+        .filter { meta, model -> meta.kmer != null && settings.ensemble != 'none' }
         .map { meta, model -> [ [ meta.dataset, meta.seed ], meta.kmer, model ] }
         .groupTuple()
         .filter { key, kmers, models -> models.size() >= 2 }
-        .map { key, kmers, models -> [ key[0], key[1], [ kmers, models ].transpose().sort { it[0] }.collect { it[1] } ] }
+        .map { key, kmers, models -> [ key[0], key[1], [ kmers, models ].transpose().sort { pair -> pair[0] }.collect { pair -> pair[1] } ] }
         .combine( ch_dataset.map { meta, dataset -> [ meta.id, meta, dataset ] }, by: 0 )
         .map { dataset_id, seed, models, meta, dataset ->
-            [ meta + [ id: "${dataset_id}_ensemble" + (params.replicates > 1 ? "_seed${seed}" : ''), dataset: dataset_id, seed: seed ], models, dataset ]
+            [ meta + [ id: "${dataset_id}_ensemble" + (settings.replicates > 1 ? "_seed${seed}" : ''), dataset: dataset_id, seed: seed ], models, dataset ]
         }
 
     ENHANCERLM_ENSEMBLE ( ch_ensemble )

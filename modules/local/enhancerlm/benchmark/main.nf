@@ -3,19 +3,20 @@ process ENHANCERLM_BENCHMARK {
     label 'process_single'
 
     conda "${moduleDir}/environment.yml"
-    container "${ workflow.containerEngine in ['singularity', 'apptainer'] ?
-        'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-sif' :
-        'ghcr.io/enhancerlm/enhancerlm:0.1.0' }"
+    container 'ghcr.io/enhancerlm/enhancerlm:0.1.0'
 
     input:
-    tuple val(meta), path(evaluations, stageAs: 'evaluations/*')
+    tuple val(meta), path(evaluations, arity: '1..*', stageAs: 'evaluations/*')
 
     output:
-    tuple val(meta), path("${prefix}.benchmark.tsv")      , emit: table
-    tuple val(meta), path("${prefix}.benchmark.json")     , emit: json
-    tuple val(meta), path("${prefix}.benchmark.md")       , emit: markdown
-    tuple val(meta), path("${prefix}.benchmark_mqc.html") , emit: multiqc
+    tuple val(meta), path("${prefix}.benchmark.tsv")     , emit: table
+    tuple val(meta), path("${prefix}.benchmark.json")    , emit: json
+    tuple val(meta), path("${prefix}.benchmark.md")      , emit: markdown
+    tuple val(meta), path("${prefix}.benchmark_mqc.html"), emit: multiqc
     tuple val("${task.process}"), val('enhancerlm'), eval('enhancerlm versions --tool enhancerlm'), topic: versions, emit: versions_enhancerlm
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''
@@ -26,6 +27,7 @@ process ENHANCERLM_BENCHMARK {
         --dataset ${meta.id} \\
         --outdir . \\
         --prefix ${prefix} \\
+        --threads ${task.cpus} \\
         ${args}
     """
 

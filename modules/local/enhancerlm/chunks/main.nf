@@ -3,24 +3,26 @@ process ENHANCERLM_CHUNKS {
     label 'process_single'
 
     conda "${moduleDir}/environment.yml"
-    container "${ workflow.containerEngine in ['singularity', 'apptainer'] ?
-        'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-sif' :
-        'ghcr.io/enhancerlm/enhancerlm:0.1.0' }"
+    container 'ghcr.io/enhancerlm/enhancerlm:0.1.0'
 
     input:
-    tuple val(meta), path(genome)
+    tuple val(meta), path(fai)
 
     output:
     tuple val(meta), path("${prefix}.chunks.bed"), emit: bed
     tuple val("${task.process}"), val('enhancerlm'), eval('enhancerlm versions --tool enhancerlm'), topic: versions, emit: versions_enhancerlm
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''
     prefix   = task.ext.prefix ?: "${meta.id}"
     """
     enhancerlm chunks \\
-        --genome ${genome} \\
+        --fai ${fai} \\
         --output ${prefix}.chunks.bed \\
+        --threads ${task.cpus} \\
         ${args}
     """
 

@@ -3,20 +3,21 @@ process ENHANCERLM_EVALUATE {
     label 'process_low'
 
     conda "${moduleDir}/environment.yml"
-    container "${ workflow.containerEngine in ['singularity', 'apptainer'] ?
-        'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-sif' :
-        'ghcr.io/enhancerlm/enhancerlm:0.1.0' }"
+    container 'ghcr.io/enhancerlm/enhancerlm:0.1.0'
 
     input:
     tuple val(meta), path(model), path(dataset)
 
     output:
-    tuple val(meta), path("${prefix}.metrics.json")    , emit: metrics
-    tuple val(meta), path("${prefix}.predictions.tsv") , emit: predictions
-    tuple val(meta), path("${prefix}.cv*")             , emit: cv, optional: true
-    tuple val(meta), path("${prefix}.*_mqc.*")         , emit: multiqc
+    tuple val(meta), path("${prefix}.metrics.json")   , emit: metrics
+    tuple val(meta), path("${prefix}.predictions.tsv"), emit: predictions
+    tuple val(meta), path("${prefix}.cv*", arity: '2'), emit: cv, optional: true
+    tuple val(meta), path("${prefix}.*_mqc.*")        , emit: multiqc
     tuple val("${task.process}"), val('enhancerlm'), eval('enhancerlm versions --tool enhancerlm'), topic: versions, emit: versions_enhancerlm
-    tuple val("${task.process}"), val('torch')     , eval('enhancerlm versions --tool torch')     , topic: versions, emit: versions_torch
+    tuple val("${task.process}"), val('torch'), eval('enhancerlm versions --tool torch'), topic: versions, emit: versions_torch
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''
@@ -28,6 +29,7 @@ process ENHANCERLM_EVALUATE {
         --outdir . \\
         --prefix ${prefix} \\
         --device cpu \\
+        --threads ${task.cpus} \\
         ${args}
     """
 

@@ -3,13 +3,11 @@ process ENHANCERLM_MERGEPREDICTIONS {
     label 'process_single'
 
     conda "${moduleDir}/environment.yml"
-    container "${ workflow.containerEngine in ['singularity', 'apptainer'] ?
-        'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-sif' :
-        'ghcr.io/enhancerlm/enhancerlm:0.1.0' }"
+    container 'ghcr.io/enhancerlm/enhancerlm:0.1.0'
 
     input:
-    tuple val(meta), path(scans, stageAs: 'chunks/*')
-    path(genome)
+    tuple val(meta), path(scans, arity: '1..*', stageAs: 'chunks/*')
+    tuple val(meta2), path(fai)
 
     output:
     tuple val(meta), path("${prefix}.windows.bedgraph"), emit: bedgraph
@@ -21,16 +19,20 @@ process ENHANCERLM_MERGEPREDICTIONS {
     tuple val(meta), path("${prefix}.calibration.tsv") , emit: calibration, optional: true
     tuple val("${task.process}"), val('enhancerlm'), eval('enhancerlm versions --tool enhancerlm'), topic: versions, emit: versions_enhancerlm
 
+    when:
+    task.ext.when == null || task.ext.when
+
     script:
     def args   = task.ext.args ?: ''
     prefix     = task.ext.prefix ?: "${meta.id}"
-    def inputs = scans.join(' --input ')
+    def inputs = scans.collect { scan -> "--input ${scan}" }.join(' ')
     """
     enhancerlm merge-predictions \\
-        --input ${inputs} \\
-        --genome ${genome} \\
+        ${inputs} \\
+        --fai ${fai} \\
         --outdir . \\
         --prefix ${prefix} \\
+        --threads ${task.cpus} \\
         ${args}
     """
 

@@ -1,11 +1,10 @@
 process ENHANCERLM_MOTIFS {
     tag "$meta.id"
+    label 'process_medium'
     label 'process_gpu'
 
     conda "${moduleDir}/environment.yml"
-    container "${ task.accelerator ?
-        (workflow.containerEngine in ['singularity', 'apptainer'] ? 'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda12.8-sif' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda12.8') :
-        (workflow.containerEngine in ['singularity', 'apptainer'] ? 'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-sif' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0') }"
+    container "${ task.accelerator ? 'ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda13.0' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0' }"
 
     input:
     tuple val(meta), path(model), path(dataset)
@@ -19,8 +18,11 @@ process ENHANCERLM_MOTIFS {
     tuple val(meta), path("${prefix}.scores.bedGraph.gz"), emit: scores
     tuple val(meta), path("${prefix}.*_mqc.*")           , emit: multiqc
     tuple val("${task.process}"), val('enhancerlm'), eval('enhancerlm versions --tool enhancerlm'), topic: versions, emit: versions_enhancerlm
-    tuple val("${task.process}"), val('torch')     , eval('enhancerlm versions --tool torch')     , topic: versions, emit: versions_torch
-    tuple val("${task.process}"), val('cuda')      , eval('enhancerlm versions --tool cuda')      , topic: versions, emit: versions_cuda
+    tuple val("${task.process}"), val('torch'), eval('enhancerlm versions --tool torch'), topic: versions, emit: versions_torch
+    tuple val("${task.process}"), val('cuda'), eval('enhancerlm versions --tool cuda'), topic: versions, emit: versions_cuda
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args   = task.ext.args ?: ''
@@ -33,6 +35,7 @@ process ENHANCERLM_MOTIFS {
         --outdir . \\
         --prefix ${prefix} \\
         --device ${device} \\
+        --threads ${task.cpus} \\
         ${args}
     """
 
@@ -42,6 +45,6 @@ process ENHANCERLM_MOTIFS {
     mkdir -p ${prefix}.logos
     touch ${prefix}.motifs.meme ${prefix}.motifs.tsv ${prefix}.candidates.tsv ${prefix}.motifs_mqc.html ${prefix}.motif_hits_mqc.tsv
     echo '{"model_id": "${meta.id}"}' > ${prefix}.motifs.json
-    echo -n | gzip > ${prefix}.scores.bedGraph.gz
+    echo "" | gzip > ${prefix}.scores.bedGraph.gz
     """
 }

@@ -1,40 +1,45 @@
 process ENHANCERLM_PREDICT {
     tag "$meta.id"
+    label 'process_low'
     label 'process_gpu'
 
     conda "${moduleDir}/environment.yml"
-    container "${ task.accelerator ?
-        (workflow.containerEngine in ['singularity', 'apptainer'] ? 'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda12.8-sif' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda12.8') :
-        (workflow.containerEngine in ['singularity', 'apptainer'] ? 'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-sif' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0') }"
+    container "${ task.accelerator ? 'ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda13.0' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0' }"
 
     input:
     tuple val(meta), path(model), val(chunk)
-    path(genome)
+    tuple val(meta2), path(fasta), path(fai), path(gzi)
     path(regions)
     path(blacklist)
 
     output:
     tuple val(meta), path("${prefix}"), emit: scan
-    tuple val("${task.process}"), val('enhancerlm'), eval('enhancerlm versions --tool enhancerlm')  , topic: versions, emit: versions_enhancerlm
-    tuple val("${task.process}"), val('torch')     , eval('enhancerlm versions --tool torch')       , topic: versions, emit: versions_torch
-    tuple val("${task.process}"), val('cuda')      , eval('enhancerlm versions --tool cuda')        , topic: versions, emit: versions_cuda
+    tuple val("${task.process}"), val('enhancerlm'), eval('enhancerlm versions --tool enhancerlm'), topic: versions, emit: versions_enhancerlm
+    tuple val("${task.process}"), val('torch'), eval('enhancerlm versions --tool torch'), topic: versions, emit: versions_torch
+    tuple val("${task.process}"), val('cuda'), eval('enhancerlm versions --tool cuda'), topic: versions, emit: versions_cuda
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
-    def args      = task.ext.args ?: ''
-    prefix        = task.ext.prefix ?: "${meta.id}.${chunk.tokenize(':-').join('_')}"
-    def device    = task.accelerator ? 'cuda' : 'cpu'
-    def regions_  = regions ? "--regions ${regions}" : ''
+    def args       = task.ext.args ?: ''
+    prefix         = task.ext.prefix ?: "${meta.id}.${chunk.tokenize(':-').join('_')}"
+    def device     = task.accelerator ? 'cuda' : 'cpu'
+    def regions_   = regions ? "--regions ${regions}" : ''
     def blacklist_ = blacklist ? "--blacklist ${blacklist}" : ''
     """
     enhancerlm predict \\
         --model ${model} \\
-        --genome ${genome} \\
+        --genome ${fasta} \\
+        --fai ${fai} \\
+        --gzi ${gzi} \\
         --chunk ${chunk} \\
         ${regions_} \\
         ${blacklist_} \\
         --outdir ${prefix} \\
         --prefix ${meta.id} \\
         --device ${device} \\
+        --threads ${task.cpus} \\
         ${args}
     """
 

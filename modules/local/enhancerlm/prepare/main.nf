@@ -3,32 +3,37 @@ process ENHANCERLM_PREPARE {
     label 'process_single'
 
     conda "${moduleDir}/environment.yml"
-    container "${ workflow.containerEngine in ['singularity', 'apptainer'] ?
-        'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-sif' :
-        'ghcr.io/enhancerlm/enhancerlm:0.1.0' }"
+    container 'ghcr.io/enhancerlm/enhancerlm:0.1.0'
 
     input:
-    tuple val(meta), path(samplesheet), path(fastas, stageAs: 'fasta/*')
+    tuple val(meta), path(samplesheet), path(fastas, arity: '1..*', stageAs: 'fasta/*')
 
     output:
-    tuple val(meta), path("${meta.id}.dataset.tsv") , emit: dataset
-    tuple val(meta), path("${meta.id}.prepare.json"), emit: report
-    tuple val(meta), path("${meta.id}.prepare_mqc.html"), emit: multiqc
+    tuple val(meta), path("${prefix}.dataset.tsv")     , emit: dataset
+    tuple val(meta), path("${prefix}.prepare.json")    , emit: report
+    tuple val(meta), path("${prefix}.prepare_mqc.html"), emit: multiqc
     tuple val("${task.process}"), val('enhancerlm'), eval('enhancerlm versions --tool enhancerlm'), topic: versions, emit: versions_enhancerlm
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''
+    prefix   = task.ext.prefix ?: "${meta.id}"
     """
     enhancerlm prepare \\
         --input ${samplesheet} \\
         --outdir . \\
+        --prefix ${prefix} \\
+        --threads ${task.cpus} \\
         ${args}
     """
 
     stub:
+    prefix = task.ext.prefix ?: "${meta.id}"
     """
-    printf 'id\\tsequence\\tlabel\\tsplit\\tfold\\tclass\\tsource\\tgroup\\tleak\\n' > ${meta.id}.dataset.tsv
-    echo '{"dataset": "${meta.id}"}' > ${meta.id}.prepare.json
-    touch ${meta.id}.prepare_mqc.html
+    printf 'id\\tsequence\\tlabel\\tsplit\\tfold\\tclass\\tsource\\tgroup\\tleak\\n' > ${prefix}.dataset.tsv
+    echo '{"dataset": "${meta.id}"}' > ${prefix}.prepare.json
+    touch ${prefix}.prepare_mqc.html
     """
 }

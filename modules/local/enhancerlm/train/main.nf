@@ -1,28 +1,30 @@
 process ENHANCERLM_TRAIN {
     tag "$meta.id"
+    label 'process_medium'
     label 'process_gpu'
 
     conda "${moduleDir}/environment.yml"
-    container "${ task.accelerator ?
-        (workflow.containerEngine in ['singularity', 'apptainer'] ? 'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda12.8-sif' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda12.8') :
-        (workflow.containerEngine in ['singularity', 'apptainer'] ? 'oras://ghcr.io/enhancerlm/enhancerlm:0.1.0-sif' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0') }"
+    container "${ task.accelerator ? 'ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda13.0' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0' }"
 
     input:
     tuple val(meta), path(dataset)
     tuple val(meta2), path(base_model, stageAs: 'base_model/*')
 
     output:
-    tuple val(meta), path("${prefix}")                 , emit: model
-    tuple val(meta), path("${prefix}/enhancerlm.json") , emit: card
-    tuple val("${task.process}"), val('enhancerlm')  , eval('enhancerlm versions --tool enhancerlm')  , topic: versions, emit: versions_enhancerlm
-    tuple val("${task.process}"), val('torch')       , eval('enhancerlm versions --tool torch')       , topic: versions, emit: versions_torch
+    tuple val(meta), path("${prefix}")                , emit: model
+    tuple val(meta), path("${prefix}/enhancerlm.json"), emit: card
+    tuple val("${task.process}"), val('enhancerlm'), eval('enhancerlm versions --tool enhancerlm'), topic: versions, emit: versions_enhancerlm
+    tuple val("${task.process}"), val('torch'), eval('enhancerlm versions --tool torch'), topic: versions, emit: versions_torch
     tuple val("${task.process}"), val('transformers'), eval('enhancerlm versions --tool transformers'), topic: versions, emit: versions_transformers
-    tuple val("${task.process}"), val('cuda')        , eval('enhancerlm versions --tool cuda')        , topic: versions, emit: versions_cuda
+    tuple val("${task.process}"), val('cuda'), eval('enhancerlm versions --tool cuda'), topic: versions, emit: versions_cuda
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     def args   = task.ext.args ?: ''
     prefix     = task.ext.prefix ?: "${meta.id}"
-    def model  = base_model ? base_model : meta2.id
+    def model  = base_model ?: meta2.id
     def device = task.accelerator ? 'cuda' : 'cpu'
     """
     enhancerlm train \\
@@ -31,6 +33,7 @@ process ENHANCERLM_TRAIN {
         --outdir ${prefix} \\
         --model-id ${prefix} \\
         --device ${device} \\
+        --threads ${task.cpus} \\
         ${args}
     """
 
