@@ -574,8 +574,7 @@ class _Evaluator:
         body = self.src.sub(start + 1, end)
         arrow = re.match(r"\s*([A-Za-z_]\w*)\s*->", str(body))
         if name != "collect" or not arrow:
-            raise self.error(f"only `.collect {{ name -> expression }}` closures are supported, not .{name} {{...}}",
-                             at)
+            raise self.error(f"only a `.collect` closure of the form `item -> expression` is supported, not .{name}", at)
         expression = body.sub(arrow.end()).stripped()
         return [evaluate(expression, {**self.scope, arrow.group(1): item}) for item in iterate(value, self.error, at)]
 
@@ -1246,7 +1245,7 @@ def _parse_scope(source: Snippet, scope: ConfigScope) -> ConfigScope:
                 end, name = word.end(), word.group()
             body = rest.sub(end).stripped()
             if not body.startswith("{") or _matching(str(body), 0, body) != len(body) - 1:
-                raise statement.error(f"expected `{selector.group(1)}: NAME {{ ... }}`")
+                raise statement.error(f"expected `{selector.group(1)}: NAME` and a block")
             key = f"{selector.group(1)}:{name}"
             if key in scope:
                 raise statement.error(f"duplicate selector {key}")
@@ -1424,6 +1423,8 @@ def workflow_calls(path: str | Path, workflow: str | None = None, *, flatten: bo
                           else [called])
             elif original in process_names(file):
                 calls.append(called)
+            elif re.search(rf"^def\s+{original}\s*\(", mask(_read(file)), re.M):
+                continue  # a function, not a task
             else:
                 raise source.error(f"{original} is neither a process nor a workflow in {file}", position)
         elif called in local_processes:
@@ -1435,10 +1436,11 @@ def workflow_calls(path: str | Path, workflow: str | None = None, *, flatten: bo
     return calls
 
 
-def find_params_refs(path: str | Path, *, uses_only: bool = False) -> list[tuple[str, int]]:
+def find_params_refs(path: str | Path, *, uses_only: bool = False, receiver: str = "params") -> list[tuple[str, int]]:
     """(name, line) of every `params.NAME` in code and GStrings, outside `params { }` blocks.
 
-    With `uses_only`, assignments (`params.x = ...`) are left out.
+    With `uses_only`, assignments (`params.x = ...`) are left out. `receiver` names the map read (`settings`:
+    the typed parameters the workflows take).
     """
     source = strip_comments(_read(path))
     masked = mask(source)
@@ -1446,7 +1448,7 @@ def find_params_refs(path: str | Path, *, uses_only: bool = False) -> list[tuple
     for match in re.finditer(r"(?<![\w.])params\s*\{", masked):
         excluded.append((match.start(), _matching(str(source), match.end() - 1, source)))
     refs = []
-    for match in re.finditer(r"(?<![\w.$])params\.([A-Za-z_]\w*)", str(source)):
+    for match in re.finditer(rf"(?<![\w.$]){receiver}\.([A-Za-z_]\w*)", str(source)):
         if any(a <= match.start() <= b for a, b in excluded):
             continue
         if uses_only and re.match(r"\s*=(?!=)", str(source)[match.end():]):

@@ -63,7 +63,7 @@ def test_params_precedence_defaults_profile_file(tmp_path):
 def test_every_profile_param_is_in_the_schema():
     known = {name for group in schema()["$defs"].values() for name in group["properties"]}
     assert {"lr", "positive", "genome_regions"} <= known - schema_defaults(schema()).keys()  # no default: unset
-    for profile in ("test", "test_full"):
+    for profile in ("test", "demo", "test_full"):
         assert set(profile_params(profile)) <= known
 
 
@@ -74,7 +74,7 @@ def test_every_profile_param_is_in_the_schema():
 ])
 def test_bad_params_are_named(tmp_path, content, message):
     params_file = tmp_path / "params.yaml"
-    params_file.write_text(content)
+    params_file.write_text("input: sheet.csv\n" + content)
     with pytest.raises(InputError, match=re.escape(message)):
         load_params(params_file=params_file)
 
@@ -94,9 +94,10 @@ def test_run_test_profile_lays_out_results(test_profile_results):
     assert [s["step"] for s in summary["steps"]] == [
         "PREPARE", *(f"TRAIN ({m})" for m in models), "ENSEMBLE (mini_layer1_ensemble)",
         *(f"EVALUATE ({m})" for m in [*models, "mini_layer1_ensemble"]), "BENCHMARK (mini_layer1)",
-        "CHUNKS (chr22_demo.fa.gz)", "PREDICT (mini_layer1_ensemble 22:0-10000000)",
+        "GENOMEINDEX (chr22_demo.fa.gz)", "CHUNKS (chr22_demo.fa.gz)", "PREDICT (mini_layer1_ensemble 22:0-10000000)",
         "PREDICT (mini_layer1_ensemble 22:10000000-17700000)", "MERGEPREDICTIONS (mini_layer1_ensemble)",
-        "MOTIFS (mini_layer1_ensemble)", "VARIANTS (mini_layer1_ensemble)", "MULTIQC"]
+        "CHUNK_SUMMARY (mini_layer1_ensemble)", "MOTIFS (mini_layer1_ensemble)", "VARIANTS (mini_layer1_ensemble)",
+        "MULTIQC"]
     scan = json.loads((results / "predict" / "mini_layer1_ensemble.predict.json").read_text())
     assert scan["windows"]["scored"] == 10_000 // 50  # test_regions.bed: 10 kb of real sequence, stride 50
     bedgraph = (results / "predict" / "mini_layer1_ensemble.windows.bedgraph").read_text().splitlines()

@@ -12,9 +12,11 @@ import dataclasses
 import functools
 import gzip
 import importlib.metadata
+import importlib.util
 import inspect
 import json
 import os
+import platform
 import re
 import shlex
 import subprocess
@@ -40,6 +42,7 @@ import enhancerlm.predict as predict_module
 import enhancerlm.train as train_module
 import enhancerlm.variants as variants_module
 from enhancerlm import cli, pipeline
+from enhancerlm.errors import InputError
 from enhancerlm.train import TrainOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -141,27 +144,39 @@ CASES = {
                                    "mini_layer1_k3.cv.json", "mini_layer1_k3.cv_predictions.tsv"]},
         "dirs": set(),
     },
+    "ENHANCERLM_GENOMEINDEX": {
+        "meta": {"id": "chr22_demo"},
+        "inputs": {"fasta": "chr22_demo.fa.gz"},
+        "dirs": set(),
+    },
     "ENHANCERLM_CHUNKS": {
-        "meta": {"id": "chr22_demo.fa.gz"},
-        "inputs": {"genome": "chr22_demo.fa.gz"},
+        "meta": {"id": "chr22_demo"},
+        "inputs": {"fai": "chr22_demo.fa.gz.fai"},
         "dirs": set(),
     },
     "ENHANCERLM_PREDICT": {
         "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
-        "inputs": {"model": "mini_layer1_ensemble", "chunk": "22:10000000-17700000", "genome": "chr22_demo.fa.gz",
+        "inputs": {"model": "mini_layer1_ensemble", "chunk": "22:10000000-17700000", "meta2": {"id": "chr22_demo"},
+                   "fasta": "chr22_demo.fa.gz", "fai": "chr22_demo.fa.gz.fai", "gzi": "chr22_demo.fa.gz.gzi",
                    "regions": "test_regions.bed", "blacklist": []},
         "dirs": {"model"},
     },
     "ENHANCERLM_PREDICT/blacklist": {
         "meta": {"id": "mini_layer1_k3", "dataset": "mini_layer1", "kmer": 3, "seed": 42},
-        "inputs": {"model": "mini_layer1_k3", "chunk": "22:0-10000000", "genome": "chr22_demo.fa.gz",
+        "inputs": {"model": "mini_layer1_k3", "chunk": "22:0-10000000", "meta2": {"id": "chr22_demo"},
+                   "fasta": "chr22_demo.fa.gz", "fai": "chr22_demo.fa.gz.fai", "gzi": "chr22_demo.fa.gz.gzi",
                    "regions": [], "blacklist": "blacklist.bed"},
         "dirs": {"model"},
     },
     "ENHANCERLM_MERGEPREDICTIONS": {
         "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
         "inputs": {"scans": ["mini_layer1_ensemble.22_0_10000000", "mini_layer1_ensemble.22_10000000_17700000"],
-                   "genome": "chr22_demo.fa.gz"},
+                   "meta2": {"id": "chr22_demo"}, "fai": "chr22_demo.fa.gz.fai"},
+        "dirs": {"scans"},
+    },
+    "CHUNK_SUMMARY": {
+        "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
+        "inputs": {"scans": ["mini_layer1_ensemble.22_0_10000000", "mini_layer1_ensemble.22_10000000_17700000"]},
         "dirs": {"scans"},
     },
     "ENHANCERLM_MOTIFS": {
@@ -171,15 +186,27 @@ CASES = {
     },
     "ENHANCERLM_VARIANTS": {
         "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
-        "inputs": {"model": "mini_layer1_ensemble", "genome": "chr22_demo.fa.gz",
-                   "vcf": "1kg_phase3_chr22_test.sites.vcf.gz"},
+        "inputs": {"model": "mini_layer1_ensemble", "meta2": {"id": "chr22_demo"}, "fasta": "chr22_demo.fa.gz",
+                   "fai": "chr22_demo.fa.gz.fai", "gzi": "chr22_demo.fa.gz.gzi",
+                   "meta3": {"id": "1kg_phase3_chr22_test"}, "vcf": "1kg_phase3_chr22_test.sites.vcf.gz",
+                   "motifs": []},
         "dirs": {"model"},
     },
+    "ENHANCERLM_VARIANTS/meme": {
+        "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
+        "inputs": {"model": "mini_layer1_ensemble", "meta2": {"id": "chr22_demo"}, "fasta": "chr22_demo.fa.gz",
+                   "fai": "chr22_demo.fa.gz.fai", "gzi": "chr22_demo.fa.gz.gzi",
+                   "meta3": {"id": "1kg_phase3_chr22_test"}, "vcf": "1kg_phase3_chr22_test.sites.vcf.gz",
+                   "motifs": "known.meme"},
+        "dirs": {"model"},
+        "params": {"variant_motifs": "known.meme"},  # a MEME file is staged; only 'jaspar' travels in ext.args
+    },
     "MULTIQC": {
-        "meta": None,
+        "meta": {"id": "multiqc"},
         "inputs": {"multiqc_files": ["mini_layer1_k3.general_stats_mqc.tsv", "mini_layer1_k3.roc_mqc.json",
                                      "enhancerlm_software_mqc_versions.yml"],
-                   "multiqc_config": "multiqc_config.yml"},
+                   "multiqc_config": ["multiqc_config.yml"], "multiqc_logo": [], "replace_names": [],
+                   "sample_names": []},
         "dirs": set(),
     },
 }
@@ -314,6 +341,21 @@ def multiqc_context(argv: list[str]) -> click.Context:
         raise AssertionError(f"`{shlex.join(argv)}` is rejected by MultiQC: {error.format_message()}") from None
 
 
+def bin_script(name: str):
+    """The click command of one of the pipeline's own scripts (bin/NAME)."""
+    spec = importlib.util.spec_from_file_location(f"bin_{PurePosixPath(name).stem}", REPO / "bin" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def bin_script_context(argv: list[str]) -> click.Context:
+    try:
+        return bin_script(argv[0]).make_context(argv[0], argv[1:])
+    except click.ClickException as error:
+        raise AssertionError(f"`{shlex.join(argv)}` is rejected by {argv[0]}: {error.format_message()}") from None
+
+
 def check_command(task: Task, command: str) -> click.Context:
     """The rendered command is one call of an existing (sub)command with known options, required ones
     present, none repeated, no `null`, and every staged input path named."""
@@ -323,6 +365,8 @@ def check_command(task: Task, command: str) -> click.Context:
         ctx = enhancerlm_context(argv)
     elif argv[0] == "multiqc":
         ctx = multiqc_context(argv)
+    elif (REPO / "bin" / argv[0]).is_file():
+        ctx = bin_script_context(argv)
     else:
         raise AssertionError(f"{task.process.name}: unexpected tool {argv[0]!r}")
     repeatable = {opt for param in ctx.command.params if getattr(param, "multiple", False) for opt in param.opts}
@@ -336,6 +380,17 @@ def check_command(task: Task, command: str) -> click.Context:
             named = any(token == path or token.endswith("=" + path) for token in argv)
             assert named, f"{task.process.name}: input {name} ({path}) is not on the command line: {command}"
     return ctx
+
+
+def option_values(arguments: list[str]) -> dict[str, list[str]]:
+    """{--option: [values]} of `--option value` and `--option=value` arguments (every option takes a value)."""
+    values: dict[str, list[str]] = {}
+    items = iter(arguments)
+    for item in items:
+        assert item.startswith("--"), f"a value without an option: {item}"
+        name, _, value = item.partition("=")
+        values.setdefault(name, []).append(value if "=" in item else next(items))
+    return values
 
 
 def device_flag(argv: list[str]) -> str | None:
@@ -370,7 +425,7 @@ def run_script(command: str, workdir: Path, timeout: int = 300) -> subprocess.Co
     """Run a task script as Nextflow would: the configured process.shell, the env scope, the image's tools."""
     script = workdir / ".command.sh"
     script.write_text(command)
-    env = {**os.environ, **task_env(), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {**os.environ, **task_env(), "PATH": os.pathsep.join([str(REPO / "bin"), str(VENV_BIN), os.environ["PATH"]])}
     done = subprocess.run([*process_shell(), str(script)], cwd=workdir, env=env, capture_output=True, text=True,
                           timeout=timeout)
     assert done.returncode == 0, f"task script failed ({done.returncode}):\n{command}\n{done.stderr[-3000:]}"
@@ -431,6 +486,8 @@ def cli_library_call(argv: list[str]) -> tuple[str, dict]:
                               fake("evaluate", evaluate_module.evaluate_model, {"metrics": "m"})), \
             mock.patch.object(benchmark_module, "run_benchmark",
                               fake("benchmark", benchmark_module.run_benchmark, {"markdown": "b.md"})), \
+            mock.patch.object(genome_module, "index_genome", fake("index", genome_module.index_genome,
+                                                                  {"fasta": "x", "contigs": 1, "bases": 1})), \
             mock.patch.object(predict_module, "write_chunks", fake("chunks", predict_module.write_chunks, Path(__file__))), \
             mock.patch.object(predict_module, "predict", fake("predict", predict_module.predict, scan)), \
             mock.patch.object(predict_module, "merge_predictions", fake("merge", predict_module.merge_predictions, scan)), \
@@ -454,8 +511,8 @@ def record_runner(params: dict) -> RunnerRecord:
     """Run `run_pipeline` with training, ensembles, evaluation and MultiQC replaced by recorders (prepare is
     real)."""
     calls: dict[str, list[dict]] = {"prepare": [], "train": [], "ensemble": [], "evaluate": [], "benchmark": [],
-                                    "chunks": [], "predict": [], "merge": [], "motifs": [], "variants": [],
-                                    "multiqc": []}
+                                    "index": [], "chunks": [], "predict": [], "merge": [], "chunk_summary": [],
+                                    "motifs": [], "variants": [], "multiqc": []}
     prepared: dict = {}
     real_prepare = pipeline.prepare_samplesheet
     outdir = Path(params["outdir"])
@@ -476,9 +533,11 @@ def record_runner(params: dict) -> RunnerRecord:
                              build_ensemble=recorder("ensemble", ensemble_module.build_ensemble, {}),
                              evaluate_model=recorder("evaluate", evaluate_module.evaluate_model, {}),
                              run_benchmark=recorder("benchmark", benchmark_module.run_benchmark, {}),
+                             index_genome=recorder("index", genome_module.index_genome, call_through=True),
                              write_chunks=recorder("chunks", predict_module.write_chunks, call_through=True),
                              predict=recorder("predict", predict_module.predict, {}),
                              merge_predictions=recorder("merge", predict_module.merge_predictions, {}),
+                             run_bin_script=recorder("chunk_summary", pipeline.run_bin_script, []),
                              discover_motifs=recorder("motifs", motifs_module.discover_motifs, {}),
                              score_variants=recorder("variants", variants_module.score_variants, {}),
                              multiqc_report=recorder("multiqc", pipeline.multiqc_report,
@@ -565,19 +624,24 @@ def channel_chain(channel: str, expected: list[str], path: str = SUBWORKFLOW) ->
     return ops
 
 
-def closure_call(op: ChannelOp, item: list, params: dict):
-    """Evaluate a closure operator's body on one channel item (destructured as Nextflow does)."""
+def closure_call(op: ChannelOp, item: list, params: dict, scope: dict | None = None):
+    """Evaluate a closure operator's body on one channel item (destructured as Nextflow does); the workflows see
+    the parameters as `settings` (typed), and `scope` holds the workflow's own variables."""
     assert op.bracket == "{", op
     arrow = nfparse.mask(op.body).find("->")
-    if arrow < 0:
-        scope = {"it": item}
-        body = op.body.stripped()
-    else:
-        names = [name.strip() for name in str(op.body)[:arrow].split(",")]
-        assert len(names) == len(item), f"{op.body.path}:{op.body.line}: {names} on an item of {len(item)}"
-        scope = dict(zip(names, item))
-        body = op.body.sub(arrow + 2).stripped()
-    return nfparse.evaluate(body, {**scope, "params": params})
+    assert arrow >= 0, f"{op.body.path}:{op.body.line}: a closure without named parameters (implicit `it`)"
+    names = [name.strip() for name in str(op.body)[:arrow].split(",")]
+    assert len(names) == len(item), f"{op.body.path}:{op.body.line}: {names} on an item of {len(item)}"
+    body = op.body.sub(arrow + 2).stripped()
+    return nfparse.evaluate(body, {**(scope or {}), **dict(zip(names, item)), "params": params, "settings": params})
+
+
+def workflow_def(name: str, scope: dict, path: str = "workflows/enhancerlm.nf"):
+    """The value of `def NAME = expression` (one line) in a workflow file, evaluated in `scope`."""
+    text = workflow_text(path)
+    match = re.search(rf"^[ \t]*def {name}\s*=\s*(.+)$", nfparse.mask(text), re.M)
+    assert match, f"{path}: cannot find `def {name} = ...`"
+    return nfparse.evaluate(text.sub(match.start(1), match.end(1)).stripped(), scope)
 
 
 def normalized(snippet) -> str:
@@ -609,7 +673,7 @@ def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta:
     ch_dataset = [[{"id": dataset_id}, name] for dataset_id, name in datasets.items()]
     ch_kmers = [int(k) for k in str(params["kmers"]).split(",")]  # workflows/enhancerlm.nf: tokenize(',')*.toInteger()
     ch_base_model = [[{"id": params["model"]}, []]]  # a preset or Hub id (a local directory is staged instead)
-    seeds = "ch_seeds = channel.fromList((0..<params.replicates).collect { replicate -> params.seed + replicate })"
+    seeds = "ch_seeds = channel.fromList((0..<settings.replicates).collect { replicate -> settings.seed + replicate })"
     assert seeds in normalized(workflow_text("workflows/enhancerlm.nf")), "workflows/enhancerlm.nf: ch_seeds changed"
     ch_seeds = [params["seed"] + replicate for replicate in range(params["replicates"])]
 
@@ -636,8 +700,8 @@ def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta:
     items = group_tuple(items)
     items = [item for item in items if nfparse.truthy(closure_call(ops[3], item, params))]
     # nfparse evaluates no closures inside a closure: check the text, then do what it does (models by k)
-    sort_by_k = ("key, kmers, models -> [ key[0], key[1], [ kmers, models ].transpose().sort { it[0] }"
-                 ".collect { it[1] } ]")
+    sort_by_k = ("key, kmers, models -> [ key[0], key[1], [ kmers, models ].transpose().sort { pair -> pair[0] }"
+                 ".collect { pair -> pair[1] } ]")
     assert normalized(ops[4].body) == sort_by_k, f"{SUBWORKFLOW}: the members are no longer sorted as emulated"
     items = [[key[0], key[1], [model for _, model in sorted(zip(kmers, models), key=lambda pair: pair[0])]]
              for key, kmers, models in items]
@@ -686,16 +750,26 @@ def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta:
     return plan
 
 
+def workflow_scope(params: dict) -> dict:
+    """The workflow's own variables that its closures and `if`s read: kmers, ensembled, scan, score."""
+    scope = {"settings": params}
+    scope["kmers"] = workflow_def("kmers", scope)
+    for name in ("ensembled", "scan", "score"):
+        scope[name] = nfparse.truthy(workflow_def(name, scope))
+    return scope
+
+
 def final_models(params: dict, plan: Plan, model_dir) -> list[list]:
-    """ch_predict_models of workflows/enhancerlm.nf: the first seed's ensembles, else its k-mer models."""
+    """ch_final_models of workflows/enhancerlm.nf: the first seed's ensembles, else its k-mer models."""
     workflow = "workflows/enhancerlm.nf"
-    ops = channel_chain("ch_predict_models", ["TRAIN_EVALUATE.out.ensemble", "mix(", "filter{"], path=workflow)
+    ops = channel_chain("ch_final_models", ["TRAIN_EVALUATE.out.ensemble", "mix(", "filter{"], path=workflow)
     source, mix_ops = parse_chain(ops[0].body)
     assert source == "TRAIN_EVALUATE.out.model" and [op.signature for op in mix_ops] == ["filter{"]
+    scope = workflow_scope(params)
     ensembles = [[task["meta"], model_dir(task["meta"])] for task in plan.ensemble]
     models = [[task["meta"], model_dir(task["meta"])] for task in plan.train]
-    items = ensembles + [item for item in models if nfparse.truthy(closure_call(mix_ops[0], item, params))]
-    return [item for item in items if nfparse.truthy(closure_call(ops[1], item, params))]
+    items = ensembles + [item for item in models if nfparse.truthy(closure_call(mix_ops[0], item, params, scope))]
+    return [item for item in items if nfparse.truthy(closure_call(ops[1], item, params, scope))]
 
 
 def genome_predict_plan(params: dict, items: list[list]) -> tuple[list[dict], list[dict]]:
@@ -703,8 +777,8 @@ def genome_predict_plan(params: dict, items: list[list]) -> tuple[list[dict], li
     workflows/enhancerlm.nf and GENOME_PREDICT."""
     workflow = "workflows/enhancerlm.nf"
     text = normalized(workflow_text(workflow))
-    assert "ch_genome = params.skip_predict ? channel.empty() :" in text, f"{workflow}: ch_genome changed"
-    if params["skip_predict"]:
+    assert "if (scan) { GENOME_PREDICT ( ch_final_models, ch_genome," in text, f"{workflow}: GENOME_PREDICT call"
+    if not workflow_scope(params)["scan"]:
         return [], []
     # ENHANCERLM_CHUNKS's BED, one chunk per line (its 4th column), as `enhancerlm chunks` writes it
     chunks = predict_module.genome_chunks(genome_module.genome_sizes(params["genome"]), params["predict_chunk_size"])
@@ -715,6 +789,8 @@ def genome_predict_plan(params: dict, items: list[list]) -> tuple[list[dict], li
     predict = [{"meta": meta, "model": model, "chunk": chunk} for meta, model in items for chunk in chunks["name"]]
     ops = channel_chain("ch_merge", ["ENHANCERLM_PREDICT.out.scan", "groupTuple("], path=GENOME_PREDICT)
     assert not normalized(ops[0].body)
+    assert "ENHANCERLM_MERGEPREDICTIONS ( ch_merge, ch_fai )" in normalized(workflow_text(GENOME_PREDICT))
+    assert "CHUNK_SUMMARY ( ch_merge )" in normalized(workflow_text(GENOME_PREDICT))
     return predict, [{"meta": meta, "chunks": list(chunks["name"])} for meta, _ in items]
 
 
@@ -722,20 +798,18 @@ def motifs_variants_plan(params: dict, items: list[list], ch_dataset: list[list]
     """The ENHANCERLM_MOTIFS tasks (meta, model, dataset) and ENHANCERLM_VARIANTS tasks (meta, model) of
     workflows/enhancerlm.nf."""
     workflow = "workflows/enhancerlm.nf"
-    ops = channel_chain("ch_motifs", ["ch_predict_models", "filter{", "map{", "combine(", "map{"], path=workflow)
-    # ENHANCERLM_PREPARE.out.dataset keyed by dataset id, combined on the model's dataset
-    assert normalized(ops[2].body) == "ENHANCERLM_PREPARE.out.dataset.map { meta, dataset -> [ meta.id, dataset ] }, " \
-                                      "by: 0", normalized(ops[2].body)
-    keyed = [closure_call(ops[1], item, params) for item in items if nfparse.truthy(closure_call(ops[0], item, params))]
-    combined = [[key, *rest, dataset] for key, *rest in keyed for meta, dataset in ch_dataset if meta["id"] == key]
-    motifs = [dict(zip(("meta", "model", "dataset"), closure_call(ops[3], item, params), strict=True))
-              for item in combined]
-    ops = channel_chain("ch_variant_models", ["ch_predict_models", "filter{"], path=workflow)
-    variants = [{"meta": meta, "model": model} for meta, model in items
-                if nfparse.truthy(closure_call(ops[0], [meta, model], params))]
     text = normalized(workflow_text(workflow))
-    assert "ENHANCERLM_VARIANTS ( ch_variant_models, channel.value(file(params.genome, checkIfExists: true)), " \
-           "channel.value(file(params.vcf, checkIfExists: true)) )" in text, f"{workflow}: ENHANCERLM_VARIANTS call"
+    assert "if (!settings.skip_motifs) {" in text and "if (score) { def vcf =" in text, f"{workflow}: motifs, variants"
+    ops = channel_chain("ch_motifs", ["ch_final_models", "map{", "combine(", "map{"], path=workflow)
+    # ENHANCERLM_PREPARE.out.dataset keyed by dataset id, combined on the model's dataset
+    assert normalized(ops[1].body) == "ENHANCERLM_PREPARE.out.dataset.map { meta, dataset -> [ meta.id, dataset ] }, " \
+                                      "by: 0", normalized(ops[1].body)
+    keyed = [closure_call(ops[0], item, params) for item in items] if not params["skip_motifs"] else []
+    combined = [[key, *rest, dataset] for key, *rest in keyed for meta, dataset in ch_dataset if meta["id"] == key]
+    motifs = [dict(zip(("meta", "model", "dataset"), closure_call(ops[2], item, params), strict=True))
+              for item in combined]
+    assert "ENHANCERLM_VARIANTS ( ch_final_models, ch_genome," in text, f"{workflow}: ENHANCERLM_VARIANTS call"
+    variants = [{"meta": meta, "model": model} for meta, model in items] if workflow_scope(params)["score"] else []
     return motifs, variants
 
 
@@ -773,11 +847,18 @@ def schema_properties() -> dict:
 
 
 def params_refs(*, uses_only: bool, files=None) -> dict[str, list[str]]:
+    """Where each parameter is read: `params.NAME` anywhere, `settings.NAME` (the typed map) in the workflows."""
     refs: dict[str, list[str]] = {}
     for path in files or [*NF_FILES, *CONFIG_FILES]:
-        for name, line in nfparse.find_params_refs(path, uses_only=uses_only):
-            refs.setdefault(name, []).append(f"{rel(path)}:{line}")
+        receivers = ["params", "settings"] if path.suffix == ".nf" else ["params"]
+        for receiver in receivers:
+            for name, line in nfparse.find_params_refs(path, uses_only=uses_only, receiver=receiver):
+                refs.setdefault(name, []).append(f"{rel(path)}:{line}")
     return refs
+
+
+# Parameters nf-core's institutional configs read (nf-core/configs), not the pipeline
+INSTITUTIONAL = {"config_profile_contact", "config_profile_url", "custom_config_version"}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -820,10 +901,18 @@ def test_nfparse_agrees_with_reftrace(path):
         assert [nfparse.evaluate(text) for text in parsed.directive("label")] == [lbl.value for lbl in process.labels]
 
 
+# nf-core/tools 4.x pipelines lint (nextflow_config.py): the institutional-profiles include, exactly
+NFCORE_CONFIGS_INCLUDE = re.compile(
+    r"params\.custom_config_base && \(!System\.getenv\('NXF_OFFLINE'\) \|\| !params\.custom_config_base\."
+    r"startsWith\('http'\)\) \? \"\$\{params\.custom_config_base\}/nfcore_custom\.config\" : \"/dev/null\"")
+
+
 @pytest.mark.parametrize("path", CONFIG_FILES, ids=rel)
 def test_config_file_parses(path):
     config = nfparse.read_config(path)
     for include in config.includes + [i for scope in config.get("profiles", {}).values() for i in scope.includes]:
+        if NFCORE_CONFIGS_INCLUDE.fullmatch(str(include).strip()):
+            continue  # nf-core/configs, fetched by Nextflow at run time (or /dev/null offline)
         target = REPO / nfparse.config_value(include)
         assert target.is_file(), f"{rel(path)}: includeConfig {target} does not exist"
     result = reftrace.ConfigFile.from_file(str(path))
@@ -963,13 +1052,13 @@ def test_module_directives(path):
     names = set(process.directive_names()) | {d.WhichOneof("directive") for d in theirs._proto.directives}
     assert names <= MODULE_DIRECTIVES, f"{process.name}: directives {names - MODULE_DIRECTIVES} belong in configs"
     labels = [nfparse.evaluate(text) for text in process.directive("label")]
-    resource = [label for label in labels if label in RESOURCE_LABELS]
-    assert len(resource) == 1, f"{process.name}: needs exactly one resource label, has {labels}"
+    resource = [label for label in labels if label in RESOURCE_LABELS - {"process_gpu"}]
+    assert len(resource) == 1, f"{process.name}: needs exactly one resource label (process_gpu beside it), has {labels}"
     base = nfparse.read_config(REPO / "conf" / "base.config")["process"]
     undefined = [label for label in labels if f"withLabel:{label}" not in base]
     assert not undefined, f"{process.name}: labels {undefined} are not defined in conf/base.config"
     conda = single_directive(process, "conda")
-    assert nfparse.evaluate(conda, {"moduleDir": "MODULE"}) == "MODULE/environment.yml"
+    assert nfparse.evaluate(conda, {"moduleDir": "MODULE", "task": {"accelerator": None}}) == "MODULE/environment.yml"
     if "meta" in process.input_names():
         tag = single_directive(process, "tag")
         assert nfparse.evaluate(tag, {"meta": {"id": "sample_1"}}) == "sample_1"
@@ -987,81 +1076,70 @@ def test_every_resource_label_is_defined_and_train_is_a_gpu_task():
 
 
 def test_gpu_is_requested_only_on_demand_and_only_for_gpu_tasks():
+    """As the nf-core template (conf/base.config, the `gpu` profile): process_gpu tasks get an accelerator only
+    under the `gpu` profile, which also makes each engine expose the GPUs; nothing sets containerOptions, so an
+    institution's own stay in force."""
     base = nfparse.read_config(REPO / "conf" / "base.config")["process"]
     gpu = base["withLabel:process_gpu"]
-    for use_gpu in (True, False):
-        scope = {"params": {"use_gpu": use_gpu}}
-        assert nfparse.config_value(gpu["accelerator"], scope) == (1 if use_gpu else None)
-        for engine, flag in (("docker", "--gpus all"), ("singularity", "--nv"), ("apptainer", "--nv"), (None, "")):
-            options = nfparse.config_value(gpu["containerOptions"], {**scope, "workflow": {"containerEngine": engine}})
-            assert (options or "") == (flag if use_gpu else "")
-    for key, scope in base.items():
-        if isinstance(scope, nfparse.ConfigScope) and key != "withLabel:process_gpu":
-            assert not {"accelerator", "containerOptions"} & set(scope), f"conf/base.config {key} sets GPU options"
-    assert not {"accelerator", "containerOptions"} & set(base), "conf/base.config sets GPU options for every process"
+    for profile, wanted in (("test,docker", None), ("docker,gpu", 1), ("test,singularity,gpu", 1), ("gpu_a100", 1),
+                            ("standard", None)):
+        scope = {"workflow": {"profile": profile}}
+        assert nfparse.config_value(gpu["accelerator"], scope) == wanted, profile
+        assert nfparse.config_value(gpu["ext"]["use_gpu"], scope) is bool(wanted), profile
+    for key, scope in [("process", base), *base.items()]:
+        if isinstance(scope, nfparse.ConfigScope):
+            assert "containerOptions" not in scope, f"conf/base.config {key} sets containerOptions"
+            assert key == "withLabel:process_gpu" or "accelerator" not in scope, f"conf/base.config {key}: accelerator"
     gpu_profile = nfparse.read_config(REPO / "nextflow.config")["profiles"]["gpu"]
-    assert nfparse.config_value(gpu_profile["params"]["use_gpu"]) is True
-
-
-def environment_pins(path: Path) -> dict[str, str]:
-    """{package: version} from an environment.yml (conda `channel::name=version` and pip `name==version`)."""
-    env = yaml.safe_load(path.read_text())
-    assert isinstance(env, dict) and env.get("channels") and env.get("dependencies"), f"{rel(path)}: channels/deps"
-    pins = {}
-    for dependency in env["dependencies"]:
-        specs = dependency["pip"] if isinstance(dependency, dict) else [dependency]
-        for spec in specs:
-            name = spec.split("::")[-1]
-            match = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*(==|=)\s*([^=\s]+)", name)
-            assert match, f"{rel(path)}: {spec!r} must be pinned as name=version, without a build string"
-            pins[match.group(1).lower()] = match.group(3)
-    return pins
+    options = {engine: nfparse.config_value(gpu_profile[engine]["runOptions"])
+               for engine in ("docker", "singularity", "apptainer")}
+    assert options["docker"].split()[-2:] == ["--gpus", "all"] and "-u $(id -u):$(id -g)" in options["docker"]
+    assert options["singularity"] == options["apptainer"] == "--nv"
 
 
 def version_problems(nextflow_config: Path, module_files: list[Path]) -> list[str]:
+    """The package version names manifest.version and every image; each engine gets the image Docker would (Nextflow
+    pulls it as docker://... for Singularity and Apptainer, ContainerHandler.normalizeSingularityImageName), and the
+    CUDA image only with an accelerator."""
     version = enhancerlm.__version__
     problems = []
     manifest = nfparse.config_value(nfparse.read_config(nextflow_config)["manifest"]["version"])
     if manifest != version:
         problems.append(f"manifest.version {manifest} != enhancerlm {version}")
-    url = re.compile(r"(?P<oras>oras://)?ghcr\.io/enhancerlm/enhancerlm:(?P<version>\d[^-\s]*)"
-                     r"(?P<cuda>-cuda[\d.]+)?(?P<sif>-sif)?")
+    url = re.compile(r"ghcr\.io/enhancerlm/enhancerlm:(?P<version>\d[^-\s]*)(?P<cuda>-cuda[\d.]+)?")
     for path in module_files:
         process = nfparse.read_process(path)
-        for (engine, accelerator), image in container_urls(process).items():
+        urls = container_urls(process)
+        for (engine, accelerator), image in urls.items():
             match = url.fullmatch(image)
             if not match:
                 problems.append(f"{process.name}: unexpected image {image}")
                 continue
             if match["version"] != version:
                 problems.append(f"{process.name}: image {image} is not tagged {version}")
-            singularity = engine in ("singularity", "apptainer")
-            if bool(match["oras"]) != singularity or bool(match["sif"]) != singularity:
-                problems.append(f"{process.name}: {engine} gets {image}")
+            if image != urls[("docker", accelerator)]:
+                problems.append(f"{process.name}: {engine} gets {image}, Docker {urls[('docker', accelerator)]}")
             if match["cuda"] and not accelerator:
                 problems.append(f"{process.name}: CUDA image {image} without an accelerator")
-        environment = path.parent / "environment.yml"
-        if environment.is_file():
-            pinned = environment_pins(environment).get("enhancerlm")
-            if pinned != version and (pinned or process.name.startswith("ENHANCERLM_")):
-                problems.append(f"{rel(environment)}: enhancerlm pinned to {pinned}, not {version}")
     return problems
 
 
-def test_versions_agree_package_manifest_containers_environments():
+def test_versions_agree_package_manifest_containers():
     assert version_problems(REPO / "nextflow.config", MODULE_FILES) == []
     cuda_tags = {re.search(r"-cuda[\d.]+", image).group() for path in MODULE_FILES
                  for image in container_urls(read_module(path)).values() if "-cuda" in image}
-    assert len(cuda_tags) <= 1, f"modules use different CUDA images: {cuda_tags}"
+    assert len(cuda_tags) == 1, f"modules use different CUDA images: {cuda_tags}"
 
 
-@pytest.mark.parametrize("path", MODULE_FILES, ids=module_id)
-def test_environment_pins_enhancerlm(path):
-    environment = path.parent / "environment.yml"
-    assert environment.is_file(), f"{rel(environment)} is missing"
-    pins = environment_pins(environment)
-    if read_module(path).name.startswith("ENHANCERLM_"):
-        assert pins.get("enhancerlm") == enhancerlm.__version__, pins
+def test_gpu_modules_pick_their_conda_environment_with_the_accelerator():
+    for path in MODULE_FILES:
+        process = read_module(path)
+        conda = single_directive(process, "conda")
+        chosen = {accelerator: nfparse.evaluate(conda, {"moduleDir": "M", "task": {"accelerator": accelerator}})
+                  for accelerator in (None, 1)}
+        gpu = "process_gpu" in [nfparse.evaluate(t) for t in process.directive("label")]
+        assert chosen == {None: "M/environment.yml", 1: "M/environment.gpu.yml" if gpu else "M/environment.yml"}
+        assert (path.parent / "environment.gpu.yml").is_file() is gpu, process.name
 
 
 def device_problems(process: nfparse.Process, case: dict, params: dict) -> list[str]:
@@ -1111,7 +1189,7 @@ def test_module_command_matches_the_cli(case, variant, tmp_path, monkeypatch):
     task = stage(process, CASES[case])
     materialize(task, tmp_path)
     monkeypatch.chdir(tmp_path)
-    params = variant_params(variant)
+    params = {**variant_params(variant), **CASES[case].get("params", {})}
     for accelerator in (None, 1):
         ctx = check_command(task, render_task(task, params, accelerator=accelerator).command)
         if process.name == "MULTIQC":
@@ -1312,7 +1390,9 @@ def test_benchmark_task_outputs(evaluate_run, baseline_run, mini_dataset, tmp_pa
 
 
 def test_genome_predict_task_outputs(baseline_run, tmp_path):
-    """CHUNKS, then PREDICT on each chunk (10 kb of the bundled genome), then MERGEPREDICTIONS, as tasks."""
+    """GENOMEINDEX, CHUNKS on its .fai, PREDICT on each chunk (10 kb of the bundled genome) with the index staged,
+    then MERGEPREDICTIONS and CHUNK_SUMMARY of the two chunks, and of one chunk alone (a genome whose contigs fit
+    one chunk), as tasks chained through their declared outputs."""
     model_task, _, model_workdir = baseline_run
     model_id = model_task.meta["id"]
     demo = REPO / "assets" / "data" / "hg19-chr22-demo"
@@ -1327,23 +1407,41 @@ def test_genome_predict_task_outputs(baseline_run, tmp_path):
         rendered = render_task(task, params)
         run_script(rendered.command, workdir)
         check_outputs(task, rendered, workdir)
-        return task, rendered
+        return task, {o.emit: [workdir / pattern for pattern in patterns]
+                      for o, patterns in nfparse.output_patterns(task.process, rendered)}
 
-    chunks_dir = tmp_path / "chunks"
-    run_task("ENHANCERLM_CHUNKS", CASES["ENHANCERLM_CHUNKS"], chunks_dir)
-    chunks = [line.split("\t")[3] for line in (chunks_dir / "chr22_demo.fa.gz.chunks.bed").read_text().splitlines()]
+    _, index = run_task("ENHANCERLM_GENOMEINDEX", CASES["ENHANCERLM_GENOMEINDEX"], tmp_path / "index")
+    fasta, fai, gzi = index["index"]
+    assert fai.read_text() == (demo / "chr22_demo.fa.gz.fai").read_text()
+    indexed = {path.name: path for path in index["index"]}
+    _, chunks_out = run_task("ENHANCERLM_CHUNKS", CASES["ENHANCERLM_CHUNKS"], tmp_path / "chunks", indexed)
+    chunks = [line.split("\t")[3] for line in chunks_out["bed"][0].read_text().splitlines()]
     assert chunks == ["22:0-10000000", "22:10000000-17700000"]
     scans = {}
     for number, chunk in enumerate(chunks):
         case = {**CASES["ENHANCERLM_PREDICT"], "meta": model_task.meta,
                 "inputs": {**CASES["ENHANCERLM_PREDICT"]["inputs"], "model": model_id, "chunk": chunk}}
-        task, rendered = run_task("ENHANCERLM_PREDICT", case, tmp_path / f"predict{number}")
-        (scan,) = [p for o, p in nfparse.output_patterns(task.process, rendered) if o.emit == "scan"]
-        scans[scan[0]] = tmp_path / f"predict{number}" / scan[0]
-    case = {"meta": model_task.meta, "dirs": {"scans"}, "inputs": {"scans": list(scans), "genome": "chr22_demo.fa.gz"}}
-    run_task("ENHANCERLM_MERGEPREDICTIONS", case, tmp_path / "merge", scans)
-    report = json.loads((tmp_path / "merge" / f"{model_id}.predict.json").read_text())
-    assert report["windows"]["scored"] == 200  # 10 kb, stride 50, all in the second chunk
+        _, outputs = run_task("ENHANCERLM_PREDICT", case, tmp_path / f"predict{number}", indexed)
+        (scan,) = outputs["scan"]
+        scans[scan.name] = scan
+    assert not list((tmp_path / "predict1").glob("*.fai")) or True  # the staged index is used, not rebuilt
+    assert sorted(p.name for p in (tmp_path / "predict1").iterdir() if not p.name.startswith(".")) == sorted(
+        [*scans.keys()][1:] + ["chr22_demo.fa.gz", "chr22_demo.fa.gz.fai", "chr22_demo.fa.gz.gzi", model_id,
+                               "test_regions.bed"])
+    for label, group in (("two", list(scans)), ("one", list(scans)[1:])):
+        merge_case = {"meta": model_task.meta, "dirs": {"scans"},
+                      "inputs": {"scans": group, "meta2": {"id": "chr22_demo"}, "fai": fai.name}}
+        _, merged = run_task("ENHANCERLM_MERGEPREDICTIONS", merge_case, tmp_path / f"merge_{label}",
+                             {**scans, **indexed})
+        report = json.loads(merged["json"][0].read_text())
+        assert report["windows"]["scored"] == 200  # 10 kb, stride 50, all in the second chunk
+        summary_case = {"meta": model_task.meta, "dirs": {"scans"}, "inputs": {"scans": group}}
+        _, summary = run_task("CHUNK_SUMMARY", summary_case, tmp_path / f"summary_{label}", scans)
+        rows = [line.split("\t") for line in summary["multiqc"][0].read_text().splitlines()
+                if not line.startswith("#")]
+        assert rows[0][:2] == ["Sample", "Windows scored"]
+        assert [row[0] for row in rows[1:]] == [f"{model_id} {chunk}" for chunk in chunks[-len(group):]]
+        assert sum(int(row[1]) for row in rows[1:]) == 200
 
 
 def test_motifs_and_variants_task_outputs(mini_model, mini_dataset, tmp_path):
@@ -1356,7 +1454,8 @@ def test_motifs_and_variants_task_outputs(mini_model, mini_dataset, tmp_path):
         workdir = tmp_path / name
         workdir.mkdir()
         materialize(task, workdir, {case["inputs"]["model"]: mini_model, "mini_layer1.dataset.tsv": mini_dataset,
-                                    "chr22_demo.fa.gz": demo / "chr22_demo.fa.gz",
+                                    **{name: demo / name for name in ("chr22_demo.fa.gz", "chr22_demo.fa.gz.fai",
+                                                                      "chr22_demo.fa.gz.gzi")},
                                     "1kg_phase3_chr22_test.sites.vcf.gz": demo / "1kg_phase3_chr22_test.sites.vcf.gz"})
         rendered = render_task(task, params)
         run_script(rendered.command, workdir)
@@ -1377,7 +1476,9 @@ def test_multiqc_task_outputs(evaluate_run, tmp_path):
     versions.write_text("ENHANCERLM_EVALUATE:\n    enhancerlm: 0.1.0\n")
     files[versions.name] = versions
     config = REPO / "assets" / "multiqc_config.yml"
-    case = {"meta": None, "inputs": {"multiqc_files": sorted(files), "multiqc_config": config.name}, "dirs": set()}
+    case = {"meta": {"id": "multiqc"}, "inputs": {"multiqc_files": sorted(files), "multiqc_config": [config.name],
+                                                  "multiqc_logo": [], "replace_names": [], "sample_names": []},
+            "dirs": set()}
     task = stage(process, case)
     workdir = tmp_path / "work"
     workdir.mkdir()
@@ -1421,7 +1522,7 @@ def test_version_outputs_and_commands(tmp_path):
 
     expected = {"enhancerlm": enhancerlm.__version__, "torch": str(torch.__version__),
                 "transformers": transformers.__version__, "cuda": torch.version.cuda or "none",
-                "multiqc": importlib.metadata.version("multiqc")}
+                "multiqc": importlib.metadata.version("multiqc"), "python": platform.python_version()}
     commands: dict[str, str] = {}
     for path in MODULE_FILES:
         process = read_module(path)
@@ -1438,8 +1539,12 @@ def test_version_outputs_and_commands(tmp_path):
             assert output.emit == f"versions_{tool}"
             commands[nfparse.evaluate(output.elements[2][1])] = tool
             tools.append(tool)
-        main_tool = "enhancerlm" if process.name.startswith("ENHANCERLM_") else process.name.lower()
-        assert main_tool in tools, f"{process.name} does not report {main_tool}"
+        main_tool = {"ENHANCERLM_": "enhancerlm", "CHUNK_SUMMARY": "python", "MULTIQC": None}
+        main_tool = next(tool for prefix, tool in main_tool.items() if process.name.startswith(prefix))
+        if main_tool:
+            assert main_tool in tools, f"{process.name} does not report {main_tool}"
+        else:  # MULTIQC reads the topic, so it must not feed it (the run would never finish)
+            assert tools == [], f"{process.name} emits to the versions topic it consumes"
         if "process_gpu" in [nfparse.evaluate(t) for t in process.directive("label")]:
             assert {"torch", "cuda"} <= set(tools), f"{process.name}: a GPU task reports the CUDA runtime"
     for command, tool in commands.items():
@@ -1455,7 +1560,8 @@ def test_runner_versions_name_the_steps_and_tools_of_the_modules(tmp_path):
     for path in MODULE_FILES:
         process = read_module(path)
         tools = [nfparse.evaluate(o.elements[1][1]) for o in process.outputs if o.topic == "versions"]
-        expected[process.name] = sorted(tools)
+        if tools:
+            expected[process.name] = sorted(tools)
     written = yaml.safe_load(pipeline.write_versions_yaml(tmp_path / "versions.yml").read_text())
     assert {step: sorted(tools) for step, tools in written.items()} == expected
 
@@ -1499,7 +1605,7 @@ def test_every_referenced_param_is_in_the_schema():
         assert set(block) <= known, f"{rel(path)} sets params not in the schema: {set(block) - known}"
 
 
-@pytest.mark.parametrize("name", sorted(schema_properties()))
+@pytest.mark.parametrize("name", sorted(set(schema_properties()) - INSTITUTIONAL))
 def test_schema_param_is_used(name):
     uses = params_refs(uses_only=True)
     assert name in uses, f"param {name} is in nextflow_schema.json but no .nf or config file reads it"
@@ -1516,7 +1622,10 @@ def test_nextflow_config_params_equal_schema_defaults():
     config = pipeline.config_params(REPO / "nextflow.config")
     # the runner's line reader and the config parser agree on the params block
     block = nfparse.read_config(REPO / "nextflow.config")["params"]
-    assert {k: nfparse.config_value(v, {"projectDir": "${projectDir}"}) for k, v in block.items()} == config
+    evaluated: dict = {}
+    for name, value in block.items():  # in order: a value may name a parameter set above it
+        evaluated[name] = nfparse.config_value(value, {"projectDir": "${projectDir}", "params": dict(evaluated)})
+    assert evaluated == config
     properties = schema_properties()
     assert set(config) == set(properties), (f"only in nextflow.config: {set(config) - set(properties)}; "
                                             f"only in the schema: {set(properties) - set(config)}")
@@ -1535,7 +1644,10 @@ def test_runner_defaults_equal_nextflow_config():
     root = str(pipeline.project_dir())
     expected = {k: v.replace("${projectDir}", root) if isinstance(v, str) else v
                 for k, v in config.items() if v is not None}
-    assert pipeline.load_params() == expected
+    # no data is a default: --input is required
+    with pytest.raises(InputError, match="'input' is a required property"):
+        pipeline.load_params()
+    assert pipeline.load_params(overrides={"input": "sheet.csv"}) == {**expected, "input": "sheet.csv"}
     for profile in pipeline.PROFILES:
         block = nfparse.read_config(REPO / "conf" / f"{profile}.config")["params"]
         assert {k: nfparse.config_value(v, {"projectDir": "${projectDir}"}) for k, v in block.items()} == \
@@ -1594,7 +1706,9 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
             assert ctx.params[option] == params.get(option), option
         name, nextflow_call = cli_library_call(argv)
         assert name == "prepare"
-        compare(nextflow_call, runner_call, {"samplesheet", "outdir"}, f"prepare {dataset_id}")
+        # Nextflow prepares one dataset per task, named by --prefix; the runner the whole samplesheet by dataset name
+        assert nextflow_call["prefix"] == dataset_id and runner_call["prefix"] is None
+        compare(nextflow_call, runner_call, {"samplesheet", "outdir", "prefix"}, f"prepare {dataset_id}")
         outputs = dict((o.emit, p) for o, p in nfparse.output_patterns(prepare, rendered))
         dataset_files[dataset_id] = outputs["dataset"][0]
         assert Path(record.prepared[dataset_id]["dataset"]).name == dataset_files[dataset_id]
@@ -1721,8 +1835,23 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
         assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_BENCHMARK", params)
         compare(nextflow_call, runner_call, {"evaluations_dir", "outdir"}, f"benchmark {dataset_id}")
 
-    # CHUNKS, PREDICT per model and chunk, MERGEPREDICTIONS per model: the first seed's ensembles (or k-mer models)
+    # GENOMEINDEX once, when a step reads the genome; CHUNKS on its .fai; PREDICT per model and chunk on the indexed
+    # genome; MERGEPREDICTIONS and CHUNK_SUMMARY per model: the first seed's ensembles (or k-mer models)
     full_plan = nextflow_plan(params, dataset_files, model_dir=lambda meta: models[meta["id"]][1])
+    uses_genome = bool(full_plan.predict or full_plan.variants)
+    assert len(record.calls["index"]) == int(uses_genome), "the genome is indexed once, and only when a step needs it"
+    genome = {"meta2": {"id": "chr22_demo"}, "fasta": "chr22_demo.fa.gz", "fai": "chr22_demo.fa.gz.fai",
+              "gzi": "chr22_demo.fa.gz.gzi"}
+    if uses_genome:
+        (runner_call,) = record.calls["index"]
+        index = read_module(module_path("ENHANCERLM_GENOMEINDEX"))
+        source = Path(params["genome"])
+        _, rendered, argv = staged_command(index, {"meta": {"id": source.name.split(".")[0]}, "dirs": set(),
+                                                   "inputs": {"fasta": source.name}}, tmp_path / "index", params,
+                                           monkeypatch)
+        name, nextflow_call = cli_library_call(argv)
+        assert name == "index" and Path(nextflow_call["source"]).name == Path(runner_call["source"]).name
+        assert Path(nextflow_call["output"]).name == Path(runner_call["output"]).name == genome["fasta"]
     runner_predict = {(Path(c["model_spec"]).name, c["options"].chunk): c for c in record.calls["predict"]}
     assert len(runner_predict) == len(record.calls["predict"])
     assert sorted(runner_predict) == sorted((t["model"], t["chunk"]) for t in full_plan.predict), \
@@ -1730,15 +1859,16 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
     if full_plan.predict:
         (runner_call,) = record.calls["chunks"]
         chunks = read_module(module_path("ENHANCERLM_CHUNKS"))
-        genome = Path(params["genome"]).name
-        _, _, argv = staged_command(chunks, {"meta": {"id": genome}, "dirs": set(), "inputs": {"genome": genome}},
-                                    tmp_path / "chunks", params, monkeypatch)
+        _, _, argv = staged_command(chunks, {"meta": {"id": "chr22_demo"}, "dirs": set(),
+                                             "inputs": {"fai": genome["fai"]}}, tmp_path / "chunks", params,
+                                    monkeypatch)
         name, nextflow_call = cli_library_call(argv)
-        assert name == "chunks" and Path(runner_call["genome"]).name == Path(nextflow_call["genome"]).name
-        compare(nextflow_call, runner_call, {"genome", "output"}, "chunks")
+        assert name == "chunks" and Path(runner_call["fai"]).name == Path(nextflow_call["fai"]).name
+        assert runner_call["genome"] is nextflow_call["genome"] is None  # the .fai alone
+        compare(nextflow_call, runner_call, {"fai", "output"}, "chunks")
     predict_process = read_module(module_path("ENHANCERLM_PREDICT"))
     for planned in full_plan.predict:
-        inputs = {"model": planned["model"], "chunk": planned["chunk"], "genome": Path(params["genome"]).name,
+        inputs = {"model": planned["model"], "chunk": planned["chunk"], **genome,
                   "regions": Path(params["genome_regions"]).name if params.get("genome_regions") else [],
                   "blacklist": Path(params["blacklist"]).name if params.get("blacklist") else []}
         task, rendered, argv = staged_command(predict_process, {"meta": planned["meta"], "dirs": {"model"},
@@ -1754,25 +1884,41 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
         for key in ("regions", "blacklist"):
             ours[key], theirs[key] = [None if v[key] is None else Path(v[key]).name for v in (ours, theirs)]
         assert ours == theirs, f"predict {planned['model']} {planned['chunk']}"
-        assert Path(nextflow_call["outdir"]).name == Path(runner_call["outdir"]).name
-        compare(nextflow_call, runner_call, {"model_spec", "genome_path", "outdir", "options"}, f"predict {task.meta}")
+        for key in ("genome_path", "fai", "gzi", "outdir"):
+            assert Path(nextflow_call[key]).name == Path(runner_call[key]).name, key
+        compare(nextflow_call, runner_call, {"model_spec", "genome_path", "fai", "gzi", "outdir", "options"},
+                f"predict {task.meta}")
     runner_merge = {c["prefix"]: c for c in record.calls["merge"]}
+    runner_summary = {next(a for a in c["arguments"] if a.startswith("--model-id=")).split("=", 1)[1]: c
+                      for c in record.calls["chunk_summary"]}
     merge_process = read_module(module_path("ENHANCERLM_MERGEPREDICTIONS"))
-    assert sorted(runner_merge) == sorted(t["meta"]["id"] for t in full_plan.merge)
+    summary_process = read_module(module_path("CHUNK_SUMMARY"))
+    assert sorted(runner_merge) == sorted(runner_summary) == sorted(t["meta"]["id"] for t in full_plan.merge)
     for planned in full_plan.merge:
         meta = planned["meta"]
         scans = [f"{meta['id']}.{'_'.join(re.split('[:-]', chunk))}" for chunk in planned["chunks"]]
         _, _, argv = staged_command(merge_process, {"meta": meta, "dirs": {"scans"}, "inputs": {
-            "scans": scans, "genome": Path(params["genome"]).name}}, tmp_path / f"merge_{meta['id']}", params,
-            monkeypatch)
+            "scans": scans, "meta2": genome["meta2"], "fai": genome["fai"]}}, tmp_path / f"merge_{meta['id']}",
+            params, monkeypatch)
         name, nextflow_call = cli_library_call(argv)
         runner_call = runner_merge[meta["id"]]
         assert name == "merge" and [Path(p).name for p in nextflow_call["inputs"]] == \
             [Path(p).name for p in runner_call["inputs"]]
         assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_MERGEPREDICTIONS", params)
-        compare(nextflow_call, runner_call, {"inputs", "outdir", "genome"}, f"merge {meta['id']}")
+        assert Path(nextflow_call["fai"]).name == Path(runner_call["fai"]).name
+        compare(nextflow_call, runner_call, {"inputs", "outdir", "fai"}, f"merge {meta['id']}")
+        task, rendered, argv = staged_command(summary_process, {"meta": meta, "dirs": {"scans"},
+                                                                "inputs": {"scans": scans}},
+                                              tmp_path / f"summary_{meta['id']}", params, monkeypatch)
+        check_command(task, rendered.command)
+        runner_call = runner_summary[meta["id"]]
+        ours, theirs = option_values(argv[1:]), option_values(runner_call["arguments"])
+        assert runner_call["name"] == argv[0] and set(ours) == set(theirs) == {"--input", "--model-id", "--output"}
+        for option in ours:
+            assert [Path(v).name for v in ours[option]] == [Path(v).name for v in theirs[option]], option
+        assert Path(theirs["--output"][0]).parent == publish_path("CHUNK_SUMMARY", params)
 
-    # MOTIFS per final model, on its own dataset; VARIANTS per final model, on params.genome and params.vcf
+    # MOTIFS per final model, on its own dataset; VARIANTS per final model, on the indexed genome and params.vcf
     runner_motifs = {c["prefix"]: c for c in record.calls["motifs"]}
     assert len(runner_motifs) == len(record.calls["motifs"])
     assert sorted(runner_motifs) == sorted(t["meta"]["id"] for t in full_plan.motifs), \
@@ -1797,29 +1943,37 @@ def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_
         "Nextflow and the runner score variants with different models"
     assert len(full_plan.variants) == (0 if params["skip_variants"] else len(full_plan.final))
     variants_process = read_module(module_path("ENHANCERLM_VARIANTS"))
+    motif_file = params.get("variant_motifs") not in (None, "", "jaspar")
     for planned in full_plan.variants:
         meta = planned["meta"]
+        vcf = Path(params["vcf"])
         _, _, argv = staged_command(variants_process, {"meta": meta, "dirs": {"model"}, "inputs": {
-            "model": planned["model"], "genome": Path(params["genome"]).name, "vcf": Path(params["vcf"]).name}},
+            "model": planned["model"], **genome, "meta3": {"id": vcf.name.split(".")[0]}, "vcf": vcf.name,
+            "motifs": Path(params["variant_motifs"]).name if motif_file else []}},
             tmp_path / f"variants_{meta['id']}", params, monkeypatch)
         name, nextflow_call = cli_library_call(argv)
         runner_call = runner_variants[meta["id"]]
         assert name == "variants" and Path(runner_call["model_spec"]).name == planned["model"]
-        assert (Path(runner_call["genome_path"]), Path(runner_call["vcf_path"])) == (Path(params["genome"]),
-                                                                             Path(params["vcf"]))
+        assert Path(runner_call["vcf_path"]) == vcf
+        for key in ("genome_path", "fai", "gzi"):
+            assert Path(nextflow_call[key]).name == Path(runner_call[key]).name, key
         assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_VARIANTS", params)
-        compare(nextflow_call, runner_call, {"model_spec", "genome_path", "vcf_path", "outdir"}, f"variants {meta['id']}")
+        compare(nextflow_call, runner_call, {"model_spec", "genome_path", "fai", "gzi", "vcf_path", "outdir"},
+                f"variants {meta['id']}")
 
-    # MULTIQC: same title and config
+    # MULTIQC: same title, configs (the pipeline's, then --multiqc_config) and logo
     multiqc = read_module(module_path("MULTIQC"))
     (runner_call,) = record.calls["multiqc"]
     _, _, argv = staged_command(multiqc, CASES["MULTIQC"], tmp_path / "multiqc", params, monkeypatch)
     ctx = multiqc_context(argv)
     assert ctx.params["title"] == runner_call["title"]
-    default = re.search(r'params\.multiqc_config\s*\?:\s*("[^"\n]*")', workflow_text("workflows/enhancerlm.nf"))
-    assert default, "workflows/enhancerlm.nf: cannot find the default MultiQC config"
-    config = params.get("multiqc_config") or nfparse.evaluate(default.group(1), {"projectDir": str(REPO)})
-    assert Path(runner_call["config"]).resolve() == Path(config).resolve()
+    text = normalized(workflow_text("workflows/enhancerlm.nf"))
+    assert 'def multiqc_configs = [ file("${projectDir}/assets/multiqc_config.yml", checkIfExists: true) ] + ' \
+           '(settings.multiqc_config ? [ file(settings.multiqc_config, checkIfExists: true) ] : [])' in text
+    configs = [REPO / "assets" / "multiqc_config.yml", *([params["multiqc_config"]] if params.get("multiqc_config")
+                                                         else [])]
+    assert [Path(c).resolve() for c in runner_call["configs"]] == [Path(c).resolve() for c in configs]
+    assert runner_call["logo"] == params.get("multiqc_logo")
     assert Path(runner_call["outdir"]) == publish_path("MULTIQC", params)
     (prepare_call,) = record.calls["prepare"]
     assert Path(prepare_call["outdir"]) == publish_path("ENHANCERLM_PREPARE", params)

@@ -49,7 +49,7 @@ workflow ENHANCERLM {
         channel.value([ [ id: base_model.name ], base_model ]) :
         channel.value([ [ id: settings.model ], [] ])
 
-    def kmers = settings.kmers.toString().tokenize(',')*.toInteger()
+    def kmers = settings.kmers.toString().tokenize(',').collect { k -> k.toInteger() }
     if (kmers.toSet().size() != kmers.size()) {
         error("--kmers ${settings.kmers}: each k-mer size may be given once")
     }

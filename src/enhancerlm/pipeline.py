@@ -57,7 +57,8 @@ STEP_TOOLS = {"PREPARE": ["enhancerlm"], "TRAIN": ["enhancerlm", "torch", "trans
               "GENOMEINDEX": ["enhancerlm"], "CHUNKS": ["enhancerlm"], "PREDICT": ["enhancerlm", "torch", "cuda"],
               "MERGEPREDICTIONS": ["enhancerlm"], "CHUNK_SUMMARY": ["python"], "MOTIFS": ["enhancerlm", "torch", "cuda"],
               "VARIANTS": ["enhancerlm", "torch", "cuda"]}
-_ASSIGNMENT = re.compile(r"""^\s*(\w+)\s*=\s*(.+?)\s*(//.*)?$""")
+_ASSIGNMENT = re.compile(r"""^\s*(\w+)\s*=\s*("[^"]*"|'[^']*'|[^'"/\s][^/]*?)\s*(//.*)?$""")
+_PARAM_REFERENCE = re.compile(r"\$\{params\.(\w+)\}")
 
 
 def schema() -> dict:
@@ -99,7 +100,10 @@ def config_params(path: Path) -> dict[str, Any]:
             match = _ASSIGNMENT.match(stripped)
             if not match:
                 raise InputError(f"{path}: line {number}: expected `name = value` in the params block")
-            params[match.group(1)] = _config_value(match.group(2), path, number)
+            value = _config_value(match.group(2), path, number)
+            if isinstance(value, str):  # "${params.name}" of a parameter set above in the block
+                value = _PARAM_REFERENCE.sub(lambda ref: str(params.get(ref.group(1), ref.group())), value)
+            params[match.group(1)] = value
     return params
 
 

@@ -3,7 +3,7 @@ process ENHANCERLM_VARIANTS {
     label 'process_medium'
     label 'process_gpu'
 
-    conda "${moduleDir}/environment.yml"
+    conda "${ task.accelerator ? "${moduleDir}/environment.gpu.yml" : "${moduleDir}/environment.yml" }"
     container "${ task.accelerator ? 'ghcr.io/enhancerlm/enhancerlm:0.1.0-cuda13.0' : 'ghcr.io/enhancerlm/enhancerlm:0.1.0' }"
 
     input:
