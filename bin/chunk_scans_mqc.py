@@ -31,13 +31,13 @@ def table_text(model_id: str, rows: list[list]) -> str:
     """MultiQC custom content: a table whose rows are `<model> <chunk>`, its configuration in `#` lines."""
     header = [
         "# id: 'enhancerlm_predict_chunks'",
-        "# section_name: 'Genome scan: chunks'",
+        "# section_name: 'enhancerlm: genome scan by chunk'",
         "# description: 'Each chunk of the genome scan of each final model: windows scored and skipped, regions "
         "called, seconds and device.'",
         "# plot_type: 'table'",
         "# pconfig:",
         "#     id: 'enhancerlm_predict_chunks_table'",
-        "#     title: 'Genome scan: chunks'",
+        "#     title: 'enhancerlm: genome scan by chunk'",
         "\t".join(["Sample", *COLUMNS]),
     ]
     lines = ["\t".join([f"{model_id} {row[0]}", *map(str, row[1:])]) for row in rows]

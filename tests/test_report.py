@@ -248,8 +248,12 @@ def test_report_renders_in_chromium(browser, test_profile_results, tmp_path):
     assert all(row.is_displayed() for row in rows)
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not errors, errors
-    browser.get(report.as_uri())  # the top of a freshly loaded page for the screenshot
+    browser.get(report.as_uri())  # the top of a freshly loaded page for the screenshot, once its first plot is drawn
     WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "general_stats_table_table").is_displayed())
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(
+        By.CSS_SELECTOR, f"#{LINE_PLOTS[0]} svg.main-svg .scatterlayer .trace path.js-line"))
+    WebDriverWait(browser, 30).until(lambda d: not any(e.is_displayed() for e in d.find_elements(
+        By.XPATH, "//*[contains(text(), 'Loading report')]")))
     screenshot = tmp_path / "multiqc_report.png"
     assert browser.save_screenshot(str(screenshot))
     image = Image.open(screenshot).convert("L")

@@ -39,7 +39,7 @@ from .model import CARD_FILE
 from .motifs import MotifOptions, discover_motifs
 from .predict import ScanOptions, merge_predictions, predict, write_chunks
 from .variants import VariantOptions, score_variants
-from .versions import software_versions, tool_version
+from .versions import software_versions
 from .train import CHECKPOINT_DIR, TrainOptions, train
 
 log = logging.getLogger(__name__)
