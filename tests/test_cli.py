@@ -1,12 +1,16 @@
-import re
 import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from conftest import invoke
 
 from enhancerlm.errors import InputError
+from enhancerlm.io import resource, sweep_temporaries
 from enhancerlm.pipeline import load_params, profile_params, schema, schema_defaults
-from enhancerlm.io import resource
 
 
 def test_commands_are_listed():
@@ -157,3 +161,44 @@ def test_run_resume_skips_only_unchanged_steps(tmp_path):
     card = json.loads((outdir / "train" / "mini_layer1_k3" / "enhancerlm.json").read_text())
     assert card["hyperparameters"]["epochs"] == 2
     assert not any(run(2).values())  # without --resume everything runs
+
+
+def test_killed_run_leaves_no_temporaries_once_rerun(tmp_path):
+    """`kill -9` while VARIANTS writes leaves its half-written outputs as hidden temporaries (never under the final
+    names); the next run into the same --outdir (here --resume) removes them, and redoes only what was unfinished."""
+    outdir = tmp_path / "results"
+    command = [str(Path(sys.executable).parent / "enhancerlm"), "--quiet", "run", "--profile", "test",
+               "--outdir", str(outdir), "--device", "cpu", "--threads", "1"]
+    writer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list((outdir / "variants").glob(".*.tmp")) and writer.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    writer.kill()
+    writer.wait()
+    left = sorted(p.name for p in (outdir / "variants").glob(".*.tmp"))
+    assert left and not list((outdir / "variants").glob("*.variants.json")), "killed before VARIANTS wrote"
+    assert sweep_temporaries(tmp_path / "absent") == []
+
+    rerun = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert [p for p in outdir.rglob("*.tmp")] == []
+    report = json.loads((outdir / "variants" / "mini_layer1_ensemble.variants.json").read_text())
+    assert report["records"]["reported"] == 234
+    steps = {s["step"]: s for s in json.loads((outdir / "pipeline_info" / "run_summary.json").read_text())["steps"]}
+    assert steps["PREPARE"].get("cached") and steps["MOTIFS (mini_layer1_ensemble)"].get("cached")
+    assert not steps["VARIANTS (mini_layer1_ensemble)"].get("cached")
+
+
+def test_sweep_removes_only_what_killed_writers_leave(tmp_path):
+    """tempfile's `.<name>.<8 characters>.tmp` files and directories go; other hidden or .tmp files stay."""
+    (tmp_path / "variants").mkdir()
+    stale_file = tmp_path / "variants" / ".x.scored.vcf.gz.k2j_9ab1.tmp"
+    stale_dir = tmp_path / ".ensemble.q0w9e8r7.tmp"
+    stale_file.write_text("half")
+    (stale_dir / "members").mkdir(parents=True)
+    (stale_dir / "members" / ".card.json.abcdefgh.tmp").write_text("{")
+    kept = [tmp_path / ".hidden", tmp_path / "notes.tmp", tmp_path / "variants" / ".x.tbi.short.tmp"]
+    for path in kept:
+        path.write_text("keep")
+    assert sorted(sweep_temporaries(tmp_path)) == sorted([stale_file, stale_dir])
+    assert all(path.exists() for path in kept) and not stale_dir.exists()

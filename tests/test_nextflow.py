@@ -787,8 +787,14 @@ def genome_predict_plan(params: dict, items: list[list]) -> tuple[list[dict], li
     ops = channel_chain("ch_scans", ["ch_models", "combine("], path=GENOME_PREDICT)
     assert normalized(ops[0].body) == "ch_chunks"
     predict = [{"meta": meta, "model": model, "chunk": chunk} for meta, model in items for chunk in chunks["name"]]
-    ops = channel_chain("ch_merge", ["ENHANCERLM_PREDICT.out.scan", "groupTuple("], path=GENOME_PREDICT)
-    assert not normalized(ops[0].body)
+    ops = channel_chain("ch_merge", ["ENHANCERLM_PREDICT.out.scan", "combine(", "map{", "groupTuple(", "map{"],
+                        path=GENOME_PREDICT)
+    # each model's scans grouped under a groupKey of the chunk count (GroupTupleOp emits a group once it holds that
+    # many items), then the key unwrapped to the model's meta
+    assert "ch_chunk_count = ch_chunks.count()" in normalized(workflow_text(GENOME_PREDICT))
+    assert [normalized(op.body) for op in ops] == [
+        "ch_chunk_count", "meta, scan, count -> [ groupKey(meta, count), scan ]", "",
+        "key, scans -> [ key.getGroupTarget(), scans ]"]
     assert "ENHANCERLM_MERGEPREDICTIONS ( ch_merge, ch_fai )" in normalized(workflow_text(GENOME_PREDICT))
     assert "CHUNK_SUMMARY ( ch_merge )" in normalized(workflow_text(GENOME_PREDICT))
     return predict, [{"meta": meta, "chunks": list(chunks["name"])} for meta, _ in items]

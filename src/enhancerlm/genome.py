@@ -259,7 +259,7 @@ def _current(indexes: list[Path | None], fasta: Path) -> bool:
 
 def _build_index(path: Path, fai: Path, gzi: Path | None) -> None:
     """Index into a temporary directory beside the targets, then rename into place (.fai last)."""
-    with tempfile.TemporaryDirectory(prefix=".index.", dir=fai.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=".index.", suffix=".tmp", dir=fai.parent) as tmp:
         staged_fai, staged_gzi = Path(tmp) / fai.name, (Path(tmp) / gzi.name if gzi else None)
         pyfaidx.Faidx(
             str(path), indexname=str(staged_fai), gzi_indexname=str(staged_gzi) if staged_gzi else None

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -83,6 +84,32 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+# What atomic_path, atomic_dir and the staging directories leave behind when a process is killed mid-write:
+# `.<name>.<8 random characters>.tmp` (tempfile's names), files or directories.
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def sweep_temporaries(directory: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries that killed writers left anywhere under `directory`; return what was removed.
+
+    Only a directory's owner may sweep it (a run its --outdir): a live writer's temporary looks the same.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        return []
+    found = sorted((p for p in root.rglob(".*.tmp") if _TEMPORARY.fullmatch(p.name)), key=lambda p: len(p.parts))
+    removed = []
+    for path in found:
+        if not path.exists() and not path.is_symlink():
+            continue  # inside a temporary directory removed above
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        removed.append(path)
+    return removed
 
 
 def _json_default(value: Any) -> Any:

@@ -240,7 +240,7 @@ def save_model(model: LoadedModel, directory: str | Path, card: dict) -> dict:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     classifier = model.classifier
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".save.") as staging:
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".save.", suffix=".tmp") as staging:
         staging = Path(staging)
         if card.get("labels"):
             classifier.encoder.config.id2label = {int(k): v for k, v in card["labels"].items()}

@@ -34,7 +34,7 @@ from .ensemble import build_ensemble
 from .errors import EnhancerLMError, InputError
 from .evaluate import evaluate_model
 from .genome import index_genome
-from .io import resource, sha256_file, write_json, write_text
+from .io import resource, sha256_file, sweep_temporaries, write_json, write_text
 from .model import CARD_FILE
 from .motifs import MotifOptions, discover_motifs
 from .predict import ScanOptions, merge_predictions, predict, write_chunks
@@ -191,6 +191,9 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
     outdir = Path(params["outdir"])
     started = datetime.now(timezone.utc)
     steps: list[dict[str, Any]] = []
+    swept = sweep_temporaries(outdir)  # a killed earlier run's half-written files: never an output, never reused
+    if swept:
+        log.info("removed %d temporary files of an interrupted run under %s", len(swept), outdir)
 
     def step(name: str, function, *args, inputs: Sequence[str | Path] = (), outputs: Sequence[str | Path] = (),
              **kwargs):

@@ -33,9 +33,16 @@ workflow GENOME_PREDICT {
 
     ENHANCERLM_PREDICT ( ch_scans, ch_genome, ch_regions, ch_blacklist )
 
-    // channel: [ val(meta), [ path(scan), ... ] ], every chunk of one model
+    // channel (value): val(count), the number of chunks
+    ch_chunk_count = ch_chunks.count()
+
+    // channel: [ val(meta), [ path(scan), ... ] ], every chunk of one model, as soon as its last chunk is scanned
+    // (a groupKey of the chunk count: without it every merge waits for every scan of every model)
     ch_merge = ENHANCERLM_PREDICT.out.scan
+        .combine(ch_chunk_count)
+        .map { meta, scan, count -> [ groupKey(meta, count), scan ] }
         .groupTuple()
+        .map { key, scans -> [ key.getGroupTarget(), scans ] }
 
     ENHANCERLM_MERGEPREDICTIONS ( ch_merge, ch_fai )
 

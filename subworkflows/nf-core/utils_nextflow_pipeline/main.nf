@@ -36,12 +36,13 @@ def getWorkflowVersion() {
     return workflow.commitId ? "${version}-g${workflow.commitId.substring(0, 7)}" : version
 }
 
-// The run's parameters as JSON in pipeline_info, named by the start time
+// The run's parameters as JSON in pipeline_info, named by the start time (written locally, then copied, so an
+// object-store --outdir works too)
 def dumpParametersToJSON(outdir) {
     def timestamp = new java.util.Date().format('yyyy-MM-dd_HH-mm-ss')
-    def temp_file = java.nio.file.Files.createTempFile("params_", ".json")
+    def temp_file = new File(workflow.launchDir.toString(), ".params_${timestamp}.json")
     temp_file.text = JsonOutput.prettyPrint(JsonOutput.toJson(params))
-    nextflow.extension.FilesEx.copyTo(temp_file, "${outdir}/pipeline_info/params_${timestamp}.json")
+    nextflow.extension.FilesEx.copyTo(temp_file.toPath(), "${outdir}/pipeline_info/params_${timestamp}.json")
     temp_file.delete()
 }
 
