@@ -782,7 +782,7 @@ def genome_predict_plan(params: dict, items: list[list]) -> tuple[list[dict], li
         return [], []
     # ENHANCERLM_CHUNKS's BED, one chunk per line (its 4th column), as `enhancerlm chunks` writes it
     chunks = predict_module.genome_chunks(genome_module.genome_sizes(params["genome"]), params["predict_chunk_size"])
-    assert "ch_chunks = ENHANCERLM_CHUNKS.out.bed .flatMap { meta, bed -> bed.readLines() } .map { line -> " \
+    assert "ch_chunks = ENHANCERLM_CHUNKS.out.bed .flatMap { _meta, bed -> bed.readLines() } .map { line -> " \
            "line.tokenize('\\t')[3] }" in normalized(workflow_text(GENOME_PREDICT)), f"{GENOME_PREDICT}: ch_chunks"
     ops = channel_chain("ch_scans", ["ch_models", "combine("], path=GENOME_PREDICT)
     assert normalized(ops[0].body) == "ch_chunks"

@@ -34,11 +34,11 @@ workflow ENHANCERLM {
 
     // channel: [ val(meta), path(samplesheet), [ path(fasta), ... ] ]
     ch_prepare = ch_grouped
-        .map { meta, fastas, rows -> [ "${meta.id}.samplesheet.csv", ([ 'dataset,fasta,label,split' ] + rows).join('\n') + '\n' ] }
+        .map { meta, _fastas, rows -> [ "${meta.id}.samplesheet.csv", ([ 'dataset,fasta,label,split' ] + rows).join('\n') + '\n' ] }
         .collectFile()
         .map { sheet -> [ sheet.name - '.samplesheet.csv', sheet ] }
-        .join( ch_grouped.map { meta, fastas, rows -> [ meta.id, meta, fastas ] } )
-        .map { id, sheet, meta, fastas -> [ meta, sheet, fastas ] }
+        .join( ch_grouped.map { meta, fastas, _rows -> [ meta.id, meta, fastas ] } )
+        .map { _id, sheet, meta, fastas -> [ meta, sheet, fastas ] }
 
     ENHANCERLM_PREPARE ( ch_prepare )
 
@@ -66,8 +66,8 @@ workflow ENHANCERLM {
     // channel: [ val(meta), path(model) ]
     def ensembled = settings.ensemble != 'none' && kmers.size() >= 2
     ch_final_models = TRAIN_EVALUATE.out.ensemble
-        .mix( TRAIN_EVALUATE.out.model.filter { meta, model -> meta.kmer != null && !ensembled } )
-        .filter { meta, model -> meta.seed == settings.seed }
+        .mix( TRAIN_EVALUATE.out.model.filter { meta, _model -> meta.kmer != null && !ensembled } )
+        .filter { meta, _model -> meta.seed == settings.seed }
 
     // The reference, indexed once for every task that reads it, only when a step needs it
     if (settings.vcf && !settings.genome) {
@@ -86,7 +86,7 @@ workflow ENHANCERLM {
     // channel: [ path(mqc), ... ]
     ch_multiqc_files = ENHANCERLM_PREPARE.out.multiqc
         .mix( TRAIN_EVALUATE.out.multiqc )
-        .flatMap { meta, files -> files }
+        .flatMap { _meta, files -> files }
 
     if (scan) {
         GENOME_PREDICT (
@@ -95,7 +95,7 @@ workflow ENHANCERLM {
             channel.value(settings.genome_regions ? file(settings.genome_regions, checkIfExists: true) : []),
             channel.value(settings.blacklist ? file(settings.blacklist, checkIfExists: true) : [])
         )
-        ch_multiqc_files = ch_multiqc_files.mix( GENOME_PREDICT.out.multiqc.flatMap { meta, files -> files } )
+        ch_multiqc_files = ch_multiqc_files.mix( GENOME_PREDICT.out.multiqc.flatMap { _meta, files -> files } )
     }
 
     // Motifs on each final model's own dataset
@@ -104,10 +104,10 @@ workflow ENHANCERLM {
         ch_motifs = ch_final_models
             .map { meta, model -> [ meta.dataset, meta, model ] }
             .combine( ENHANCERLM_PREPARE.out.dataset.map { meta, dataset -> [ meta.id, dataset ] }, by: 0 )
-            .map { dataset_id, meta, model, dataset -> [ meta, model, dataset ] }
+            .map { _dataset_id, meta, model, dataset -> [ meta, model, dataset ] }
 
         ENHANCERLM_MOTIFS ( ch_motifs )
-        ch_multiqc_files = ch_multiqc_files.mix( ENHANCERLM_MOTIFS.out.multiqc.flatMap { meta, files -> files } )
+        ch_multiqc_files = ch_multiqc_files.mix( ENHANCERLM_MOTIFS.out.multiqc.flatMap { _meta, files -> files } )
     }
 
     // Variant effects of every final model on the VCF, against the genome it refers to; TF sites from JASPAR
@@ -121,7 +121,7 @@ workflow ENHANCERLM {
             channel.value([ [ id: vcf.simpleName ], vcf ]),
             channel.value(motif_file ? file(settings.variant_motifs, checkIfExists: true) : [])
         )
-        ch_multiqc_files = ch_multiqc_files.mix( ENHANCERLM_VARIANTS.out.multiqc.flatMap { meta, files -> files } )
+        ch_multiqc_files = ch_multiqc_files.mix( ENHANCERLM_VARIANTS.out.multiqc.flatMap { _meta, files -> files } )
     }
 
     // Software versions from every task but MultiQC's (which reads them), as MultiQC's software-versions YAML

@@ -18,13 +18,13 @@ workflow GENOME_PREDICT {
 
     main:
     // channel (value): [ val(meta), path(fai) ]
-    ch_fai = ch_genome.map { meta, fasta, fai, gzi -> [ meta, fai ] }
+    ch_fai = ch_genome.map { meta, _fasta, fai, _gzi -> [ meta, fai ] }
 
     ENHANCERLM_CHUNKS ( ch_fai )
 
     // channel: val(chunk), contig:start-end, one per line of the chunks BED
     ch_chunks = ENHANCERLM_CHUNKS.out.bed
-        .flatMap { meta, bed -> bed.readLines() }
+        .flatMap { _meta, bed -> bed.readLines() }
         .map { line -> line.tokenize('\t')[3] }
 
     // channel: [ val(meta), path(model), val(chunk) ]

@@ -28,7 +28,7 @@ workflow TRAIN_EVALUATE {
         }
     ch_baseline = ch_dataset
         .combine(ch_seeds)
-        .filter { meta, dataset, seed -> settings.baseline }
+        .filter { _meta, _dataset, _seed -> settings.baseline }
         .map { meta, dataset, seed ->
             [ meta + [ id: "${meta.id}_kmer-baseline" + (settings.replicates > 1 ? "_seed${seed}" : ''), dataset: meta.id, kmer: null, seed: seed ], dataset, [ id: 'kmer-baseline' ], [] ]
         }
@@ -46,10 +46,10 @@ workflow TRAIN_EVALUATE {
     // The k-mer models of each dataset and seed, in k order, with the dataset they were trained on
     // channel: [ val(meta), [ path(model), ... ], path(dataset) ], meta = [ id: <dataset>_ensemble[_seed<N>], dataset, seed ]
     ch_ensemble = ENHANCERLM_TRAIN.out.model
-        .filter { meta, model -> meta.kmer != null && settings.ensemble != 'none' }
+        .filter { meta, _model -> meta.kmer != null && settings.ensemble != 'none' }
         .map { meta, model -> [ [ meta.dataset, meta.seed ], meta.kmer, model ] }
         .groupTuple()
-        .filter { key, kmers, models -> models.size() >= 2 }
+        .filter { _key, _kmers, models -> models.size() >= 2 }
         .map { key, kmers, models -> [ key[0], key[1], [ kmers, models ].transpose().sort { pair -> pair[0] }.collect { pair -> pair[1] } ] }
         .combine( ch_dataset.map { meta, dataset -> [ meta.id, meta, dataset ] }, by: 0 )
         .map { dataset_id, seed, models, meta, dataset ->
@@ -61,7 +61,7 @@ workflow TRAIN_EVALUATE {
     // channel: [ val(meta), path(model), path(dataset) ]
     ch_evaluate = ENHANCERLM_TRAIN.out.model
         .join( ch_train.dataset )
-        .mix( ENHANCERLM_ENSEMBLE.out.model.join( ch_ensemble.map { meta, models, dataset -> [ meta, dataset ] } ) )
+        .mix( ENHANCERLM_ENSEMBLE.out.model.join( ch_ensemble.map { meta, _models, dataset -> [ meta, dataset ] } ) )
 
     ENHANCERLM_EVALUATE ( ch_evaluate )
 

@@ -79,7 +79,7 @@ workflow PIPELINE_COMPLETION {
 // through this map.
 def typedParams(Map values, String schema_path) {
     def types = [:]
-    new groovy.json.JsonSlurper().parse(file(schema_path).toFile())['$defs'].each { group_name, group ->
+    new groovy.json.JsonSlurper().parse(file(schema_path).toFile())['$defs'].each { _group_name, group ->
         group.properties.each { name, spec -> types[name] = spec.type }
     }
     return values.collectEntries { name, value -> [ (name): castParam(value, types[name]) ] }

@@ -58,7 +58,7 @@ def completionSummary(monochrome_logs = true) {
 // The parameter summary (nf-schema's paramsSummaryMap: group -> parameter -> value) as a MultiQC custom-content
 // section, <manifest name with - for />-summary, which assets/multiqc_config.yml orders last
 def paramsSummaryMultiqc(summary_params) {
-    def groups = summary_params.findAll { group, values -> values }.collect { group, values ->
+    def groups = summary_params.findAll { _group, values -> values }.collect { group, values ->
         def rows = values.keySet().sort().collect { name ->
             "        <dt>${name}</dt><dd><samp>${values.get(name) ?: 'N/A'}</samp></dd>"
         }
