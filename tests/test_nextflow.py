@@ -695,13 +695,17 @@ def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta:
     ops = channel_chain("ch_ensemble", ["ENHANCERLM_TRAIN.out.model", "filter{", "map{", "groupTuple(", "filter{",
                                         "map{", "combine(", "map{"])
     items = [[task["meta"], model_dir(task["meta"])] for task in train]
-    items = [closure_call(ops[1], item, params) for item in items if nfparse.truthy(closure_call(ops[0], item, params))]
+    # groupKey(key, n): GroupTupleOp emits the group once it holds n items; the key compares as its target
+    assert "def kmer_count = settings.kmers.toString().tokenize(',').size()" in normalized(workflow_text(SUBWORKFLOW))
+    assert normalized(ops[1].body) == "meta, model -> [ groupKey([ meta.dataset, meta.seed ], kmer_count), meta.kmer, model ]"
+    items = [[[meta["dataset"], meta["seed"]], meta["kmer"], model] for meta, model in items
+             if nfparse.truthy(closure_call(ops[0], [meta, model], params))]
     assert not normalized(ops[2].body), "groupTuple with options"
     items = group_tuple(items)
     items = [item for item in items if nfparse.truthy(closure_call(ops[3], item, params))]
     # nfparse evaluates no closures inside a closure: check the text, then do what it does (models by k)
-    sort_by_k = ("key, kmers, models -> [ key[0], key[1], [ kmers, models ].transpose().sort { pair -> pair[0] }"
-                 ".collect { pair -> pair[1] } ]")
+    sort_by_k = ("key, kmers, models -> [ key.getGroupTarget()[0], key.getGroupTarget()[1], [ kmers, models ]"
+                 ".transpose().sort { pair -> pair[0] }.collect { pair -> pair[1] } ]")
     assert normalized(ops[4].body) == sort_by_k, f"{SUBWORKFLOW}: the members are no longer sorted as emulated"
     items = [[key[0], key[1], [model for _, model in sorted(zip(kmers, models), key=lambda pair: pair[0])]]
              for key, kmers, models in items]

@@ -43,14 +43,16 @@ workflow TRAIN_EVALUATE {
 
     ENHANCERLM_TRAIN ( ch_train.dataset, ch_train.model )
 
-    // The k-mer models of each dataset and seed, in k order, with the dataset they were trained on
+    // The k-mer models of each dataset and seed, in k order, with the dataset they were trained on; grouped under a
+    // groupKey of the number of k-mer sizes, so each ensemble starts when its last member is trained
     // channel: [ val(meta), [ path(model), ... ], path(dataset) ], meta = [ id: <dataset>_ensemble[_seed<N>], dataset, seed ]
+    def kmer_count = settings.kmers.toString().tokenize(',').size()
     ch_ensemble = ENHANCERLM_TRAIN.out.model
         .filter { meta, _model -> meta.kmer != null && settings.ensemble != 'none' }
-        .map { meta, model -> [ [ meta.dataset, meta.seed ], meta.kmer, model ] }
+        .map { meta, model -> [ groupKey([ meta.dataset, meta.seed ], kmer_count), meta.kmer, model ] }
         .groupTuple()
         .filter { _key, _kmers, models -> models.size() >= 2 }
-        .map { key, kmers, models -> [ key[0], key[1], [ kmers, models ].transpose().sort { pair -> pair[0] }.collect { pair -> pair[1] } ] }
+        .map { key, kmers, models -> [ key.getGroupTarget()[0], key.getGroupTarget()[1], [ kmers, models ].transpose().sort { pair -> pair[0] }.collect { pair -> pair[1] } ] }
         .combine( ch_dataset.map { meta, dataset -> [ meta.id, meta, dataset ] }, by: 0 )
         .map { dataset_id, seed, models, meta, dataset ->
             [ meta + [ id: "${dataset_id}_ensemble" + (settings.replicates > 1 ? "_seed${seed}" : ''), dataset: dataset_id, seed: seed ], models, dataset ]

@@ -4,8 +4,6 @@
  * utils_nextflow_pipeline subworkflow (nf-core/modules, 2026-08).
  */
 
-import groovy.json.JsonOutput
-
 workflow UTILS_NEXTFLOW_PIPELINE {
 
     take:
@@ -41,7 +39,7 @@ def getWorkflowVersion() {
 def dumpParametersToJSON(outdir) {
     def timestamp = new java.util.Date().format('yyyy-MM-dd_HH-mm-ss')
     def temp_file = new File(workflow.launchDir.toString(), ".params_${timestamp}.json")
-    temp_file.text = JsonOutput.prettyPrint(JsonOutput.toJson(params))
+    temp_file.text = groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(params))
     nextflow.extension.FilesEx.copyTo(temp_file.toPath(), "${outdir}/pipeline_info/params_${timestamp}.json")
     temp_file.delete()
 }

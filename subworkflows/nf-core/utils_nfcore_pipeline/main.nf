@@ -62,14 +62,16 @@ def paramsSummaryMultiqc(summary_params) {
         def rows = values.keySet().sort().collect { name ->
             "        <dt>${name}</dt><dd><samp>${values.get(name) ?: 'N/A'}</samp></dd>"
         }
-        "    <p><b>${group}</b></p>\n    <dl class=\"dl-horizontal\">\n${rows.join('\n')}\n    </dl>"
+        ([ "    <p><b>${group}</b></p>", "    <dl class=\"dl-horizontal\">" ] + rows + [ "    </dl>" ]).join('\n')
     }
-    return """\
-        id: '${workflow.manifest.name.replace('/', '-')}-summary'
-        description: ' - the parameters of this run that differ from the defaults'
-        section_name: '${workflow.manifest.name} workflow summary'
-        section_href: '${workflow.manifest.homePage}'
-        plot_type: 'html'
-        data: |
-        """.stripIndent() + groups.join('\n').readLines().collect { line -> "    ${line}" }.join('\n') + '\n'
+    def header = [
+        "id: '${workflow.manifest.name.replace('/', '-')}-summary'",
+        "description: ' - the parameters of this run that differ from the defaults'",
+        "section_name: '${workflow.manifest.name} workflow summary'",
+        "section_href: '${workflow.manifest.homePage}'",
+        "plot_type: 'html'",
+        "data: |",
+    ]
+    def body = groups.join('\n').readLines().collect { line -> "    ${line}" }
+    return (header + body).join('\n') + '\n'
 }
