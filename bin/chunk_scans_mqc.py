@@ -8,11 +8,10 @@ NAME.predict.json that `enhancerlm predict --chunk` writes into each chunk's dir
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import click
+from enhancerlm.io import write_text
 
 COLUMNS = ("Windows scored", "Skipped (N)", "Skipped (blacklist)", "Regions", "Seconds", "Windows/s",
            "Device")
@@ -60,12 +59,7 @@ def main(inputs: tuple[str, ...], model_id: str, output: str) -> None:
             rows.append(chunk_row(json.loads(reports[0].read_text())))
         except (KeyError, TypeError, json.JSONDecodeError) as error:
             raise click.ClickException(f"{reports[0]}: not a predict report ({error})") from None
-    target = Path(output)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(table_text(model_id, rows))
-    os.replace(tmp, target)
+    write_text(output, table_text(model_id, rows))
 
 
 if __name__ == "__main__":

@@ -1434,7 +1434,7 @@ def test_genome_predict_task_outputs(baseline_run, tmp_path):
         _, outputs = run_task("ENHANCERLM_PREDICT", case, tmp_path / f"predict{number}", indexed)
         (scan,) = outputs["scan"]
         scans[scan.name] = scan
-    assert not list((tmp_path / "predict1").glob("*.fai")) or True  # the staged index is used, not rebuilt
+    # the staged index is used, not rebuilt: the work directory holds its inputs and its output alone
     assert sorted(p.name for p in (tmp_path / "predict1").iterdir() if not p.name.startswith(".")) == sorted(
         [*scans.keys()][1:] + ["chr22_demo.fa.gz", "chr22_demo.fa.gz.fai", "chr22_demo.fa.gz.gzi", model_id,
                                "test_regions.bed"])

@@ -95,8 +95,8 @@ def open_genome(path: str | os.PathLike, *, index_dir: str | os.PathLike | None 
     given = fai is not None and (gzi is not None or not bgzf_file)
     if given:
         fai_path, gzi = Path(fai), (Path(gzi) if bgzf_file else None)
-    else:
-        fai_path, gzi = (Path(fai), None) if fai and not bgzf_file else _index_paths(readable, bgzf_file, index_dir)
+    else:  # a bgzip FASTA with a .fai but no .gzi given, or nothing given
+        fai_path, gzi = _index_paths(readable, bgzf_file, index_dir)
     try:
         if not given and not _current([gzi] if fai else [fai_path, gzi], readable):
             _build_index(readable, fai_path, gzi)
