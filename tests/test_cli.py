@@ -202,3 +202,13 @@ def test_sweep_removes_only_what_killed_writers_leave(tmp_path):
         path.write_text("keep")
     assert sorted(sweep_temporaries(tmp_path)) == sorted([stale_file, stale_dir])
     assert all(path.exists() for path in kept) and not stale_dir.exists()
+
+
+def test_vcf_without_genome_fails_before_any_step(tmp_path):
+    from enhancerlm.pipeline import run_pipeline
+
+    params = load_params(profile="test", overrides={"outdir": str(tmp_path / "results")})
+    del params["genome"]
+    with pytest.raises(InputError, match="variant scoring needs --genome"):
+        run_pipeline(params, device="cpu")
+    assert not (tmp_path / "results").exists()  # nothing ran, nothing written

@@ -188,6 +188,8 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
     With `resume`, a step is skipped when a completed record of it (OUTDIR/pipeline_info/steps) has the
     same key: its parameters, the content of its inputs and the package version (as Nextflow's -resume).
     """
+    if params.get("vcf") and not params.get("genome"):  # before any step, as the workflow fails before any task
+        raise InputError(f"--vcf {params['vcf']}: variant scoring needs --genome, the reference the VCF refers to")
     outdir = Path(params["outdir"])
     started = datetime.now(timezone.utc)
     steps: list[dict[str, Any]] = []
@@ -255,8 +257,6 @@ def run_pipeline(params: dict[str, Any], device: str = "auto", resume: bool = Fa
         step(f"BENCHMARK ({dataset})", run_benchmark, outdir / "evaluate", outdir / "benchmark", dataset=dataset,
              prefix=dataset, inputs=evaluations.get(dataset, []),
              outputs=[outdir / "benchmark" / f"{dataset}.benchmark.json"])
-    if params.get("vcf") and not params.get("genome"):
-        raise InputError(f"--vcf {params['vcf']}: variant scoring needs --genome, the reference the VCF refers to")
     scanned = bool(params.get("genome")) and not params["skip_predict"] and bool(final_models)
     variants = bool(params.get("genome") and params.get("vcf")) and not params["skip_variants"] and bool(final_models)
     work = outdir / "pipeline_info" / "work"  # what Nextflow keeps in its work directory: the index, chunk scans
