@@ -50,7 +50,7 @@ def bare_forward_seconds(model, windows, batch_size: int) -> float:
     import numpy as np
     import torch
 
-    from enhancerlm.predict import reverse_complement_windows
+    from enhancerlm.core.dna import reverse_complement_windows
 
     rows = np.concatenate([windows, reverse_complement_windows(windows)])
     batches = [model.tokenizer.encode_windows(rows[i:i + batch_size]) for i in range(0, len(rows), batch_size)]

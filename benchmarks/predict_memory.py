@@ -39,13 +39,17 @@ def write_genome(path: Path, megabases: int) -> None:
 def worker(model: Path, genome: Path, mode: str, threads: int, no_model: bool) -> None:
     import torch
 
-    from enhancerlm import predict as scan
-    from enhancerlm.genome import contig_sizes
-    from enhancerlm.model import load_trained
-    from enhancerlm.predict import ScanOptions, predict
+    from enhancerlm.commands.predict import ScanOptions, predict
+    from enhancerlm.formats.genome import contig_sizes
+    from enhancerlm.models.scorer import load_trained
 
-    if no_model:
-        scan.score_windows = lambda model, windows, **_: np.random.default_rng(len(windows)).random(len(windows))
+    if no_model:  # every model kind scores at random: the scan's own memory without a network
+        from enhancerlm.models.baseline import KmerBaseline
+        from enhancerlm.models.ensemble import Ensemble
+        from enhancerlm.models.language_model import LoadedModel
+
+        for kind in (LoadedModel, KmerBaseline, Ensemble):
+            kind.score_windows = lambda self, windows, **_: np.random.default_rng(len(windows)).random(len(windows))
 
     torch.set_num_threads(threads)
     contig_sizes(genome)  # index, import and load once outside the measurement
@@ -73,7 +77,7 @@ def main() -> None:
         return
     import torch
 
-    from enhancerlm.model import load_model, save_model
+    from enhancerlm.models.checkpoint import load_model, save_model
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -42,7 +42,7 @@ def build_inputs(directory: Path, n_windows: int) -> None:
     """Random-weight models saved as trained enhancerlm models, and a random genome of n_windows windows."""
     import torch
 
-    from enhancerlm.model import load_model, save_model
+    from enhancerlm.models.checkpoint import load_model, save_model
 
     for preset in MODELS:
         torch.manual_seed(0)
@@ -61,7 +61,7 @@ def windows_of(genome: Path) -> list[str]:
 
 
 def run_predict(model_dir: Path, genome: Path, scratch: Path) -> dict:
-    from enhancerlm.predict import ScanOptions, predict
+    from enhancerlm.commands.predict import ScanOptions, predict
 
     started = time.perf_counter()
     report = predict(str(model_dir), genome, scratch / "scan", prefix="bench",
@@ -70,7 +70,7 @@ def run_predict(model_dir: Path, genome: Path, scratch: Path) -> dict:
 
 
 def run_bare(model_dir: Path, genome: Path, scratch: Path) -> dict:
-    from enhancerlm.model import load_trained
+    from enhancerlm.models.scorer import load_trained
 
     model = load_trained(str(model_dir))
     windows = np.frombuffer("".join(windows_of(genome)).encode(), dtype=np.uint8).reshape(-1, WINDOW)
@@ -82,7 +82,7 @@ def run_hf_loop(model_dir: Path, genome: Path, scratch: Path) -> dict:
     from safetensors.torch import load_file
     from transformers import AutoModel, AutoTokenizer
 
-    from enhancerlm.data import reverse_complement
+    from enhancerlm.core.dna import reverse_complement
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     encoder = AutoModel.from_pretrained(str(model_dir)).eval()
@@ -113,7 +113,7 @@ def run_pipeline(model_dir: Path, genome: Path, scratch: Path) -> dict:
     from transformers import AutoTokenizer, BertForSequenceClassification, pipeline
     from transformers.utils import logging as hf_logging
 
-    from enhancerlm.data import reverse_complement
+    from enhancerlm.core.dna import reverse_complement
 
     hf_logging.set_verbosity_error()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))

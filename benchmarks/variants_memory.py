@@ -63,8 +63,8 @@ def worker(model: Path, genome: Path, vcf: Path, mode: str, threads: int, no_mod
     import torch
 
     from enhancerlm import variants
-    from enhancerlm.genome import contig_sizes
-    from enhancerlm.model import load_trained
+    from enhancerlm.formats.genome import contig_sizes
+    from enhancerlm.models.scorer import load_trained
 
     if no_model:
         variants.score_windows = lambda model, windows, **_: np.random.default_rng(len(windows)).random(len(windows))
@@ -96,7 +96,7 @@ def main() -> None:
         return
     import torch
 
-    from enhancerlm.model import load_model, save_model
+    from enhancerlm.models.checkpoint import load_model, save_model
 
     counts = [int(c) for c in args.counts.split(",")]
     results = {}

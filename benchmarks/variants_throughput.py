@@ -41,7 +41,7 @@ def build_models(directory: Path) -> None:
     """Random-weight models saved as trained enhancerlm models."""
     import torch
 
-    from enhancerlm.model import load_model, save_model
+    from enhancerlm.models.checkpoint import load_model, save_model
 
     for preset in MODELS:
         torch.manual_seed(0)
@@ -68,8 +68,8 @@ def allele_windows_of(genome_path: Path, vcf: Path) -> np.ndarray:
     """(reference window, alternative window) of every allele `variants` scores, as an (n, 2, WINDOW) array."""
     import cyvcf2
 
-    from enhancerlm.genome import open_genome
-    from enhancerlm.variants import allele_kind, allele_windows, window_span
+    from enhancerlm.analysis.variant_effect import allele_kind, allele_windows, window_span
+    from enhancerlm.formats.genome import open_genome
 
     pairs = []
     with open_genome(genome_path) as genome:
@@ -86,7 +86,7 @@ def allele_windows_of(genome_path: Path, vcf: Path) -> np.ndarray:
 
 
 def run_variants(model_dir: Path, genome: Path, vcf: Path, scratch: Path) -> dict:
-    from enhancerlm.variants import VariantOptions, score_variants
+    from enhancerlm.commands.variants import VariantOptions, score_variants
 
     started = time.perf_counter()
     report = score_variants(str(model_dir), genome, vcf, scratch / "variants", prefix="bench",
@@ -96,7 +96,7 @@ def run_variants(model_dir: Path, genome: Path, vcf: Path, scratch: Path) -> dic
 
 
 def run_bare(model_dir: Path, genome: Path, vcf: Path, scratch: Path) -> dict:
-    from enhancerlm.model import load_trained
+    from enhancerlm.models.scorer import load_trained
 
     model = load_trained(str(model_dir))
     windows = allele_windows_of(genome, vcf).reshape(-1, WINDOW)
@@ -104,7 +104,7 @@ def run_bare(model_dir: Path, genome: Path, vcf: Path, scratch: Path) -> dict:
 
 
 def run_naive(model_dir: Path, genome: Path, vcf: Path, scratch: Path) -> dict:
-    from enhancerlm.model import load_trained
+    from enhancerlm.models.scorer import load_trained
 
     model = load_trained(str(model_dir))
     pairs = allele_windows_of(genome, vcf)

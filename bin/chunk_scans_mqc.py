@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 
 import click
-from enhancerlm.io import write_text
+
+from enhancerlm.formats.files import write_text
 
 COLUMNS = ("Windows scored", "Skipped (N)", "Skipped (blacklist)", "Regions", "Seconds", "Windows/s",
            "Device")

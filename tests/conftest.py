@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enhancerlm.data import prepare_samplesheet
-from enhancerlm.io import resource
-from enhancerlm.train import TrainOptions, train
+from enhancerlm.commands.prepare import prepare_samplesheet
+from enhancerlm.commands.train import train
+from enhancerlm.formats.files import resource
+from enhancerlm.training.loop import TrainOptions
 
 MOTIF = "TGACTCAGCATGACTCA"  # an AP-1-like palindrome pair, planted in every positive
 
@@ -103,7 +104,7 @@ def bpe_checkpoint(tmp_path, mini_dataset):
     from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
     from transformers import EsmConfig, EsmModel, PreTrainedTokenizerFast
 
-    from enhancerlm.data import read_dataset
+    from enhancerlm.formats.dataset_table import read_dataset
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     bpe = Tokenizer(models.BPE(unk_token="[UNK]"))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from enhancerlm.attribution import (
+from enhancerlm.analysis.attribution import (
     integrated_gradients,
     language_models,
     nucleotide_scores,
@@ -14,7 +14,9 @@ from enhancerlm.attribution import (
     window_scores,
 )
 from enhancerlm.errors import InputError
-from enhancerlm.model import load_model, load_trained, split_windows
+from enhancerlm.models.checkpoint import load_model
+from enhancerlm.models.language_model import split_windows
+from enhancerlm.models.scorer import load_trained
 
 RNG = np.random.default_rng(7)
 SEQUENCES = ["".join(RNG.choice(list("ACGT"), size=n)) for n in (60, 75, 40)]
@@ -83,8 +85,9 @@ def test_batches_do_not_change_scores(short_window_model):
 
 
 def test_ensembles_average_member_scores(tmp_path, mini_model, mini_dataset):
-    from enhancerlm.ensemble import build_ensemble
-    from enhancerlm.train import TrainOptions, train
+    from enhancerlm.commands.ensemble import build_ensemble
+    from enhancerlm.commands.train import train
+    from enhancerlm.training.loop import TrainOptions
 
     train(mini_dataset, "scratch-tiny", tmp_path / "k4", kmer=4, options=TrainOptions(epochs=1, batch_size=16),
           device="cpu")
@@ -109,7 +112,8 @@ def test_bpe_models_spread_token_scores_through_offsets(bpe_checkpoint):
 
 
 def test_k_mer_baselines_have_no_attributions(tmp_path, mini_dataset):
-    from enhancerlm.train import TrainOptions, train
+    from enhancerlm.commands.train import train
+    from enhancerlm.training.loop import TrainOptions
 
     train(mini_dataset, "kmer-baseline", tmp_path / "baseline", options=TrainOptions(epochs=1))
     with pytest.raises(InputError, match="k-mer baseline"):

@@ -8,18 +8,12 @@ import yaml
 from click.testing import CliRunner
 from sklearn.metrics import roc_auc_score
 
-from enhancerlm.benchmark import (
-    choose_best,
-    delong_test,
-    mcnemar_test,
-    model_family,
-    read_evaluations,
-    run_benchmark,
-    summary_table,
-)
+from enhancerlm.analysis.benchmark import choose_best, model_family, summary_table
 from enhancerlm.cli import main
-from enhancerlm.evaluate import write_evaluation
-from enhancerlm.train import write_cross_validation
+from enhancerlm.commands.benchmark import read_evaluations, run_benchmark
+from enhancerlm.commands.evaluate import write_evaluation
+from enhancerlm.core.stats import delong_test, mcnemar_test
+from enhancerlm.training.folds import write_cross_validation
 
 N_TEST, N_TRAIN = 120, 150
 

@@ -9,8 +9,8 @@ import pytest
 from conftest import invoke
 
 from enhancerlm.errors import InputError
-from enhancerlm.io import resource, sweep_temporaries
-from enhancerlm.pipeline import load_params, profile_params, schema, schema_defaults
+from enhancerlm.formats.files import resource, sweep_temporaries
+from enhancerlm.pipeline.params import load_params, profile_params, schema, schema_defaults
 
 
 def test_commands_are_listed():
@@ -96,7 +96,7 @@ def test_run_test_profile_lays_out_results(test_profile_results):
     summary = json.loads((results / "pipeline_info" / "run_summary.json").read_text())
     models = ["mini_layer1_k3", "mini_layer1_k4", "mini_layer1_kmer-baseline"]
     assert [s["step"] for s in summary["steps"]] == [
-        "PREPARE", *(f"TRAIN ({m})" for m in models), "ENSEMBLE (mini_layer1_ensemble)",
+        "PREPARE (mini_layer1)", *(f"TRAIN ({m})" for m in models), "ENSEMBLE (mini_layer1_ensemble)",
         *(f"EVALUATE ({m})" for m in [*models, "mini_layer1_ensemble"]), "BENCHMARK (mini_layer1)",
         "GENOMEINDEX (chr22_demo.fa.gz)", "CHUNKS (chr22_demo.fa.gz)", "PREDICT (mini_layer1_ensemble 22:0-10000000)",
         "PREDICT (mini_layer1_ensemble 22:10000000-17700000)", "MERGEPREDICTIONS (mini_layer1_ensemble)",
@@ -129,7 +129,7 @@ def test_outputs_get_ordinary_permissions(tmp_path):
     """Atomic writes go through private temporary files; the results must still be readable by others."""
     import os
 
-    from enhancerlm.io import write_text
+    from enhancerlm.formats.files import write_text
 
     path = write_text(tmp_path / "out.txt", "x")
     umask = os.umask(0)
@@ -156,7 +156,7 @@ def test_run_resume_skips_only_unchanged_steps(tmp_path):
     assert all(run(1, "--resume").values())  # nothing changed: every step is reused
     assert (outdir / "train" / "mini_layer1_k3" / "enhancerlm.json").read_bytes() == card
     changed = run(2, "--resume")  # a training parameter changed: training and what depends on it re-run
-    assert changed["PREPARE"] and not changed["TRAIN (mini_layer1_k3)"]
+    assert changed["PREPARE (mini_layer1)"] and not changed["TRAIN (mini_layer1_k3)"]
     assert not changed["EVALUATE (mini_layer1_k3)"] and not changed["MULTIQC"]
     card = json.loads((outdir / "train" / "mini_layer1_k3" / "enhancerlm.json").read_text())
     assert card["hyperparameters"]["epochs"] == 2
@@ -185,7 +185,7 @@ def test_killed_run_leaves_no_temporaries_once_rerun(tmp_path):
     report = json.loads((outdir / "variants" / "mini_layer1_ensemble.variants.json").read_text())
     assert report["records"]["reported"] == 234
     steps = {s["step"]: s for s in json.loads((outdir / "pipeline_info" / "run_summary.json").read_text())["steps"]}
-    assert steps["PREPARE"].get("cached") and steps["MOTIFS (mini_layer1_ensemble)"].get("cached")
+    assert steps["PREPARE (mini_layer1)"].get("cached") and steps["MOTIFS (mini_layer1_ensemble)"].get("cached")
     assert not steps["VARIANTS (mini_layer1_ensemble)"].get("cached")
 
 
@@ -205,10 +205,26 @@ def test_sweep_removes_only_what_killed_writers_leave(tmp_path):
 
 
 def test_vcf_without_genome_fails_before_any_step(tmp_path):
-    from enhancerlm.pipeline import run_pipeline
+    from enhancerlm.cli import run_task
+    from enhancerlm.pipeline.runner import run_pipeline
 
     params = load_params(profile="test", overrides={"outdir": str(tmp_path / "results")})
     del params["genome"]
     with pytest.raises(InputError, match="variant scoring needs --genome"):
-        run_pipeline(params, device="cpu")
+        run_pipeline(params, run_task, device="cpu")
     assert not (tmp_path / "results").exists()  # nothing ran, nothing written
+
+
+@pytest.mark.parametrize(("message", "parameters", "shown"), [
+    ("val_fold 7 is not one of the dataset's folds [0, 1]", ("val_fold",), "--val-fold 7 is not one of the dataset's folds [0, 1]"),
+    ("device cuda was asked for, but torch sees no CUDA device", ("device",),
+     "--device cuda was asked for, but torch sees no CUDA device"),  # the first mention only
+    ("chunk chr1:0-9: contig chr1 is excluded by include_contigs or exclude_contigs",
+     ("chunk", "include_contigs", "exclude_contigs"),
+     "--chunk chr1:0-9: contig chr1 is excluded by --include-contigs or --exclude-contigs"),
+    ("sequences.fa: line 3: empty header", (), "sequences.fa: line 3: empty header"),
+])
+def test_library_messages_name_values_and_the_cli_shows_flags(message, parameters, shown):
+    from enhancerlm.cli import flag_names
+
+    assert flag_names(InputError(message, parameters=parameters)) == shown

@@ -11,9 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from enhancerlm import data
+from enhancerlm.analysis.dataset import prepare_dataset
+from enhancerlm.commands.prepare import load_samplesheet, prepare_samplesheet
+from enhancerlm.core.dna import canonical_sequence, gc_fraction, invalid_characters, reverse_complement
 from enhancerlm.errors import InputError
-from enhancerlm.io import resource
+from enhancerlm.formats.dataset_table import COLUMNS, read_dataset
+from enhancerlm.formats.fasta import FastaRecord, read_fasta
+from enhancerlm.formats.files import resource
 
 SHEETS = resource("assets/samplesheets")
 
@@ -40,7 +44,7 @@ def make_dataset(tmp_path: Path, files: dict[str, tuple[str, str, list[tuple[str
     for name, (label, split, records) in files.items():
         write_fasta(tmp_path / f"{name}.fa", records)
         rows.append(("toy", f"{name}.fa", label, split))
-    return data.load_samplesheet(write_sheet(tmp_path / "sheet.csv", rows))
+    return load_samplesheet(write_sheet(tmp_path / "sheet.csv", rows))
 
 
 def balanced_files(rng: random.Random, n: int = 20) -> dict[str, tuple[str, str, list[tuple[str, str]]]]:
@@ -60,10 +64,10 @@ def test_read_fasta_handles_gzip_crlf_multiline_blank_lines_and_case(tmp_path):
     zipped = tmp_path / "zipped.txt"  # gzip detected by magic bytes, not by extension
     zipped.write_bytes(gzip.compress(text.encode()))
     for path in (plain, zipped):
-        records = list(data.read_fasta(path))
+        records = list(read_fasta(path))
         assert records == [
-            data.FastaRecord("r1", "r1 first record", "ACGTACGTNNAC"),
-            data.FastaRecord("r2", "r2", "GGGG"),
+            FastaRecord("r1", "r1 first record", "ACGTACGTNNAC"),
+            FastaRecord("r2", "r2", "GGGG"),
         ]
 
 
@@ -80,25 +84,25 @@ def test_read_fasta_structural_errors_name_file_line_and_reason(tmp_path, text, 
     path = tmp_path / "bad.fa"
     path.write_text(text)
     with pytest.raises(InputError) as error:
-        list(data.read_fasta(path))
+        list(read_fasta(path))
     assert str(error.value) == f"{path}: {expected}"
 
 
 def test_sequence_helpers():
-    assert data.reverse_complement("AACGTN") == "NACGTT"
-    assert data.reverse_complement("aacg") == "CGTT"
-    assert data.canonical_sequence("TTTT") == "AAAA"
-    assert data.canonical_sequence("aaaa") == "AAAA"
-    assert data.gc_fraction("GCAT") == 0.5
-    assert data.gc_fraction("GCNNNN") == 1.0
-    assert data.gc_fraction("NNNN") == 0.0
-    assert data.invalid_characters("ACGTNacgtn") == ""
+    assert reverse_complement("AACGTN") == "NACGTT"
+    assert reverse_complement("aacg") == "CGTT"
+    assert canonical_sequence("TTTT") == "AAAA"
+    assert canonical_sequence("aaaa") == "AAAA"
+    assert gc_fraction("GCAT") == 0.5
+    assert gc_fraction("GCNNNN") == 1.0
+    assert gc_fraction("NNNN") == 0.0
+    assert invalid_characters("ACGTNacgtn") == ""
     assert (
-        data.invalid_characters("ACGTACGTACGTACGTRAY") == "invalid characters 'R', 'Y' (first at position 17)"
+        invalid_characters("ACGTACGTACGTACGTRAY") == "invalid characters 'R', 'Y' (first at position 17)"
     )
-    assert data.invalid_characters("AC GT") == "invalid character ' ' (first at position 3)"
+    assert invalid_characters("AC GT") == "invalid character ' ' (first at position 3)"
     with pytest.raises(ValueError):
-        data.reverse_complement("ACR")
+        reverse_complement("ACR")
 
 
 # ---------------------------------------------------------------------------- samplesheet
@@ -132,7 +136,7 @@ def test_samplesheet_errors_name_row_and_column(tmp_path, fasta, rows, expected)
     write_fasta(tmp_path / "b.fa", [("r2", "ACGT")])
     sheet = write_sheet(tmp_path / "sheet.csv", rows)
     with pytest.raises(InputError) as error:
-        data.load_samplesheet(sheet)
+        load_samplesheet(sheet)
     message = str(error.value)
     assert message.startswith(f"{sheet}: ")
     assert expected in message
@@ -150,16 +154,16 @@ def test_samplesheet_column_errors(tmp_path, fasta, header, expected):
     rows = [("toy", "a.fa", "x", "train", "1")[: header.count(",") + 1]]
     sheet = write_sheet(tmp_path / "sheet.csv", rows, header=header)
     with pytest.raises(InputError, match=expected.replace("(", r"\(").replace(")", r"\)")):
-        data.load_samplesheet(sheet)
+        load_samplesheet(sheet)
 
 
 def test_empty_samplesheet(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(InputError, match="empty"):
-        data.load_samplesheet(empty)
+        load_samplesheet(empty)
     with pytest.raises(InputError, match="no rows"):
-        data.load_samplesheet(write_sheet(tmp_path / "header.csv", []))
+        load_samplesheet(write_sheet(tmp_path / "header.csv", []))
 
 
 def test_samplesheet_resolves_paths_against_its_own_directory(tmp_path, fasta, monkeypatch):
@@ -170,14 +174,14 @@ def test_samplesheet_resolves_paths_against_its_own_directory(tmp_path, fasta, m
         sub / "sheet.csv", [("toy", "../a.fa", "x", "train"), ("toy", str(other), "y", "test")]
     )
     monkeypatch.chdir(tmp_path.parent)
-    loaded = data.load_samplesheet(sheet)
+    loaded = load_samplesheet(sheet)
     assert list(loaded.columns) == ["dataset", "fasta", "label", "split"]
     assert loaded["fasta"].tolist() == [str(fasta), str(other)]
     repeated = write_sheet(
         sub / "repeated.csv", [("toy", "../a.fa", "x", "train"), ("toy", str(fasta), "y", "test")]
     )
     with pytest.raises(InputError, match=r"row 2 \(dataset toy\), column fasta: .*listed twice"):
-        data.load_samplesheet(repeated)
+        load_samplesheet(repeated)
 
 
 # ---------------------------------------------------------------------------- prepare_dataset
@@ -189,8 +193,8 @@ def test_rejected_records_are_reported_logged_and_left_out(tmp_path, caplog):
     files["pos"][2].extend([("iupac", "ACGTRYACGT"), ("digit", "ACG1T"), ("space", "AC GT")])
     files["neg"][2].append(("empty", ""))
     rows = make_dataset(tmp_path, files)
-    with caplog.at_level(logging.WARNING, logger="enhancerlm.data"):
-        table, report = data.prepare_dataset(rows)
+    with caplog.at_level(logging.WARNING, logger="enhancerlm.analysis.dataset"):
+        table, report = prepare_dataset(rows)
     rejected = {item["id"]: item for item in report["rejected"]}
     assert set(rejected) == {"iupac", "digit", "space", "empty"}
     assert rejected["iupac"]["reason"] == "invalid characters 'R', 'Y' (first at position 5)"
@@ -209,10 +213,10 @@ def test_n_rich_records_are_kept_and_flagged(tmp_path):
     files = balanced_files(rng)
     files["pos"][2].append(("nrich", "N" * 20 + random_dna(rng, 80)))  # 20% N
     files["pos"][2].append(("nfew", "N" * 5 + random_dna(rng, 95)))  # 5% N
-    table, report = data.prepare_dataset(make_dataset(tmp_path, files))
+    table, report = prepare_dataset(make_dataset(tmp_path, files))
     assert {"nrich", "nfew"} <= set(table["id"])
     assert report["n_rich"] == [{"id": "nrich", "n_fraction": 0.2}]
-    _, strict = data.prepare_dataset(make_dataset(tmp_path, files), max_n_fraction=0.01)
+    _, strict = prepare_dataset(make_dataset(tmp_path, files), max_n_fraction=0.01)
     assert {item["id"] for item in strict["n_rich"]} == {"nrich", "nfew"}
 
 
@@ -221,7 +225,7 @@ def test_repeated_ids_are_renamed_and_reported(tmp_path):
     files = balanced_files(rng)
     files["pos"][2].extend([("p0", random_dna(rng)), ("p0 other description", random_dna(rng))])
     files["neg"][2].append(("p1", random_dna(rng)))
-    table, report = data.prepare_dataset(make_dataset(tmp_path, files))
+    table, report = prepare_dataset(make_dataset(tmp_path, files))
     assert table["id"].is_unique
     assert report["renamed_ids"] == [
         {"original": "p0", "new": "p0.dup2", "source": "pos"},
@@ -235,19 +239,19 @@ def test_reverse_complement_duplicates_share_group_and_fold(tmp_path):
     rng = random.Random(3)
     files = balanced_files(rng, n=30)
     seq = random_dna(rng)
-    files["pos"][2].extend([("same", seq.lower()), ("rc", data.reverse_complement(seq))])
+    files["pos"][2].extend([("same", seq.lower()), ("rc", reverse_complement(seq))])
     files["neg"][2].append(("conflict", seq))
     files["test_pos"] = (
         "enhancer",
         "test",
         [
             ("t_ident", seq),
-            ("t_rc", data.reverse_complement(files["pos"][2][5][1])),
+            ("t_rc", reverse_complement(files["pos"][2][5][1])),
             ("t_new", random_dna(rng)),
         ],
     )
     files["test_neg"] = ("non-enhancer", "test", [("t_neg", random_dna(rng))])
-    table, report = data.prepare_dataset(make_dataset(tmp_path, files))
+    table, report = prepare_dataset(make_dataset(tmp_path, files))
     by_id = table.set_index("id")
     trio = by_id.loc[["same", "rc", "conflict"]]
     assert trio["group"].nunique() == 1
@@ -273,18 +277,18 @@ def test_folds_are_stratified_grouped_and_deterministic(tmp_path):
     files = balanced_files(rng, n=50)
     files["neg"][2].extend((f"extra{i}", random_dna(rng)) for i in range(50))  # 50 pos : 100 neg
     rows = make_dataset(tmp_path, files)
-    table, report = data.prepare_dataset(rows, folds=5, seed=7)
-    assert list(table.columns) == data.COLUMNS
+    table, report = prepare_dataset(rows, folds=5, seed=7)
+    assert list(table.columns) == COLUMNS
     assert sorted(table["fold"].unique()) == [0, 1, 2, 3, 4]
     per_fold = table.groupby(["fold", "label"]).size().unstack()
     assert (per_fold[1] == 10).all() and (per_fold[0] == 20).all()
     assert report["folds"]["records"]["0"] == {"enhancer": 10, "non-enhancer": 20}
-    again, _ = data.prepare_dataset(rows, folds=5, seed=7)
-    other, _ = data.prepare_dataset(rows, folds=5, seed=8)
+    again, _ = prepare_dataset(rows, folds=5, seed=7)
+    other, _ = prepare_dataset(rows, folds=5, seed=8)
     assert table["fold"].tolist() == again["fold"].tolist()
     assert table["fold"].tolist() != other["fold"].tolist()
     with pytest.raises(InputError, match="fewer than folds=500"):
-        data.prepare_dataset(rows, folds=500)
+        prepare_dataset(rows, folds=500)
 
 
 @pytest.mark.parametrize(
@@ -304,7 +308,7 @@ def test_positive_class_rules(tmp_path, labels, positive, expected, rule):
         "a": (labels[0], "train", [(f"a{i}", random_dna(rng)) for i in range(10)]),
         "b": (labels[1], "train", [(f"b{i}", random_dna(rng)) for i in range(10)]),
     }
-    table, report = data.prepare_dataset(make_dataset(tmp_path, files), positive=positive)
+    table, report = prepare_dataset(make_dataset(tmp_path, files), positive=positive)
     assert report["labels"]["1"] == expected and report["labels"]["positive_rule"] == rule
     assert set(table.loc[table["label"] == 1, "class"]) == {expected}
 
@@ -320,17 +324,17 @@ def test_read_dataset_round_trip_keeps_string_ids(tmp_path):
     )
     for name, (_, _, records) in files.items():
         write_fasta(tmp_path / f"{name}.fa", records)
-    paths = data.prepare_samplesheet(sheet, tmp_path / "out")["toy"]
-    table = data.read_dataset(paths["dataset"])
+    paths = prepare_samplesheet(sheet, tmp_path / "out")["toy"]
+    table = read_dataset(paths["dataset"])
     assert {"NA", "007"} <= set(table["id"])
     assert table["label"].dtype.kind == "i" and table["fold"].dtype.kind == "i"
     broken = tmp_path / "broken.tsv"
     table.drop(columns="leak").to_csv(broken, sep="\t", index=False)
     with pytest.raises(InputError, match=f"{broken}: missing column"):
-        data.read_dataset(broken)
+        read_dataset(broken)
     table.assign(label=2).to_csv(broken, sep="\t", index=False)
     with pytest.raises(InputError, match="label must be 0 or 1"):
-        data.read_dataset(broken)
+        read_dataset(broken)
 
 
 # ---------------------------------------------------------------------------- bundled benchmark
@@ -339,8 +343,8 @@ def test_read_dataset_round_trip_keeps_string_ids(tmp_path):
 @pytest.fixture(scope="module")
 def layer1(tmp_path_factory):
     outdir = tmp_path_factory.mktemp("layer1")
-    paths = data.prepare_samplesheet(SHEETS / "ienhancer2l_layer1.csv", outdir)["ienhancer2l_layer1"]
-    return data.read_dataset(paths["dataset"]), json.loads(paths["report"].read_text())
+    paths = prepare_samplesheet(SHEETS / "ienhancer2l_layer1.csv", outdir)["ienhancer2l_layer1"]
+    return read_dataset(paths["dataset"]), json.loads(paths["report"].read_text())
 
 
 def test_layer1_counts_and_labels(layer1):
@@ -385,7 +389,7 @@ def test_layer1_folds_keep_train_duplicate_groups_together(layer1):
 
 
 def test_layer2_positive_is_strong(tmp_path):
-    paths = data.prepare_samplesheet(SHEETS / "ienhancer2l_layer2.csv", tmp_path)["ienhancer2l_layer2"]
+    paths = prepare_samplesheet(SHEETS / "ienhancer2l_layer2.csv", tmp_path)["ienhancer2l_layer2"]
     report = json.loads(paths["report"].read_text())
     assert report["labels"]["1"] == "strong" and report["labels"]["0"] == "weak"
     assert report["counts"] == {"train": {"strong": 742, "weak": 742}, "test": {"strong": 100, "weak": 100}}
@@ -404,6 +408,6 @@ def test_gzipped_fasta_in_samplesheet_gives_source_without_extensions(tmp_path):
         tmp_path / "sheet.csv",
         [("toy", "pos.fasta.gz", "enhancer", "train"), ("toy", "neg.fa", "non-enhancer", "train")],
     )
-    table, report = data.prepare_dataset(data.load_samplesheet(sheet))
+    table, report = prepare_dataset(load_samplesheet(sheet))
     assert table["source"].value_counts().to_dict() == {"pos": 20, "neg": 20}
     assert [item["records"] for item in report["inputs"]] == [20, 20]

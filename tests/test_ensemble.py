@@ -6,14 +6,17 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from enhancerlm.baseline import KmerBaseline, spectrum_features
 from enhancerlm.cli import main
-from enhancerlm.data import read_dataset
-from enhancerlm.ensemble import build_ensemble, combine, fit_weights
+from enhancerlm.commands.ensemble import build_ensemble
+from enhancerlm.commands.evaluate import evaluate_model
+from enhancerlm.commands.train import train
 from enhancerlm.errors import InputError
-from enhancerlm.evaluate import evaluate_model
-from enhancerlm.model import load_trained
-from enhancerlm.train import TrainOptions, train
+from enhancerlm.formats.dataset_table import read_dataset
+from enhancerlm.models.baseline import KmerBaseline, spectrum_features
+from enhancerlm.models.ensemble import combine
+from enhancerlm.models.scorer import load_trained
+from enhancerlm.training.ensemble import fit_weights
+from enhancerlm.training.loop import TrainOptions
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +88,7 @@ def test_stacking_learns_from_out_of_fold_predictions(members, mini_dataset, tmp
 
 
 def test_stacking_needs_cross_validated_members(mini_model, mini_dataset, members, tmp_path):
-    with pytest.raises(InputError, match="trained with --cv"):
+    with pytest.raises(InputError, match="stacking needs members trained with cv"):
         build_ensemble([str(mini_model), str(members[2])], mini_dataset, tmp_path / "s", method="stacking")
 
 

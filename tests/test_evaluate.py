@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from enhancerlm.evaluate import CURVE_GRID, binary_metrics, choose_threshold, curves, evaluate_model
+from enhancerlm.commands.evaluate import evaluate_model
+from enhancerlm.core.stats import CURVE_GRID, binary_metrics, choose_threshold, curves
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +106,10 @@ def test_leak_is_stated_plainly(evaluation):
 
 def test_layer2_leak_free_subset_reports_specificity_alone(tmp_path):
     """Every layer-2 test strong enhancer is a training copy: the leak-free subset is weak enhancers only."""
-    from enhancerlm.data import prepare_samplesheet
-    from enhancerlm.io import resource
-    from enhancerlm.train import TrainOptions, train
+    from enhancerlm.commands.prepare import prepare_samplesheet
+    from enhancerlm.commands.train import train
+    from enhancerlm.formats.files import resource
+    from enhancerlm.training.loop import TrainOptions
 
     dataset = prepare_samplesheet(resource("assets/samplesheets/mini_layer2.csv"), tmp_path, folds=3)["mini_layer2"][
         "dataset"]

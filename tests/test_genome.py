@@ -12,11 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from Bio import bgzf
-
 from conftest import invoke
-from enhancerlm import data
+
+from enhancerlm.analysis.negatives import gc_matched_negatives, prepare_bed_dataset
+from enhancerlm.commands.prepare import prepare_bed
+from enhancerlm.core.dna import gc_fraction
 from enhancerlm.errors import InputError
-from enhancerlm.genome import RegionIndex, contig_sizes, genome_sizes, open_genome, read_bed, read_fai
+from enhancerlm.formats.bed import RegionIndex, read_bed
+from enhancerlm.formats.dataset_table import COLUMNS, read_dataset
+from enhancerlm.formats.genome import contig_sizes, genome_sizes, open_genome, read_fai
 
 SIZES = {"chr1": 40_000, "chr2": 30_000, "chr3": 30_000, "chr4": 20_000}
 N_RUNS = [("chr1", 10_000, 12_000), ("chr3", 5_000, 6_000)]
@@ -98,7 +102,7 @@ def genome_files(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def prepared(genome_files, tmp_path_factory) -> tuple[pd.DataFrame, dict]:
-    paths = data.prepare_bed(
+    paths = prepare_bed(
         genome_files["bed"],
         genome_files["bgzip"],
         tmp_path_factory.mktemp("prepared"),
@@ -108,7 +112,7 @@ def prepared(genome_files, tmp_path_factory) -> tuple[pd.DataFrame, dict]:
         folds=3,
         seed=1,
     )["peaks"]
-    return data.read_dataset(paths["dataset"]), json.loads(paths["report"].read_text())
+    return read_dataset(paths["dataset"]), json.loads(paths["report"].read_text())
 
 
 def coordinates(ids: pd.Series) -> list[tuple[str, int, int]]:
@@ -152,7 +156,7 @@ def test_plain_gzip_genome_is_recompressed_once_to_a_cached_bgzf_copy(genome_fil
     gzipped.write_bytes(genome_files["gzip"].read_bytes())
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     genome = synthetic_genome()
-    with caplog.at_level("INFO", logger="enhancerlm.genome"):
+    with caplog.at_level("INFO", logger="enhancerlm.formats.genome"):
         for _ in range(2):  # the second open reuses the copy and its index
             with open_genome(gzipped) as reference, open_genome(genome_files["plain"]) as plain:
                 assert reference.sizes == SIZES
@@ -272,13 +276,13 @@ def test_negatives_are_gc_matched_same_length_and_free(genome_files):
         positives["sequence"] = [reference.fetch(*region) for region in positives[["chrom", "start", "end"]].values]
         pools = {"train": ["chr1", "chr2"], "test": TEST_CHROMS}
         exclude = [*positive_regions(), *BLACKLIST]
-        negatives = data.gc_matched_negatives(reference, positives, pools, exclude=exclude, per_positive=2, seed=3)
+        negatives = gc_matched_negatives(reference, positives, pools, exclude=exclude, per_positive=2, seed=3)
     by_id = positives.set_index("id")
     assert negatives["positive"].value_counts().to_dict() == dict.fromkeys(positives["id"], 2)
     for negative in negatives.itertuples():
         positive = by_id.loc[negative.positive]
         assert negative.end - negative.start == positive.end - positive.start == len(negative.sequence)
-        difference = data.gc_fraction(negative.sequence) - data.gc_fraction(positive.sequence)
+        difference = gc_fraction(negative.sequence) - gc_fraction(positive.sequence)
         assert difference == pytest.approx(negative.gc_difference)
         assert abs(difference) <= negative.tolerance + 1e-9
         assert (negative.chrom in TEST_CHROMS) == (positive.split == "test") == (negative.split == "test")
@@ -292,7 +296,7 @@ def test_negatives_are_gc_matched_same_length_and_free(genome_files):
 
 def test_prepared_dataset_splits_by_chromosome_and_matches_gc(genome_files, prepared):
     table, report = prepared
-    assert list(table.columns) == data.COLUMNS
+    assert list(table.columns) == COLUMNS
     positives, negatives = table[table["label"] == 1], table[table["label"] == 0]
     assert set(positives["class"]) == {"enhancer"} and set(negatives["class"]) == {"non-enhancer"}
     assert set(positives["source"]) == {"positives"} and set(negatives["source"]) == {"negatives"}
@@ -305,7 +309,7 @@ def test_prepared_dataset_splits_by_chromosome_and_matches_gc(genome_files, prep
     for (chrom, start, end), sequence in zip(coordinates(table["id"]), table["sequence"], strict=True):
         assert sequence == genome[chrom][start:end].upper()
     assert sorted(negatives["sequence"].str.len()) == sorted(list(positives["sequence"].str.len()) * 2)
-    gc = {label: part["sequence"].map(data.gc_fraction) for label, part in ((1, positives), (0, negatives))}
+    gc = {label: part["sequence"].map(gc_fraction) for label, part in ((1, positives), (0, negatives))}
     assert abs(gc[1].mean() - gc[0].mean()) < 0.01
     forbidden = [*positive_regions(), *BLACKLIST]
     assert not any(overlaps(region, other) for region in coordinates(negatives["id"]) for other in forbidden)
@@ -332,8 +336,8 @@ def test_prepared_dataset_splits_by_chromosome_and_matches_gc(genome_files, prep
 def test_negatives_are_deterministic_per_seed(genome_files, prepared):
     table, _ = prepared
     options = dict(blacklist=genome_files["blacklist"], test_chroms=TEST_CHROMS, negatives_per_positive=2, folds=3)
-    again, _ = data.prepare_bed_dataset(genome_files["bed"], genome_files["plain"], seed=1, **options)
-    other, _ = data.prepare_bed_dataset(genome_files["bed"], genome_files["plain"], seed=2, **options)
+    again, _ = prepare_bed_dataset(genome_files["bed"], genome_files["plain"], seed=1, **options)
+    other, _ = prepare_bed_dataset(genome_files["bed"], genome_files["plain"], seed=2, **options)
     pd.testing.assert_frame_equal(again, table)
     assert set(other.loc[other["label"] == 0, "id"]) != set(table.loc[table["label"] == 0, "id"])
 
@@ -348,7 +352,7 @@ def test_widened_and_unmatched_positives_are_reported(tmp_path):
     fasta.write_text(fasta_text(genome))
     bed = write_bed(tmp_path / "hard.bed", [("bg", 10_000, 10_300), ("bg", 2_000, 2_300), ("bg", 5_000, 5_300),
                                             ("bg", 15_000, 15_300), ("island", 850, 1_150)])
-    table, report = data.prepare_bed_dataset(bed, fasta, test_chroms=["island"], folds=2)
+    table, report = prepare_bed_dataset(bed, fasta, test_chroms=["island"], folds=2)
     summary = report["genome_negatives"]
     assert summary["unmatched"] == {"positives": 1, "missing_negatives": 1, "ids": ["island_850_1150"]}
     assert summary["widened"]["negatives"] >= 1 and summary["widened"]["max_tolerance"] > 0.02
@@ -360,9 +364,9 @@ def test_widened_and_unmatched_positives_are_reported(tmp_path):
 
 def test_prepare_bed_input_errors(genome_files, tmp_path):
     with pytest.raises(InputError, match="test chromosome.s. chr9 not in the genome"):
-        data.prepare_bed_dataset(genome_files["bed"], genome_files["plain"], test_chroms=["chr9"])
+        prepare_bed_dataset(genome_files["bed"], genome_files["plain"], test_chroms=["chr9"])
     with pytest.raises(InputError, match="dataset name 'bad name'"):
-        data.prepare_bed_dataset(genome_files["bed"], genome_files["plain"], name="bad name")
+        prepare_bed_dataset(genome_files["bed"], genome_files["plain"], name="bad name")
 
 
 # ---------------------------------------------------------------------------- command line
@@ -406,4 +410,4 @@ def test_cli_prepare_reads_a_plain_gzip_genome(genome_files, prepared, tmp_path,
                     genome_files["blacklist"], "--test-chroms", ",".join(TEST_CHROMS), "--negatives-per-positive", "2",
                     "--folds", "3", "--seed", "1", "--outdir", tmp_path / "prep")
     assert result.exit_code == 0, result.output
-    pd.testing.assert_frame_equal(data.read_dataset(tmp_path / "prep" / "peaks.dataset.tsv"), prepared[0])
+    pd.testing.assert_frame_equal(read_dataset(tmp_path / "prep" / "peaks.dataset.tsv"), prepared[0])

@@ -9,8 +9,10 @@ from transformers import AutoModel, BertConfig, BertForMaskedLM
 
 from enhancerlm.cli import main
 from enhancerlm.errors import InputError
-from enhancerlm.model import load_model, predict_proba, read_card, save_model, split_windows
-from enhancerlm.tokenize import KmerTokenizer, kmer_vocabulary
+from enhancerlm.models.card import read_card
+from enhancerlm.models.checkpoint import load_model, save_model
+from enhancerlm.models.language_model import split_windows
+from enhancerlm.models.tokenize import KmerTokenizer, kmer_vocabulary
 
 
 @pytest.fixture
@@ -88,7 +90,7 @@ def test_saved_classifier_round_trips_and_stays_a_hf_directory(tmp_path):
     reloaded = load_model(str(tmp_path / "m"))
     assert reloaded.classifier.pooling == "cls"
     sequences = ["ACGT" * 30, "GGGCCCAATT" * 9]
-    assert np.allclose(predict_proba(model, sequences), predict_proba(reloaded, sequences), atol=1e-6)
+    assert np.allclose(model.predict_proba(sequences), reloaded.predict_proba(sequences), atol=1e-6)
     encoder = AutoModel.from_pretrained(str(tmp_path / "m"))  # what any transformers user gets
     assert encoder.config.id2label == {0: "non", 1: "enh"}
 
@@ -96,8 +98,8 @@ def test_saved_classifier_round_trips_and_stays_a_hf_directory(tmp_path):
 def test_mean_pooling_ignores_padding():
     torch.manual_seed(0)
     model = load_model("scratch-tiny", kmer=3)
-    alone = predict_proba(model, ["ACGTACGTAA"], batch_size=1)
-    padded = predict_proba(model, ["ACGTACGTAA", "ACGT" * 40], batch_size=2)
+    alone = model.predict_proba(["ACGTACGTAA"], batch_size=1)
+    padded = model.predict_proba(["ACGTACGTAA", "ACGT" * 40], batch_size=2)
     assert np.isclose(alone[0], padded[0], atol=1e-5)
 
 
@@ -125,27 +127,28 @@ def test_long_sequences_pool_their_windows_into_one_representation():
         mask = encoded.sequence_mask.unsqueeze(-1).float()
         pooled = (hidden * mask).sum((0, 1)) / mask.sum()
         expected = torch.sigmoid(classifier.classifier(pooled)).item()
-    assert np.isclose(predict_proba(model, [sequence])[0], expected, atol=1e-6)
-    window_means = predict_proba(model, windows).mean()
+    assert np.isclose(model.predict_proba([sequence])[0], expected, atol=1e-6)
+    window_means = model.predict_proba(windows).mean()
     assert not np.isclose(expected, window_means, atol=1e-4)  # not an average of window probabilities
     # batching never mixes windows of different sequences
     others = ["ACGT" * 5, sequence, "".join(np.random.default_rng(2).choice(list("ACGT"), 150))]
-    alone = [predict_proba(model, [s])[0] for s in others]
-    assert np.allclose(predict_proba(model, others, batch_size=3), alone, atol=1e-6)
+    alone = [model.predict_proba([s])[0] for s in others]
+    assert np.allclose(model.predict_proba(others, batch_size=3), alone, atol=1e-6)
 
 
 def test_both_strands_average_the_reverse_complement():
     torch.manual_seed(0)
     model = load_model("scratch-tiny", kmer=4)
-    forward = predict_proba(model, ["AACCGGTTTA"])[0]
-    reverse = predict_proba(model, ["TAAACCGGTT"])[0]
-    assert np.isclose(predict_proba(model, ["AACCGGTTTA"], both_strands=True)[0], (forward + reverse) / 2)
+    forward = model.predict_proba(["AACCGGTTTA"])[0]
+    reverse = model.predict_proba(["TAAACCGGTT"])[0]
+    assert np.isclose(model.predict_proba(["AACCGGTTTA"], both_strands=True)[0], (forward + reverse) / 2)
 
 
 def test_other_tokenizers_and_architectures_go_through_auto_classes(bpe_checkpoint, mini_dataset, tmp_path):
-    from enhancerlm.evaluate import evaluate_model
-    from enhancerlm.tokenize import HuggingFaceTokenizer
-    from enhancerlm.train import TrainOptions, train
+    from enhancerlm.commands.evaluate import evaluate_model
+    from enhancerlm.commands.train import train
+    from enhancerlm.models.tokenize import HuggingFaceTokenizer
+    from enhancerlm.training.loop import TrainOptions
 
     loaded = load_model(str(bpe_checkpoint))
     assert isinstance(loaded.tokenizer, HuggingFaceTokenizer)
@@ -173,9 +176,8 @@ def remote_code_checkpoint(tmp_path):
     config.update(model_type="custom_dna", auto_map={"AutoConfig": "configuration_custom.CustomConfig",
                                                      "AutoModel": "modeling_custom.CustomModel"})
     (directory / "config.json").write_text(json.dumps(config))
-    from transformers import BertModel
-
     from safetensors.torch import save_model as save_weights
+    from transformers import BertModel
     save_weights(BertModel(BertConfig(**{k: v for k, v in config.items() if k not in ("model_type", "auto_map")}),
                            add_pooling_layer=False), str(directory / "model.safetensors"))
     KmerTokenizer.for_kmer(3).save_pretrained(directory)

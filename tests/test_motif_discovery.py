@@ -12,12 +12,16 @@ import torch
 from click.testing import CliRunner
 from conftest import planted_motif_samplesheet
 
+from enhancerlm.analysis.known_motifs import load_motifs
+from enhancerlm.analysis.motif_discovery import MOTIF_COLUMNS, containing, split_halves
 from enhancerlm.cli import main
-from enhancerlm.data import prepare_samplesheet
-from enhancerlm.model import load_model, read_card, save_model
-from enhancerlm.motifs import (MOTIF_COLUMNS, MotifOptions, containing, discover_motifs, load_motifs, read_meme,
-                               split_halves)
-from enhancerlm.train import TrainOptions, train
+from enhancerlm.commands.motifs import MotifOptions, discover_motifs
+from enhancerlm.commands.prepare import prepare_samplesheet
+from enhancerlm.commands.train import train
+from enhancerlm.formats.meme import read_meme
+from enhancerlm.models.card import read_card
+from enhancerlm.models.checkpoint import load_model, save_model
+from enhancerlm.training.loop import TrainOptions
 
 PLANTED, DECOY = "MA0139.2", "MA0035.5"  # CTCF and GATA1, JASPAR 2024 CORE vertebrates
 TRAINING = TrainOptions(epochs=20, batch_size=32, lr=3e-3, patience=100)

@@ -9,31 +9,27 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from enhancerlm.data import reverse_complement
-from enhancerlm.errors import InputError
-from enhancerlm.attribution import nucleotide_scores, offsets_to_nucleotide_scores
-from enhancerlm.motifs import (
+from enhancerlm.analysis.attribution import nucleotide_scores, offsets_to_nucleotide_scores
+from enhancerlm.analysis.known_motifs import load_motifs, match_motifs, scan_motifs
+from enhancerlm.analysis.motif_discovery import (
     alignment_score,
     attended_kmers,
     best_alignment,
+    candidate_regions,
     canonical_codes,
     decode_kmer,
-    load_motifs,
-    match_motifs,
-    motif_instances,
-    pick_candidates,
-    scan_motifs,
-    split_halves,
-    track_lines,
-    bh_qvalues,
-    candidate_regions,
-    consensus,
     hypergeometric_enrichment,
     merge_candidates,
+    motif_instances,
     pfm_from_instances,
-    read_meme,
-    write_meme,
+    pick_candidates,
+    split_halves,
 )
+from enhancerlm.commands.motifs import track_lines
+from enhancerlm.core.dna import consensus, reverse_complement
+from enhancerlm.core.stats import bh_qvalues
+from enhancerlm.errors import InputError
+from enhancerlm.formats.meme import read_meme, write_meme
 
 
 def test_kmer_scores_spread_and_averaged():

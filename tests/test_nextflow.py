@@ -13,7 +13,6 @@ import functools
 import gzip
 import importlib.metadata
 import importlib.util
-import inspect
 import json
 import os
 import platform
@@ -32,18 +31,14 @@ import yaml
 from click.testing import CliRunner
 
 import enhancerlm
-import enhancerlm.benchmark as benchmark_module
-import enhancerlm.data as data_module
-import enhancerlm.ensemble as ensemble_module
-import enhancerlm.evaluate as evaluate_module
-import enhancerlm.genome as genome_module
-import enhancerlm.motifs as motifs_module
-import enhancerlm.predict as predict_module
-import enhancerlm.train as train_module
-import enhancerlm.variants as variants_module
-from enhancerlm import cli, pipeline
+from enhancerlm import cli
+from enhancerlm.analysis.scan import genome_chunks
 from enhancerlm.errors import InputError
-from enhancerlm.train import TrainOptions
+from enhancerlm.formats.genome import genome_sizes
+from enhancerlm.pipeline import params as pipeline_params
+from enhancerlm.pipeline import runner as pipeline_runner
+from enhancerlm.pipeline.reports import write_versions_yaml
+from enhancerlm.pipeline.steps import PIPELINE_STEPS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nfparse  # noqa: E402
@@ -95,13 +90,14 @@ OVERRIDES = {
     "blacklist": {"genome_regions": str(REPO / "assets" / "data" / "hg19-chr22-demo" / "demo_regions.bed"),
                   "blacklist": str(REPO / "assets" / "data" / "hg19-chr22-demo" / "test_regions.bed"),
                   "predict_chunk_size": 7000000},
+    "two_datasets": {"input": str(REPO / "tests" / "data" / "two_datasets.csv")},  # one prepare task per dataset
 }
 VARIANTS = ("test", "all_optional")  # every module command is rendered and parsed under these
 
 
 @functools.lru_cache(maxsize=None)
 def variant_params(variant: str) -> dict:
-    return pipeline.load_params(profile="test", overrides=OVERRIDES[variant])
+    return pipeline_params.load_params(profile="test", overrides=OVERRIDES[variant])
 
 
 # Representative inputs per process, as the upstream channel delivers them (Nextflow stages them following
@@ -457,98 +453,45 @@ def check_outputs(task: Task, rendered: nfparse.Rendered, workdir: Path) -> set[
     return covered
 
 
-def bound(function, args, kwargs) -> dict:
-    arguments = inspect.signature(function).bind(*args, **kwargs)
-    arguments.apply_defaults()
-    return dict(arguments.arguments)
-
-
-def cli_library_call(argv: list[str]) -> tuple[str, dict]:
-    """Invoke the CLI with the library functions it calls replaced: what it would pass to the library."""
-    captured: dict[str, dict] = {}
-
-    def fake(name, function, result):
-        def replacement(*args, **kwargs):
-            captured[name] = bound(function, args, kwargs)
-            return result
-        return replacement
-
-    card = {"validation": None, "model_id": "x", "best_epoch": 1, "threshold": 0.5, "weights": [0.5, 0.5]}
-    scan = {"prefix": "x", "windows": {"scored": 0}, "regions": {"called": 0}, "outputs": {"json": "x.predict.json"}}
-    motifs = {"prefix": "x", "counts": {"motifs": 0, "known": 0}, "outputs": {"json": "x.motifs.json"}}
-    variants = {"prefix": "x", "records": {"reported": 0}, "alleles": {"total": 0, "scored": 0},
-                "outputs": {"json": "x.variants.json"}}
-    with mock.patch.object(data_module, "prepare_samplesheet", fake("prepare", data_module.prepare_samplesheet, {})), \
-            mock.patch.object(train_module, "train", fake("train", train_module.train, card)), \
-            mock.patch.object(ensemble_module, "build_ensemble",
-                              fake("ensemble", ensemble_module.build_ensemble, card)), \
-            mock.patch.object(evaluate_module, "evaluate_model",
-                              fake("evaluate", evaluate_module.evaluate_model, {"metrics": "m"})), \
-            mock.patch.object(benchmark_module, "run_benchmark",
-                              fake("benchmark", benchmark_module.run_benchmark, {"markdown": "b.md"})), \
-            mock.patch.object(genome_module, "index_genome", fake("index", genome_module.index_genome,
-                                                                  {"fasta": "x", "contigs": 1, "bases": 1})), \
-            mock.patch.object(predict_module, "write_chunks", fake("chunks", predict_module.write_chunks, Path(__file__))), \
-            mock.patch.object(predict_module, "predict", fake("predict", predict_module.predict, scan)), \
-            mock.patch.object(predict_module, "merge_predictions", fake("merge", predict_module.merge_predictions, scan)), \
-            mock.patch.object(motifs_module, "discover_motifs", fake("motifs", motifs_module.discover_motifs, motifs)), \
-            mock.patch.object(variants_module, "score_variants", fake("variants", variants_module.score_variants, variants)):
-        result = CliRunner().invoke(cli.main, argv[1:], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert len(captured) == 1, captured
-    return next(iter(captured.items()))
-
-
 @dataclasses.dataclass
 class RunnerRecord:
     params: dict
-    calls: dict[str, list[dict]]
-    prepared: dict
-    steps: list[str]
+    tasks: list  # pipeline.tasks.Task, in the order the runner ran them
+    datasets: dict[str, Path]  # dataset id -> prepared table
+
+    @property
+    def steps(self) -> list[str]:
+        return list(dict.fromkeys(task.step for task in self.tasks))
+
+    def task(self, step: str, label: str):
+        (found,) = [task for task in self.tasks if (task.step, task.label) == (step, label)]
+        return found
+
+    def labels(self, step: str) -> list[str]:
+        return [task.label for task in self.tasks if task.step == step]
+
+
+# The tasks whose outputs plan later ones (the dataset tables, the genome index, its chunks) really run
+RUN_FOR_THE_PLAN = {"PREPARE", "GENOMEINDEX", "CHUNKS"}
 
 
 def record_runner(params: dict) -> RunnerRecord:
-    """Run `run_pipeline` with training, ensembles, evaluation and MultiQC replaced by recorders (prepare is
-    real)."""
-    calls: dict[str, list[dict]] = {"prepare": [], "train": [], "ensemble": [], "evaluate": [], "benchmark": [],
-                                    "index": [], "chunks": [], "predict": [], "merge": [], "chunk_summary": [],
-                                    "motifs": [], "variants": [], "multiqc": []}
-    prepared: dict = {}
-    real_prepare = pipeline.prepare_samplesheet
-    outdir = Path(params["outdir"])
+    """Run `run_pipeline`, recording every task; only those that plan later tasks run."""
+    recorded = []
+    real_run = pipeline_runner.Runner.run
 
-    def prepare(*args, **kwargs):
-        calls["prepare"].append(bound(real_prepare, args, kwargs))
-        prepared.update(real_prepare(*args, **kwargs))
-        return prepared
+    def run(self, task):
+        recorded.append(task)
+        if task.step in RUN_FOR_THE_PLAN:
+            real_run(self, task)
+        for output in task.outputs:  # empty stand-ins, so that the CLI accepts the paths of the tasks after it
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.touch()
 
-    def recorder(name, function, result=None, call_through=False):
-        def replacement(*args, **kwargs):
-            calls[name].append(bound(function, args, kwargs))
-            return function(*args, **kwargs) if call_through else result
-        return replacement
-
-    with mock.patch.multiple(pipeline, prepare_samplesheet=prepare,
-                             train=recorder("train", train_module.train, {}),
-                             build_ensemble=recorder("ensemble", ensemble_module.build_ensemble, {}),
-                             evaluate_model=recorder("evaluate", evaluate_module.evaluate_model, {}),
-                             run_benchmark=recorder("benchmark", benchmark_module.run_benchmark, {}),
-                             index_genome=recorder("index", genome_module.index_genome, call_through=True),
-                             write_chunks=recorder("chunks", predict_module.write_chunks, call_through=True),
-                             predict=recorder("predict", predict_module.predict, {}),
-                             merge_predictions=recorder("merge", predict_module.merge_predictions, {}),
-                             run_bin_script=recorder("chunk_summary", pipeline.run_bin_script, []),
-                             discover_motifs=recorder("motifs", motifs_module.discover_motifs, {}),
-                             score_variants=recorder("variants", variants_module.score_variants, {}),
-                             multiqc_report=recorder("multiqc", pipeline.multiqc_report,
-                                                     outdir / "multiqc" / "multiqc_report.html")):
-        summary = json.loads(Path(pipeline.run_pipeline(params, device="cpu")).read_text())
-    steps = []
-    for step in summary["steps"]:
-        name = re.sub(r"\s*\(.*\)$", "", step["step"])
-        if name not in steps:
-            steps.append(name)
-    return RunnerRecord(params, calls, prepared, steps)
+    with mock.patch.object(pipeline_runner.Runner, "run", run):
+        pipeline_runner.run_pipeline(params, cli.run_task, device="cpu", threads=2)
+    datasets = {task.label: task.outputs[0] for task in recorded if task.step == "PREPARE"}
+    return RunnerRecord(params, recorded, datasets)
 
 
 @pytest.fixture(scope="module")
@@ -785,7 +728,7 @@ def genome_predict_plan(params: dict, items: list[list]) -> tuple[list[dict], li
     if not workflow_scope(params)["scan"]:
         return [], []
     # ENHANCERLM_CHUNKS's BED, one chunk per line (its 4th column), as `enhancerlm chunks` writes it
-    chunks = predict_module.genome_chunks(genome_module.genome_sizes(params["genome"]), params["predict_chunk_size"])
+    chunks = genome_chunks(genome_sizes(params["genome"]), params["predict_chunk_size"])
     assert "ch_chunks = ENHANCERLM_CHUNKS.out.bed .flatMap { _meta, bed -> bed.readLines() } .map { line -> " \
            "line.tokenize('\\t')[3] }" in normalized(workflow_text(GENOME_PREDICT)), f"{GENOME_PREDICT}: ch_chunks"
     ops = channel_chain("ch_scans", ["ch_models", "combine("], path=GENOME_PREDICT)
@@ -852,7 +795,7 @@ def publish_path(name: str, params: dict, config: Path = REPO / "conf" / "module
 
 
 def schema_properties() -> dict:
-    return {name: spec for group in pipeline.schema()["$defs"].values()
+    return {name: spec for group in pipeline_params.schema()["$defs"].values()
             for name, spec in group.get("properties", {}).items()}
 
 
@@ -1265,7 +1208,7 @@ def test_prepare_task_outputs(tmp_path, runner_records):
     run_script(rendered.command, workdir)
     check_outputs(task, rendered, workdir)
     # The staged task prepares exactly what the runner prepares from the original samplesheet.
-    runner = runner_records("test").prepared[task.meta["id"]]
+    runner = {"dataset": runner_records("test").datasets[task.meta["id"]]}
     (dataset,) = [patterns for output, patterns in nfparse.output_patterns(task.process, rendered)
                   if output.emit == "dataset"]
     assert (workdir / dataset[0]).read_bytes() == Path(runner["dataset"]).read_bytes()
@@ -1572,7 +1515,7 @@ def test_runner_versions_name_the_steps_and_tools_of_the_modules(tmp_path):
         tools = [nfparse.evaluate(o.elements[1][1]) for o in process.outputs if o.topic == "versions"]
         if tools:
             expected[process.name] = sorted(tools)
-    written = yaml.safe_load(pipeline.write_versions_yaml(tmp_path / "versions.yml").read_text())
+    written = yaml.safe_load(write_versions_yaml(tmp_path / "versions.yml").read_text())
     assert {step: sorted(tools) for step, tools in written.items()} == expected
 
 
@@ -1629,7 +1572,7 @@ def test_dead_param_check_can_fail(tmp_path):
 
 
 def test_nextflow_config_params_equal_schema_defaults():
-    config = pipeline.config_params(REPO / "nextflow.config")
+    config = pipeline_params.config_params(REPO / "nextflow.config")
     # the runner's line reader and the config parser agree on the params block
     block = nfparse.read_config(REPO / "nextflow.config")["params"]
     evaluated: dict = {}
@@ -1650,18 +1593,18 @@ def test_nextflow_config_params_equal_schema_defaults():
 
 
 def test_runner_defaults_equal_nextflow_config():
-    config = pipeline.config_params(REPO / "nextflow.config")
-    root = str(pipeline.project_dir())
+    config = pipeline_params.config_params(REPO / "nextflow.config")
+    root = str(pipeline_params.project_dir())
     expected = {k: v.replace("${projectDir}", root) if isinstance(v, str) else v
                 for k, v in config.items() if v is not None}
     # no data is a default: --input is required
     with pytest.raises(InputError, match="'input' is a required property"):
-        pipeline.load_params()
-    assert pipeline.load_params(overrides={"input": "sheet.csv"}) == {**expected, "input": "sheet.csv"}
-    for profile in pipeline.PROFILES:
+        pipeline_params.load_params()
+    assert pipeline_params.load_params(overrides={"input": "sheet.csv"}) == {**expected, "input": "sheet.csv"}
+    for profile in pipeline_params.PROFILES:
         block = nfparse.read_config(REPO / "conf" / f"{profile}.config")["params"]
         assert {k: nfparse.config_value(v, {"projectDir": "${projectDir}"}) for k, v in block.items()} == \
-            pipeline.profile_params(profile)
+            pipeline_params.profile_params(profile)
 
 
 def test_project_dir_paths_exist():
@@ -1678,8 +1621,7 @@ def test_workflow_process_order_matches_runner_steps(runner_records):
     calls = nfparse.workflow_calls(REPO / "main.nf")
     steps = [re.sub(r"^ENHANCERLM_", "", name) for name in calls]
     assert steps == runner_records("test").steps, f"Nextflow runs {steps}, the runner {runner_records('test').steps}"
-    if hasattr(pipeline, "PIPELINE_STEPS"):
-        assert list(pipeline.PIPELINE_STEPS) == steps
+    assert list(PIPELINE_STEPS) == steps
 
 
 def test_workflow_calls_fail_loudly(tmp_path):
@@ -1692,301 +1634,183 @@ def test_workflow_calls_fail_loudly(tmp_path):
         nfparse.workflow_calls(tmp_path / "main.nf")
 
 
-def compare(nextflow: dict, runner: dict, skip: set[str], where: str) -> None:
-    differences = {k: (nextflow[k], runner.get(k, "<missing>")) for k in nextflow if k not in skip
-                   and (nextflow[k] != runner.get(k) or type(nextflow[k]) is not type(runner.get(k)))}
-    assert not differences, f"{where}: (Nextflow, runner) differ: {differences}"
+def parsed_command(argv: list[str], published: Path | None) -> dict:
+    """A command line as the CLI parses it, with paths reduced to their names and `--threads` dropped: a Nextflow
+    task stages inputs by name and writes into its own directory (`--outdir .`), which is published to `published`."""
+    if argv[0] == "multiqc":
+        values = dict(multiqc_context(argv).params)
+    else:
+        values = dict(enhancerlm_context(argv).params)
+    values.pop("threads", None)
+
+    def name(value):
+        if isinstance(value, (list, tuple)):
+            return [name(v) for v in value]
+        if value == "." and published is not None:
+            return published.name
+        return Path(value).name if isinstance(value, str) and ("/" in value or Path(value).exists()) else value
+
+    return {key: name(value) for key, value in values.items()}
+
+
+def assert_same_command(nextflow_argv: list[str], runner_task, published: Path | None) -> None:
+    """The runner's command line is the rendered module's; its outputs go where Nextflow publishes them."""
+    program = "enhancerlm" if runner_task.runs == "enhancerlm" else runner_task.runs
+    runner_argv = [program, *runner_task.argv]
+    assert nextflow_argv[0] == program, f"{runner_task.name}: Nextflow runs {nextflow_argv[0]}, the runner {program}"
+    if program == "chunk_scans_mqc.py":
+        ours, theirs = option_values(nextflow_argv[1:]), option_values(list(runner_task.argv))
+        assert {k: [Path(v).name for v in vs] for k, vs in ours.items()} == \
+            {k: [Path(v).name for v in vs] for k, vs in theirs.items()}, runner_task.name
+    else:
+        nextflow, runner = parsed_command(nextflow_argv, published), parsed_command(runner_argv, published)
+        differences = {k: (nextflow.get(k), runner.get(k)) for k in {*nextflow, *runner} if nextflow.get(k) != runner.get(k)}
+        assert not differences, f"{runner_task.name}: (Nextflow, runner) differ: {differences}"
+    if published is not None:
+        if program == "enhancerlm":
+            values = enhancerlm_context(runner_argv).params
+            written = Path(values.get("outdir") or values["output"])
+        else:
+            written = Path(option_values(list(runner_task.argv))["--output"][0])
+        assert published in (written, written.parent), f"{runner_task.name}: writes {written}, Nextflow publishes " \
+            f"to {published}"
 
 
 @pytest.mark.parametrize("variant", list(OVERRIDES))
-def test_nextflow_and_runner_pass_the_same_options(variant, runner_records, tmp_path, monkeypatch):
+def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, tmp_path, monkeypatch):
+    """Every task the runner runs is a task the workflow plans, with the command line its module renders."""
     record = runner_records(variant)
     params = record.params
-    monkeypatch.chdir(tmp_path)
 
-    # PREPARE: one task per dataset of the samplesheet
-    prepare = read_module(module_path("ENHANCERLM_PREPARE"))
-    (runner_call,) = record.calls["prepare"]
+    def check(process_name: str, case: dict, label: str, workdir: str, meta: dict | None = None):
+        process = read_module(module_path(process_name))
+        task, rendered, argv = staged_command(process, case, tmp_path / workdir, params, monkeypatch, meta=meta)
+        step = process_name.removeprefix("ENHANCERLM_")
+        unpublished = ("PREDICT", "GENOMEINDEX", "CHUNKS")  # publishDir enabled: false, kept in the work directory
+        published = None if step in unpublished else publish_path(process_name, params)
+        runner_task = record.task(step, label)
+        if step == "PREPARE":  # the dataset's own samplesheet: the workflow writes one; the runner's input is one already
+            sheet = Path(runner_task.argv[runner_task.argv.index("--input") + 1])
+            assert sheet.name in (f"{label}.samplesheet.csv", Path(params["input"]).name), sheet
+            argv[argv.index("--input") + 1] = str(sheet)
+        if step == "BENCHMARK":  # Nextflow stages the dataset's evaluations as evaluations/; the runner reads them
+            evaluations = Path(runner_task.argv[runner_task.argv.index("--evaluations") + 1])  # where EVALUATE wrote
+            assert evaluations == publish_path("ENHANCERLM_EVALUATE", params), evaluations
+            argv[argv.index("--evaluations") + 1] = str(evaluations)
+        assert_same_command(argv, runner_task, published)
+        return task, rendered
+
     dataset_files = {}
-    for dataset_id in record.prepared:
-        task, rendered, argv = staged_command(prepare, CASES["ENHANCERLM_PREPARE"], tmp_path / dataset_id, params,
-                                              monkeypatch, meta={"id": dataset_id})
-        ctx = enhancerlm_context(argv)
-        for option in ("folds", "seed", "max_n_fraction", "positive"):
-            assert ctx.params[option] == params.get(option), option
-        name, nextflow_call = cli_library_call(argv)
-        assert name == "prepare"
-        # Nextflow prepares one dataset per task, named by --prefix; the runner the whole samplesheet by dataset name
-        assert nextflow_call["prefix"] == dataset_id and runner_call["prefix"] is None
-        compare(nextflow_call, runner_call, {"samplesheet", "outdir", "prefix"}, f"prepare {dataset_id}")
-        outputs = dict((o.emit, p) for o, p in nfparse.output_patterns(prepare, rendered))
-        dataset_files[dataset_id] = outputs["dataset"][0]
-        assert Path(record.prepared[dataset_id]["dataset"]).name == dataset_files[dataset_id]
+    for dataset_id in record.datasets:
+        task, rendered = check("ENHANCERLM_PREPARE", CASES["ENHANCERLM_PREPARE"], dataset_id, f"prepare_{dataset_id}",
+                               meta={"id": dataset_id})
+        dataset_files[dataset_id] = dict((o.emit, p) for o, p in nfparse.output_patterns(task.process, rendered))["dataset"][0]
+        assert record.datasets[dataset_id].name == dataset_files[dataset_id]
+    assert record.labels("PREPARE") == list(dataset_files)
 
-    # TRAIN: one task per dataset and k, and per dataset the k-mer baseline when params.baseline
-    train = read_module(module_path("ENHANCERLM_TRAIN"))
     plan = nextflow_plan(params, dataset_files)
-    runner_train = {Path(c["outdir"]).name: c for c in record.calls["train"]}
-    assert len(runner_train) == len(record.calls["train"]), "the runner trains a model twice"
-    assert sorted(runner_train) == sorted(t["meta"]["id"] for t in plan.train), "Nextflow and the runner train " \
-        "different models"
+    assert sorted(record.labels("TRAIN")) == sorted(t["meta"]["id"] for t in plan.train), "different models trained"
     n_kmers = len(str(params["kmers"]).split(","))
-    assert len(plan.train) == len(record.prepared) * (n_kmers + bool(params["baseline"])) * params["replicates"]
-    assert {task["meta"]["seed"] for task in plan.train} == set(pipeline.replicate_seeds(params))
-    cross_validation = params["cv"] or params["ensemble"] == "stacking"  # stacking learns from out-of-fold predictions
+    assert len(plan.train) == len(dataset_files) * (n_kmers + bool(params["baseline"])) * params["replicates"]
     models = {}
     for planned in plan.train:
         meta = planned["meta"]
-        runner_call = runner_train[meta["id"]]
-        assert str(runner_call["dataset"]) == str(record.prepared[meta["dataset"]]["dataset"])
-        case = {"meta": meta, "dirs": {"base_model"},
-                "inputs": {key: planned[key] for key in ("dataset", "meta2", "base_model")}}
-        task, rendered, argv = staged_command(train, case, tmp_path / meta["id"], params, monkeypatch)
-        ctx = enhancerlm_context(argv)
-        expected = dataclasses.replace(pipeline.train_options(params), seed=meta["seed"])
-        for option in dataclasses.fields(TrainOptions):
-            value = ctx.params[option.name]
-            value = cli._fold(value) if option.name == "val_fold" else value
-            assert value == getattr(expected, option.name), f"{option.name}: CLI {value!r}, runner {expected}"
-        baseline = meta["kmer"] is None
-        assert ("--kmer" in argv) is not baseline, f"{meta['id']}: {shlex.join(argv)}"
-        assert argv[argv.index("--model") + 1] == ("kmer-baseline" if baseline else params["model"])
-        assert ("--cv" in argv) is cross_validation, f"{meta['id']}: --cv with cv={params['cv']}, " \
-                                                     f"ensemble={params['ensemble']}: {shlex.join(argv)}"
-        name, nextflow_call = cli_library_call(argv)
-        assert name == "train"
-        assert dataclasses.asdict(nextflow_call["options"]) == dataclasses.asdict(runner_call["options"])
-        assert Path(nextflow_call["outdir"]).name == Path(runner_call["outdir"]).name
-        assert Path(runner_call["outdir"]).parent == publish_path("ENHANCERLM_TRAIN", params)
-        compare(nextflow_call, runner_call, {"dataset", "outdir", "device", "options"}, f"train {meta['id']}")
-        model_dir = dict((o.emit, p) for o, p in nfparse.output_patterns(train, rendered))["model"][0]
-        models[meta["id"]] = (task, model_dir)
+        case = {"meta": meta, "dirs": {"base_model"}, "inputs": {k: planned[k] for k in ("dataset", "meta2", "base_model")}}
+        task, rendered = check("ENHANCERLM_TRAIN", case, meta["id"], meta["id"])
+        models[meta["id"]] = (task, dict((o.emit, p) for o, p in nfparse.output_patterns(task.process, rendered))["model"][0])
 
-    # ENSEMBLE: per dataset, the k-mer models in k order, when params.ensemble and two or more k
-    ensemble = read_module(module_path("ENHANCERLM_ENSEMBLE"))
-    trained_dirs = nextflow_plan(params, dataset_files,  # the members named by the TRAIN tasks' outputs
-                                 model_dir=lambda meta: models.get(meta["id"], (None, meta["id"]))[1])
-    assert trained_dirs.ensemble == plan.ensemble
-    assert all(task["meta"]["dataset"] in dataset_files for task in plan.ensemble)
-    runner_ensembles = {Path(c["outdir"]).name: c for c in record.calls["ensemble"]}
-    assert len(runner_ensembles) == len(record.calls["ensemble"])
-    assert sorted(runner_ensembles) == sorted(t["meta"]["id"] for t in plan.ensemble), "Nextflow and the runner " \
-        "build different ensembles"
+    trained = nextflow_plan(params, dataset_files, model_dir=lambda meta: models.get(meta["id"], (None, meta["id"]))[1])
+    assert sorted(record.labels("ENSEMBLE")) == sorted(t["meta"]["id"] for t in trained.ensemble), "different ensembles"
     expect_ensembles = params["ensemble"] != "none" and n_kmers >= 2
-    assert len(plan.ensemble) == (len(record.prepared) * params["replicates"] if expect_ensembles else 0)
-    for planned in plan.ensemble:
+    assert len(trained.ensemble) == (len(dataset_files) * params["replicates"] if expect_ensembles else 0)
+    for planned in trained.ensemble:
         meta = planned["meta"]
-        runner_call = runner_ensembles[meta["id"]]
         kmers = [models[member][0].meta["kmer"] for member in planned["members"]]
         assert None not in kmers and kmers == sorted(kmers), f"{meta['id']}: members {planned['members']}"
-        assert {models[member][0].meta["dataset"] for member in planned["members"]} == {meta["dataset"]}
-        case = {"meta": meta, "dirs": {"members"}, "inputs": {"members": planned["members"],
-                                                              "dataset": planned["dataset"]}}
-        task, rendered, argv = staged_command(ensemble, case, tmp_path / meta["id"], params, monkeypatch)
-        check_command(task, rendered.command)
-        name, nextflow_call = cli_library_call(argv)
-        assert name == "ensemble"
-        assert nextflow_call["member_specs"] == task.inputs["members"]  # members/<model>, in k order
-        assert [Path(m).name for m in runner_call["member_specs"]] == [Path(m).name for m in task.inputs["members"]], \
-            f"{meta['id']}: the runner orders the members {runner_call['member_specs']}, Nextflow by k"
-        assert [Path(m).parent for m in runner_call["member_specs"]] == [publish_path("ENHANCERLM_TRAIN", params)] * \
-            len(kmers)
-        assert str(runner_call["dataset"]) == str(record.prepared[meta["dataset"]]["dataset"])
-        assert Path(runner_call["dataset"]).name == task.inputs["dataset"]
-        assert Path(nextflow_call["outdir"]).name == Path(runner_call["outdir"]).name
-        assert Path(runner_call["outdir"]).parent == publish_path("ENHANCERLM_ENSEMBLE", params)
-        assert nextflow_call["method"] == params["ensemble"]
-        compare(nextflow_call, runner_call, {"member_specs", "dataset", "outdir"}, f"ensemble {meta['id']}")
-        outputs = dict((o.emit, p) for o, p in nfparse.output_patterns(ensemble, rendered))
-        models[meta["id"]] = (task, outputs["model"][0])
+        case = {"meta": meta, "dirs": {"members"}, "inputs": {"members": planned["members"], "dataset": planned["dataset"]}}
+        task, rendered = check("ENHANCERLM_ENSEMBLE", case, meta["id"], meta["id"])
+        models[meta["id"]] = (task, dict((o.emit, p) for o, p in nfparse.output_patterns(task.process, rendered))["model"][0])
 
-    # EVALUATE: every trained model and every ensemble, on its dataset
-    evaluate = read_module(module_path("ENHANCERLM_EVALUATE"))
-    planned_evaluate = nextflow_plan(params, dataset_files, model_dir=lambda meta: models[meta["id"]][1]).evaluate
-    runner_evaluate = {c["prefix"]: c for c in record.calls["evaluate"]}
-    assert len(runner_evaluate) == len(record.calls["evaluate"])
-    assert sorted(runner_evaluate) == sorted(t["meta"]["id"] for t in planned_evaluate) == sorted(models), \
-        "Nextflow and the runner evaluate different models"
-    for planned in planned_evaluate:
-        model_task, model_dir = models[planned["meta"]["id"]]
-        assert (planned["meta"], planned["model"], planned["dataset"]) == (model_task.meta, model_dir,
-                                                                           model_task.inputs["dataset"])
-        runner_call = runner_evaluate[planned["meta"]["id"]]
-        assert Path(runner_call["model_spec"]).name == model_dir
-        assert Path(runner_call["model_spec"]).parent == publish_path(model_task.process.name, params)
-        case = {"meta": planned["meta"], "dirs": {"model"},
-                "inputs": {"model": planned["model"], "dataset": planned["dataset"]}}
-        task, _, argv = staged_command(evaluate, case, tmp_path / f"evaluate_{model_dir}", params, monkeypatch)
-        name, nextflow_call = cli_library_call(argv)
-        assert name == "evaluate"
-        assert str(runner_call["dataset"]) == str(record.prepared[planned["meta"]["dataset"]]["dataset"])
-        assert Path(runner_call["dataset"]).name == task.inputs["dataset"]
-        assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_EVALUATE", params)
-        compare(nextflow_call, runner_call, {"model_spec", "dataset", "outdir"}, f"evaluate {model_dir}")
+    full = nextflow_plan(params, dataset_files, model_dir=lambda meta: models[meta["id"]][1])
+    assert sorted(record.labels("EVALUATE")) == sorted(t["meta"]["id"] for t in full.evaluate) == sorted(models)
+    for planned in full.evaluate:
+        case = {"meta": planned["meta"], "dirs": {"model"}, "inputs": {"model": planned["model"], "dataset": planned["dataset"]}}
+        check("ENHANCERLM_EVALUATE", case, planned["meta"]["id"], f"evaluate_{planned['model']}")
+    assert sorted(record.labels("BENCHMARK")) == sorted(t["meta"]["id"] for t in full.benchmark) == sorted(dataset_files)
+    for planned in full.benchmark:
+        check("ENHANCERLM_BENCHMARK", {"meta": planned["meta"], "dirs": set(), "inputs": {"evaluations": planned["evaluations"]}},
+              planned["meta"]["id"], f"benchmark_{planned['meta']['id']}")
 
-    # BENCHMARK: per dataset, over the evaluations of all its models and seeds
-    benchmark = read_module(module_path("ENHANCERLM_BENCHMARK"))
-    planned_benchmark = nextflow_plan(params, dataset_files).benchmark
-    runner_benchmark = {c["dataset"]: c for c in record.calls["benchmark"]}
-    assert sorted(runner_benchmark) == sorted(t["meta"]["id"] for t in planned_benchmark) == sorted(record.prepared)
-    for planned in planned_benchmark:
-        dataset_id = planned["meta"]["id"]
-        evaluated = sorted(t["meta"]["id"] for t in planned_evaluate if t["meta"]["dataset"] == dataset_id)
-        staged = sorted(f.removesuffix(".metrics.json") for f in planned["evaluations"] if f.endswith(".metrics.json"))
-        assert staged == evaluated, f"{dataset_id}: the benchmark gets {staged}, EVALUATE scores {evaluated}"
-        assert len(planned["evaluations"]) == len(evaluated) * (4 if cross_validation else 2)
-        task, _, argv = staged_command(benchmark, {"meta": planned["meta"], "dirs": set(),
-                                                   "inputs": {"evaluations": planned["evaluations"]}},
-                                       tmp_path / f"benchmark_{dataset_id}", params, monkeypatch)
-        name, nextflow_call = cli_library_call(argv)
-        assert name == "benchmark"
-        runner_call = runner_benchmark[dataset_id]
-        assert Path(runner_call["evaluations_dir"]) == publish_path("ENHANCERLM_EVALUATE", params)
-        assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_BENCHMARK", params)
-        compare(nextflow_call, runner_call, {"evaluations_dir", "outdir"}, f"benchmark {dataset_id}")
-
-    # GENOMEINDEX once, when a step reads the genome; CHUNKS on its .fai; PREDICT per model and chunk on the indexed
-    # genome; MERGEPREDICTIONS and CHUNK_SUMMARY per model: the first seed's ensembles (or k-mer models)
-    full_plan = nextflow_plan(params, dataset_files, model_dir=lambda meta: models[meta["id"]][1])
-    uses_genome = bool(full_plan.predict or full_plan.variants)
-    assert len(record.calls["index"]) == int(uses_genome), "the genome is indexed once, and only when a step needs it"
     genome = {"meta2": {"id": "chr22_demo"}, "fasta": "chr22_demo.fa.gz", "fai": "chr22_demo.fa.gz.fai",
               "gzi": "chr22_demo.fa.gz.gzi"}
+    uses_genome = bool(full.predict or full.variants)
+    assert len(record.labels("GENOMEINDEX")) == int(uses_genome), "the genome is indexed once, when a step needs it"
     if uses_genome:
-        (runner_call,) = record.calls["index"]
-        index = read_module(module_path("ENHANCERLM_GENOMEINDEX"))
         source = Path(params["genome"])
-        _, rendered, argv = staged_command(index, {"meta": {"id": source.name.split(".")[0]}, "dirs": set(),
-                                                   "inputs": {"fasta": source.name}}, tmp_path / "index", params,
-                                           monkeypatch)
-        name, nextflow_call = cli_library_call(argv)
-        assert name == "index" and Path(nextflow_call["source"]).name == Path(runner_call["source"]).name
-        assert Path(nextflow_call["output"]).name == Path(runner_call["output"]).name == genome["fasta"]
-    runner_predict = {(Path(c["model_spec"]).name, c["options"].chunk): c for c in record.calls["predict"]}
-    assert len(runner_predict) == len(record.calls["predict"])
-    assert sorted(runner_predict) == sorted((t["model"], t["chunk"]) for t in full_plan.predict), \
+        check("ENHANCERLM_GENOMEINDEX", {"meta": {"id": source.name.split(".")[0]}, "dirs": set(),
+                                         "inputs": {"fasta": source.name}}, source.name, "index")
+    assert sorted(record.labels("PREDICT")) == sorted(f"{t['model']} {t['chunk']}" for t in full.predict), \
         "Nextflow and the runner scan different models or chunks"
-    if full_plan.predict:
-        (runner_call,) = record.calls["chunks"]
-        chunks = read_module(module_path("ENHANCERLM_CHUNKS"))
-        _, _, argv = staged_command(chunks, {"meta": {"id": "chr22_demo"}, "dirs": set(),
-                                             "inputs": {"fai": genome["fai"]}}, tmp_path / "chunks", params,
-                                    monkeypatch)
-        name, nextflow_call = cli_library_call(argv)
-        assert name == "chunks" and Path(runner_call["fai"]).name == Path(nextflow_call["fai"]).name
-        assert runner_call["genome"] is nextflow_call["genome"] is None  # the .fai alone
-        compare(nextflow_call, runner_call, {"fai", "output"}, "chunks")
-    predict_process = read_module(module_path("ENHANCERLM_PREDICT"))
-    for planned in full_plan.predict:
+    assert len(record.labels("CHUNKS")) == int(bool(full.predict))
+    if full.predict:
+        check("ENHANCERLM_CHUNKS", {"meta": {"id": "chr22_demo"}, "dirs": set(), "inputs": {"fai": genome["fai"]}},
+              genome["fasta"], "chunks")
+    for planned in full.predict:
         inputs = {"model": planned["model"], "chunk": planned["chunk"], **genome,
                   "regions": Path(params["genome_regions"]).name if params.get("genome_regions") else [],
                   "blacklist": Path(params["blacklist"]).name if params.get("blacklist") else []}
-        task, rendered, argv = staged_command(predict_process, {"meta": planned["meta"], "dirs": {"model"},
-                                                                "inputs": inputs},
-                                              tmp_path / f"predict_{planned['model']}_{planned['chunk']}", params,
-                                              monkeypatch)
-        name, nextflow_call = cli_library_call(argv)
-        assert name == "predict"
-        runner_call = runner_predict[(planned["model"], planned["chunk"])]
-        assert Path(runner_call["model_spec"]).parent == publish_path(models[planned["meta"]["id"]][0].process.name,
-                                                                       params)
-        ours, theirs = dataclasses.asdict(nextflow_call["options"]), dataclasses.asdict(runner_call["options"])
-        for key in ("regions", "blacklist"):
-            ours[key], theirs[key] = [None if v[key] is None else Path(v[key]).name for v in (ours, theirs)]
-        assert ours == theirs, f"predict {planned['model']} {planned['chunk']}"
-        for key in ("genome_path", "fai", "gzi", "outdir"):
-            assert Path(nextflow_call[key]).name == Path(runner_call[key]).name, key
-        compare(nextflow_call, runner_call, {"model_spec", "genome_path", "fai", "gzi", "outdir", "options"},
-                f"predict {task.meta}")
-    runner_merge = {c["prefix"]: c for c in record.calls["merge"]}
-    runner_summary = {next(a for a in c["arguments"] if a.startswith("--model-id=")).split("=", 1)[1]: c
-                      for c in record.calls["chunk_summary"]}
-    merge_process = read_module(module_path("ENHANCERLM_MERGEPREDICTIONS"))
-    summary_process = read_module(module_path("CHUNK_SUMMARY"))
-    assert sorted(runner_merge) == sorted(runner_summary) == sorted(t["meta"]["id"] for t in full_plan.merge)
-    for planned in full_plan.merge:
+        check("ENHANCERLM_PREDICT", {"meta": planned["meta"], "dirs": {"model"}, "inputs": inputs},
+              f"{planned['model']} {planned['chunk']}", f"predict_{planned['model']}_{planned['chunk']}")
+    assert sorted(record.labels("MERGEPREDICTIONS")) == sorted(record.labels("CHUNK_SUMMARY")) == \
+        sorted(t["meta"]["id"] for t in full.merge)
+    for planned in full.merge:
         meta = planned["meta"]
         scans = [f"{meta['id']}.{'_'.join(re.split('[:-]', chunk))}" for chunk in planned["chunks"]]
-        _, _, argv = staged_command(merge_process, {"meta": meta, "dirs": {"scans"}, "inputs": {
-            "scans": scans, "meta2": genome["meta2"], "fai": genome["fai"]}}, tmp_path / f"merge_{meta['id']}",
-            params, monkeypatch)
-        name, nextflow_call = cli_library_call(argv)
-        runner_call = runner_merge[meta["id"]]
-        assert name == "merge" and [Path(p).name for p in nextflow_call["inputs"]] == \
-            [Path(p).name for p in runner_call["inputs"]]
-        assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_MERGEPREDICTIONS", params)
-        assert Path(nextflow_call["fai"]).name == Path(runner_call["fai"]).name
-        compare(nextflow_call, runner_call, {"inputs", "outdir", "fai"}, f"merge {meta['id']}")
-        task, rendered, argv = staged_command(summary_process, {"meta": meta, "dirs": {"scans"},
-                                                                "inputs": {"scans": scans}},
-                                              tmp_path / f"summary_{meta['id']}", params, monkeypatch)
-        check_command(task, rendered.command)
-        runner_call = runner_summary[meta["id"]]
-        ours, theirs = option_values(argv[1:]), option_values(runner_call["arguments"])
-        assert runner_call["name"] == argv[0] and set(ours) == set(theirs) == {"--input", "--model-id", "--output"}
-        for option in ours:
-            assert [Path(v).name for v in ours[option]] == [Path(v).name for v in theirs[option]], option
-        assert Path(theirs["--output"][0]).parent == publish_path("CHUNK_SUMMARY", params)
+        check("ENHANCERLM_MERGEPREDICTIONS", {"meta": meta, "dirs": {"scans"}, "inputs": {
+            "scans": scans, "meta2": genome["meta2"], "fai": genome["fai"]}}, meta["id"], f"merge_{meta['id']}")
+        check("CHUNK_SUMMARY", {"meta": meta, "dirs": {"scans"}, "inputs": {"scans": scans}}, meta["id"],
+              f"summary_{meta['id']}")
 
-    # MOTIFS per final model, on its own dataset; VARIANTS per final model, on the indexed genome and params.vcf
-    runner_motifs = {c["prefix"]: c for c in record.calls["motifs"]}
-    assert len(runner_motifs) == len(record.calls["motifs"])
-    assert sorted(runner_motifs) == sorted(t["meta"]["id"] for t in full_plan.motifs), \
-        "Nextflow and the runner discover motifs with different models"
-    assert len(full_plan.motifs) == (0 if params["skip_motifs"] else len(full_plan.final))
-    motifs_process = read_module(module_path("ENHANCERLM_MOTIFS"))
-    for planned in full_plan.motifs:
+    assert sorted(record.labels("MOTIFS")) == sorted(t["meta"]["id"] for t in full.motifs)
+    assert len(full.motifs) == (0 if params["skip_motifs"] else len(full.final))
+    for planned in full.motifs:
         meta = planned["meta"]
         assert planned["dataset"] == dataset_files[meta["dataset"]]
-        _, _, argv = staged_command(motifs_process, {"meta": meta, "dirs": {"model"}, "inputs": {
-            "model": planned["model"], "dataset": planned["dataset"]}}, tmp_path / f"motifs_{meta['id']}", params,
-            monkeypatch)
-        name, nextflow_call = cli_library_call(argv)
-        runner_call = runner_motifs[meta["id"]]
-        assert name == "motifs" and Path(runner_call["model_spec"]).name == planned["model"]
-        assert str(runner_call["dataset"]) == str(record.prepared[meta["dataset"]]["dataset"])
-        assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_MOTIFS", params)
-        compare(nextflow_call, runner_call, {"model_spec", "dataset", "outdir"}, f"motifs {meta['id']}")
-    runner_variants = {c["prefix"]: c for c in record.calls["variants"]}
-    assert len(runner_variants) == len(record.calls["variants"])
-    assert sorted(runner_variants) == sorted(t["meta"]["id"] for t in full_plan.variants), \
-        "Nextflow and the runner score variants with different models"
-    assert len(full_plan.variants) == (0 if params["skip_variants"] else len(full_plan.final))
-    variants_process = read_module(module_path("ENHANCERLM_VARIANTS"))
+        check("ENHANCERLM_MOTIFS", {"meta": meta, "dirs": {"model"}, "inputs": {
+            "model": planned["model"], "dataset": planned["dataset"]}}, meta["id"], f"motifs_{meta['id']}")
+    assert sorted(record.labels("VARIANTS")) == sorted(t["meta"]["id"] for t in full.variants)
+    assert len(full.variants) == (0 if params["skip_variants"] else len(full.final))
     motif_file = params.get("variant_motifs") not in (None, "", "jaspar")
-    for planned in full_plan.variants:
-        meta = planned["meta"]
-        vcf = Path(params["vcf"])
-        _, _, argv = staged_command(variants_process, {"meta": meta, "dirs": {"model"}, "inputs": {
+    for planned in full.variants:
+        meta, vcf = planned["meta"], Path(params["vcf"])
+        check("ENHANCERLM_VARIANTS", {"meta": meta, "dirs": {"model"}, "inputs": {
             "model": planned["model"], **genome, "meta3": {"id": vcf.name.split(".")[0]}, "vcf": vcf.name,
-            "motifs": Path(params["variant_motifs"]).name if motif_file else []}},
-            tmp_path / f"variants_{meta['id']}", params, monkeypatch)
-        name, nextflow_call = cli_library_call(argv)
-        runner_call = runner_variants[meta["id"]]
-        assert name == "variants" and Path(runner_call["model_spec"]).name == planned["model"]
-        assert Path(runner_call["vcf_path"]) == vcf
-        for key in ("genome_path", "fai", "gzi"):
-            assert Path(nextflow_call[key]).name == Path(runner_call[key]).name, key
-        assert Path(runner_call["outdir"]) == publish_path("ENHANCERLM_VARIANTS", params)
-        compare(nextflow_call, runner_call, {"model_spec", "genome_path", "fai", "gzi", "vcf_path", "outdir"},
-                f"variants {meta['id']}")
+            "motifs": Path(params["variant_motifs"]).name if motif_file else []}}, meta["id"], f"variants_{meta['id']}")
 
-    # MULTIQC: same title, configs (the pipeline's, then --multiqc_config) and logo
-    multiqc = read_module(module_path("MULTIQC"))
-    (runner_call,) = record.calls["multiqc"]
-    _, _, argv = staged_command(multiqc, CASES["MULTIQC"], tmp_path / "multiqc", params, monkeypatch)
-    ctx = multiqc_context(argv)
-    assert ctx.params["title"] == runner_call["title"]
+    # MULTIQC: the pipeline's config, then --multiqc_config, the logo and the title (its inputs are every report)
     text = normalized(workflow_text("workflows/enhancerlm.nf"))
     assert 'def multiqc_configs = [ file("${projectDir}/assets/multiqc_config.yml", checkIfExists: true) ] + ' \
            '(settings.multiqc_config ? [ file(settings.multiqc_config, checkIfExists: true) ] : [])' in text
-    configs = [REPO / "assets" / "multiqc_config.yml", *([params["multiqc_config"]] if params.get("multiqc_config")
-                                                         else [])]
-    assert [Path(c).resolve() for c in runner_call["configs"]] == [Path(c).resolve() for c in configs]
-    assert runner_call["logo"] == params.get("multiqc_logo")
-    assert Path(runner_call["outdir"]) == publish_path("MULTIQC", params)
-    (prepare_call,) = record.calls["prepare"]
-    assert Path(prepare_call["outdir"]) == publish_path("ENHANCERLM_PREPARE", params)
+    _, _, argv = staged_command(read_module(module_path("MULTIQC")), CASES["MULTIQC"], tmp_path / "multiqc", params,
+                                monkeypatch)
+    nextflow = parsed_command(argv, None)
+    runner = parsed_command(["multiqc", *record.task("MULTIQC", "").argv], None)
+    configs = ["multiqc_config.yml", *([Path(params["multiqc_config"]).name] if params.get("multiqc_config") else [])]
+    assert runner["config_files"] == configs and nextflow["title"] == runner["title"]
+    for option in ("force", "cl_config"):
+        assert nextflow[option] == runner[option], option
+    runner_argv = record.task("MULTIQC", "").argv
+    assert Path(runner_argv[runner_argv.index("--outdir") + 1]) == publish_path("MULTIQC", params)
+
+
+def test_runner_command_check_can_fail(runner_records):
+    task = runner_records("test").task("EVALUATE", "mini_layer1_k3")
+    published = Path(task.argv[task.argv.index("--outdir") + 1])
+    assert_same_command(["enhancerlm", *task.argv], task, published)
+    with pytest.raises(AssertionError, match="'split': \\('train', 'test'\\)"):
+        assert_same_command(["enhancerlm", *(a if a != "test" else "train" for a in task.argv)], task, published)
+    with pytest.raises(AssertionError, match="Nextflow publishes to"):
+        assert_same_command(["enhancerlm", *task.argv], task, published.parent / "elsewhere")
 
 
 # ----------------------------------------------------------------------------------------------------------

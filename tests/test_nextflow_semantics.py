@@ -11,17 +11,29 @@ import re
 import shutil
 from pathlib import Path
 
+import nfdataflow
+import nfparse
 import pytest
 import yaml
 from jsonschema import Draft202012Validator, validators
+from test_nextflow import (
+    CASES,
+    MODULE_FILES,
+    NOT_ON_COMMAND_LINE,
+    REPO,
+    bin_script,
+    check_command,
+    materialize,
+    module_id,
+    module_options,
+    read_module,
+    render_task,
+    schema_properties,
+    stage,
+    variant_params,
+)
 
-import nfdataflow
-import nfparse
-from test_nextflow import (CASES, MODULE_FILES, NOT_ON_COMMAND_LINE, REPO, bin_script, check_command, materialize,
-                           module_id, module_options, read_module, render_task, schema_properties, stage,
-                           variant_params)
-
-from enhancerlm import pipeline
+from enhancerlm.pipeline.params import schema as params_schema
 
 # ----------------------------------------------------------------------------------------------------------
 # Dataflow: every channel a process reads closes
@@ -186,7 +198,7 @@ def lenient_validator(schema: dict):
 
 def cli_params_problems(values: dict, casts: bool, lenient: bool) -> list[str]:
     """Validation errors of parameters given on the command line (strings), as nf-schema reports them."""
-    schema = pipeline.schema()
+    schema = params_schema()
     typed = {name: (nf_schema_cast(cli_text(v)) if casts else cli_text(v)) for name, v in values.items()}
     validator = lenient_validator(schema) if lenient else Draft202012Validator(schema)
     return sorted(f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(typed))
@@ -403,7 +415,7 @@ def test_bin_script_is_used_by_a_pipeline_module_only():
 
 
 def test_schema_title_and_description_match_the_manifest():
-    schema = pipeline.schema()
+    schema = params_schema()
     manifest = nfparse.read_config(REPO / "nextflow.config")["manifest"]
     assert schema["title"] == f"{nfparse.config_value(manifest['name'])} pipeline parameters"
     assert schema["description"] == nfparse.config_value(manifest["description"])

@@ -12,15 +12,19 @@ import pyBigWig
 import pytest
 import torch
 from Bio import bgzf
-
 from conftest import MOTIF, invoke, random_dna, write_fasta
-from enhancerlm import predict as scan
-from enhancerlm.data import prepare_samplesheet
-from enhancerlm.ensemble import Ensemble
-from enhancerlm.genome import RegionIndex
-from enhancerlm.model import load_model, save_model
-from enhancerlm.predict import ScanOptions, dinucleotide_shuffle, predict, score_windows, truth_metrics
-from enhancerlm.train import TrainOptions, train
+
+from enhancerlm.analysis.calibration import truth_metrics
+from enhancerlm.commands.predict import ScanOptions, predict
+from enhancerlm.commands.prepare import prepare_samplesheet
+from enhancerlm.commands.train import train
+from enhancerlm.core.dna import dinucleotide_shuffle
+from enhancerlm.formats.bed import RegionIndex
+from enhancerlm.models.checkpoint import load_model, save_model
+import enhancerlm.commands.predict
+from enhancerlm.models.baseline import KmerBaseline
+from enhancerlm.models.ensemble import Ensemble
+from enhancerlm.training.loop import TrainOptions
 
 PLANTED = [10_000, 30_000, 50_000]  # starts of the planted enhancer elements on chr1 of the scan genome
 ELEMENT = 100
@@ -304,20 +308,20 @@ def test_dinucleotide_shuffle_preserves_dinucleotide_counts():
 
 
 def test_fast_scoring_matches_predict_proba_and_ensembles(tiny_lm, planted_model):
-    from enhancerlm.model import load_trained
+    from enhancerlm.models.scorer import load_trained
 
     lm, baseline = load_trained(str(tiny_lm)), load_trained(str(planted_model))
     rng = np.random.default_rng(2)
     windows = rng.choice(np.frombuffer(b"ACGTN", dtype=np.uint8), size=(20, 60), p=[0.24] * 4 + [0.04])
     sequences = [row.tobytes().decode() for row in windows]
-    fast = score_windows(lm, windows, both_strands=True, batch_size=8)
+    fast = lm.score_windows(windows, both_strands=True, batch_size=8)
     assert np.allclose(fast, lm.predict_proba(sequences, both_strands=True, batch_size=8), atol=1e-6)
-    forward = score_windows(baseline, windows, both_strands=False)
+    forward = baseline.score_windows(windows, both_strands=False)
     assert np.allclose(forward, baseline.predict_proba(sequences))
     ensemble = Ensemble([lm, baseline], {"method": "mean", "weights": [0.5, 0.5]})
-    assert np.allclose(score_windows(ensemble, windows, batch_size=8),
-                       (fast + score_windows(baseline, windows)) / 2)
-    assert scan.window_limit(ensemble) == 64 and scan.window_limit(baseline) is None
+    assert np.allclose(ensemble.score_windows(windows, batch_size=8),
+                       (fast + baseline.score_windows(windows)) / 2)
+    assert ensemble.max_window == 64 and baseline.max_window is None
 
 
 def test_calibrated_regions_get_an_fdr(planted_model, scan_genome, tmp_path):
@@ -342,8 +346,8 @@ def test_a_failed_scan_leaves_no_outputs(planted_model, scan_genome, tmp_path, m
             raise RuntimeError("model failed mid-scan")
         return np.full(len(args[1]), 0.9)
 
-    monkeypatch.setattr(scan, "score_windows", failing)
-    monkeypatch.setattr(scan, "GROUP_WINDOWS", 500)  # several scoring calls; the first one's lines are written
+    monkeypatch.setattr(KmerBaseline, "score_windows", failing)
+    monkeypatch.setattr(enhancerlm.commands.predict, "GROUP_WINDOWS", 500)  # several scoring calls; the first one's lines are written
     with pytest.raises(RuntimeError, match="mid-scan"):
         predict(str(planted_model), scan_genome["fasta"], tmp_path, prefix="x", options=ScanOptions(stride=50))
     assert len(calls) == 2 and list(tmp_path.iterdir()) == []

@@ -7,11 +7,12 @@ from click.testing import CliRunner
 from safetensors.torch import load_file
 
 from enhancerlm.cli import main
+from enhancerlm.commands.train import train
 from enhancerlm.errors import InputError
-from enhancerlm.model import load_model
-from enhancerlm.pretrain import corpus_windows, mask_spans
-from enhancerlm.tokenize import KmerTokenizer
-from enhancerlm.train import TrainOptions, train
+from enhancerlm.models.checkpoint import load_model
+from enhancerlm.models.tokenize import KmerTokenizer
+from enhancerlm.training.loop import TrainOptions
+from enhancerlm.training.pretrain import corpus_windows, mask_spans
 
 
 def test_masks_are_spans_of_k_sequence_tokens():

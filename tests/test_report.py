@@ -15,12 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from enhancerlm import pipeline
-from enhancerlm.data import multiqc_prepare
-from enhancerlm.evaluate import confusion_mqc
-from enhancerlm.io import resource
-from enhancerlm.report import Markup, html_table
-from enhancerlm.variants import multiqc_top
+from enhancerlm.commands.variants import multiqc_top
+from enhancerlm.formats.files import resource
+from enhancerlm.formats.multiqc import Markup, confusion_mqc, html_table, multiqc_prepare
+from enhancerlm.pipeline.steps import PIPELINE_STEPS
 
 # The report's modules in the order the reader meets them (General Statistics leads, outside this list).
 SECTIONS = ["enhancerlm_prepare", "enhancerlm_roc", "enhancerlm_pr", "enhancerlm_confusion", "enhancerlm_benchmark",
@@ -167,7 +165,7 @@ def test_run_report_has_every_section_in_order(test_profile_results):
     assert versions.loc["CHUNK_SUMMARY", "python"] == platform.python_version()
     # every step but MultiQC, which reads the versions and reports none (its own is in the report's footer)
     assert set(versions.index) == {("" if step == "CHUNK_SUMMARY" else "ENHANCERLM_") + step
-                                   for step in pipeline.PIPELINE_STEPS if step != "MULTIQC"}
+                                   for step in PIPELINE_STEPS if step != "MULTIQC"}
 
 
 def test_general_statistics_equal_the_metrics_and_motif_files(test_profile_results):

@@ -6,13 +6,7 @@ import pytest
 from transformers import BertTokenizer
 
 from enhancerlm.errors import InputError
-from enhancerlm.tokenize import (
-    KmerTokenizer,
-    kmer_size_of_vocabulary,
-    kmer_vocabulary,
-    kmers,
-    load_tokenizer,
-)
+from enhancerlm.models.tokenize import KmerTokenizer, kmer_size_of_vocabulary, kmer_vocabulary, kmers, load_tokenizer
 
 
 def test_kmers_hand_computed():

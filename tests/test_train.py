@@ -5,11 +5,14 @@ import pytest
 from conftest import planted_samplesheet
 from safetensors.torch import load_file
 
-from enhancerlm.data import prepare_samplesheet, read_dataset
+from enhancerlm.commands.evaluate import evaluate_model
+from enhancerlm.commands.prepare import prepare_samplesheet
+from enhancerlm.commands.train import train
 from enhancerlm.errors import InputError
-from enhancerlm.evaluate import evaluate_model
-from enhancerlm.io import sha256_file
-from enhancerlm.train import TrainOptions, split_train_validation, train
+from enhancerlm.formats.dataset_table import read_dataset
+from enhancerlm.formats.files import sha256_file
+from enhancerlm.training.folds import split_train_validation
+from enhancerlm.training.loop import TrainOptions
 
 PLANTED_OPTIONS = TrainOptions(epochs=6, batch_size=16, lr=1e-3)
 
@@ -87,7 +90,7 @@ def test_resumed_run_ends_with_identical_weights(tmp_path, mini_dataset):
               callbacks=[interrupt])
     assert (tmp_path / "resumed" / "checkpoint" / "trainer.pt").exists()
     assert not (tmp_path / "resumed" / "enhancerlm.json").exists()  # no card: the model is not done
-    with pytest.raises(InputError, match="--resume"):
+    with pytest.raises(InputError, match="a previous run left a checkpoint; set resume to continue it"):
         train(mini_dataset, "scratch-tiny", tmp_path / "resumed", kmer=4, options=options, device="cpu")
     with pytest.raises(InputError, match="options"):
         train(mini_dataset, "scratch-tiny", tmp_path / "resumed", kmer=4, device="cpu", resume=True,

@@ -11,16 +11,21 @@ import numpy as np
 import pysam
 import pytest
 import torch
-
 from conftest import MOTIF, invoke, planted_samplesheet, random_dna
-from enhancerlm.data import prepare_samplesheet, reverse_complement
+
+from enhancerlm.analysis.variant_effect import allele_kind, allele_windows, changed_spans, window_span
+from enhancerlm.commands.prepare import prepare_samplesheet
+from enhancerlm.commands.train import train
+from enhancerlm.commands.variants import VariantOptions, merge_variants, score_variants
+from enhancerlm.core.dna import reverse_complement
+from enhancerlm.core.probability import score_fields
 from enhancerlm.errors import InputError
-from enhancerlm.io import resource
-from enhancerlm.model import load_model, load_trained, save_model
-from enhancerlm.motifs import write_meme
-from enhancerlm.train import TrainOptions, train
-from enhancerlm.variants import (ContigMap, VariantOptions, allele_kind, allele_windows, changed_spans,
-                                 merge_variants, score_fields, score_variants, window_span)
+from enhancerlm.formats.files import resource
+from enhancerlm.formats.meme import write_meme
+from enhancerlm.formats.vcf import ContigMap
+from enhancerlm.models.checkpoint import load_model, save_model
+from enhancerlm.models.scorer import load_trained
+from enhancerlm.training.loop import TrainOptions
 
 W = 20  # window of the hand-made cases: REF's first base at offset 10
 HEADER = ("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=200>\n##contig=<ID=2,length=100>\n"

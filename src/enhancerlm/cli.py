@@ -8,14 +8,35 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sys
 from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
-from . import __version__
-from .errors import EnhancerLMError
+from enhancerlm import __version__
+from enhancerlm.commands.benchmark import run_benchmark
+from enhancerlm.commands.ensemble import build_ensemble
+from enhancerlm.commands.evaluate import evaluate_model
+from enhancerlm.commands.motifs import MotifOptions, discover_motifs, scan_fasta
+from enhancerlm.commands.predict import ScanOptions, write_chunks
+from enhancerlm.commands.predict import merge_predictions as run_merge_predictions
+from enhancerlm.commands.predict import predict as run_predict
+from enhancerlm.commands.prepare import prepare_bed, prepare_samplesheet
+from enhancerlm.commands.pretrain import pretrain as run_pretrain
+from enhancerlm.commands.train import train as train_model
+from enhancerlm.commands.variants import VariantOptions, score_variants
+from enhancerlm.commands.variants import merge_variants as run_merge_variants
+from enhancerlm.errors import EnhancerLMError
+from enhancerlm.formats.genome import index_genome as run_index
+from enhancerlm.models.card import read_card
+from enhancerlm.models.checkpoint import convert_checkpoint
+from enhancerlm.pipeline.params import load_params
+from enhancerlm.pipeline.runner import run_pipeline
+from enhancerlm.training.loop import TrainOptions
+from enhancerlm.training.pretrain import PretrainOptions
+from enhancerlm.versions import software_versions, tool_version
 
 DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
 
@@ -42,9 +63,17 @@ def _reports_errors(command):
         try:
             return command(*args, **kwargs)
         except EnhancerLMError as error:
-            raise click.ClickException(str(error)) from error
+            raise click.ClickException(flag_names(error)) from error
 
     return wrapper
+
+
+def flag_names(error: EnhancerLMError) -> str:
+    """The error's message with the parameters it names (`val_fold`) shown as their flags (`--val-fold`)."""
+    message = str(error)
+    for name in getattr(error, "parameters", ()):
+        message = re.sub(rf"(?<![\w-]){name}\b", "--" + name.replace("_", "-"), message, count=1)
+    return message
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -91,7 +120,6 @@ def prepare(samplesheet: str | None, bed: str | None, genome: str | None, name: 
             seed: int, max_n_fraction: float, positive: str | None, prefix: str | None) -> None:
     """Write prepared datasets (<dataset>.dataset.tsv and .prepare.json) from a samplesheet of FASTA files, or
     from positive regions (--bed) with GC-matched negatives drawn from --genome."""
-    from .data import prepare_bed, prepare_samplesheet
 
     _check_prepare_mode(samplesheet, bed, genome, positive, prefix)
     if samplesheet:
@@ -160,7 +188,6 @@ def train(dataset, model_spec, kmer, outdir, model_id, epochs, batch_size, lr, w
           patience, seed, val_fold, max_length, pooling, rc_augment, class_weight, cross_validation, resume, device,
           trust_remote_code) -> None:
     """Train an enhancer classifier and write a Hugging Face model directory with its card."""
-    from .train import TrainOptions, train as train_model
 
     options = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup,
                            grad_clip=grad_clip, seed=seed, val_fold=_fold(val_fold), patience=patience,
@@ -185,8 +212,6 @@ def train(dataset, model_spec, kmer, outdir, model_id, epochs, batch_size, lr, w
 @_reports_errors
 def evaluate(model_spec, dataset, split, outdir, prefix, threshold, batch_size, device) -> None:
     """Metrics (whole split and leak-free subset), predictions and MultiQC content for a trained model."""
-    from .evaluate import evaluate_model
-    from .model import read_card
 
     prefix = prefix or read_card(model_spec).get("model_id") or Path(model_spec).name
     paths = evaluate_model(model_spec, dataset, outdir=outdir, prefix=prefix, split=split, batch_size=batch_size,
@@ -210,7 +235,6 @@ def evaluate(model_spec, dataset, split, outdir, prefix, threshold, batch_size, 
 @_reports_errors
 def ensemble(members, dataset, method, outdir, model_id, batch_size, device) -> None:
     """Combine trained models into one ensemble model that every --model option accepts."""
-    from .ensemble import build_ensemble
 
     card = build_ensemble(list(members), dataset, outdir, method=method, model_id=model_id, batch_size=batch_size,
                           device=device)
@@ -233,7 +257,6 @@ def ensemble(members, dataset, method, outdir, model_id, batch_size, device) -> 
 def benchmark(evaluations, outdir, dataset_id, prefix, published) -> None:
     """Benchmark table over models and seeds (test, leak-free, cross-validation), paired tests against the
     k-mer baseline, published results beside it, and its MultiQC section."""
-    from .benchmark import run_benchmark
 
     paths = run_benchmark(evaluations, outdir, dataset=dataset_id, prefix=prefix, published=published)
     click.echo(paths["markdown"])
@@ -263,7 +286,6 @@ def benchmark(evaluations, outdir, dataset_id, prefix, published) -> None:
 def pretrain(fasta_paths, kmer, outdir, preset, window, stride, max_n_fraction, max_windows, epochs, batch_size, lr,
              mask_fraction, seed, device) -> None:
     """Masked-LM pre-training of a from-scratch k-mer BERT; fine-tune the result with `train --model`."""
-    from .pretrain import PretrainOptions, pretrain as run_pretrain
 
     options = PretrainOptions(window=window, stride=stride, max_n_fraction=max_n_fraction, max_windows=max_windows,
                               epochs=epochs, batch_size=batch_size, lr=lr, mask_fraction=mask_fraction, seed=seed)
@@ -278,7 +300,6 @@ def pretrain(fasta_paths, kmer, outdir, preset, window, stride, max_n_fraction, 
 @_reports_errors
 def convert(source: str, outdir: str) -> None:
     """Convert a pytorch_model.bin checkpoint (DNABERT's) to model.safetensors, read without running code."""
-    from .model import convert_checkpoint
 
     click.echo(convert_checkpoint(source, outdir))
 
@@ -295,11 +316,17 @@ def convert(source: str, outdir: str) -> None:
 @_reports_errors
 def run(profile: str | None, params_file: str | None, outdir: str | None, device: str, resume: bool) -> None:
     """Run the pipeline's steps in-process, with the parameters the Nextflow pipeline uses."""
-    from .pipeline import load_params, run_pipeline
+
+    import torch
 
     params = load_params(profile=profile, params_file=params_file, overrides={"outdir": outdir} if outdir else {})
-    summary = run_pipeline(params, device=device, resume=resume)
+    summary = run_pipeline(params, run_task, device=device, resume=resume, threads=torch.get_num_threads())
     click.echo(summary)
+
+
+def run_task(argv: list[str]) -> None:
+    """One task of `enhancerlm run`: an enhancerlm command line, run in this process as the shell would run it."""
+    main.main(args=argv, prog_name="enhancerlm", standalone_mode=False)
 
 
 @main.command()
@@ -307,7 +334,6 @@ def run(profile: str | None, params_file: str | None, outdir: str | None, device
               help="Print only this tool's version.")
 def versions(tool: str | None) -> None:
     """Versions of enhancerlm, torch, transformers and the CUDA runtime torch was built with."""
-    from .versions import software_versions, tool_version
 
     if tool:
         click.echo(tool_version(tool))
@@ -380,7 +406,6 @@ def predict(model_spec, genome, fai, gzi, regions, chunk, window, stride, thresh
             device) -> None:
     """Scan a genome with a trained model: window probabilities (bedGraph, bigWig), enhancer regions (BED),
     a report and MultiQC content."""
-    from .predict import ScanOptions, predict as run_predict
 
     options = ScanOptions(window=window, stride=stride, threshold=threshold, merge_gap=merge_gap,
                           max_n_fraction=max_n_fraction, strand_mode=strand_mode,
@@ -405,7 +430,6 @@ def predict(model_spec, genome, fai, gzi, regions, chunk, window, stride, thresh
 def chunks(genome, fai, size, include_contigs, exclude_contigs, output) -> None:
     """BED of pieces (chrom, start, end, chrom:start-end) covering the genome, for `predict --chunk`; a window
     belongs to the chunk that holds its start."""
-    from .predict import write_chunks
 
     written = write_chunks(genome, output, size=size, fai=fai, include=_contig_list(include_contigs),
                            exclude=exclude_contigs)
@@ -421,7 +445,6 @@ def chunks(genome, fai, size, include_contigs, exclude_contigs, output) -> None:
 @_reports_errors
 def index_genome(genome, output) -> None:
     """Index a genome once for every task that reads it: a BGZF copy with its .fai and .gzi."""
-    from .genome import index_genome as run_index
 
     report = run_index(genome, output)
     click.echo(f"{report['fasta']}\tcontigs={report['contigs']}\tbases={report['bases']}")
@@ -442,9 +465,8 @@ def index_genome(genome, output) -> None:
 def merge_predictions(inputs, genome, fai, outdir, prefix, threshold, merge_gap) -> None:
     """Gather chunked `predict` outputs into the files one whole-genome run writes (regions across chunk
     borders included)."""
-    from .predict import merge_predictions as run_merge
 
-    report = run_merge(list(inputs), outdir, prefix=prefix, genome=genome, fai=fai, threshold=threshold,
+    report = run_merge_predictions(list(inputs), outdir, prefix=prefix, genome=genome, fai=fai, threshold=threshold,
                        merge_gap=merge_gap)
     click.echo(f"{report['prefix']}\twindows={report['windows']['scored']}\tregions={report['regions']['called']}\t"
                f"{Path(outdir) / report['outputs']['json']}")
@@ -495,8 +517,6 @@ def motifs(model_spec, dataset, split, method, min_len, min_factor, gap, kmer_le
            match_q, ig_steps, seed, outdir, prefix, batch_size, device) -> None:
     """Discover the motifs a model relies on (attention or integrated gradients), test them on held-out
     sequences, match them to JASPAR with TOMTOM; MEME, TSV, logos, score tracks, JSON and MultiQC content."""
-    from .model import read_card
-    from .motifs import MotifOptions, discover_motifs
 
     options = MotifOptions(method=method, split=split, min_len=min_len, f=min_factor, gap=gap,
                            kmer_length=kmer_length, min_count=min_count, attention_p=attention_p, max_q=max_q,
@@ -521,7 +541,6 @@ def motifs(model_spec, dataset, split, method, min_len, min_factor, gap, kmer_le
 @_reports_errors
 def scan_motifs(source, fasta, jaspar_release, tax_group, threshold, output) -> None:
     """FIMO hits of known motifs in every sequence of a FASTA file (both strands, 0-based half-open)."""
-    from .motifs import scan_fasta
 
     hits = scan_fasta(source, fasta, output, release=jaspar_release, tax_group=tax_group, threshold=threshold)
     click.echo(f"{output}\thits={hits}")
@@ -564,7 +583,6 @@ def variants(model_spec, genome, vcf, fai, gzi, outdir, prefix, window, strand_m
              jaspar_release, tax_group, motif_threshold, chunk, batch_size, device) -> None:
     """Score the effect of every ALT allele of a VCF on the enhancer probability around it: a scored VCF
     (bgzip, tabix), a TSV of scores, a report and MultiQC content."""
-    from .variants import VariantOptions, score_variants
 
     options = VariantOptions(window=window, strand_mode=strand_mode, max_n_fraction=max_n_fraction, motifs=motifs,
                              jaspar_release=jaspar_release, tax_group=tax_group, motif_threshold=motif_threshold,
@@ -584,8 +602,7 @@ def variants(model_spec, genome, vcf, fai, gzi, outdir, prefix, window, strand_m
 def merge_variants(inputs, outdir, prefix) -> None:
     """Gather chunked `variants` outputs into the files one unchunked run writes; the chunks must hold every
     record once (chunks covering every contig, plus `--chunk unplaced` for records off the genome)."""
-    from .variants import merge_variants as run_merge
 
-    report = run_merge(list(inputs), outdir, prefix=prefix)
+    report = run_merge_variants(list(inputs), outdir, prefix=prefix)
     click.echo(f"{report['prefix']}\trecords={report['records']['reported']}\talleles={report['alleles']['total']}\t"
                f"scored={report['alleles']['scored']}\t{Path(outdir) / report['outputs']['json']}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import platform
 from importlib.metadata import version
 
-from . import __version__
+from enhancerlm import __version__
 
 TOOLS = ("enhancerlm", "torch", "transformers", "cuda", "python")
 

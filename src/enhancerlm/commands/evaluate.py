@@ -1,0 +1,136 @@
+"""`enhancerlm evaluate`: score a split with a trained model; write metrics, predictions, curves and MultiQC
+content, on the whole split and on named subsets (leak-free, per source)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from enhancerlm.core.stats import binary_metrics, curves
+from enhancerlm.errors import InputError
+from enhancerlm.formats.dataset_table import read_dataset
+from enhancerlm.formats.files import copy_file, write_json, write_text, write_tsv
+from enhancerlm.formats.multiqc import confusion_mqc, general_stats_mqc
+from enhancerlm.models.classifier import resolve_device
+from enhancerlm.models.scorer import load_trained
+
+log = logging.getLogger(__name__)
+
+def subsets(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Boolean masks of the named subsets: all, leak_free (no copy of a training record), each source."""
+    masks = {"all": np.ones(len(table), dtype=bool), "leak_free": (table["leak"] == "none").to_numpy()}
+    for source in sorted(table["source"].unique()):
+        masks[f"source:{source}"] = (table["source"] == source).to_numpy()
+    return masks
+
+
+def evaluation_report(table: pd.DataFrame, probabilities: np.ndarray, threshold: float) -> dict:
+    """Metrics for every named subset of a scored table."""
+    labels = table["label"].to_numpy()
+    return {name: binary_metrics(labels[mask], probabilities[mask], threshold) for name, mask in subsets(table).items()}
+
+
+def write_evaluation(
+    table: pd.DataFrame,
+    probabilities: np.ndarray,
+    threshold: float,
+    *,
+    model_id: str,
+    outdir: str | Path,
+    prefix: str,
+    provenance: dict,
+) -> dict[str, Path]:
+    """Write NAME.metrics.json, NAME.predictions.tsv and the MultiQC custom content for one model."""
+    outdir = Path(outdir)
+    report = evaluation_report(table, probabilities, threshold)
+    labels = table["label"].to_numpy()
+    metrics = {"model_id": model_id, **provenance, "threshold": threshold, "warnings": leak_warnings(table),
+               "subsets": report}
+    for warning in metrics["warnings"]:
+        log.warning("%s: %s", model_id, warning)
+    predictions = pd.DataFrame({
+        "id": table["id"], "split": table["split"], "source": table["source"], "class": table["class"],
+        "label": labels, "probability": np.round(probabilities, 6),
+        "predicted": (probabilities >= threshold).astype(int), "leak": table["leak"],
+    })
+    paths = {
+        "metrics": write_json(outdir / f"{prefix}.metrics.json", metrics),
+        "predictions": write_tsv(outdir / f"{prefix}.predictions.tsv", predictions),
+        "general_stats": write_text(outdir / f"{prefix}.general_stats_mqc.tsv", general_stats_mqc(model_id, report)),
+        "confusion": write_text(outdir / f"{prefix}.confusion_mqc.tsv", confusion_mqc(model_id, report)),
+    }
+    if report["all"]["auc"] is not None:
+        curve = curves(labels, probabilities)
+        for name, title, xlab, ylab in (("roc", "ROC curves", "False positive rate", "True positive rate"),
+                                        ("pr", "Precision-recall curves", "Recall", "Precision")):
+            paths[name] = write_json(outdir / f"{prefix}.{name}_mqc.json", {
+                "id": f"enhancerlm_{name}", "section_name": title, "plot_type": "linegraph",
+                "pconfig": {"id": f"enhancerlm_{name}_plot", "title": f"enhancerlm: {title}",
+                            "xlab": xlab, "ylab": ylab, "xmin": 0, "xmax": 1, "ymin": 0, "ymax": 1},
+                "data": {model_id: curve[name]},
+            })
+    return paths
+
+
+def leak_warnings(table: pd.DataFrame) -> list[str]:
+    """A plain warning when scored records copy training records, naming the honest subset."""
+    leaked = table["leak"] != "none"
+    if not leaked.any():
+        return []
+    by_class = ", ".join(f"{n} {name}" for name, n in table.loc[leaked, "class"].value_counts().sort_index().items())
+    clean_classes = sorted(table.loc[~leaked, "class"].unique())
+    note = ("it has one class only, so only " + ("specificity" if set(table.loc[~leaked, "label"]) == {0}
+                                                  else "sensitivity") + " is defined there"
+            if len(clean_classes) == 1 else "report it beside the whole split")
+    return [f"LEAK: {int(leaked.sum())} of {len(table)} scored records ({by_class}) copy a training record; the "
+            f"'all' metrics include them. The leak_free subset holds the other {int((~leaked).sum())}: {note}."]
+
+
+def evaluate_model(
+    model_spec: str,
+    dataset: str | Path,
+    *,
+    outdir: str | Path,
+    prefix: str,
+    split: str = "test",
+    batch_size: int = 64,
+    device: str = "auto",
+    threshold: float | None = None,
+) -> dict[str, Path]:
+    """Score one split of a prepared dataset with a trained model and write its metrics and predictions.
+
+    Window handling, strand mode and threshold come from the model card unless overridden.
+    """
+    model = load_trained(model_spec)
+    table = read_dataset(dataset)
+    table = table[table["split"] == split].reset_index(drop=True)
+    if table.empty:
+        raise InputError(f"{dataset}: no records in split {split!r}")
+    probabilities = model.predict_proba(table["sequence"].tolist(), batch_size=batch_size,
+                                        device=resolve_device(device))
+    chosen = model.card["threshold"] if threshold is None else threshold
+    provenance = {"dataset": str(dataset), "split": split, "strand_mode": model.card.get("strand_mode"),
+                  "weights_sha256": model.card.get("weights_sha256"), "seed": _seed(model.card)}
+    paths = write_evaluation(table, probabilities, chosen, model_id=model.card["model_id"], outdir=outdir,
+                             prefix=prefix, provenance=provenance)
+    return {**paths, **copy_cross_validation(Path(model_spec), Path(outdir), prefix)}
+
+
+def copy_cross_validation(model_dir: Path, outdir: Path, prefix: str) -> dict[str, Path]:
+    """The model's cross-validation (cv.json, out-of-fold predictions) beside its test metrics, if it has one."""
+    copied = {}
+    for key, name in (("cv", "cv.json"), ("cv_predictions", "cv_predictions.tsv")):
+        if (model_dir / name).is_file():
+            copied[key] = copy_file(model_dir / name, outdir / f"{prefix}.{name}")
+    return copied
+
+
+def _seed(card: dict) -> int | None:
+    """The training seed of a model, or of an ensemble's members when they share one."""
+    if "members" in card:
+        seeds = {member.get("seed") for member in card["members"]}
+        return seeds.pop() if len(seeds) == 1 else None
+    return card.get("hyperparameters", {}).get("seed")

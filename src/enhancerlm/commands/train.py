@@ -1,0 +1,100 @@
+"""`enhancerlm train`: train one model (a language model or the k-mer baseline) into a model directory,
+resumable from its checkpoint, refusing a resume whose inputs changed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from enhancerlm.errors import InputError
+from enhancerlm.formats.dataset_table import read_dataset
+from enhancerlm.formats.files import sha256_file, write_json
+from enhancerlm.models.baseline import MODEL_TYPE as BASELINE
+from enhancerlm.models.checkpoint import save_model
+from enhancerlm.models.classifier import resolve_device
+from enhancerlm.training.baseline import _train_baseline
+from enhancerlm.training.finetune import _card, _fresh_model
+from enhancerlm.training.folds import FoldResult, cross_validate, split_train_validation
+from enhancerlm.training.loop import CHECKPOINT_DIR, EpochCallback, TrainOptions, _validation_probabilities, fit
+
+
+def train(
+    dataset: str | Path,
+    model_spec: str,
+    outdir: str | Path,
+    *,
+    kmer: int | None = None,
+    options: TrainOptions | None = None,
+    model_id: str | None = None,
+    device: str = "auto",
+    resume: bool = False,
+    cross_validation: bool = False,
+    trust_remote_code: bool = False,
+    callbacks: Sequence[EpochCallback] = (),
+) -> dict:
+    """Train a classifier on a prepared `.dataset.tsv` and write OUTDIR as a model directory with its card."""
+    options = options or TrainOptions()
+    outdir = Path(outdir)
+    table = read_dataset(dataset)
+    started = time.perf_counter()
+    if model_spec == BASELINE:
+        return _train_baseline(table, dataset, outdir, options, model_id=model_id or outdir.name,
+                               cross_validation=cross_validation, started=started)
+    torch_device = resolve_device(device)
+
+    def fit_fold(training: pd.DataFrame, validation: pd.DataFrame, held_out: pd.DataFrame) -> FoldResult:
+        model = _fresh_model(model_spec, kmer, options, trust_remote_code)
+        result = fit(model, training, validation, options, device=torch_device,
+                     progress_label=f"cv {model_id or outdir.name}")
+        return FoldResult(result.val_probabilities, _validation_probabilities(model, held_out, options, torch_device),
+                          result.best_epoch)
+
+    cv_summary = cross_validate(table, outdir, fit_fold) if cross_validation else None
+    train_rows, validation = split_train_validation(table, options.val_fold)
+    model = _fresh_model(model_spec, kmer, options, trust_remote_code)
+    checkpoint_dir = outdir / CHECKPOINT_DIR
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    if not resume and (checkpoint_dir / "trainer.pt").exists():
+        raise InputError(f"{checkpoint_dir}: a previous run left a checkpoint; set resume to continue it "
+                         "or choose another outdir", parameters=("resume", "outdir"))
+    _write_run_identity(checkpoint_dir, dataset, model_spec, kmer, options, resume)
+    result = fit(model, train_rows, validation, options, device=torch_device, checkpoint_dir=checkpoint_dir,
+                 resume=resume, callbacks=callbacks, progress_label=model_id or outdir.name)
+    tokenizer = model.tokenizer
+    card = {
+        **_card(table, dataset, train_rows, validation, options, model_id=model_id or outdir.name,
+                validation_probabilities=result.val_probabilities, cv_summary=cv_summary, started=started),
+        "base_model": model_spec,
+        "architecture": model.classifier.encoder.config.model_type,
+        "parameters": sum(p.numel() for p in model.classifier.parameters()),
+        "tokenizer": {"kind": tokenizer.kind, "k": getattr(tokenizer, "k", None)},
+        "kmer": getattr(tokenizer, "k", None),
+        "max_nucleotides": model.max_nucleotides,
+        "strand_mode": "both" if options.rc_augment else "forward",
+        "hyperparameters": {**asdict(options), "lr": options.learning_rate(model_spec)},
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "device": str(torch_device),
+    }
+    card = save_model(model, outdir, card)
+    for path in checkpoint_dir.iterdir():
+        path.unlink()
+    checkpoint_dir.rmdir()
+    return card
+
+
+def _write_run_identity(directory: Path, dataset, model_spec, kmer, options, resume: bool) -> None:
+    """Record what a checkpoint belongs to, and refuse to resume it with other inputs."""
+    identity = {"dataset_sha256": sha256_file(dataset), "model": model_spec, "kmer": kmer, "options": asdict(options)}
+    path = directory / "run.json"
+    if resume and path.exists():
+        previous = json.loads(path.read_text())
+        if previous != identity:
+            changed = sorted(k for k in identity if identity[k] != previous.get(k))
+            raise InputError(f"{directory}: cannot resume, the run differs in {', '.join(changed)}")
+    write_json(path, identity)

@@ -1,0 +1,489 @@
+"""Variant effect scoring: how much each ALT allele of a VCF changes the enhancer probability around it.
+
+Windows. For a record at 0-based position p = POS - 1 whose REF has r bases, and one of its ALT alleles
+with m bases, the reference window is genome[s, s + W) with s = p - W // 2: REF's first base sits at
+offset W // 2, the centre of the window for an SNV. The alternative window is
+
+    genome[s, p) + ALT + genome[p + r, ...)   cut or filled to exactly W bases:
+
+the left flank (W // 2 bases) never moves and ALT follows it, so SNVs and MNVs (m = r) change bases in
+place, a deletion (m < r) extends the right flank with the genome sequence after the window's end, and an
+insertion (m > r) trims the right flank (an insertion of more than W - W // 2 bases fills the rest of the
+window and is itself cut). Alleles are used as written (not normalised): a VCF's shared padding base stays
+at the centre. Both windows are scored with `predict.score_windows` (both strands averaged unless the
+strand mode is `forward`), many records per call.
+
+Scores, per allele, from the two probabilities rounded to 6 decimals (as reported):
+delta = p_alt - p_ref; diff = (p_alt - p_ref) * max(p_ref, p_alt) (DNABERT's score); logOR =
+log2(p_ref / (1 - p_ref)) - log2(p_alt / (1 - p_alt)) with both clipped to [EPS, 1 - EPS], EPS = 1e-6.
+delta and diff are negative, and logOR positive, when the allele lowers the enhancer probability (a loss).
+
+Statuses (ENHLM_STATUS, per allele), in the order they are checked; only `scored` alleles get scores:
+  contig_missing     the record's contig is not in the genome, also after renaming (`ContigMap`)
+  outside_contig     POS is 0, or REF runs past the end of the contig
+  ref_mismatch       REF differs from the genome (case-insensitive); the record is not scored
+  symbolic_allele    ALT is symbolic (<DEL>, <*>), `*`, `.` (no ALT), or a breakend ([, ], or a leading or
+                     trailing `.`)
+  invalid_allele     ALT holds letters other than A, C, G, T, N (e.g. IUPAC codes)
+  window_off_contig  the reference or alternative window runs off either end of the contig
+  too_many_n         the reference or alternative window has more than `max_n_fraction` non-ACGT bases
+  scored             scored
+
+TF sites (with `motifs`): FIMO hits (`motifs.scan_motifs`, p <= threshold, both strands) in the two
+windows. REF and ALT are trimmed of their common prefix and suffix; what remains is the changed span of
+each window ([a, b) in the reference window, [a, b') in the alternative one; an empty span is the junction
+between bases a - 1 and a, which a hit covers when start < a < end). A (motif id, strand) is lost when a
+reference hit overlaps the reference span and no alternative hit overlaps the alternative span, and gained
+the other way round; each is reported as MOTIFID:NAME:STRAND:P with the best p-value of those hits, items
+joined by `|` (`.` for none). Only the neighbourhood of the span is scanned, which finds the same hits.
+
+Chunks. A record belongs to the chunk CONTIG:START-END (0-based, half-open, genome contig names) that holds
+its POS - 1. Records that no such chunk can hold (contig not in the genome, or POS - 1 outside the contig)
+belong to the special chunk `unplaced`. Every run reads the whole VCF (so each knows the input's record
+count and the contig mapping), and `merge_variants` of the chunks covering every contig plus `unplaced`
+gives byte for byte the TSV and VCF records of one unchunked run; a record in no chunk, or in two, is an
+error there.
+
+Outputs: NAME.scored.vcf.gz (bgzip, with a tabix index when the input is sorted; every input record in
+input order, the header kept plus provenance and the ENHLM_ INFO fields), NAME.scores.tsv (a row per
+record and allele), NAME.variants.json (counts, contig mapping, parameters, delta distribution, top
+changes) and MultiQC content, all renamed into place only when the run succeeds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import heapq
+import logging
+import shlex
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from enhancerlm.analysis.known_motifs import load_motifs
+from enhancerlm.analysis.scan import parse_chunk
+from enhancerlm.analysis.variant_effect import STATUSES, AlleleScorer, summarise_scores
+from enhancerlm.commands.predict import _model_summary, read_reports
+from enhancerlm.commands.runtime import release_free_memory
+from enhancerlm.core.probability import EPS, score_fields
+from enhancerlm.errors import InputError
+from enhancerlm.formats.files import atomic_path, write_json, write_text
+from enhancerlm.formats.genome import open_genome
+from enhancerlm.formats.multiqc import VARIANT_TOP_SECTION, histogram_linegraph, html_section, html_table, table_tsv
+from enhancerlm.formats.vcf import (
+    UNPLACED,
+    Allele,
+    ContigMap,
+    Record,
+    VcfReader,
+    _next_line,
+    _replace_command,
+    _vcf_header_of,
+    vcf_header,
+    vcf_line,
+    vcf_stem,
+    write_index,
+)
+from enhancerlm.models.classifier import resolve_device
+from enhancerlm.models.scorer import STRAND_MODES, load_trained, scan_window
+from enhancerlm.versions import software_versions
+
+log = logging.getLogger(__name__)
+
+GROUP_RECORDS = 10_000  # records read, scored and written at a time
+
+
+GROUP_TEXT = 32 << 20  # at most about this many characters of VCF lines held at a time
+
+
+TSV_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "allele_index", "status", "p_ref", "p_alt", "delta", "diff",
+               "logor", "tfbs_gain", "tfbs_loss", "record"]
+
+
+CONVENTIONS = {
+    "delta": "p_alt - p_ref",
+    "diff": "(p_alt - p_ref) * max(p_ref, p_alt) (DNABERT)",
+    "logor": "log2(p_ref / (1 - p_ref)) - log2(p_alt / (1 - p_alt)), probabilities clipped to [eps, 1 - eps]",
+    "eps": EPS,
+    "sign": "a loss of enhancer probability has delta < 0, diff < 0 and logor > 0",
+    "probabilities": "rounded to 6 decimals before delta, diff and logor are computed",
+}
+
+
+@dataclass
+class VariantOptions:
+    """How to score; `None` takes the model card's value (window, strand mode)."""
+
+    window: int | None = None
+    strand_mode: str | None = None
+    max_n_fraction: float = 0.1
+    motifs: str | None = None  # "jaspar" or a MEME file
+    jaspar_release: str = "JASPAR2024"
+    tax_group: str = "vertebrates"
+    motif_threshold: float = 1e-4
+    chunk: str | None = None  # CONTIG:START-END or "unplaced"
+    batch_size: int = 64
+    device: str = "auto"
+
+
+def tsv_rows(record: Record, alleles: list[Allele], with_sites: bool) -> str:
+    """The record's TSV rows, one per allele."""
+    lines = []
+    for index, (alt, allele) in enumerate(zip(record.alts, alleles), start=1):
+        scores = dict.fromkeys(("p_ref", "p_alt", "delta", "diff", "logor"), "")
+        if allele.status == "scored":
+            scores = score_fields(allele.ref_millionths, allele.alt_millionths)
+        sites = (allele.gain, allele.loss) if with_sites and allele.status == "scored" else ("", "")
+        lines.append("\t".join([record.chrom, str(record.pos), record.id, record.ref, alt, str(index), allele.status,
+                                *scores.values(), *sites, str(record.number)]))
+    return "".join(line + "\n" for line in lines)
+
+
+def multiqc_table(prefix: str, report: dict) -> str:
+    """MultiQC custom content: a table row of records, alleles and alleles by status."""
+    statuses = report["alleles"]["by_status"]
+    columns = {"Records": report["records"]["reported"], "Alleles": report["alleles"]["total"],
+               **{status.replace("_", " ").capitalize(): statuses[status] for status in STATUSES}}
+    return table_tsv("enhancerlm_variants", "enhancerlm: variant scoring",
+                     "VCF records and alleles, by scoring status (scored, or why not).", prefix, columns)
+
+
+def multiqc_top(prefix: str, report: dict) -> str:
+    """MultiQC custom content (HTML): the alleles that raise and lower enhancer probability most, with the TF
+    sites they gain and lose."""
+    header = ["variant", "id", "p_ref", "p_alt", "delta", "TF sites lost", "TF sites gained"]
+
+    def rows(top: list[dict]) -> list[list]:
+        return [[f"{row['chrom']}:{row['pos']} {row['ref']}>{row['alt']}", row["id"], f"{row['p_ref']:.4f}",
+                 f"{row['p_alt']:.4f}", f"{row['delta']:+.4f}", _site_names(row["tfbs_loss"]),
+                 _site_names(row["tfbs_gain"])] for row in top]
+
+    body = (f"<h4>Largest gains</h4>\n{html_table('enhancerlm-variant-top', header, rows(report['top_gains']), empty='No allele raises the probability.')}"
+            f"<h4>Largest losses</h4>\n{html_table('enhancerlm-variant-top', header, rows(report['top_losses']), empty='No allele lowers the probability.')}")
+    return html_section(VARIANT_TOP_SECTION, f"enhancerlm_variant_top_{prefix}", f"Strongest effects: {prefix}",
+                        "Alleles with the largest change in enhancer probability (delta = p_alt - p_ref), and the "
+                        "known TF sites (FIMO p < threshold) each one destroys or creates.", body)
+
+
+def _site_names(sites: str | None, shown: int = 5) -> str:
+    """`MA0139.2:CTCF:+:1e-05|...` as `CTCF (+), ...`, the first few, with how many more."""
+    if not sites or sites == ".":
+        return ""
+    names = [f"{':'.join(parts[1:-2])} ({parts[-2]})" for parts in (site.split(":") for site in sites.split("|"))]
+    more = f", +{len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def multiqc_deltas(prefix: str, distribution: dict) -> dict:
+    """MultiQC custom content: the distribution of delta = p_alt - p_ref as a line graph (x: bin centre)."""
+    return histogram_linegraph("enhancerlm_variant_deltas", "enhancerlm: variant effects", prefix, distribution,
+                               description="Change in enhancer probability (p_alt - p_ref) of the scored alleles.",
+                               title="enhancerlm: variant effect (delta)", xlab="p_alt - p_ref (bin centre)",
+                               ylab="Alleles", xmin=-1, xmax=1)
+
+
+def output_paths(outdir: Path, prefix: str) -> dict[str, Path]:
+    """Every file a run writes (the index apart); the json first, so that it is moved into place last."""
+    names = {"json": "variants.json", "tsv": "scores.tsv", "vcf": "scored.vcf.gz",
+             "mqc_table": "variants_mqc.tsv", "mqc_deltas": "variant_deltas_mqc.json",
+             "mqc_top": "variant_top_mqc.html"}
+    return {key: outdir / f"{prefix}.{name}" for key, name in names.items()}
+
+
+@contextlib.contextmanager
+def staged_outputs(paths: dict[str, Path]) -> Iterator[tuple[dict[str, Path], contextlib.ExitStack]]:
+    """Temporary files for all outputs, renamed into place together (in reverse order) only on success; the
+    stack stages more (the tabix index, once it is known that one can be built)."""
+    with contextlib.ExitStack() as stack:
+        yield {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}, stack
+
+
+class _InputRecords:
+    """How many records the input has, and whether they are sorted as tabix needs (each contig in one block,
+    positions not decreasing)."""
+
+    def __init__(self) -> None:
+        self.count, self.sorted, self._seen, self._last = 0, True, set(), (None, -1)
+
+    def add(self, chrom: str, pos: int) -> None:
+        self.count += 1
+        if chrom != self._last[0]:
+            if chrom in self._seen:
+                self.sorted = False
+            self._seen.add(chrom)
+        elif pos < self._last[1]:
+            self.sorted = False
+        self._last = (chrom, pos)
+
+
+def parse_variant_chunk(text: str | None, sizes: dict[str, int]) -> tuple[str, int, int] | str | None:
+    """None, UNPLACED, or (contig, start, end) checked against the genome as `predict --chunk`."""
+    if text is None:
+        return None
+    return UNPLACED if text.strip() == UNPLACED else parse_chunk(text, sizes)
+
+
+def chunk_label(chunk: tuple[str, int, int] | str | None) -> str | None:
+    return chunk if chunk is None or isinstance(chunk, str) else f"{chunk[0]}:{chunk[1]}-{chunk[2]}"
+
+
+def in_chunk(chunk, chrom: str | None, pos: int, sizes: dict[str, int]) -> bool:
+    """Whether a record (genome contig, 0-based POS - 1) belongs to the chunk (None: every record does)."""
+    placed = chrom is not None and 0 <= pos < sizes[chrom]
+    if chunk is None:
+        return True
+    if chunk == UNPLACED:
+        return not placed
+    return placed and chrom == chunk[0] and chunk[1] <= pos < chunk[2]
+
+
+def _batches(records: Iterable[Record], size: int, text_limit: int = GROUP_TEXT) -> Iterator[list[Record]]:
+    """Groups of `size` records, fewer when their lines hold more than `text_limit` characters (VCFs with
+    thousands of samples have lines of many kB)."""
+    batch: list[Record] = []
+    text = 0
+    for record in records:
+        batch.append(record)
+        text += len(record.line)
+        if len(batch) == size or text > text_limit:
+            yield batch
+            batch, text = [], 0
+    if batch:
+        yield batch
+
+
+def _command(model_spec: str, genome: str | Path, vcf: str | Path, outdir: str | Path, prefix: str,
+             options: VariantOptions, window: int, strand_mode: str, fai: str | Path | None,
+             gzi: str | Path | None) -> str:
+    """The command that repeats this run (the effective window and strand mode spelled out)."""
+    words = ["enhancerlm", "variants", "--model", model_spec, "--genome", str(genome), "--vcf", str(vcf),
+             "--outdir", str(outdir), "--prefix", prefix, "--window", str(window), "--strand-mode", strand_mode,
+             "--max-n-fraction", str(options.max_n_fraction)]
+    if options.motifs:
+        words += ["--motifs", options.motifs, "--motif-threshold", str(options.motif_threshold)]
+        if options.motifs.lower() == "jaspar":
+            words += ["--jaspar-release", options.jaspar_release, "--tax-group", options.tax_group]
+    if options.chunk:
+        words += ["--chunk", options.chunk]
+    for flag, index in (("--fai", fai), ("--gzi", gzi)):
+        words += [flag, str(index)] if index else []
+    words += ["--batch-size", str(options.batch_size), "--device", options.device]
+    return shlex.join(words)
+
+
+def _parameters(options: VariantOptions, window: int, strand_mode: str) -> dict:
+    """The settings that decide the scores (chunks merge only when these agree)."""
+    motifs = options.motifs
+    return {"window": window, "strand_mode": strand_mode, "max_n_fraction": options.max_n_fraction,
+            "eps": EPS, "motifs": motifs, "motif_threshold": options.motif_threshold if motifs else None,
+            "jaspar_release": options.jaspar_release if motifs and motifs.lower() == "jaspar" else None,
+            "tax_group": options.tax_group if motifs and motifs.lower() == "jaspar" else None}
+
+
+def score_variants(model_spec: str, genome_path: str | Path, vcf_path: str | Path, outdir: str | Path, *,
+                   prefix: str | None = None, options: VariantOptions | None = None,
+                   fai: str | Path | None = None, gzi: str | Path | None = None) -> dict:
+    """Score every ALT allele of a VCF (or of one chunk of it) with a trained model; write the scored VCF and
+    its index, the scores TSV, the report and MultiQC content. Returns the report (NAME.variants.json)."""
+    from tqdm.auto import tqdm
+
+    options = options or VariantOptions()
+    started = time.perf_counter()
+    model = load_trained(model_spec)
+    window = scan_window(model, options.window)
+    strand_mode = options.strand_mode or (model.card.get("strand_mode") if model.card.get("strand_mode") in
+                                          STRAND_MODES else "both")
+    if strand_mode not in STRAND_MODES:
+        raise InputError(f"strand_mode must be one of {', '.join(STRAND_MODES)}, got {strand_mode!r}",
+                         parameters=("strand_mode",))
+    prefix = prefix or vcf_stem(vcf_path)
+    device = resolve_device(options.device)
+    motifs = load_motifs(options.motifs, release=options.jaspar_release, tax_group=options.tax_group) \
+        if options.motifs else None
+    summary_model = _model_summary(model, model_spec)
+    command = _command(model_spec, genome_path, vcf_path, outdir, prefix, options, window, strand_mode, fai, gzi)
+    with_sites = motifs is not None
+    with open_genome(genome_path, fai=fai, gzi=gzi) as genome, VcfReader(vcf_path) as vcf:
+        chunk = parse_variant_chunk(options.chunk, genome.sizes)
+        contigs = ContigMap(vcf.contig_lengths, genome.sizes)
+        read = _InputRecords()
+
+        def selected(records: Iterator[Record]) -> Iterator[Record]:
+            for record in records:
+                read.add(record.chrom, record.pos)
+                if in_chunk(chunk, contigs.resolve(record.chrom), record.pos - 1, genome.sizes):
+                    yield record
+
+        paths = output_paths(Path(outdir), prefix)
+        with staged_outputs(paths) as (staged, stack):
+            import pysam.libcbgzf
+
+            with open(staged["tsv"], "w") as tsv, pysam.libcbgzf.BGZFile(str(staged["vcf"]), "wb") as out, \
+                    tqdm(desc="variants", unit=" windows", disable=None, leave=False) as progress:
+                scorer = AlleleScorer(model, genome, contigs, window=window, both_strands=strand_mode == "both",
+                                      max_n_fraction=options.max_n_fraction, batch_size=options.batch_size,
+                                      device=device, motifs=motifs, motif_threshold=options.motif_threshold,
+                                      progress=progress.update)
+                out.write(vcf_header(vcf.header, model=summary_model, command=command,
+                                     with_sites=with_sites).encode())
+                write_scores(tsv, out, scorer, selected(vcf.records()), with_sites)
+            index = write_index(staged, stack, paths["vcf"], read.sorted)
+            if not index["made"]:
+                log.warning("%s: %s, so the scored VCF gets no tabix index", vcf_path, index["reason"])
+            for name, note in contigs.notes.items():
+                log.warning("%s: contig %s: %s", vcf_path, name, note)
+            report = {
+                "prefix": prefix,
+                "model": summary_model,
+                "genome": str(genome_path),
+                "vcf": {"path": str(vcf_path), "records": read.count, "header_sha256": vcf.header_sha256,
+                        "sorted": read.sorted},
+                "parameters": _parameters(options, window, strand_mode),
+                "conventions": CONVENTIONS,
+                "chunks": [chunk_label(chunk)] if chunk else None,
+                "contigs": contigs.report(),
+                "throughput": {"seconds": None, "device": str(device), "batch_size": options.batch_size},
+                "command": command,
+                "versions": software_versions(),
+            }
+            return _finish_report(paths, staged, report, index, prefix, started)
+
+
+def write_scores(tsv, vcf_out, scorer: AlleleScorer, records: Iterator[Record], with_sites: bool) -> None:
+    """Score the records group by group; write each group's TSV rows (after the header) and scored VCF lines."""
+    tsv.write("\t".join(TSV_COLUMNS) + "\n")
+    for group in _batches(records, GROUP_RECORDS):
+        results = scorer.score(group)
+        tsv.write("".join(tsv_rows(r, a, with_sites) for r, a in zip(group, results)))
+        vcf_out.write("".join(vcf_line(r, a, with_sites) for r, a in zip(group, results)).encode())
+        release_free_memory()  # glibc would keep the freed batch buffers (see commands.runtime)
+
+
+def merge_variants(inputs: list[str | Path], outdir: str | Path, *, prefix: str) -> dict:
+    """Gather the outputs of chunked runs into the files one unchunked run writes: the TSV and the VCF records
+    in input order, byte for byte; every input record must be in exactly one chunk."""
+    started = time.perf_counter()
+    reports = _read_reports(inputs)
+    first_path, first = reports[0]
+    for path, report in reports[1:]:
+        for key in ("model", "parameters"):
+            if report[key] != first[key]:
+                raise InputError(f"{path}: its {key} differ from those of {first_path}; these runs cannot be merged")
+        if (report["vcf"]["records"], report["vcf"]["header_sha256"]) != (first["vcf"]["records"],
+                                                                          first["vcf"]["header_sha256"]):
+            raise InputError(f"{path}: scored another VCF than {first_path} (record count or header differ)")
+    labels = [label for _, r in reports for label in (r["chunks"] or ["(unchunked)"])]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise InputError(f"chunk {repeated[0]} is among the inputs more than once")
+    expected = first["vcf"]["records"]
+    command = shlex.join(["enhancerlm", "merge-variants", *[a for i in inputs for a in ("--input", str(i))],
+                          "--outdir", str(outdir), "--prefix", prefix])
+    paths = output_paths(Path(outdir), prefix)
+    with staged_outputs(paths) as (staged, stack):
+        import pysam.libcbgzf
+
+        with contextlib.ExitStack() as readers, open(staged["tsv"], "w") as tsv, \
+                pysam.libcbgzf.BGZFile(str(staged["vcf"]), "wb") as out:
+            streams = [_chunk_records(path.parent / report["outputs"]["tsv"], path.parent / report["outputs"]["vcf"],
+                                      readers) for path, report in reports]
+            header = _vcf_header_of(first_path.parent / first["outputs"]["vcf"])
+            out.write(_replace_command(header, command).encode())
+            tsv.write("\t".join(TSV_COLUMNS) + "\n")
+            written = 0
+            for number, rows, line, source in heapq.merge(*streams, key=lambda item: item[0]):
+                if number != written + 1:
+                    _missing_or_repeated(number, written, source)
+                tsv.write(rows)
+                out.write(line.encode())
+                written = number
+        if written != expected:
+            if written > expected:
+                raise InputError(f"the chunks hold {written} records, but the input VCF has {expected}")
+            _missing_or_repeated(expected + 1, written, None)
+        index = write_index(staged, stack, paths["vcf"], all(r["vcf"]["sorted"] for _, r in reports))
+        report = {
+            "prefix": prefix,
+            "model": first["model"],
+            "genome": first["genome"],
+            "vcf": {key: first["vcf"][key] for key in ("path", "records", "header_sha256", "sorted")},
+            "parameters": first["parameters"],
+            "conventions": CONVENTIONS,
+            "chunks": sorted(labels),
+            "contigs": _merged_contigs([r["contigs"] for _, r in reports]),
+            "throughput": {"seconds": round(sum(r["throughput"]["seconds"] for _, r in reports), 2),
+                           "device": first["throughput"]["device"], "batch_size": first["throughput"]["batch_size"],
+                           "merged_inputs": len(reports)},
+            "command": command,
+            "versions": software_versions(),
+        }
+        return _finish_report(paths, staged, report, index, prefix, started, merged=True)
+
+
+def _finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict, index: dict, prefix: str,
+                   started: float, merged: bool = False) -> dict:
+    """Summarise the staged TSV into the report and write it with the MultiQC files."""
+    summary = summarise_scores(staged["tsv"])
+    report["records"] = {"input": report["vcf"]["records"], "reported": summary.pop("records")}
+    report.update(summary)
+    report["outputs"] = {key: path.name for key, path in paths.items()}
+    report["outputs"]["tbi"] = index.get("file")
+    if not index["made"]:
+        report["outputs"]["tbi_note"] = index["reason"]
+    seconds = round(time.perf_counter() - started, 2)
+    report["throughput"]["merge_seconds" if merged else "seconds"] = seconds
+    if not merged:
+        report["throughput"]["alleles_per_second"] = round(report["alleles"]["total"] / seconds, 1) if seconds else None
+    write_text(staged["mqc_table"], multiqc_table(prefix, report))
+    write_json(staged["mqc_deltas"], multiqc_deltas(prefix, report["delta_distribution"]))
+    write_text(staged["mqc_top"], multiqc_top(prefix, report))
+    write_json(staged["json"], report)
+    return report
+
+
+def _read_reports(inputs: list[str | Path]) -> list[tuple[Path, dict]]:
+    """The variants.json of each input, whose TSV and VCF must be beside it."""
+    reports = read_reports(inputs, "variants")
+    for path, report in reports:
+        for key in ("tsv", "vcf"):
+            if not (path.parent / report["outputs"][key]).is_file():
+                raise InputError(f"{path}: its {key} file {report['outputs'][key]} is missing")
+    return reports
+
+
+def _chunk_records(tsv: Path, vcf: Path, stack: contextlib.ExitStack) -> Iterator[tuple[int, str, str, Path]]:
+    """(record number, its TSV rows, its VCF line, source) of one chunk's outputs, in order."""
+    rows = stack.enter_context(open(tsv))
+    lines = stack.enter_context(gzip.open(vcf, "rt"))
+    next(rows)
+    body = (line for line in lines if not line.startswith("#"))
+    current, text = None, []
+    for row in rows:
+        number = int(row.rsplit("\t", 1)[1])
+        if current is not None and number != current:
+            yield current, "".join(text), _next_line(body, vcf), tsv
+            text = []
+        current = number
+        text.append(row)
+    if current is not None:
+        yield current, "".join(text), _next_line(body, vcf), tsv
+    if next(body, None) is not None:
+        raise InputError(f"{vcf}: has more records than {tsv}")
+
+
+def _missing_or_repeated(number: int, written: int, source: Path | None) -> None:
+    if number <= written:
+        raise InputError(f"{source}: record {number} of the input VCF is also in another chunk; the chunks overlap")
+    missing = f"{written + 1}" if number == written + 2 else f"{written + 1}-{number - 1}"
+    raise InputError(f"records {missing} of the input VCF are in no chunk: give chunks covering every contig "
+                     f"of the genome, plus --chunk {UNPLACED} for records off the genome")
+
+
+def _merged_contigs(reports: list[dict]) -> dict:
+    mapping = {k: v for r in reports for k, v in r["mapping"].items()}
+    notes = {k: v for r in reports for k, v in r["notes"].items()}
+    return {"mapping": dict(sorted(mapping.items())),
+            "renamed": {k: v for k, v in sorted(mapping.items()) if v is not None and v != k},
+            "not_in_genome": sorted(k for k, v in mapping.items() if v is None), "notes": dict(sorted(notes.items()))}

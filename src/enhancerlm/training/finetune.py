@@ -1,0 +1,62 @@
+"""Fine-tuning or training from scratch: the starting classifier and the model card every trained model carries.
+Validation is one fold of the prepared training records (duplicate-aware); the test split never reaches here."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from enhancerlm import __version__
+from enhancerlm.core.stats import binary_metrics, choose_threshold
+from enhancerlm.formats.files import sha256_file
+from enhancerlm.models.checkpoint import load_model
+from enhancerlm.models.language_model import LoadedModel
+from enhancerlm.training.loop import TrainOptions
+from enhancerlm.versions import software_versions
+
+log = logging.getLogger(__name__)
+
+
+def _fresh_model(model_spec: str, kmer: int | None, options: TrainOptions, trust_remote_code: bool) -> LoadedModel:
+    torch.manual_seed(options.seed)  # the head (and a scratch encoder) start from the same weights every time
+    model = load_model(model_spec, kmer=kmer, pooling=options.pooling, trust_remote_code=trust_remote_code,
+                       max_positions=options.max_length)
+    if model.card:
+        log.info("continuing from the trained model %s", model_spec)
+    return model
+
+
+def _card(table: pd.DataFrame, dataset, train_rows: pd.DataFrame, validation: pd.DataFrame, options: TrainOptions,
+          *, model_id: str, validation_probabilities: np.ndarray | None, cv_summary: dict | None,
+          started: float) -> dict:
+    """The model-card fields every trained model shares: task, data, threshold, validation, provenance."""
+    classes = table.drop_duplicates("label").set_index("label")["class"].to_dict()
+    digest = hashlib.sha256("".join(sorted(train_rows["group"])).encode()).hexdigest()[:16]
+    threshold, validation_metrics = 0.5, None
+    if validation_probabilities is not None:
+        labels = validation["label"].to_numpy()
+        threshold = choose_threshold(labels, validation_probabilities)
+        validation_metrics = binary_metrics(labels, validation_probabilities, threshold)
+    return {
+        "model_id": model_id,
+        "type": "language-model",
+        "enhancerlm_version": __version__,
+        "task": {"type": "binary", "dataset": Path(dataset).name.removesuffix(".dataset.tsv")},
+        "labels": {str(k): v for k, v in sorted(classes.items())},
+        "window": int(table["sequence"].str.len().max()),
+        "threshold": threshold,
+        "threshold_rule": "maximum MCC on the validation fold" if validation_metrics else "0.5 (no validation)",
+        "training_data": {"path": str(dataset), "sha256": sha256_file(dataset), "train_groups_digest": digest,
+                          "records": {"train": len(train_rows), "validation": len(validation)},
+                          "val_fold": options.val_fold},
+        "validation": validation_metrics,
+        "cross_validation": cv_summary,
+        "training_seconds": round(time.perf_counter() - started, 1),
+        "versions": software_versions(),
+    }
