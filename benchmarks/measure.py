@@ -53,7 +53,7 @@ def bare_forward_seconds(model, windows, batch_size: int) -> float:
     from enhancerlm.core.dna import reverse_complement_windows
 
     rows = np.concatenate([windows, reverse_complement_windows(windows)])
-    batches = [model.tokenizer.encode_windows(rows[i:i + batch_size]) for i in range(0, len(rows), batch_size)]
+    batches = [model.tokenizer.encode_windows(rows[i : i + batch_size]) for i in range(0, len(rows), batch_size)]
     classifier = model.classifier.eval()
     started = time.perf_counter()
     with torch.inference_mode():
@@ -72,5 +72,7 @@ def print_ratio_table(results: dict[str, dict], models, methods, unit: str, comp
         for method in methods:
             r = results[f"{model}/{method}"]
             ratios = f"{a / b:.2f} | {a / c:.2f}" if method == compared[0] else " | "
-            print(f"| {model} | {method} | {r[unit]} | {r['seconds']:.2f} | {r[f'{unit}_per_second']:.1f} | "
-                  f"{ratios} | {r['peak_rss_mb']} |")
+            print(
+                f"| {model} | {method} | {r[unit]} | {r['seconds']:.2f} | {r[f'{unit}_per_second']:.1f} | "
+                f"{ratios} | {r['peak_rss_mb']} |"
+            )

@@ -3,10 +3,10 @@
 Usage: python benchmarks/predict_memory.py [--sizes 1,20] [--threads 1] [--rss-only] [--no-model]
 
 A micro model (scratch-tiny, k = 3, random weights) scans random genomes of 1 Mb contigs (window 200, stride
-200, both strands), each size in a fresh subprocess twice, after importing and loading the model: once for the peak resident
-memory (VmHWM) and once under tracemalloc for the Python heap's peak (numpy arrays included). Reported: the peak RSS of each scan and its
-growth from 1 Mb to 20 Mb, and the growth of the heap's peak per extra window. glibc keeps freed memory of
-PyTorch's per-batch buffers in its heap, so RSS swings by a few hundred MB during any scan; run with
+200, both strands), each size in a fresh subprocess twice, after importing and loading the model: once for the
+peak resident memory (VmHWM) and once under tracemalloc for the Python heap's peak (numpy arrays included).
+Reported: the peak RSS of each scan and its growth from 1 Mb to 20 Mb, and the growth of the heap's peak per
+extra window. glibc keeps freed memory of PyTorch's per-batch buffers in its heap, so RSS swings by a few hundred MB during any scan; run with
 MALLOC_MMAP_THRESHOLD_=65536 in the environment to see the memory actually in use. `--no-model` replaces the
 model's scores by random numbers, to measure the scan's own bookkeeping on large genomes in seconds.
 """
@@ -56,8 +56,11 @@ def worker(model: Path, genome: Path, mode: str, threads: int, no_model: bool) -
     load_trained(str(model))
     options = ScanOptions(window=WINDOW, stride=WINDOW, batch_size=64, device="cpu")
     with tempfile.TemporaryDirectory() as scratch:
+
         def scan() -> dict:
-            return {"windows": predict(str(model), genome, scratch, prefix="memory", options=options)["windows"]["scored"]}
+            return {
+                "windows": predict(str(model), genome, scratch, prefix="memory", options=options)["windows"]["scored"]
+            }
 
         result = measure_memory(mode, scan)
     print(json.dumps(result))
@@ -83,27 +86,37 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         torch.manual_seed(0)
-        save_model(load_model("scratch-tiny", kmer=3), directory / "model",
-                   {"model_id": "micro", "type": "language-model", "window": WINDOW, "threshold": 0.5})
+        save_model(
+            load_model("scratch-tiny", kmer=3),
+            directory / "model",
+            {"model_id": "micro", "type": "language-model", "window": WINDOW, "threshold": 0.5},
+        )
         for megabases in map(int, args.sizes.split(",")):
             genome = directory / f"genome_{megabases}mb.fa"
             write_genome(genome, megabases)
             for mode in ("rss",) if args.rss_only else ("rss", "heap"):
-                results.setdefault(megabases, {}).update(run_worker(__file__, directory / "model", genome, mode,
-                                                                    args.threads, int(args.no_model)))
+                results.setdefault(megabases, {}).update(
+                    run_worker(__file__, directory / "model", genome, mode, args.threads, int(args.no_model))
+                )
             print(f"{megabases} Mb: {results[megabases]}", file=sys.stderr, flush=True)
     print("| genome | windows | seconds (RSS run) | RSS before scan (MB) | peak RSS (MB) | heap peak (MB) |")
     print("|---|---|---|---|---|---|")
     for megabases, r in results.items():
         heap = f"{r['heap_peak_mb']:.2f}" if "heap_peak_mb" in r else "-"
-        print(f"| {megabases} Mb | {r['windows']} | {r['seconds']} | {r['rss_before_mb']:.1f} | "
-              f"{r['peak_rss_mb']:.1f} | {heap} |")
+        print(
+            f"| {megabases} Mb | {r['windows']} | {r['seconds']} | {r['rss_before_mb']:.1f} | "
+            f"{r['peak_rss_mb']:.1f} | {heap} |"
+        )
     small, large = (results[m] for m in (min(results), max(results)))
-    print(f"\npeak RSS growth {min(results)} -> {max(results)} Mb: {large['peak_rss_mb'] - small['peak_rss_mb']:.1f} MB")
+    print(
+        f"\npeak RSS growth {min(results)} -> {max(results)} Mb: {large['peak_rss_mb'] - small['peak_rss_mb']:.1f} MB"
+    )
     if not args.rss_only:
         extra = large["windows"] - small["windows"]
-        print(f"heap peak growth per extra window: {(large['heap_peak_mb'] - small['heap_peak_mb']) * 2**20 / extra:.1f} "
-              "bytes")
+        print(
+            f"heap peak growth per extra window: {(large['heap_peak_mb'] - small['heap_peak_mb']) * 2**20 / extra:.1f} "
+            "bytes"
+        )
 
 
 if __name__ == "__main__":

@@ -47,25 +47,40 @@ def build_inputs(directory: Path, n_windows: int) -> None:
     for preset in MODELS:
         torch.manual_seed(0)
         model = load_model(preset, kmer=6)
-        save_model(model, directory / preset, {
-            "model_id": preset, "type": "language-model", "labels": {"0": "background", "1": "enhancer"},
-            "window": WINDOW, "threshold": 0.5, "strand_mode": "both"})
+        save_model(
+            model,
+            directory / preset,
+            {
+                "model_id": preset,
+                "type": "language-model",
+                "labels": {"0": "background", "1": "enhancer"},
+                "window": WINDOW,
+                "threshold": 0.5,
+                "strand_mode": "both",
+            },
+        )
     sequence = "".join(np.random.default_rng(0).choice(list("ACGT"), size=n_windows * WINDOW))
-    (directory / "genome.fa").write_text(">chr1\n" + "".join(sequence[i:i + 60] + "\n"
-                                                              for i in range(0, len(sequence), 60)))
+    (directory / "genome.fa").write_text(
+        ">chr1\n" + "".join(sequence[i : i + 60] + "\n" for i in range(0, len(sequence), 60))
+    )
 
 
 def windows_of(genome: Path) -> list[str]:
     sequence = "".join(genome.read_text().splitlines()[1:])
-    return [sequence[i:i + WINDOW] for i in range(0, len(sequence) - WINDOW + 1, WINDOW)]
+    return [sequence[i : i + WINDOW] for i in range(0, len(sequence) - WINDOW + 1, WINDOW)]
 
 
 def run_predict(model_dir: Path, genome: Path, scratch: Path) -> dict:
     from enhancerlm.commands.predict import ScanOptions, predict
 
     started = time.perf_counter()
-    report = predict(str(model_dir), genome, scratch / "scan", prefix="bench",
-                     options=ScanOptions(window=WINDOW, stride=WINDOW, batch_size=BATCH, device="cpu"))
+    report = predict(
+        str(model_dir),
+        genome,
+        scratch / "scan",
+        prefix="bench",
+        options=ScanOptions(window=WINDOW, stride=WINDOW, batch_size=BATCH, device="cpu"),
+    )
     return {"seconds": time.perf_counter() - started, "windows": report["windows"]["scored"]}
 
 
@@ -89,23 +104,29 @@ def run_hf_loop(model_dir: Path, genome: Path, scratch: Path) -> dict:
     hidden = encoder.config.hidden_size
     head = torch.nn.Sequential(torch.nn.Linear(hidden, 25), torch.nn.Tanh(), torch.nn.Linear(25, 1))
     weights = load_file(str(model_dir / "model.safetensors"))
-    head.load_state_dict({"0.weight": weights["classifier.1.weight"], "0.bias": weights["classifier.1.bias"],
-                          "2.weight": weights["classifier.3.weight"], "2.bias": weights["classifier.3.bias"]})
+    head.load_state_dict(
+        {
+            "0.weight": weights["classifier.1.weight"],
+            "0.bias": weights["classifier.1.bias"],
+            "2.weight": weights["classifier.3.weight"],
+            "2.bias": weights["classifier.3.bias"],
+        }
+    )
     windows = windows_of(genome)
     started = time.perf_counter()
     probabilities = []
     with torch.no_grad():
         for first in range(0, len(windows), BATCH // 2):
-            batch = windows[first:first + BATCH // 2]
+            batch = windows[first : first + BATCH // 2]
             batch = batch + [reverse_complement(s) for s in batch]
-            texts = [" ".join(s[i:i + 6] for i in range(len(s) - 5)) for s in batch]
+            texts = [" ".join(s[i : i + 6] for i in range(len(s) - 5)) for s in batch]
             encoded = tokenizer(texts, padding=True, return_tensors="pt", return_special_tokens_mask=True)
             special = encoded.pop("special_tokens_mask")
             states = encoder(**encoded).last_hidden_state
             mask = (encoded["attention_mask"] * (1 - special)).unsqueeze(-1)
             pooled = (states * mask).sum(1) / mask.sum(1)
             p = torch.sigmoid(head(pooled)).squeeze(-1)
-            probabilities.extend(((p[: len(p) // 2] + p[len(p) // 2:]) / 2).tolist())
+            probabilities.extend(((p[: len(p) // 2] + p[len(p) // 2 :]) / 2).tolist())
     return {"seconds": time.perf_counter() - started, "windows": len(probabilities)}
 
 
@@ -123,7 +144,7 @@ def run_pipeline(model_dir: Path, genome: Path, scratch: Path) -> dict:
     started = time.perf_counter()
     for sequence in windows:
         for strand in (sequence, reverse_complement(sequence)):
-            classify(" ".join(strand[i:i + 6] for i in range(len(strand) - 5)))
+            classify(" ".join(strand[i : i + 6] for i in range(len(strand) - 5)))
     return {"seconds": time.perf_counter() - started, "windows": len(windows)}
 
 
@@ -146,8 +167,9 @@ def main() -> None:
     parser.add_argument("--tiny-repeats", type=int, default=5, help="Best of this many runs for scratch-tiny.")
     parser.add_argument("--threads", type=int, default=1, help="torch threads in every method.")
     parser.add_argument("--outdir", type=Path, default=None)
-    parser.add_argument("--worker", nargs=5, metavar=("METHOD", "MODEL", "GENOME", "THREADS", "REPEATS"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", nargs=5, metavar=("METHOD", "MODEL", "GENOME", "THREADS", "REPEATS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.worker:
         method, model_dir, genome, threads, repeats = args.worker
@@ -161,14 +183,16 @@ def main() -> None:
         for preset in MODELS:
             repeats = args.tiny_repeats if preset == "scratch-tiny" else 1
             for method in METHODS:
-                result = run_worker(__file__, method, directory / preset, directory / "genome.fa", args.threads,
-                                    repeats)
+                result = run_worker(
+                    __file__, method, directory / preset, directory / "genome.fa", args.threads, repeats
+                )
                 result["windows_per_second"] = result["windows"] / result["seconds"]
                 results[f"{preset}/{method}"] = result
                 print(f"{preset} {method}: {result}", file=sys.stderr, flush=True)
         if args.outdir:
             (directory / "throughput.json").write_text(json.dumps(results, indent=2) + "\n")
     print_ratio_table(results, MODELS, METHODS, "windows", compared=("predict", "bare", "hf_loop"))
+
 
 if __name__ == "__main__":
     main()

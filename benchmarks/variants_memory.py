@@ -35,7 +35,7 @@ def write_genome(path: Path, contigs: int) -> list[str]:
             sequence = letters[rng.integers(0, 4, size=CONTIG)].tobytes().decode()
             sequences.append(sequence)
             handle.write(f">chr{contig + 1}\n")
-            handle.write("".join(sequence[i:i + 100] + "\n" for i in range(0, CONTIG, 100)))
+            handle.write("".join(sequence[i : i + 100] + "\n" for i in range(0, CONTIG, 100)))
     return sequences
 
 
@@ -46,8 +46,10 @@ def write_vcf(path: Path, sequences: list[str], count: int) -> Path:
     per_contig = (CONTIG - 200) // SPACING
     plain = path.with_suffix("")
     with open(plain, "w") as handle:
-        handle.write("##fileformat=VCFv4.2\n" + "".join(f"##contig=<ID=chr{i + 1},length={CONTIG}>\n"
-                                                        for i in range(len(sequences))))
+        handle.write(
+            "##fileformat=VCFv4.2\n"
+            + "".join(f"##contig=<ID=chr{i + 1},length={CONTIG}>\n" for i in range(len(sequences)))
+        )
         handle.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
         for number in range(count):
             contig, offset = divmod(number, per_contig)
@@ -72,9 +74,11 @@ def worker(model: Path, genome: Path, vcf: Path, mode: str, threads: int, no_mod
     contig_sizes(genome)  # index, import and load once outside the measurement
     load_trained(str(model))
     with tempfile.TemporaryDirectory() as scratch:
+
         def score() -> dict:
-            report = variants.score_variants(str(model), genome, vcf, scratch, prefix="memory",
-                                             options=variants.VariantOptions(device="cpu"))
+            report = variants.score_variants(
+                str(model), genome, vcf, scratch, prefix="memory", options=variants.VariantOptions(device="cpu")
+            )
             return {"alleles": report["alleles"]["scored"]}
 
         result = measure_memory(mode, score)
@@ -103,26 +107,47 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         torch.manual_seed(0)
-        save_model(load_model("scratch-tiny", kmer=3, max_positions=64), directory / "model",
-                   {"model_id": "micro", "type": "language-model", "window": args.window, "threshold": 0.5,
-                    "strand_mode": "forward"})
+        save_model(
+            load_model("scratch-tiny", kmer=3, max_positions=64),
+            directory / "model",
+            {
+                "model_id": "micro",
+                "type": "language-model",
+                "window": args.window,
+                "threshold": 0.5,
+                "strand_mode": "forward",
+            },
+        )
         contigs = -(-max(counts) * SPACING // (CONTIG - 200))
         sequences = write_genome(directory / "genome.fa", contigs)
         for count in counts:
             vcf = write_vcf(directory / f"snvs_{count}.vcf.gz", sequences, count)
             for mode in ("rss", "heap") if args.heap else ("rss",):
-                results.setdefault(count, {}).update(run_worker(__file__, directory / "model", directory / "genome.fa",
-                                                                vcf, mode, args.threads, int(args.no_model)))
+                results.setdefault(count, {}).update(
+                    run_worker(
+                        __file__,
+                        directory / "model",
+                        directory / "genome.fa",
+                        vcf,
+                        mode,
+                        args.threads,
+                        int(args.no_model),
+                    )
+                )
             print(f"{count} SNVs: {results[count]}", file=sys.stderr, flush=True)
     print("| SNVs | alleles scored | seconds | RSS before (MB) | peak RSS (MB) | heap peak (MB) |")
     print("|---|---|---|---|---|---|")
     for count, r in results.items():
         heap = f"{r['heap_peak_mb']:.2f}" if "heap_peak_mb" in r else "-"
-        print(f"| {count:,} | {r['alleles']:,} | {r['seconds']} | {r['rss_before_mb']:.1f} | {r['peak_rss_mb']:.1f} | "
-              f"{heap} |")
+        print(
+            f"| {count:,} | {r['alleles']:,} | {r['seconds']} | {r['rss_before_mb']:.1f} | {r['peak_rss_mb']:.1f} | "
+            f"{heap} |"
+        )
     small, large = results[min(results)], results[max(results)]
-    print(f"\npeak RSS growth {min(results):,} -> {max(results):,} SNVs: "
-          f"{large['peak_rss_mb'] - small['peak_rss_mb']:.1f} MB")
+    print(
+        f"\npeak RSS growth {min(results):,} -> {max(results):,} SNVs: "
+        f"{large['peak_rss_mb'] - small['peak_rss_mb']:.1f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -45,9 +45,18 @@ def build_models(directory: Path) -> None:
 
     for preset in MODELS:
         torch.manual_seed(0)
-        save_model(load_model(preset, kmer=6), directory / preset, {
-            "model_id": preset, "type": "language-model", "labels": {"0": "background", "1": "enhancer"},
-            "window": WINDOW, "threshold": 0.5, "strand_mode": "both"})
+        save_model(
+            load_model(preset, kmer=6),
+            directory / preset,
+            {
+                "model_id": preset,
+                "type": "language-model",
+                "labels": {"0": "background", "1": "enhancer"},
+                "window": WINDOW,
+                "threshold": 0.5,
+                "strand_mode": "both",
+            },
+        )
 
 
 def head_of_vcf(vcf: Path, records: int, target: Path) -> Path:
@@ -89,10 +98,19 @@ def run_variants(model_dir: Path, genome: Path, vcf: Path, scratch: Path) -> dic
     from enhancerlm.commands.variants import VariantOptions, score_variants
 
     started = time.perf_counter()
-    report = score_variants(str(model_dir), genome, vcf, scratch / "variants", prefix="bench",
-                            options=VariantOptions(batch_size=BATCH, device="cpu"))
-    return {"seconds": time.perf_counter() - started, "alleles": report["alleles"]["scored"],
-            "records": report["records"]["reported"]}
+    report = score_variants(
+        str(model_dir),
+        genome,
+        vcf,
+        scratch / "variants",
+        prefix="bench",
+        options=VariantOptions(batch_size=BATCH, device="cpu"),
+    )
+    return {
+        "seconds": time.perf_counter() - started,
+        "alleles": report["alleles"]["scored"],
+        "records": report["records"]["reported"],
+    }
 
 
 def run_bare(model_dir: Path, genome: Path, vcf: Path, scratch: Path) -> dict:
@@ -132,13 +150,18 @@ def main() -> None:
     parser.add_argument("--vcf", type=Path, help="VCF of the sites to score (required).")
     parser.add_argument("--tiny-records", type=int, default=0, help="Records for scratch-tiny (0: all).")
     parser.add_argument("--base-records", type=int, default=64, help="Records for scratch-base.")
-    parser.add_argument("--naive-records", type=int, default=2000, help="Records for the naive loop (both models "
-                        "at most their own count).")
+    parser.add_argument(
+        "--naive-records",
+        type=int,
+        default=2000,
+        help="Records for the naive loop (both models at most their own count).",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads in every method.")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--outdir", type=Path, default=None)
-    parser.add_argument("--worker", nargs=5, metavar=("METHOD", "MODEL", "GENOME", "VCF", "THREADS"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", nargs=5, metavar=("METHOD", "MODEL", "GENOME", "VCF", "THREADS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.worker:
         method, model_dir, genome, vcf, threads = args.worker
@@ -165,6 +188,7 @@ def main() -> None:
         if args.outdir:
             (directory / "variants_throughput.json").write_text(json.dumps(results, indent=2) + "\n")
     print_ratio_table(results, models, METHODS, "alleles", compared=METHODS)
+
 
 if __name__ == "__main__":
     main()

@@ -14,17 +14,23 @@ import click
 
 from enhancerlm.formats.files import write_text
 
-COLUMNS = ("Windows scored", "Skipped (N)", "Skipped (blacklist)", "Regions", "Seconds", "Windows/s",
-           "Device")
+COLUMNS = ("Windows scored", "Skipped (N)", "Skipped (blacklist)", "Regions", "Seconds", "Windows/s", "Device")
 
 
 def chunk_row(report: dict) -> list:
     """One chunk's line of the table (its name first), from its predict report."""
     windows, throughput = report["windows"], report["throughput"]
     skipped = windows["skipped"]
-    return [",".join(report["chunks"] or ["whole genome"]), windows["scored"], skipped.get("n_fraction", 0),
-            skipped.get("blacklist", 0), report["regions"]["called"], throughput["seconds"],
-            throughput.get("windows_per_second") or "", throughput["device"]]
+    return [
+        ",".join(report["chunks"] or ["whole genome"]),
+        windows["scored"],
+        skipped.get("n_fraction", 0),
+        skipped.get("blacklist", 0),
+        report["regions"]["called"],
+        throughput["seconds"],
+        throughput.get("windows_per_second") or "",
+        throughput["device"],
+    ]
 
 
 def table_text(model_id: str, rows: list[list]) -> str:
@@ -45,8 +51,14 @@ def table_text(model_id: str, rows: list[list]) -> str:
 
 
 @click.command()
-@click.option("--input", "inputs", required=True, multiple=True, type=click.Path(exists=True, file_okay=False),
-              help="A chunk's predict output directory; repeat for each chunk.")
+@click.option(
+    "--input",
+    "inputs",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="A chunk's predict output directory; repeat for each chunk.",
+)
 @click.option("--model-id", required=True, help="The model whose chunks these are (the table's row names).")
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="The *_mqc.tsv to write.")
 def main(inputs: tuple[str, ...], model_id: str, output: str) -> None:

@@ -53,8 +53,16 @@ def write_fasta(path: Path, records: list[tuple[str, str]]) -> Path:
     return path
 
 
-def planted_samplesheet(directory: Path, *, n_train: int = 240, n_test: int = 120, length: int = 80,
-                        shuffle_labels: bool = False, positive_every: int = 2, seed: int = 0) -> Path:
+def planted_samplesheet(
+    directory: Path,
+    *,
+    n_train: int = 240,
+    n_test: int = 120,
+    length: int = 80,
+    shuffle_labels: bool = False,
+    positive_every: int = 2,
+    seed: int = 0,
+) -> Path:
     """A task with a planted signal: positives carry MOTIF at a random position, negatives do not.
 
     One record in `positive_every` is positive. With `shuffle_labels` the same sequences are
@@ -68,7 +76,7 @@ def planted_samplesheet(directory: Path, *, n_train: int = 240, n_test: int = 12
         labels = (np.arange(n) % positive_every == 0).astype(int)
         for i in np.flatnonzero(labels):
             start = rng.integers(0, length - len(MOTIF))
-            sequences[i] = sequences[i][:start] + MOTIF + sequences[i][start + len(MOTIF):]
+            sequences[i] = sequences[i][:start] + MOTIF + sequences[i][start + len(MOTIF) :]
         if shuffle_labels:
             labels = rng.permutation(labels)
         for label, name in ((1, "positive"), (0, "negative")):
@@ -92,8 +100,7 @@ def mini_dataset(tmp_path_factory) -> Path:
 def mini_model(tmp_path_factory, mini_dataset) -> Path:
     """scratch-tiny, k = 3, two epochs on the mini data set."""
     outdir = tmp_path_factory.mktemp("mini_model") / "mini_k3"
-    train(mini_dataset, "scratch-tiny", outdir, kmer=3, options=TrainOptions(epochs=2, batch_size=16),
-          device="cpu")
+    train(mini_dataset, "scratch-tiny", outdir, kmer=3, options=TrainOptions(epochs=2, batch_size=16), device="cpu")
     return outdir
 
 
@@ -109,26 +116,50 @@ def bpe_checkpoint(tmp_path, mini_dataset):
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     bpe = Tokenizer(models.BPE(unk_token="[UNK]"))
     bpe.pre_tokenizer = pre_tokenizers.Whitespace()
-    bpe.train_from_iterator(read_dataset(mini_dataset)["sequence"].tolist(),
-                            trainers.BpeTrainer(vocab_size=96, special_tokens=specials))
-    bpe.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]",
-                                                       special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="[PAD]", unk_token="[UNK]",
-                                        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                        model_max_length=256)
+    bpe.train_from_iterator(
+        read_dataset(mini_dataset)["sequence"].tolist(), trainers.BpeTrainer(vocab_size=96, special_tokens=specials)
+    )
+    bpe.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=256,
+    )
     directory = tmp_path / "bpe_esm"
     tokenizer.save_pretrained(str(directory))
-    config = EsmConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                       intermediate_size=64, max_position_embeddings=258, pad_token_id=0, mask_token_id=4,
-                       position_embedding_type="absolute")
+    config = EsmConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=258,
+        pad_token_id=0,
+        mask_token_id=4,
+        position_embedding_type="absolute",
+    )
     torch.manual_seed(2)
     EsmModel(config, add_pooling_layer=False).save_pretrained(str(directory))
     return directory
 
 
-def planted_motif_samplesheet(directory: Path, planted: np.ndarray, decoy: np.ndarray, *, n_train: int = 800,
-                              n_test: int = 200, length: int = 60, shuffle_labels: bool = False,
-                              seed: int = 0) -> Path:
+def planted_motif_samplesheet(
+    directory: Path,
+    planted: np.ndarray,
+    decoy: np.ndarray,
+    *,
+    n_train: int = 800,
+    n_test: int = 200,
+    length: int = 60,
+    shuffle_labels: bool = False,
+    seed: int = 0,
+) -> Path:
     """Motif recovery data: every positive carries an instance sampled from the `planted` matrix (rows =
     positions, columns A C G T), every negative a shuffled copy of one (same composition, no motif), and
     half of all records an instance of the `decoy` matrix, so only the planted motif tells the classes apart."""
@@ -143,7 +174,7 @@ def planted_motif_samplesheet(directory: Path, planted: np.ndarray, decoy: np.nd
             start = int(rng.integers(0, length - len(instance) + 1))
             if all(start + len(instance) <= a or start >= b for a, b in taken):
                 break
-        sequence[start:start + len(instance)] = instance
+        sequence[start : start + len(instance)] = instance
         taken.append((start, start + len(instance)))
 
     rows = ["dataset,fasta,label,split"]

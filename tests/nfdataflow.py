@@ -49,7 +49,7 @@ class Flow:
             state[node] = "open"
             for source in sorted(self.reads.get(node, ())):
                 if state.get(source) == "open":
-                    found.append(path[path.index(source):] + [source] if source in path else [source, node])
+                    found.append(path[path.index(source) :] + [source] if source in path else [source, node])
                 elif source not in state:
                     visit(source, path + [source])
             state[node] = "done"
@@ -118,7 +118,7 @@ class _Scope:
         text, masked = str(statement), nfparse.mask(statement)
         if re.match(r"(if|else)\b", masked):
             for inner in re.finditer(r"\{", masked):
-                if masked[:inner.start()].count("{") == masked[:inner.start()].count("}"):
+                if masked[: inner.start()].count("{") == masked[: inner.start()].count("}"):
                     close = nfparse._matching(text, inner.start(), statement)
                     for nested in nfparse.statements(statement.sub(inner.start() + 1, close)):
                         self.statement(nested)
@@ -127,8 +127,11 @@ class _Scope:
         call = CALL.match(masked)
         if assignment and not call:
             self.env[assignment.group(1)] = self.sources(statement.sub(assignment.end()))
-        elif call and masked.rstrip().endswith(")") and \
-                nfparse._matching(text, call.end() - 1, statement) == len(text.rstrip()) - 1:
+        elif (
+            call
+            and masked.rstrip().endswith(")")
+            and nfparse._matching(text, call.end() - 1, statement) == len(text.rstrip()) - 1
+        ):
             arguments = nfparse._split_top(statement.sub(call.end(), len(text.rstrip()) - 1))
             self.call(call.group(1), [self.sources(a) for a in arguments if str(a).strip()], statement)
 
@@ -154,7 +157,9 @@ class _Scope:
     @staticmethod
     def _takes(file: Path, workflow: str) -> list[Snippet]:
         source = nfparse._read(file)
-        (_, _, start, end), = [b for b in nfparse._blocks(source, nfparse.mask(source), "workflow") if b[0] == workflow]
+        ((_, _, start, end),) = [
+            b for b in nfparse._blocks(source, nfparse.mask(source), "workflow") if b[0] == workflow
+        ]
         return _sections(source.sub(start, end))["take"]
 
     def sources(self, expression: Snippet) -> set[str]:
@@ -165,7 +170,7 @@ class _Scope:
             found.add("factory")
         for match in TOPIC.finditer(masked):
             end = nfparse._string_end(text, match.end() - 1, expression)
-            found.add(f"topic:{text[match.end():end - 1]}")
+            found.add(f"topic:{text[match.end() : end - 1]}")
         for match in OUTPUT.finditer(masked):
             name, emit = match.groups()
             if name not in self.outputs:

@@ -25,17 +25,44 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 __all__ = [
-    "NextflowParseError", "Snippet", "Closure", "NfPath", "PathList", "Process", "Output", "ConfigScope",
-    "read_process", "evaluate", "render", "render_section", "output_patterns", "stage_name", "read_config",
-    "read_module_options", "eval_ext", "config_value", "includes", "workflow_calls", "process_names",
-    "workflow_names", "groovy_str", "truthy", "element_name", "element_options", "find_params_refs",
-    "strip_comments", "mask", "find_blocks", "eval_commands", "statements", "map_entries",
+    "NextflowParseError",
+    "Snippet",
+    "Closure",
+    "NfPath",
+    "PathList",
+    "Process",
+    "Output",
+    "ConfigScope",
+    "read_process",
+    "evaluate",
+    "render",
+    "render_section",
+    "output_patterns",
+    "stage_name",
+    "read_config",
+    "read_module_options",
+    "eval_ext",
+    "config_value",
+    "includes",
+    "workflow_calls",
+    "process_names",
+    "workflow_names",
+    "groovy_str",
+    "truthy",
+    "element_name",
+    "element_options",
+    "find_params_refs",
+    "strip_comments",
+    "mask",
+    "find_blocks",
+    "eval_commands",
+    "statements",
+    "map_entries",
 ]
 
 SECTION_LABELS = ("input", "output", "when", "script", "shell", "exec", "stub")
 QUALIFIERS = ("val", "path", "file", "env", "stdin", "stdout", "eval", "each", "tuple")
-ELEMENT_OPTIONS = {"stageAs", "arity", "name", "hidden", "includeInputs", "followLinks", "glob", "maxDepth",
-                   "type"}
+ELEMENT_OPTIONS = {"stageAs", "arity", "name", "hidden", "includeInputs", "followLinks", "glob", "maxDepth", "type"}
 DECLARATION_OPTIONS = {"emit", "topic", "optional"}
 
 
@@ -51,6 +78,7 @@ class NextflowParseError(Exception):
 # ----------------------------------------------------------------------------------------------------------
 # Source text: masking strings and comments, bracket matching, statements
 # ----------------------------------------------------------------------------------------------------------
+
 
 class Snippet(str):
     """A piece of source text that remembers where it came from (for error messages)."""
@@ -156,7 +184,7 @@ def mask(source: Snippet) -> str:
         if c in "'\"":
             j = _string_end(text, i, source)
             width = 3 if text.startswith(c * 3, i) else 1
-            out.append(text[i:i + width] + "x" * (j - i - 2 * width) + text[j - width:j])
+            out.append(text[i : i + width] + "x" * (j - i - 2 * width) + text[j - width : j])
             i = j
         elif text.startswith("//", i) or text.startswith("/*", i):
             j = _comment_end(text, i, source)
@@ -218,7 +246,7 @@ def statements(source: Snippet, masked: str | None = None) -> list[Snippet]:
         elif c == "\n" and depth == 0:
             line = masked[start:i]
             current = line.strip()
-            following = masked[i + 1:].lstrip()
+            following = masked[i + 1 :].lstrip()
             next_line = following.split("\n", 1)[0]
             cont = False
             if current and not _LABEL.match(line):
@@ -263,6 +291,7 @@ def _read(path: str | Path) -> Snippet:
 # ----------------------------------------------------------------------------------------------------------
 # Values and the expression evaluator
 # ----------------------------------------------------------------------------------------------------------
+
 
 class NfPath(str):
     """A staged input path, as a task sees it: a relative name with `.name`, `.baseName`, `.simpleName`."""
@@ -377,7 +406,7 @@ class _Evaluator:
 
     def expect(self, token: str) -> None:
         if not self.accept(token):
-            found = self.text[self.pos:self.pos + 12] or "end of text"
+            found = self.text[self.pos : self.pos + 12] or "end of text"
             raise self.error(f"expected {token!r}, found {found!r}")
 
     def word(self, name: str) -> bool:
@@ -393,7 +422,7 @@ class _Evaluator:
         value = self.expression()
         self.ws()
         if self.pos != len(self.text):
-            raise self.error(f"unexpected text {self.text[self.pos:self.pos + 20]!r}")
+            raise self.error(f"unexpected text {self.text[self.pos : self.pos + 20]!r}")
         return value
 
     def expression(self) -> Any:
@@ -461,8 +490,11 @@ class _Evaluator:
             elif self.peek("instanceof") or self.peek("<=>") or self.peek("<<") or self.peek(">>"):
                 raise self.error("instanceof, <=>, << and >> are not supported")
             elif self.peek("<") or self.peek(">"):
-                op = self.text[self.pos:self.pos + 2] if self.text[self.pos + 1:self.pos + 2] == "=" else \
-                    self.text[self.pos]
+                op = (
+                    self.text[self.pos : self.pos + 2]
+                    if self.text[self.pos + 1 : self.pos + 2] == "="
+                    else self.text[self.pos]
+                )
                 at = self.pos
                 self.pos += len(op)
                 right = self.additive()
@@ -479,7 +511,7 @@ class _Evaluator:
         left = self.unary()
         while True:
             self.ws()
-            two = self.text[self.pos:self.pos + 2]
+            two = self.text[self.pos : self.pos + 2]
             if not two or two[0] not in "+-" or two in ("++", "--", "+=", "-=", "->"):
                 return left
             op, at = two[0], self.pos
@@ -527,8 +559,9 @@ class _Evaluator:
         while True:
             self.ws()
             at = self.pos
-            if self.text.startswith("?.", self.pos) or (self.text.startswith(".", self.pos)
-                                                       and not self.text.startswith("..", self.pos)):
+            if self.text.startswith("?.", self.pos) or (
+                self.text.startswith(".", self.pos) and not self.text.startswith("..", self.pos)
+            ):
                 safe = self.text.startswith("?.", self.pos)
                 self.pos += 2 if safe else 1
                 if self.text.startswith("&", self.pos) or self.text.startswith("@", self.pos):
@@ -574,7 +607,9 @@ class _Evaluator:
         body = self.src.sub(start + 1, end)
         arrow = re.match(r"\s*([A-Za-z_]\w*)\s*->", str(body))
         if name != "collect" or not arrow:
-            raise self.error(f"only a `.collect` closure of the form `item -> expression` is supported, not .{name}", at)
+            raise self.error(
+                f"only a `.collect` closure of the form `item -> expression` is supported, not .{name}", at
+            )
         expression = body.sub(arrow.end()).stripped()
         return [evaluate(expression, {**self.scope, arrow.group(1): item}) for item in iterate(value, self.error, at)]
 
@@ -629,8 +664,11 @@ class _Evaluator:
                     raise self.error("tokenize() needs a string of separator characters", at)
                 return [t for t in re.split("[" + re.escape(separators) + "]", value) if t]
             if name in ("contains", "startsWith", "endsWith") and nargs == 1 and isinstance(args[0], str):
-                return {"contains": args[0] in value, "startsWith": value.startswith(args[0]),
-                        "endsWith": value.endswith(args[0])}[name]
+                return {
+                    "contains": args[0] in value,
+                    "startsWith": value.startswith(args[0]),
+                    "endsWith": value.endswith(args[0]),
+                }[name]
             if name == "size" and nargs == 0:
                 return len(value)
         if isinstance(value, NfPath) and name == "join" and nargs <= 1:
@@ -773,13 +811,13 @@ class _Evaluator:
                 self.pos += 1
 
     def escape(self) -> str:
-        nxt = self.text[self.pos + 1:self.pos + 2]
+        nxt = self.text[self.pos + 1 : self.pos + 2]
         if nxt == "\n":
             self.pos += 2
             return ""
-        if nxt == "u" and re.match(r"[0-9a-fA-F]{4}", self.text[self.pos + 2:self.pos + 6]):
+        if nxt == "u" and re.match(r"[0-9a-fA-F]{4}", self.text[self.pos + 2 : self.pos + 6]):
             self.pos += 6
-            return chr(int(self.text[self.pos - 4:self.pos], 16))
+            return chr(int(self.text[self.pos - 4 : self.pos], 16))
         if nxt in _ESCAPES:
             self.pos += 2
             return _ESCAPES[nxt]
@@ -824,6 +862,7 @@ def evaluate(expression: str, scope: dict[str, Any] | None = None) -> Any:
 # ----------------------------------------------------------------------------------------------------------
 # Processes
 # ----------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Output:
@@ -906,8 +945,8 @@ def _element(part: Snippet, allow_bare: bool) -> tuple:
     match = re.match(r"(\w+)\s*\(", part)
     if match and match.group(1) in QUALIFIERS:
         close = _matching(str(part), match.end() - 1, part)
-        if part[close + 1:].strip():
-            raise part.error(f"unexpected text after {match.group(1)}(...): {part[close + 1:].strip()!r}")
+        if part[close + 1 :].strip():
+            raise part.error(f"unexpected text after {match.group(1)}(...): {part[close + 1 :].strip()!r}")
         args = _split_top(part.sub(match.end(), close))
         if not args or not args[0]:
             raise part.error(f"empty {match.group(1)}()")
@@ -969,8 +1008,10 @@ def _section(statements_: list[Snippet], process: str, label: str) -> Section:
         raise command.error(f"unexpected text after the {label} command string")
     for statement in assignments:
         if not re.match(r"(def\s+)?[A-Za-z_]\w*\s*=(?!=)", statement):
-            raise statement.error(f"{label}: only `def x = ...` and `x = ...` lines may precede the command, "
-                                  f"found {str(statement)[:60]!r}")
+            raise statement.error(
+                f"{label}: only `def x = ...` and `x = ...` lines may precede the command, "
+                f"found {str(statement)[:60]!r}"
+            )
     return Section(list(assignments), command)
 
 
@@ -990,8 +1031,7 @@ def read_process(path: str | Path, name: str | None = None) -> Process:
     masked = mask(source)
     blocks = [b for b in _blocks(source, masked, "process") if name in (None, b[0])]
     if len(blocks) != 1:
-        raise NextflowParseError(f"expected exactly one process{' ' + name if name else ''}, found {len(blocks)}",
-                                 path)
+        raise NextflowParseError(f"expected exactly one process{' ' + name if name else ''}, found {len(blocks)}", path)
     proc_name, at, start, end = blocks[0]
     if not proc_name:
         raise source.error("process without a name", at)
@@ -1023,8 +1063,15 @@ def read_process(path: str | Path, name: str | None = None) -> Process:
         process.inputs.append(elements)
     for statement in seen.get("output", []):
         elements, options = _declaration(statement, "output")
-        process.outputs.append(Output(elements, emit=options.get("emit"), topic=options.get("topic"),
-                                      optional=bool(options.get("optional", False)), line=statement.line))
+        process.outputs.append(
+            Output(
+                elements,
+                emit=options.get("emit"),
+                topic=options.get("topic"),
+                optional=bool(options.get("optional", False)),
+                line=statement.line,
+            )
+        )
     if "when" in seen:
         if len(seen["when"]) != 1:
             raise NextflowParseError(f"process {proc_name}: when: must be one expression", path)
@@ -1040,6 +1087,7 @@ def read_process(path: str | Path, name: str | None = None) -> Process:
 # ----------------------------------------------------------------------------------------------------------
 # Rendering a task
 # ----------------------------------------------------------------------------------------------------------
+
 
 def stage_name(element: tuple, names: str | list[str]) -> str | list[str]:
     """The name(s) under which Nextflow stages input file(s), following `stageAs`."""
@@ -1078,8 +1126,11 @@ def staged_value(process: Process, element: tuple, value: Any) -> NfPath | PathL
     items = list(value) if isinstance(value, (list, tuple)) else [value]
     arity = arity_range(element)
     if arity is not None and items and not arity[0] <= len(items) <= arity[1]:
-        raise NextflowParseError(f"process {process.name}: input {element_name(element)} takes "
-                                 f"{element_options(element)['arity']} files, got {len(items)}", process.path)
+        raise NextflowParseError(
+            f"process {process.name}: input {element_name(element)} takes "
+            f"{element_options(element)['arity']} files, got {len(items)}",
+            process.path,
+        )
     single = arity is None or arity[1] == 1
     if len(items) == 1 and single:
         return NfPath(items[0])
@@ -1093,8 +1144,16 @@ class Rendered:
     scope: dict[str, Any]
 
 
-def _task_scope(process: Process, *, inputs: dict[str, Any], meta: dict | None, task: dict | None,
-                ext_args: str | None, ext_prefix: str | None, workflow: dict | None) -> dict[str, Any]:
+def _task_scope(
+    process: Process,
+    *,
+    inputs: dict[str, Any],
+    meta: dict | None,
+    task: dict | None,
+    ext_args: str | None,
+    ext_prefix: str | None,
+    workflow: dict | None,
+) -> dict[str, Any]:
     declared = process.input_names()
     given = dict(inputs)
     if "meta" in declared:
@@ -1112,8 +1171,7 @@ def _task_scope(process: Process, *, inputs: dict[str, Any], meta: dict | None, 
         if element[0] in ("path", "file"):
             value = staged_value(process, element, value)
         scope[name] = value
-    task_values = {"process": process.name, "accelerator": None, "cpus": 1, "attempt": 1, "index": 1,
-                   **(task or {})}
+    task_values = {"process": process.name, "accelerator": None, "cpus": 1, "attempt": 1, "index": 1, **(task or {})}
     task_values["ext"] = {"args": ext_args, "prefix": ext_prefix, **(task or {}).get("ext", {})}
     scope["task"] = task_values
     scope["workflow"] = {"containerEngine": "docker", **(workflow or {})}
@@ -1121,13 +1179,22 @@ def _task_scope(process: Process, *, inputs: dict[str, Any], meta: dict | None, 
     return scope
 
 
-def render_section(process: Process, section: str = "script", *, inputs: dict[str, Any], meta: dict | None = None,
-                   task: dict | None = None, ext_args: str | None = None, ext_prefix: str | None = None,
-                   workflow: dict | None = None) -> Rendered:
+def render_section(
+    process: Process,
+    section: str = "script",
+    *,
+    inputs: dict[str, Any],
+    meta: dict | None = None,
+    task: dict | None = None,
+    ext_args: str | None = None,
+    ext_prefix: str | None = None,
+    workflow: dict | None = None,
+) -> Rendered:
     """Evaluate a section's assignments in order, then the command, as a task would."""
     body = process.section(section)
-    scope = _task_scope(process, inputs=inputs, meta=meta, task=task, ext_args=ext_args, ext_prefix=ext_prefix,
-                        workflow=workflow)
+    scope = _task_scope(
+        process, inputs=inputs, meta=meta, task=task, ext_args=ext_args, ext_prefix=ext_prefix, workflow=workflow
+    )
     variables = dict(scope)
     local: dict[str, Any] = {}
     for statement in body.statements:
@@ -1141,12 +1208,28 @@ def render_section(process: Process, section: str = "script", *, inputs: dict[st
     return Rendered(textwrap.dedent(command).strip("\n") + "\n", variables, {**variables, **local})
 
 
-def render(process: Process, section: str = "script", *, inputs: dict[str, Any], meta: dict | None = None,
-           task: dict | None = None, ext_args: str | None = None, ext_prefix: str | None = None,
-           workflow: dict | None = None) -> str:
+def render(
+    process: Process,
+    section: str = "script",
+    *,
+    inputs: dict[str, Any],
+    meta: dict | None = None,
+    task: dict | None = None,
+    ext_args: str | None = None,
+    ext_prefix: str | None = None,
+    workflow: dict | None = None,
+) -> str:
     """The command text of a section, interpolated as Groovy does and indentation stripped as Nextflow does."""
-    return render_section(process, section, inputs=inputs, meta=meta, task=task, ext_args=ext_args,
-                          ext_prefix=ext_prefix, workflow=workflow).command
+    return render_section(
+        process,
+        section,
+        inputs=inputs,
+        meta=meta,
+        task=task,
+        ext_args=ext_args,
+        ext_prefix=ext_prefix,
+        workflow=workflow,
+    ).command
 
 
 def output_patterns(process: Process, rendered: Rendered) -> list[tuple[Output, list[str]]]:
@@ -1182,6 +1265,7 @@ def eval_commands(process: Process) -> list[str]:
 # ----------------------------------------------------------------------------------------------------------
 # Config files
 # ----------------------------------------------------------------------------------------------------------
+
 
 class ConfigScope(dict):
     """A `name { ... }` scope of a config file: keys to values (Snippet, Closure) or nested scopes.
@@ -1316,12 +1400,12 @@ def read_module_options(path: str | Path = "conf/modules.config") -> dict[str, d
         if unknown:
             raise NextflowParseError(f"{key}: unsupported ext keys {sorted(unknown)}", path, value.line)
         options[key.split(":", 1)[1]] = {
-            k: (ext[k].body if isinstance(ext.get(k), Closure) else ext.get(k)) for k in ("args", "prefix")}
+            k: (ext[k].body if isinstance(ext.get(k), Closure) else ext.get(k)) for k in ("args", "prefix")
+        }
     return options
 
 
-def eval_ext(expression: str | None, params: dict[str, Any], meta: dict | None = None,
-             task: dict | None = None) -> Any:
+def eval_ext(expression: str | None, params: dict[str, Any], meta: dict | None = None, task: dict | None = None) -> Any:
     """Evaluate an `ext.args`/`ext.prefix` expression from `read_module_options`."""
     if expression is None:
         return None
@@ -1331,6 +1415,7 @@ def eval_ext(expression: str | None, params: dict[str, Any], meta: dict | None =
 # ----------------------------------------------------------------------------------------------------------
 # Workflows
 # ----------------------------------------------------------------------------------------------------------
+
 
 def _resolve_include(base: Path, target: str, where: Snippet, at: int) -> Path | None:
     if target.startswith("plugin/"):
@@ -1350,16 +1435,16 @@ def includes(path: str | Path) -> dict[str, tuple[str, Path | None]]:
     found: dict[str, tuple[str, Path | None]] = {}
     for match in re.finditer(r"(?<![\w.])include\s*\{", masked):
         close = _matching(str(source), match.end() - 1, source)
-        rest = re.match(r"\s*from\s*", masked[close + 1:])
+        rest = re.match(r"\s*from\s*", masked[close + 1 :])
         if not rest:
             raise source.error("expected `from '...'` after include { }", match.start())
         at = close + 1 + rest.end()
-        if source[at:at + 1] not in "'\"":
+        if source[at : at + 1] not in "'\"":
             raise source.error("include source must be a string literal", at)
         end = _string_end(str(source), at, source)
         target = evaluate(source.sub(at, end), {})
         file = _resolve_include(path, target, source, at)
-        for item in str(source[match.end():close]).split(";"):
+        for item in str(source[match.end() : close]).split(";"):
             item = item.strip()
             if not item:
                 continue
@@ -1383,8 +1468,9 @@ def workflow_names(path: str | Path) -> list[str | None]:
     return [name for name, *_ in _blocks(source, mask(source), "workflow")]
 
 
-def workflow_calls(path: str | Path, workflow: str | None = None, *, flatten: bool = True,
-                   _seen: tuple = ()) -> list[str]:
+def workflow_calls(
+    path: str | Path, workflow: str | None = None, *, flatten: bool = True, _seen: tuple = ()
+) -> list[str]:
     """Processes and subworkflows a workflow invokes (`NAME ( ... )`), in source order.
 
     With `flatten`, included subworkflows are followed recursively, giving the processes run in order.
@@ -1419,8 +1505,7 @@ def workflow_calls(path: str | Path, workflow: str | None = None, *, flatten: bo
             if file is None:
                 continue  # a plugin function
             if original in workflow_names(file):
-                calls += (workflow_calls(file, original, flatten=True, _seen=_seen + (key,)) if flatten
-                          else [called])
+                calls += workflow_calls(file, original, flatten=True, _seen=_seen + (key,)) if flatten else [called]
             elif original in process_names(file):
                 calls.append(called)
             elif re.search(rf"^def\s+{original}\s*\(", mask(_read(file)), re.M):
@@ -1451,9 +1536,9 @@ def find_params_refs(path: str | Path, *, uses_only: bool = False, receiver: str
     for match in re.finditer(rf"(?<![\w.$]){receiver}\.([A-Za-z_]\w*)", str(source)):
         if any(a <= match.start() <= b for a, b in excluded):
             continue
-        if uses_only and re.match(r"\s*=(?!=)", str(source)[match.end():]):
+        if uses_only and re.match(r"\s*=(?!=)", str(source)[match.end() :]):
             continue
-        refs.append((match.group(1), source.line + source[:match.start()].count("\n")))
+        refs.append((match.group(1), source.line + source[: match.start()].count("\n")))
     return refs
 
 

@@ -36,8 +36,9 @@ def test_attention_is_the_cls_row_of_the_last_layer_summed_over_heads(mini_model
     encoder.set_attn_implementation("eager")
     tokens = model.tokenizer.encode([sequence])
     with torch.no_grad():
-        attentions = encoder(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask,
-                             output_attentions=True).attentions
+        attentions = encoder(
+            input_ids=tokens.input_ids, attention_mask=tokens.attention_mask, output_attentions=True
+        ).attentions
     expected = nucleotide_scores(attentions[-1][0, :, 0, 1:-1].sum(0).numpy(), k=3, length=len(sequence))
     (scores,) = score_nucleotides(model, [sequence], method="attention")
     np.testing.assert_allclose(scores, expected, rtol=1e-5)
@@ -69,8 +70,8 @@ def test_long_sequences_average_overlapping_windows(short_window_model, method):
     starts = [min(i * (window // 2), len(sequence) - window) for i in range(len(pieces))]
     sums, counts = np.zeros(len(sequence)), np.zeros(len(sequence))
     for start, scores in zip(starts, window_scores(model, pieces, method=method, ig_steps=4)):
-        sums[start:start + window] += scores
-        counts[start:start + window] += 1
+        sums[start : start + window] += scores
+        counts[start : start + window] += 1
     expected = sums / counts
     expected /= np.linalg.norm(expected)
     (scores,) = score_nucleotides(model, [sequence], method=method, ig_steps=4, batch_size=2)
@@ -89,8 +90,14 @@ def test_ensembles_average_member_scores(tmp_path, mini_model, mini_dataset):
     from enhancerlm.commands.train import train
     from enhancerlm.training.loop import TrainOptions
 
-    train(mini_dataset, "scratch-tiny", tmp_path / "k4", kmer=4, options=TrainOptions(epochs=1, batch_size=16),
-          device="cpu")
+    train(
+        mini_dataset,
+        "scratch-tiny",
+        tmp_path / "k4",
+        kmer=4,
+        options=TrainOptions(epochs=1, batch_size=16),
+        device="cpu",
+    )
     build_ensemble([str(mini_model), str(tmp_path / "k4")], mini_dataset, tmp_path / "ens", method="mean", device="cpu")
     ensemble = load_trained(str(tmp_path / "ens"))
     assert len(language_models(ensemble)) == 2

@@ -20,9 +20,16 @@ N_TEST, N_TRAIN = 120, 150
 
 def _test_table(rng):
     labels = np.tile([1, 0], N_TEST // 2)
-    return pd.DataFrame({"id": [f"t{i}" for i in range(N_TEST)], "split": "test", "source": "test",
-                         "class": np.where(labels == 1, "enhancer", "non-enhancer"), "label": labels,
-                         "leak": np.where(np.arange(N_TEST) < 20, "identical", "none")})
+    return pd.DataFrame(
+        {
+            "id": [f"t{i}" for i in range(N_TEST)],
+            "split": "test",
+            "source": "test",
+            "class": np.where(labels == 1, "enhancer", "non-enhancer"),
+            "label": labels,
+            "leak": np.where(np.arange(N_TEST) < 20, "identical", "none"),
+        }
+    )
 
 
 def _write_model(directory, dataset, family, seed, skill, rng, *, cv=True):
@@ -30,14 +37,28 @@ def _write_model(directory, dataset, family, seed, skill, rng, *, cv=True):
     table = _test_table(rng)
     model_id = f"{dataset}_{family}_seed{seed}"
     probabilities = 1 / (1 + np.exp(-(skill * (2 * table["label"] - 1) + rng.normal(0, 1, N_TEST))))
-    write_evaluation(table, probabilities, 0.5, model_id=model_id, outdir=directory, prefix=model_id,
-                     provenance={"dataset": f"/x/{dataset}.dataset.tsv", "seed": seed})
+    write_evaluation(
+        table,
+        probabilities,
+        0.5,
+        model_id=model_id,
+        outdir=directory,
+        prefix=model_id,
+        provenance={"dataset": f"/x/{dataset}.dataset.tsv", "seed": seed},
+    )
     if cv:
         labels = np.tile([1, 0], N_TRAIN // 2)
         folds = np.arange(N_TRAIN) % 3
-        oof = pd.DataFrame({"id": [f"r{i}" for i in range(N_TRAIN)], "fold": folds, "val_fold": (folds + 1) % 3,
-                            "label": labels, "threshold": 0.5,
-                            "probability": 1 / (1 + np.exp(-(skill * (2 * labels - 1) + rng.normal(0, 1, N_TRAIN))))})
+        oof = pd.DataFrame(
+            {
+                "id": [f"r{i}" for i in range(N_TRAIN)],
+                "fold": folds,
+                "val_fold": (folds + 1) % 3,
+                "label": labels,
+                "threshold": 0.5,
+                "probability": 1 / (1 + np.exp(-(skill * (2 * labels - 1) + rng.normal(0, 1, N_TRAIN)))),
+            }
+        )
         staging = directory / f"cv_{model_id}"
         write_cross_validation(staging, oof, [{"fold": f, "val_fold": (f + 1) % 3, "best_epoch": 1} for f in range(3)])
         (staging / "cv.json").rename(directory / f"{model_id}.cv.json")
@@ -92,8 +113,10 @@ def test_summary_is_mean_and_sd_over_seeds(evaluations):
     table = summary_table(found)
     assert list(table["model"].unique()) == ["k3", "k6", "kmer-baseline", "ensemble"]
     row = table[(table["model"] == "k6") & (table["subset"] == "leak_free")].iloc[0]
-    values = [json.loads((evaluations / f"layer1_k6_seed{s}.metrics.json").read_text())["subsets"]["leak_free"]["auc"]
-              for s in (1, 2, 3)]
+    values = [
+        json.loads((evaluations / f"layer1_k6_seed{s}.metrics.json").read_text())["subsets"]["leak_free"]["auc"]
+        for s in (1, 2, 3)
+    ]
     assert row["seeds"] == 3 and row["AUC"] == pytest.approx(np.mean(values))
     assert row["AUC_sd"] == pytest.approx(np.std(values, ddof=1))
     cv_row = table[(table["model"] == "k6") & (table["subset"] == "cv")].iloc[0]
@@ -113,8 +136,10 @@ def test_best_model_is_chosen_by_cross_validation_not_by_the_test_split(evaluati
 
 def test_benchmark_outputs_and_paired_tests(evaluations, tmp_path):
     published = tmp_path / "published.tsv"
-    published.write_text("# a comment\ndataset\tmethod\tAcc\tSn\tSp\tMCC\tAUC\tnote\n"
-                         "layer1\tOldTool\t0.730\t0.710\t0.750\t0.460\t\t\nother\tElse\t0.5\t\t\t\t\t\n")
+    published.write_text(
+        "# a comment\ndataset\tmethod\tAcc\tSn\tSp\tMCC\tAUC\tnote\n"
+        "layer1\tOldTool\t0.730\t0.710\t0.750\t0.460\t\t\nother\tElse\t0.5\t\t\t\t\t\n"
+    )
     paths = run_benchmark(evaluations, tmp_path / "bench", dataset="layer1", published=published)
     report = json.loads(paths["json"].read_text())
     assert report["best"] == "k6" and [p["seed"] for p in report["paired_tests"]] == [1, 2, 3]
@@ -127,14 +152,15 @@ def test_benchmark_outputs_and_paired_tests(evaluations, tmp_path):
     baseline = pd.read_csv(evaluations / "layer1_kmer-baseline_seed1.predictions.tsv", sep="\t")
     a, b = predictions["predicted"] == predictions["label"], baseline["predicted"] == baseline["label"]
     assert first["tests"]["all"]["mcnemar"]["only_a_correct"] == int((a & ~b).sum())
-    assert report["test_summary"]["cv"]["delong_p_max"] == max(t["tests"]["cv"]["delong"]["p"]
-                                                               for t in report["paired_tests"])
+    assert report["test_summary"]["cv"]["delong_p_max"] == max(
+        t["tests"]["cv"]["delong"]["p"] for t in report["paired_tests"]
+    )
     assert [r["method"] for r in report["published"]] == ["OldTool"]
     markdown = paths["markdown"].read_text()
     assert "| OldTool (published) | test split | – | 0.73 | 0.71 | 0.75 | 0.46 | – |" in markdown
     assert "Best model: k6" in markdown and "DeLong p" in markdown
     section = paths["multiqc"].read_text()
-    header = yaml.safe_load(section[len("<!--"):section.index("-->")])
+    header = yaml.safe_load(section[len("<!--") : section.index("-->")])
     assert header["parent_id"] == "enhancerlm_benchmark" and header["id"] == "enhancerlm_benchmark_layer1"
     assert section.count("<tr>") == 1 + 12 + 1
     table = pd.read_csv(paths["tsv"], sep="\t")
@@ -142,13 +168,15 @@ def test_benchmark_outputs_and_paired_tests(evaluations, tmp_path):
 
 
 def test_benchmark_command_and_errors(evaluations, tmp_path):
-    result = CliRunner().invoke(main, ["benchmark", "--evaluations", str(evaluations), "--outdir",
-                                       str(tmp_path / "b"), "--dataset", "layer1"])
+    result = CliRunner().invoke(
+        main, ["benchmark", "--evaluations", str(evaluations), "--outdir", str(tmp_path / "b"), "--dataset", "layer1"]
+    )
     assert result.exit_code == 0, result.output
     assert Path(result.output.strip()).read_text().startswith("# Benchmark: layer1")
     result = CliRunner().invoke(main, ["benchmark", "--evaluations", str(evaluations), "--outdir", str(tmp_path / "c")])
     assert result.exit_code == 1 and "several datasets (layer1, other); choose one" in result.output
     (evaluations / "layer1_k3_seed1.predictions.tsv").unlink()
-    result = CliRunner().invoke(main, ["benchmark", "--evaluations", str(evaluations), "--outdir",
-                                       str(tmp_path / "d"), "--dataset", "layer1"])
+    result = CliRunner().invoke(
+        main, ["benchmark", "--evaluations", str(evaluations), "--outdir", str(tmp_path / "d"), "--dataset", "layer1"]
+    )
     assert result.exit_code == 1 and "layer1_k3_seed1.predictions.tsv: missing" in result.output

@@ -26,22 +26,55 @@ def test_prepare_train_evaluate_round_trip(tmp_path):
     dataset = tmp_path / "prep" / "mini_layer2.dataset.tsv"
     report = json.loads((tmp_path / "prep" / "mini_layer2.prepare.json").read_text())
     assert report["labels"]["1"] == "strong"
-    result = invoke("train", "--dataset", str(dataset), "--model", "scratch-tiny", "--kmer", "6", "--epochs", "1",
-                    "--outdir", str(tmp_path / "model"), "--model-id", "layer2_k6", "--device", "cpu")
+    result = invoke(
+        "train",
+        "--dataset",
+        str(dataset),
+        "--model",
+        "scratch-tiny",
+        "--kmer",
+        "6",
+        "--epochs",
+        "1",
+        "--outdir",
+        str(tmp_path / "model"),
+        "--model-id",
+        "layer2_k6",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     assert result.output.startswith("layer2_k6\tbest_epoch=1")
-    result = invoke("evaluate", "--model", str(tmp_path / "model"), "--dataset", str(dataset),
-                    "--outdir", str(tmp_path / "eval"), "--device", "cpu")
+    result = invoke(
+        "evaluate",
+        "--model",
+        str(tmp_path / "model"),
+        "--dataset",
+        str(dataset),
+        "--outdir",
+        str(tmp_path / "eval"),
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval" / "layer2_k6.metrics.json").read_text())
     assert metrics["model_id"] == "layer2_k6" and metrics["subsets"]["all"]["n"] == 20
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "--dataset", "{sheet}", "--model", "scratch-tiny", "--outdir", "{out}"], "missing column(s) id, sequence"),
-    (["evaluate", "--model", "{out}/nothing", "--dataset", "{sheet}", "--outdir", "{out}"], "no such model directory"),
-    (["train", "--dataset", "{dataset}", "--model", "scratch-tiny", "--outdir", "{out}/m"], "--kmer is required"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["train", "--dataset", "{sheet}", "--model", "scratch-tiny", "--outdir", "{out}"],
+            "missing column(s) id, sequence",
+        ),
+        (
+            ["evaluate", "--model", "{out}/nothing", "--dataset", "{sheet}", "--outdir", "{out}"],
+            "no such model directory",
+        ),
+        (["train", "--dataset", "{dataset}", "--model", "scratch-tiny", "--outdir", "{out}/m"], "--kmer is required"),
+    ],
+)
 def test_errors_are_one_line_with_exit_1(tmp_path, mini_dataset, args, message):
     sheet = resource("assets/samplesheets/mini_layer1.csv")
     filled = [a.format(sheet=sheet, out=tmp_path, dataset=mini_dataset) for a in args]
@@ -71,11 +104,14 @@ def test_every_profile_param_is_in_the_schema():
         assert set(profile_params(profile)) <= known
 
 
-@pytest.mark.parametrize("content, message", [
-    ("kmers: '3,7'\n", "parameter kmers"),
-    ("epochs: 0\n", "parameter epochs"),
-    ("learning_rate: 0.1\n", "unknown parameter(s) learning_rate"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("kmers: '3,7'\n", "parameter kmers"),
+        ("epochs: 0\n", "parameter epochs"),
+        ("learning_rate: 0.1\n", "unknown parameter(s) learning_rate"),
+    ],
+)
 def test_bad_params_are_named(tmp_path, content, message):
     params_file = tmp_path / "params.yaml"
     params_file.write_text("input: sheet.csv\n" + content)
@@ -90,18 +126,29 @@ def test_run_test_profile_lays_out_results(test_profile_results):
     assert (results / "train" / "mini_layer1_kmer-baseline" / "model.safetensors").exists()
     ensemble = json.loads((results / "ensemble" / "mini_layer1_ensemble" / "enhancerlm.json").read_text())
     assert ensemble["method"] == "mean" and [m["model_id"] for m in ensemble["members"]] == [
-        "mini_layer1_k3", "mini_layer1_k4"]
+        "mini_layer1_k3",
+        "mini_layer1_k4",
+    ]
     metrics = json.loads((results / "evaluate" / "mini_layer1_k3.metrics.json").read_text())
     assert metrics["subsets"]["all"]["n"] == 40 and metrics["subsets"]["leak_free"]["n"] == 30
     summary = json.loads((results / "pipeline_info" / "run_summary.json").read_text())
     models = ["mini_layer1_k3", "mini_layer1_k4", "mini_layer1_kmer-baseline"]
     assert [s["step"] for s in summary["steps"]] == [
-        "PREPARE (mini_layer1)", *(f"TRAIN ({m})" for m in models), "ENSEMBLE (mini_layer1_ensemble)",
-        *(f"EVALUATE ({m})" for m in [*models, "mini_layer1_ensemble"]), "BENCHMARK (mini_layer1)",
-        "GENOMEINDEX (chr22_demo.fa.gz)", "CHUNKS (chr22_demo.fa.gz)", "PREDICT (mini_layer1_ensemble 22:0-10000000)",
-        "PREDICT (mini_layer1_ensemble 22:10000000-17700000)", "MERGEPREDICTIONS (mini_layer1_ensemble)",
-        "CHUNK_SUMMARY (mini_layer1_ensemble)", "MOTIFS (mini_layer1_ensemble)", "VARIANTS (mini_layer1_ensemble)",
-        "MULTIQC"]
+        "PREPARE (mini_layer1)",
+        *(f"TRAIN ({m})" for m in models),
+        "ENSEMBLE (mini_layer1_ensemble)",
+        *(f"EVALUATE ({m})" for m in [*models, "mini_layer1_ensemble"]),
+        "BENCHMARK (mini_layer1)",
+        "GENOMEINDEX (chr22_demo.fa.gz)",
+        "CHUNKS (chr22_demo.fa.gz)",
+        "PREDICT (mini_layer1_ensemble 22:0-10000000)",
+        "PREDICT (mini_layer1_ensemble 22:10000000-17700000)",
+        "MERGEPREDICTIONS (mini_layer1_ensemble)",
+        "CHUNK_SUMMARY (mini_layer1_ensemble)",
+        "MOTIFS (mini_layer1_ensemble)",
+        "VARIANTS (mini_layer1_ensemble)",
+        "MULTIQC",
+    ]
     scan = json.loads((results / "predict" / "mini_layer1_ensemble.predict.json").read_text())
     assert scan["windows"]["scored"] == 10_000 // 50  # test_regions.bed: 10 kb of real sequence, stride 50
     bedgraph = (results / "predict" / "mini_layer1_ensemble.windows.bedgraph").read_text().splitlines()
@@ -144,8 +191,9 @@ def test_run_resume_skips_only_unchanged_steps(tmp_path):
 
     def run(epochs: int, *flags: str) -> dict[str, bool]:
         params.write_text(f"kmers: '3'\nensemble: none\nepochs: {epochs}\n")
-        result = invoke("run", "--profile", "test", "--params", str(params), "--outdir", str(outdir),
-                        "--device", "cpu", *flags)
+        result = invoke(
+            "run", "--profile", "test", "--params", str(params), "--outdir", str(outdir), "--device", "cpu", *flags
+        )
         assert result.exit_code == 0, result.output
         summary = json.loads((outdir / "pipeline_info" / "run_summary.json").read_text())
         return {s["step"]: s.get("cached", False) for s in summary["steps"]}
@@ -167,8 +215,19 @@ def test_killed_run_leaves_no_temporaries_once_rerun(tmp_path):
     """`kill -9` while VARIANTS writes leaves its half-written outputs as hidden temporaries (never under the final
     names); the next run into the same --outdir (here --resume) removes them, and redoes only what was unfinished."""
     outdir = tmp_path / "results"
-    command = [str(Path(sys.executable).parent / "enhancerlm"), "--quiet", "run", "--profile", "test",
-               "--outdir", str(outdir), "--device", "cpu", "--threads", "1"]
+    command = [
+        str(Path(sys.executable).parent / "enhancerlm"),
+        "--quiet",
+        "run",
+        "--profile",
+        "test",
+        "--outdir",
+        str(outdir),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+    ]
     writer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while not list((outdir / "variants").glob(".*.tmp")) and writer.poll() is None and time.monotonic() < deadline:
@@ -215,15 +274,27 @@ def test_vcf_without_genome_fails_before_any_step(tmp_path):
     assert not (tmp_path / "results").exists()  # nothing ran, nothing written
 
 
-@pytest.mark.parametrize(("message", "parameters", "shown"), [
-    ("val_fold 7 is not one of the dataset's folds [0, 1]", ("val_fold",), "--val-fold 7 is not one of the dataset's folds [0, 1]"),
-    ("device cuda was asked for, but torch sees no CUDA device", ("device",),
-     "--device cuda was asked for, but torch sees no CUDA device"),  # the first mention only
-    ("chunk chr1:0-9: contig chr1 is excluded by include_contigs or exclude_contigs",
-     ("chunk", "include_contigs", "exclude_contigs"),
-     "--chunk chr1:0-9: contig chr1 is excluded by --include-contigs or --exclude-contigs"),
-    ("sequences.fa: line 3: empty header", (), "sequences.fa: line 3: empty header"),
-])
+@pytest.mark.parametrize(
+    ("message", "parameters", "shown"),
+    [
+        (
+            "val_fold 7 is not one of the dataset's folds [0, 1]",
+            ("val_fold",),
+            "--val-fold 7 is not one of the dataset's folds [0, 1]",
+        ),
+        (
+            "device cuda was asked for, but torch sees no CUDA device",
+            ("device",),
+            "--device cuda was asked for, but torch sees no CUDA device",
+        ),  # the first mention only
+        (
+            "chunk chr1:0-9: contig chr1 is excluded by include_contigs or exclude_contigs",
+            ("chunk", "include_contigs", "exclude_contigs"),
+            "--chunk chr1:0-9: contig chr1 is excluded by --include-contigs or --exclude-contigs",
+        ),
+        ("sequences.fa: line 3: empty header", (), "sequences.fa: line 3: empty header"),
+    ],
+)
 def test_library_messages_name_values_and_the_cli_shows_flags(message, parameters, shown):
     from enhancerlm.cli import flag_names
 

@@ -99,8 +99,10 @@ def test_environment_installs_the_pinned_software_from_where_it_is_published(pat
     assert pinned == expected, f"{path}: pins differ from containers/constraints.txt"
     assert {"torch", "transformers", "multiqc"} <= set(pinned)
     if not gpu:
-        assert "--extra-index-url https://download.pytorch.org/whl/cpu" in yaml.safe_load(path.read_text())[
-            "dependencies"][-1]["pip"]
+        assert (
+            "--extra-index-url https://download.pytorch.org/whl/cpu"
+            in yaml.safe_load(path.read_text())["dependencies"][-1]["pip"]
+        )
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
@@ -139,6 +141,8 @@ def unrendered_template_strings(root: Path) -> list[str]:
 def test_no_unrendered_template_strings(tmp_path):
     assert unrendered_template_strings(ROOT) == []
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    (tmp_path / "x.def").write_text("From: image:" + "{" * 2 + " TAG " + "}" * 2 + "\nrun: $" + "{" * 2 + " secrets.X }}\n")
+    (tmp_path / "x.def").write_text(
+        "From: image:" + "{" * 2 + " TAG " + "}" * 2 + "\nrun: $" + "{" * 2 + " secrets.X }}\n"
+    )
     subprocess.run(["git", "add", "x.def"], cwd=tmp_path, check=True)
     assert unrendered_template_strings(tmp_path) == ["x.def:1"]

@@ -31,9 +31,7 @@ def write_fasta(path: Path, records: list[tuple[str, str]]) -> Path:
     return path
 
 
-def write_sheet(
-    path: Path, rows: list[tuple[str, str, str, str]], header: str = "dataset,fasta,label,split"
-) -> Path:
+def write_sheet(path: Path, rows: list[tuple[str, str, str, str]], header: str = "dataset,fasta,label,split") -> Path:
     path.write_text(header + "\n" + "".join(",".join(row) + "\n" for row in rows))
     return path
 
@@ -65,10 +63,7 @@ def test_read_fasta_handles_gzip_crlf_multiline_blank_lines_and_case(tmp_path):
     zipped.write_bytes(gzip.compress(text.encode()))
     for path in (plain, zipped):
         records = list(read_fasta(path))
-        assert records == [
-            FastaRecord("r1", "r1 first record", "ACGTACGTNNAC"),
-            FastaRecord("r2", "r2", "GGGG"),
-        ]
+        assert records == [FastaRecord("r1", "r1 first record", "ACGTACGTNNAC"), FastaRecord("r2", "r2", "GGGG")]
 
 
 @pytest.mark.parametrize(
@@ -97,9 +92,7 @@ def test_sequence_helpers():
     assert gc_fraction("GCNNNN") == 1.0
     assert gc_fraction("NNNN") == 0.0
     assert invalid_characters("ACGTNacgtn") == ""
-    assert (
-        invalid_characters("ACGTACGTACGTACGTRAY") == "invalid characters 'R', 'Y' (first at position 17)"
-    )
+    assert invalid_characters("ACGTACGTACGTACGTRAY") == "invalid characters 'R', 'Y' (first at position 17)"
     assert invalid_characters("AC GT") == "invalid character ' ' (first at position 3)"
     with pytest.raises(ValueError):
         reverse_complement("ACR")
@@ -121,10 +114,7 @@ def fasta(tmp_path: Path) -> Path:
             "row 2 (dataset toy), column split: split must be",
         ),
         ([("toy", "missing.fa", "x", "train")], "row 1 (dataset toy), column fasta: file not found"),
-        (
-            [("bad name!", "a.fa", "x", "train")],
-            "row 1 (dataset bad name!), column dataset: dataset name must",
-        ),
+        ([("bad name!", "a.fa", "x", "train")], "row 1 (dataset bad name!), column dataset: dataset name must"),
         ([("toy", "a.txt", "x", "train")], "row 1 (dataset toy), column fasta: FASTA path must"),
         ([("toy", "a.fa", "has space", "train")], "row 1 (dataset toy), column label: label must"),
         ([("toy", "a.fa", "", "train")], "row 1 (dataset toy), column label: missing value"),
@@ -170,16 +160,12 @@ def test_samplesheet_resolves_paths_against_its_own_directory(tmp_path, fasta, m
     sub = tmp_path / "sheets"
     sub.mkdir()
     other = write_fasta(tmp_path / "b.fa", [("r2", "ACGT")])
-    sheet = write_sheet(
-        sub / "sheet.csv", [("toy", "../a.fa", "x", "train"), ("toy", str(other), "y", "test")]
-    )
+    sheet = write_sheet(sub / "sheet.csv", [("toy", "../a.fa", "x", "train"), ("toy", str(other), "y", "test")])
     monkeypatch.chdir(tmp_path.parent)
     loaded = load_samplesheet(sheet)
     assert list(loaded.columns) == ["dataset", "fasta", "label", "split"]
     assert loaded["fasta"].tolist() == [str(fasta), str(other)]
-    repeated = write_sheet(
-        sub / "repeated.csv", [("toy", "../a.fa", "x", "train"), ("toy", str(fasta), "y", "test")]
-    )
+    repeated = write_sheet(sub / "repeated.csv", [("toy", "../a.fa", "x", "train"), ("toy", str(fasta), "y", "test")])
     with pytest.raises(InputError, match=r"row 2 \(dataset toy\), column fasta: .*listed twice"):
         load_samplesheet(repeated)
 
@@ -244,11 +230,7 @@ def test_reverse_complement_duplicates_share_group_and_fold(tmp_path):
     files["test_pos"] = (
         "enhancer",
         "test",
-        [
-            ("t_ident", seq),
-            ("t_rc", reverse_complement(files["pos"][2][5][1])),
-            ("t_new", random_dna(rng)),
-        ],
+        [("t_ident", seq), ("t_rc", reverse_complement(files["pos"][2][5][1])), ("t_new", random_dna(rng))],
     )
     files["test_neg"] = ("non-enhancer", "test", [("t_neg", random_dna(rng))])
     table, report = prepare_dataset(make_dataset(tmp_path, files))
@@ -266,9 +248,7 @@ def test_reverse_complement_duplicates_share_group_and_fold(tmp_path):
     assert (by_id.loc[["t_ident", "t_rc", "t_new"], "fold"] == -1).all()
     leak = report["duplicates"]["train_test"]
     assert (leak["total"], leak["identical"], leak["reverse_complement"]) == (2, 1, 1)
-    assert leak["message"].startswith(
-        "LEAK: 2 of 3 test enhancer records (66.7%) duplicate a training sequence"
-    )
+    assert leak["message"].startswith("LEAK: 2 of 3 test enhancer records (66.7%) duplicate a training sequence")
     assert "0 of 1 test non-enhancer records do" in leak["message"]
 
 
@@ -319,8 +299,7 @@ def test_read_dataset_round_trip_keeps_string_ids(tmp_path):
     files["pos"][2].append(("NA", random_dna(rng)))
     files["neg"][2].append(("007", random_dna(rng)))
     sheet = write_sheet(
-        tmp_path / "sheet.csv",
-        [("toy", f"{name}.fa", label, split) for name, (label, split, _) in files.items()],
+        tmp_path / "sheet.csv", [("toy", f"{name}.fa", label, split) for name, (label, split, _) in files.items()]
     )
     for name, (_, _, records) in files.items():
         write_fasta(tmp_path / f"{name}.fa", records)
@@ -400,9 +379,7 @@ def test_gzipped_fasta_in_samplesheet_gives_source_without_extensions(tmp_path):
     rng = random.Random(8)
     files = balanced_files(rng)
     records = files.pop("pos")[2]
-    (tmp_path / "pos.fasta.gz").write_bytes(
-        gzip.compress("".join(f">{i}\n{s}\n" for i, s in records).encode())
-    )
+    (tmp_path / "pos.fasta.gz").write_bytes(gzip.compress("".join(f">{i}\n{s}\n" for i, s in records).encode()))
     write_fasta(tmp_path / "neg.fa", files["neg"][2])
     sheet = write_sheet(
         tmp_path / "sheet.csv",

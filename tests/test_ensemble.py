@@ -75,8 +75,7 @@ def test_test_labels_never_reach_the_ensemble(members, mini_dataset, tmp_path, m
 
 
 def test_stacking_learns_from_out_of_fold_predictions(members, mini_dataset, tmp_path):
-    card = build_ensemble([str(m) for m in members], mini_dataset, tmp_path / "stack", method="stacking",
-                          device="cpu")
+    card = build_ensemble([str(m) for m in members], mini_dataset, tmp_path / "stack", method="stacking", device="cpu")
     assert card["threshold_rule"].startswith("maximum MCC on the stacker's out-of-fold")
     assert len(card["weights"]) == 3 and isinstance(card["bias"], float)
     assert card["validation"]["n"] == int((read_dataset(mini_dataset)["split"] == "train").sum())
@@ -105,8 +104,20 @@ def test_members_must_share_labels(members, mini_dataset, tmp_path):
 
 
 def test_ensemble_command_writes_a_self_contained_model(members, mini_dataset, tmp_path):
-    args = ["ensemble", *sum((["--model", str(m)] for m in members), []), "--dataset", str(mini_dataset),
-            "--method", "weighted", "--outdir", str(tmp_path / "ens"), "--model-id", "multi", "--device", "cpu"]
+    args = [
+        "ensemble",
+        *sum((["--model", str(m)] for m in members), []),
+        "--dataset",
+        str(mini_dataset),
+        "--method",
+        "weighted",
+        "--outdir",
+        str(tmp_path / "ens"),
+        "--model-id",
+        "multi",
+        "--device",
+        "cpu",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("multi\tmethod=weighted\tweights=")
@@ -115,8 +126,20 @@ def test_ensemble_command_writes_a_self_contained_model(members, mini_dataset, t
     assert [m["path"] for m in card["members"]] == ["members/k3", "members/k5", "members/baseline"]
     for member in members:  # the directory can move: members are copies, not links
         assert (tmp_path / "ens" / "members" / member.name / "enhancerlm.json").exists()
-    result = CliRunner().invoke(main, ["evaluate", "--model", str(tmp_path / "ens"), "--dataset", str(mini_dataset),
-                                       "--outdir", str(tmp_path / "eval"), "--device", "cpu"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "--model",
+            str(tmp_path / "ens"),
+            "--dataset",
+            str(mini_dataset),
+            "--outdir",
+            str(tmp_path / "eval"),
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "eval" / "multi.metrics.json").exists()
 
@@ -154,12 +177,13 @@ def test_baseline_card_and_round_trip(members, mini_dataset):
 
 
 @pytest.mark.parametrize("method", ["mean", "weighted", "stacking"])
-def test_ensemble_cross_validation_comes_from_member_out_of_fold_predictions(members, mini_dataset, tmp_path,
-                                                                              method):
+def test_ensemble_cross_validation_comes_from_member_out_of_fold_predictions(members, mini_dataset, tmp_path, method):
     card = build_ensemble([str(m) for m in members], mini_dataset, tmp_path / "ens", method=method, device="cpu")
     ours = pd.read_csv(tmp_path / "ens" / "cv_predictions.tsv", sep="\t", dtype={"id": str}).set_index("id")
-    member_oof = [pd.read_csv(m / "cv_predictions.tsv", sep="\t", dtype={"id": str}).set_index("id").loc[ours.index]
-                  for m in members]
+    member_oof = [
+        pd.read_csv(m / "cv_predictions.tsv", sep="\t", dtype={"id": str}).set_index("id").loc[ours.index]
+        for m in members
+    ]
     for fold, rows in ours.groupby("fold"):  # same nested scheme as the members
         assert {frame.loc[rows.index, "val_fold"].iloc[0] for frame in member_oof} == {rows["val_fold"].iloc[0]}
     if method == "mean":

@@ -112,7 +112,8 @@ def test_layer2_leak_free_subset_reports_specificity_alone(tmp_path):
     from enhancerlm.training.loop import TrainOptions
 
     dataset = prepare_samplesheet(resource("assets/samplesheets/mini_layer2.csv"), tmp_path, folds=3)["mini_layer2"][
-        "dataset"]
+        "dataset"
+    ]
     train(dataset, "kmer-baseline", tmp_path / "baseline", options=TrainOptions())
     paths = evaluate_model(str(tmp_path / "baseline"), dataset, outdir=tmp_path / "eval", prefix="l2")
     metrics = json.loads(paths["metrics"].read_text())

@@ -52,7 +52,7 @@ def synthetic_genome(seed: int = 0) -> dict[str, str]:
 
 def fasta_text(genome: dict[str, str], width: int = 60) -> str:
     return "".join(
-        f">{chrom} synthetic\n" + "".join(f"{seq[i:i + width]}\n" for i in range(0, len(seq), width))
+        f">{chrom} synthetic\n" + "".join(f"{seq[i : i + width]}\n" for i in range(0, len(seq), width))
         for chrom, seq in genome.items()
     )
 
@@ -142,7 +142,7 @@ def test_bgzip_reads_across_a_full_block_boundary(genome_files):
     assert text[boundary] in "ACGTN"
     header = text.rfind(">", 0, boundary)
     first_base = text.index("\n", header) + 1
-    chrom = text[header + 1:first_base].split()[0]
+    chrom = text[header + 1 : first_base].split()[0]
     position = boundary - first_base - text.count("\n", first_base, boundary)
     with open_genome(genome_files["plain"]) as plain, open_genome(genome_files["bgzip"]) as bgzipped:
         for start in range(position - 2, position + 3):
@@ -226,8 +226,9 @@ def test_unindexable_fasta_is_one_line_error(tmp_path):
 
 def test_read_bed_skips_headers_and_fills_missing_names(tmp_path):
     bed = tmp_path / "regions.bed"
-    bed.write_text("browser position chr1\ntrack name=x\n# comment\nchrom start end\n\nchr1\t0\t10\tfirst\r\n"
-                   "chr2 5 20\n")
+    bed.write_text(
+        "browser position chr1\ntrack name=x\n# comment\nchrom start end\n\nchr1\t0\t10\tfirst\r\nchr2 5 20\n"
+    )
     regions = read_bed(bed, SIZES)
     assert regions.to_dict("records") == [
         {"chrom": "chr1", "start": 0, "end": 10, "name": "first"},
@@ -291,7 +292,7 @@ def test_negatives_are_gc_matched_same_length_and_free(genome_files):
         assert not any(overlaps(region, other) for other in exclude)
     assert (negatives["tolerance"] == 0.02).mean() > 0.9
     spans = list(zip(negatives["chrom"], negatives["start"], negatives["end"], strict=True))
-    assert not any(overlaps(a, b) for i, a in enumerate(spans) for b in spans[i + 1:])
+    assert not any(overlaps(a, b) for i, a in enumerate(spans) for b in spans[i + 1 :])
 
 
 def test_prepared_dataset_splits_by_chromosome_and_matches_gc(genome_files, prepared):
@@ -324,8 +325,10 @@ def test_prepared_dataset_splits_by_chromosome_and_matches_gc(genome_files, prep
     assert summary["rejected_positives"] == {"blacklist": 1, "n_fraction": 1, "invalid": 0}
     assert abs(summary["gc"]["positives"]["mean"] - summary["gc"]["negatives"]["mean"]) < 0.01
     reasons = {item["id"]: item["reason"] for item in report["rejected"]}
-    assert reasons == {"chr1_11800_12100": "N fraction 0.667 is over max_n_fraction 0.1",
-                       "chr2_20500_20800": "overlaps a blacklist region"}
+    assert reasons == {
+        "chr1_11800_12100": "N fraction 0.667 is over max_n_fraction 0.1",
+        "chr2_20500_20800": "overlaps a blacklist region",
+    }
     assert report["labels"] == {"0": "non-enhancer", "1": "enhancer", "positive_rule": "bed"}
     assert [item["role"] for item in report["inputs"]] == ["positives", "genome", "blacklist"]
     assert all(len(item["sha256"]) == 64 for item in report["inputs"])
@@ -350,8 +353,16 @@ def test_widened_and_unmatched_positives_are_reported(tmp_path):
     genome = {"bg": background[:10_000] + rich + background[10_300:], "island": island}
     fasta = tmp_path / "hard.fa"
     fasta.write_text(fasta_text(genome))
-    bed = write_bed(tmp_path / "hard.bed", [("bg", 10_000, 10_300), ("bg", 2_000, 2_300), ("bg", 5_000, 5_300),
-                                            ("bg", 15_000, 15_300), ("island", 850, 1_150)])
+    bed = write_bed(
+        tmp_path / "hard.bed",
+        [
+            ("bg", 10_000, 10_300),
+            ("bg", 2_000, 2_300),
+            ("bg", 5_000, 5_300),
+            ("bg", 15_000, 15_300),
+            ("island", 850, 1_150),
+        ],
+    )
     table, report = prepare_bed_dataset(bed, fasta, test_chroms=["island"], folds=2)
     summary = report["genome_negatives"]
     assert summary["unmatched"] == {"positives": 1, "missing_negatives": 1, "ids": ["island_850_1150"]}
@@ -373,16 +384,31 @@ def test_prepare_bed_input_errors(genome_files, tmp_path):
 
 
 def test_cli_prepare_bed_then_train_baseline(genome_files, tmp_path):
-    result = invoke("prepare", "--bed", genome_files["bed"], "--genome", genome_files["bgzip"], "--name", "synthetic",
-                    "--blacklist", genome_files["blacklist"], "--test-chroms", "chr3, chr4", "--folds", "3",
-                    "--outdir", tmp_path / "prep")
+    result = invoke(
+        "prepare",
+        "--bed",
+        genome_files["bed"],
+        "--genome",
+        genome_files["bgzip"],
+        "--name",
+        "synthetic",
+        "--blacklist",
+        genome_files["blacklist"],
+        "--test-chroms",
+        "chr3, chr4",
+        "--folds",
+        "3",
+        "--outdir",
+        tmp_path / "prep",
+    )
     assert result.exit_code == 0, result.output
     dataset = tmp_path / "prep" / "synthetic.dataset.tsv"
     assert result.output.split("\t")[:2] == ["synthetic", str(dataset)]
     report = json.loads((tmp_path / "prep" / "synthetic.prepare.json").read_text())
     assert report["genome_negatives"]["test_chroms"] == TEST_CHROMS
-    result = invoke("train", "--dataset", dataset, "--model", "kmer-baseline", "--outdir", tmp_path / "model",
-                    "--device", "cpu")
+    result = invoke(
+        "train", "--dataset", dataset, "--model", "kmer-baseline", "--outdir", tmp_path / "model", "--device", "cpu"
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "model" / "model.safetensors").is_file()
 
@@ -393,8 +419,10 @@ def test_cli_prepare_bed_then_train_baseline(genome_files, tmp_path):
         ([], "give --input (a samplesheet) or --bed with --genome"),
         (["--input", "{sheet}", "--bed", "{bed}"], "not both"),
         (["--bed", "{bed}"], "--bed needs --genome"),
-        (["--input", "{sheet}", "--genome", "{genome}", "--gc-tolerance", "0.05"],
-         "--genome, --gc-tolerance only apply with --bed"),
+        (
+            ["--input", "{sheet}", "--genome", "{genome}", "--gc-tolerance", "0.05"],
+            "--genome, --gc-tolerance only apply with --bed",
+        ),
         (["--bed", "{bed}", "--genome", "{genome}", "--positive", "x"], "--positive applies to --input"),
     ],
 )
@@ -406,8 +434,24 @@ def test_cli_prepare_mode_errors(genome_files, tmp_path, args, message):
 
 def test_cli_prepare_reads_a_plain_gzip_genome(genome_files, prepared, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    result = invoke("prepare", "--bed", genome_files["bed"], "--genome", genome_files["gzip"], "--blacklist",
-                    genome_files["blacklist"], "--test-chroms", ",".join(TEST_CHROMS), "--negatives-per-positive", "2",
-                    "--folds", "3", "--seed", "1", "--outdir", tmp_path / "prep")
+    result = invoke(
+        "prepare",
+        "--bed",
+        genome_files["bed"],
+        "--genome",
+        genome_files["gzip"],
+        "--blacklist",
+        genome_files["blacklist"],
+        "--test-chroms",
+        ",".join(TEST_CHROMS),
+        "--negatives-per-positive",
+        "2",
+        "--folds",
+        "3",
+        "--seed",
+        "1",
+        "--outdir",
+        tmp_path / "prep",
+    )
     assert result.exit_code == 0, result.output
     pd.testing.assert_frame_equal(read_dataset(tmp_path / "prep" / "peaks.dataset.tsv"), prepared[0])

@@ -14,8 +14,17 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-LAYERS = {"primitives": 0, "core": 1, "formats": 2, "models": 3, "training": 4,
-          "analysis": 4, "commands": 5, "pipeline": 6, "cli": 7}
+LAYERS = {
+    "primitives": 0,
+    "core": 1,
+    "formats": 2,
+    "models": 3,
+    "training": 4,
+    "analysis": 4,
+    "commands": 5,
+    "pipeline": 6,
+    "cli": 7,
+}
 HEAVY = {"core": {"torch", "transformers"}, "formats": {"torch", "transformers"}}  # array and file layers
 MAX_FUNCTION_LINES = 60
 MAX_FILE_LINES = 500
@@ -37,8 +46,16 @@ def package_imports(tree: ast.Module, name: str) -> list[tuple[str, int, bool]]:
             raise AssertionError(f"{name}:{node.lineno}: relative import; the package imports itself by full name")
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "enhancerlm":
             if node.module == "enhancerlm":  # `from enhancerlm import __version__` or a subpackage
-                found += [(f"enhancerlm.{a.name}" if a.name in LAYERS or f"enhancerlm.{a.name}" in PRIMITIVES
-                           else "enhancerlm", node.lineno, lazy) for a in node.names]
+                found += [
+                    (
+                        f"enhancerlm.{a.name}"
+                        if a.name in LAYERS or f"enhancerlm.{a.name}" in PRIMITIVES
+                        else "enhancerlm",
+                        node.lineno,
+                        lazy,
+                    )
+                    for a in node.names
+                ]
             else:
                 found.append((node.module, node.lineno, lazy))
         elif isinstance(node, ast.Import):
@@ -54,8 +71,10 @@ def layer(module: str) -> str:
 
 
 def import_graph(root: Path) -> dict[str, list[tuple[str, int, bool]]]:
-    return {module_name(path, root): package_imports(ast.parse(path.read_text()), str(path))
-            for path in sorted((root / "enhancerlm").rglob("*.py"))}
+    return {
+        module_name(path, root): package_imports(ast.parse(path.read_text()), str(path))
+        for path in sorted((root / "enhancerlm").rglob("*.py"))
+    }
 
 
 def layer_problems(graph: dict[str, list[tuple[str, int, bool]]]) -> list[str]:
@@ -74,15 +93,17 @@ def layer_problems(graph: dict[str, list[tuple[str, int, bool]]]) -> list[str]:
 
 def cycles(graph: dict[str, list[tuple[str, int, bool]]]) -> list[list[str]]:
     """Every import cycle, as the modules along it (depth-first search over the package's own imports)."""
-    edges = {module: sorted({imported for imported, _, _ in imports if imported in graph and imported != module})
-             for module, imports in graph.items()}
+    edges = {
+        module: sorted({imported for imported, _, _ in imports if imported in graph and imported != module})
+        for module, imports in graph.items()
+    }
     found, state = [], {}
 
     def visit(module: str, path: list[str]) -> None:
         state[module] = "open"
         for imported in edges.get(module, []):
             if state.get(imported) == "open":
-                found.append(path[path.index(imported):] + [imported])
+                found.append(path[path.index(imported) :] + [imported])
             elif imported not in state:
                 visit(imported, [*path, imported])
         state[module] = "done"
@@ -99,8 +120,13 @@ def heavy_imports(root: Path) -> list[str]:
         module = module_name(path, root)
         banned = HEAVY.get(layer(module), set())
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             problems += [f"{module}:{node.lineno}: imports {n}" for n in names if n.split(".")[0] in banned]
     return problems
 
@@ -112,7 +138,9 @@ def code_lines(function: ast.AST, source: list[str]) -> int:
     if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
         skip = set(range(body[0].lineno, body[0].end_lineno + 1))
     lines = range(function.lineno, function.end_lineno + 1)
-    return sum(1 for n in lines if n not in skip and source[n - 1].strip() and not source[n - 1].strip().startswith("#"))
+    return sum(
+        1 for n in lines if n not in skip and source[n - 1].strip() and not source[n - 1].strip().startswith("#")
+    )
 
 
 def long_functions(root: Path) -> list[str]:
@@ -164,14 +192,23 @@ def write_package(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-@pytest.mark.parametrize(("files", "message"), [
-    ({"core/dna.py": "from enhancerlm.models.scorer import Scorer\n", "models/scorer.py": ""},
-     "imports enhancerlm.models.scorer (models), which is not below core"),
-    ({"training/fit.py": "from enhancerlm.analysis.scan import x\n", "analysis/scan.py": ""},
-     "imports enhancerlm.analysis.scan (analysis), which is not below training"),
-    ({"models/a.py": "def f():\n    from enhancerlm.models.b import g\n", "models/b.py": ""},
-     "imports enhancerlm.models.b inside a function"),
-])
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {"core/dna.py": "from enhancerlm.models.scorer import Scorer\n", "models/scorer.py": ""},
+            "imports enhancerlm.models.scorer (models), which is not below core",
+        ),
+        (
+            {"training/fit.py": "from enhancerlm.analysis.scan import x\n", "analysis/scan.py": ""},
+            "imports enhancerlm.analysis.scan (analysis), which is not below training",
+        ),
+        (
+            {"models/a.py": "def f():\n    from enhancerlm.models.b import g\n", "models/b.py": ""},
+            "imports enhancerlm.models.b inside a function",
+        ),
+    ],
+)
 def test_layer_check_can_fail(tmp_path, files, message):
     problems = layer_problems(import_graph(write_package(tmp_path, files)))
     assert any(message in problem for problem in problems), problems
@@ -179,12 +216,16 @@ def test_layer_check_can_fail(tmp_path, files, message):
 
 def test_cycle_and_size_checks_can_fail(tmp_path):
     body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES + 1))
-    root = write_package(tmp_path, {
-        "models/a.py": "from enhancerlm.models.b import g\n", "models/b.py": "from enhancerlm.models.a import f\n",
-        "core/long.py": f'"""A module."""\n\n\ndef f():\n    """Doc."""\n    # a comment\n{body}\n',
-        "core/big.py": "x = 1\n" * (MAX_FILE_LINES + 1),
-        "formats/tensor.py": "import torch\n",
-    })
+    root = write_package(
+        tmp_path,
+        {
+            "models/a.py": "from enhancerlm.models.b import g\n",
+            "models/b.py": "from enhancerlm.models.a import f\n",
+            "core/long.py": f'"""A module."""\n\n\ndef f():\n    """Doc."""\n    # a comment\n{body}\n',
+            "core/big.py": "x = 1\n" * (MAX_FILE_LINES + 1),
+            "formats/tensor.py": "import torch\n",
+        },
+    )
     assert cycles(import_graph(root)) == [["enhancerlm.models.a", "enhancerlm.models.b", "enhancerlm.models.a"]]
     assert long_functions(root) == [f"enhancerlm.core.long.f: {MAX_FUNCTION_LINES + 2} code lines"]
     assert long_files(root) == [f"enhancerlm.core.big: {MAX_FILE_LINES + 1} lines and no `{SIZE_REASON}` line"]

@@ -21,8 +21,14 @@ def dnabert_checkpoint(tmp_path):
     a config.json without model_type, vocab.txt and a tokenizer_config.json with max_len."""
     directory = tmp_path / "DNA_bert_4"
     directory.mkdir()
-    config = BertConfig(vocab_size=4**4 + 5, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
+    config = BertConfig(
+        vocab_size=4**4 + 5,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
     torch.manual_seed(1)
     model = BertForMaskedLM(config)
     raw = config.to_dict()
@@ -123,7 +129,9 @@ def test_long_sequences_pool_their_windows_into_one_representation():
     encoded = model.tokenizer.encode(windows)
     classifier = model.classifier.eval()
     with torch.no_grad():
-        hidden = classifier.encoder(input_ids=encoded.input_ids, attention_mask=encoded.attention_mask).last_hidden_state
+        hidden = classifier.encoder(
+            input_ids=encoded.input_ids, attention_mask=encoded.attention_mask
+        ).last_hidden_state
         mask = encoded.sequence_mask.unsqueeze(-1).float()
         pooled = (hidden * mask).sum((0, 1)) / mask.sum()
         expected = torch.sigmoid(classifier.classifier(pooled)).item()
@@ -154,8 +162,9 @@ def test_other_tokenizers_and_architectures_go_through_auto_classes(bpe_checkpoi
     assert isinstance(loaded.tokenizer, HuggingFaceTokenizer)
     batch = loaded.tokenizer.encode(["ACGTACGTTTGACA", "ACG"])
     assert batch.input_ids[0, 0].item() == 2 and batch.sequence_mask[:, 0].sum() == 0
-    card = train(mini_dataset, str(bpe_checkpoint), tmp_path / "ft", options=TrainOptions(epochs=1, batch_size=16),
-                 device="cpu")
+    card = train(
+        mini_dataset, str(bpe_checkpoint), tmp_path / "ft", options=TrainOptions(epochs=1, batch_size=16), device="cpu"
+    )
     assert card["architecture"] == "esm" and card["tokenizer"] == {"kind": "huggingface", "k": None}
     paths = evaluate_model(str(tmp_path / "ft"), mini_dataset, outdir=tmp_path / "eval", prefix="bpe", device="cpu")
     assert json.loads(paths["metrics"].read_text())["subsets"]["all"]["n"] == 40
@@ -167,19 +176,30 @@ def remote_code_checkpoint(tmp_path):
     directory = tmp_path / "custom"
     directory.mkdir()
     (directory / "configuration_custom.py").write_text(
-        "from transformers import BertConfig\n\n\nclass CustomConfig(BertConfig):\n    model_type = 'custom_dna'\n")
+        "from transformers import BertConfig\n\n\nclass CustomConfig(BertConfig):\n    model_type = 'custom_dna'\n"
+    )
     (directory / "modeling_custom.py").write_text(
         "from transformers import BertModel\n\nfrom .configuration_custom import CustomConfig\n\n\n"
-        "class CustomModel(BertModel):\n    config_class = CustomConfig\n")
-    config = BertConfig(vocab_size=4**3 + 5, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64).to_dict()
-    config.update(model_type="custom_dna", auto_map={"AutoConfig": "configuration_custom.CustomConfig",
-                                                     "AutoModel": "modeling_custom.CustomModel"})
+        "class CustomModel(BertModel):\n    config_class = CustomConfig\n"
+    )
+    config = BertConfig(
+        vocab_size=4**3 + 5, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    ).to_dict()
+    config.update(
+        model_type="custom_dna",
+        auto_map={"AutoConfig": "configuration_custom.CustomConfig", "AutoModel": "modeling_custom.CustomModel"},
+    )
     (directory / "config.json").write_text(json.dumps(config))
     from safetensors.torch import save_model as save_weights
     from transformers import BertModel
-    save_weights(BertModel(BertConfig(**{k: v for k, v in config.items() if k not in ("model_type", "auto_map")}),
-                           add_pooling_layer=False), str(directory / "model.safetensors"))
+
+    save_weights(
+        BertModel(
+            BertConfig(**{k: v for k, v in config.items() if k not in ("model_type", "auto_map")}),
+            add_pooling_layer=False,
+        ),
+        str(directory / "model.safetensors"),
+    )
     KmerTokenizer.for_kmer(3).save_pretrained(directory)
     return directory
 

@@ -53,8 +53,9 @@ def _planted_matches(motifs: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.parametrize("method", ["attention", "ig"])
 def test_the_planted_motif_is_recovered_and_the_decoy_is_not(planted, tmp_path, method):
     dataset, model = planted
-    report = discover_motifs(str(model), dataset, tmp_path, prefix="planted",
-                             options=MotifOptions(method=method, ig_steps=8, device="cpu"))
+    report = discover_motifs(
+        str(model), dataset, tmp_path, prefix="planted", options=MotifOptions(method=method, ig_steps=8, device="cpu")
+    )
     motifs = _found(report)
     assert report["skill"]["passed"] and report["skill"]["source"] == "test split"
     assert len(_planted_matches(motifs)) >= 1
@@ -68,27 +69,36 @@ def test_controls_do_not_report_the_planted_motif(planted, tmp_path):
     dataset, trained = planted
     torch.manual_seed(0)
     untrained = tmp_path / "untrained"
-    save_model(load_model("scratch-tiny", kmer=3), untrained,
-               {k: v for k, v in read_card(trained).items() if k != "weights_sha256"})
-    report = discover_motifs(str(untrained), dataset, tmp_path / "untrained_motifs", prefix="untrained",
-                             options=MotifOptions(device="cpu"))
+    save_model(
+        load_model("scratch-tiny", kmer=3),
+        untrained,
+        {k: v for k, v in read_card(trained).items() if k != "weights_sha256"},
+    )
+    report = discover_motifs(
+        str(untrained), dataset, tmp_path / "untrained_motifs", prefix="untrained", options=MotifOptions(device="cpu")
+    )
     assert not report["skill"]["passed"] and report["skill"]["auc"] < 0.65
     assert report["counts"]["motifs"] == 0
 
     shuffled = _dataset(tmp_path / "shuffled", shuffle_labels=True)
     train(shuffled, "scratch-tiny", tmp_path / "shuffled_model", kmer=3, options=TRAINING, device="cpu")
     for method in ("attention", "ig"):  # without the skill check: enrichment alone must reject it
-        report = discover_motifs(str(tmp_path / "shuffled_model"), shuffled, tmp_path / f"shuffled_{method}",
-                                 prefix="shuffled", options=MotifOptions(method=method, ig_steps=8, max_skill_p=1.0,
-                                                                         device="cpu"))
+        report = discover_motifs(
+            str(tmp_path / "shuffled_model"),
+            shuffled,
+            tmp_path / f"shuffled_{method}",
+            prefix="shuffled",
+            options=MotifOptions(method=method, ig_steps=8, max_skill_p=1.0, device="cpu"),
+        )
         assert _planted_matches(_found(report)).empty
 
 
 def test_motifs_command_writes_every_output(planted, tmp_path):
     dataset, model = planted
     outdir = tmp_path / "out"
-    result = CliRunner().invoke(main, ["motifs", "--model", str(model), "--dataset", str(dataset), "--outdir",
-                                       str(outdir), "--device", "cpu"])
+    result = CliRunner().invoke(
+        main, ["motifs", "--model", str(model), "--dataset", str(dataset), "--outdir", str(outdir), "--device", "cpu"]
+    )
     assert result.exit_code == 0, result.output
     prefix = read_card(model)["model_id"]
     assert result.output.startswith(f"{prefix}\tmotifs=")
@@ -127,6 +137,7 @@ def test_motifs_command_rejects_a_split_without_both_classes(planted, tmp_path):
     table = pd.read_csv(dataset, sep="\t", dtype=str, keep_default_na=False)
     one_class = tmp_path / "one.dataset.tsv"
     table[table["label"] == "1"].to_csv(one_class, sep="\t", index=False)
-    result = CliRunner().invoke(main, ["motifs", "--model", str(model), "--dataset", str(one_class), "--outdir",
-                                       str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        main, ["motifs", "--model", str(model), "--dataset", str(one_class), "--outdir", str(tmp_path / "o")]
+    )
     assert result.exit_code == 1 and "needs both positives and negatives" in result.output

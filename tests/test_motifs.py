@@ -152,10 +152,15 @@ def test_meme_round_trip(tmp_path):
     motifs = {name: rng.dirichlet(np.ones(4), size=width) for name, width in (("m1", 6), ("m2", 9))}
     path = write_meme(motifs, tmp_path / "motifs.meme", nsites={"m1": 12})
     text = path.read_text()
-    for line in ("MEME version 4", "ALPHABET= ACGT", "strands: + -", "Background letter frequencies",
-                 "A 0.250000 C 0.250000 G 0.250000 T 0.250000",
-                 "letter-probability matrix: alength= 4 w= 6 nsites= 12 E= 0",
-                 "letter-probability matrix: alength= 4 w= 9 nsites= 20 E= 0"):
+    for line in (
+        "MEME version 4",
+        "ALPHABET= ACGT",
+        "strands: + -",
+        "Background letter frequencies",
+        "A 0.250000 C 0.250000 G 0.250000 T 0.250000",
+        "letter-probability matrix: alength= 4 w= 6 nsites= 12 E= 0",
+        "letter-probability matrix: alength= 4 w= 9 nsites= 20 E= 0",
+    ):
         assert line in text.splitlines()
     assert any(line.startswith("MOTIF m1 ") for line in text.splitlines())
     back = read_meme(path)
@@ -165,12 +170,15 @@ def test_meme_round_trip(tmp_path):
         np.testing.assert_allclose(back[name], pfm, atol=5e-7)
 
 
-@pytest.mark.parametrize(("text", "line"), [
-    ("not meme\n", 1),
-    ("MEME version 4\n\nMOTIF m1\nletter-probability matrix: alength= 4 w= 2\n0.1 0.2 0.3 0.4\n0.1 x 0.3 0.6\n", 6),
-    ("MEME version 4\nMOTIF m1\nletter-probability matrix: alength= 4\n0.1 0.2 0.3 0.4\n", 3),
-    ("MEME version 4\nMOTIF m1\nletter-probability matrix: alength= 4 w= 3\n0.1 0.2 0.3 0.4\n", 5),
-])
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("not meme\n", 1),
+        ("MEME version 4\n\nMOTIF m1\nletter-probability matrix: alength= 4 w= 2\n0.1 0.2 0.3 0.4\n0.1 x 0.3 0.6\n", 6),
+        ("MEME version 4\nMOTIF m1\nletter-probability matrix: alength= 4\n0.1 0.2 0.3 0.4\n", 3),
+        ("MEME version 4\nMOTIF m1\nletter-probability matrix: alength= 4 w= 3\n0.1 0.2 0.3 0.4\n", 5),
+    ],
+)
 def test_malformed_meme_names_file_and_line(tmp_path, text, line):
     path = tmp_path / "bad.meme"
     path.write_text(text)
@@ -192,8 +200,11 @@ def test_canonical_codes_pick_the_smaller_strand():
 
 def test_attended_kmers_against_a_brute_force_count():
     sequences = ["ACGTACGTAC", "TTTACGTTTT", "GGGCCCAAAT"]
-    scores = [np.array([0, 0, 5, 5, 5, 5, 5, 5, 0, 0.0]), np.array([0, 0, 0, 4, 4, 4, 4, 4, 0, 0.0]),
-              np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1.0])]
+    scores = [
+        np.array([0, 0, 5, 5, 5, 5, 5, 5, 0, 0.0]),
+        np.array([0, 0, 0, 4, 4, 4, 4, 4, 0, 0.0]),
+        np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1.0]),
+    ]
     table, rate = attended_kmers(sequences, scores, width=3, min_len=5, f=1.0, gap=1)
     regions = [[(2, 8)], [(3, 8)], []]  # the flat third sequence has no nucleotide above its mean
     canonical = lambda kmer: min(kmer, reverse_complement(kmer))  # noqa: E731
@@ -201,7 +212,7 @@ def test_attended_kmers_against_a_brute_force_count():
     for sequence, spans in zip(sequences, regions):
         seen, hit = set(), set()
         for i in range(len(sequence) - 2):
-            kmer = canonical(sequence[i:i + 3])
+            kmer = canonical(sequence[i : i + 3])
             seen.add(kmer)
             if any(s <= i and i + 3 <= e for s, e in spans):
                 hit.add(kmer)
@@ -218,8 +229,14 @@ def test_attended_kmers_against_a_brute_force_count():
 
 
 def test_pick_candidates_needs_counts_and_significance():
-    table = pd.DataFrame({"kmer": ["AAA", "CCC", "GGA", "TTG"], "n_attended": [5, 2, 9, 4],
-                          "n_present": [5, 2, 30, 4], "attention_p": [1e-4, 1e-5, 0.5, 1e-3]})
+    table = pd.DataFrame(
+        {
+            "kmer": ["AAA", "CCC", "GGA", "TTG"],
+            "n_attended": [5, 2, 9, 4],
+            "n_present": [5, 2, 30, 4],
+            "attention_p": [1e-4, 1e-5, 0.5, 1e-3],
+        }
+    )
     assert pick_candidates(table, min_count=3, max_p=0.01) == ["AAA", "TTG"]
 
 
@@ -241,7 +258,10 @@ def test_motif_instances_anchor_members_on_the_seed_and_read_both_strands():
 
 def test_track_lines_use_coordinates_from_names():
     assert list(track_lines("chr2_100_103", np.array([0.5, 0.25, 1.0]))) == [
-        "chr2\t100\t101\t0.5\n", "chr2\t101\t102\t0.25\n", "chr2\t102\t103\t1\n"]
+        "chr2\t100\t101\t0.5\n",
+        "chr2\t101\t102\t0.25\n",
+        "chr2\t102\t103\t1\n",
+    ]
     assert next(track_lines("chr2_100_200", np.array([0.5]))) == "chr2_100_200\t0\t1\t0.5\n"  # length disagrees
     assert next(track_lines("seq7", np.array([0.125]))) == "seq7\t0\t1\t0.125\n"
 
@@ -282,7 +302,9 @@ def test_scan_finds_instances_on_both_strands(jaspar):
     sequences = [background[:10] + site + background[:15], background[:5] + reverse_complement(site) + "A", "ACGT"]
     hits = scan_motifs([ctcf], sequences, threshold=1e-5)
     assert hits[["sequence", "motif_id", "motif_name", "start", "end", "strand"]].values.tolist() == [
-        [0, ctcf.id, "CTCF", 10, 25, "+"], [1, ctcf.id, "CTCF", 5, 20, "-"]]
+        [0, ctcf.id, "CTCF", 10, 25, "+"],
+        [1, ctcf.id, "CTCF", 5, 20, "-"],
+    ]
     assert (hits["p_value"] < 1e-5).all()
 
 

@@ -46,8 +46,14 @@ from nfparse import NextflowParseError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-NF_FILES = sorted([REPO / "main.nf", *REPO.glob("workflows/**/*.nf"), *REPO.glob("subworkflows/**/*.nf"),
-                   *REPO.glob("modules/**/*.nf")])
+NF_FILES = sorted(
+    [
+        REPO / "main.nf",
+        *REPO.glob("workflows/**/*.nf"),
+        *REPO.glob("subworkflows/**/*.nf"),
+        *REPO.glob("modules/**/*.nf"),
+    ]
+)
 MODULE_FILES = sorted(REPO.glob("modules/local/**/main.nf"))
 CONFIG_FILES = [REPO / "nextflow.config", *sorted(REPO.glob("conf/*.config"))]
 RESOURCE_LABELS = {"process_single", "process_low", "process_medium", "process_high", "process_gpu"}
@@ -69,11 +75,30 @@ def module_id(path: Path) -> str:
 # Every optional parameter set, and the defaults moved off values that are falsy in Groovy (0, 0.0), so a
 # `params.x ? ... : ''` in conf/modules.config that drops a legitimate value shows up.
 ALL_OPTIONAL = {
-    "lr": 0.001, "positive": "enhancer", "rc_augment": True, "trust_remote_code": True, "multiqc_title": "x",
-    "multiqc_config": str(REPO / "assets" / "multiqc_config.yml"), "kmers": "3,5", "folds": 4, "seed": 0,
-    "max_n_fraction": 0.25, "epochs": 3, "batch_size": 8, "weight_decay": 0.0, "warmup": 0.0, "grad_clip": 1.5,
-    "patience": 0, "val_fold": 1, "pooling": "cls", "class_weight": "balanced", "max_length": 128,
-    "cv": True, "ensemble": "weighted", "replicates": 2, "motif_method": "ig",
+    "lr": 0.001,
+    "positive": "enhancer",
+    "rc_augment": True,
+    "trust_remote_code": True,
+    "multiqc_title": "x",
+    "multiqc_config": str(REPO / "assets" / "multiqc_config.yml"),
+    "kmers": "3,5",
+    "folds": 4,
+    "seed": 0,
+    "max_n_fraction": 0.25,
+    "epochs": 3,
+    "batch_size": 8,
+    "weight_decay": 0.0,
+    "warmup": 0.0,
+    "grad_clip": 1.5,
+    "patience": 0,
+    "val_fold": 1,
+    "pooling": "cls",
+    "class_weight": "balanced",
+    "max_length": 128,
+    "cv": True,
+    "ensemble": "weighted",
+    "replicates": 2,
+    "motif_method": "ig",
 }
 # Parameter sets on top of the test profile (k = 3,4, the baseline and a mean ensemble of the k-mer models).
 OVERRIDES = {
@@ -87,9 +112,11 @@ OVERRIDES = {
     "skip_predict": {"skip_predict": True},
     "skip_motifs": {"skip_motifs": True, "variant_motifs": ""},  # and variants without TF sites
     "skip_variants": {"skip_variants": True},
-    "blacklist": {"genome_regions": str(REPO / "assets" / "data" / "hg19-chr22-demo" / "demo_regions.bed"),
-                  "blacklist": str(REPO / "assets" / "data" / "hg19-chr22-demo" / "test_regions.bed"),
-                  "predict_chunk_size": 7000000},
+    "blacklist": {
+        "genome_regions": str(REPO / "assets" / "data" / "hg19-chr22-demo" / "demo_regions.bed"),
+        "blacklist": str(REPO / "assets" / "data" / "hg19-chr22-demo" / "test_regions.bed"),
+        "predict_chunk_size": 7000000,
+    },
     "two_datasets": {"input": str(REPO / "tests" / "data" / "two_datasets.csv")},  # one prepare task per dataset
 }
 VARIANTS = ("test", "all_optional")  # every module command is rendered and parsed under these
@@ -105,8 +132,10 @@ def variant_params(variant: str) -> dict:
 CASES = {
     "ENHANCERLM_PREPARE": {
         "meta": {"id": "mini_layer1"},
-        "inputs": {"samplesheet": "mini_layer1.samplesheet.csv",
-                   "fastas": ["train_strong.fa", "train_non.fa", "test_strong.fa", "test_non.fa"]},
+        "inputs": {
+            "samplesheet": "mini_layer1.samplesheet.csv",
+            "fastas": ["train_strong.fa", "train_non.fa", "test_strong.fa", "test_non.fa"],
+        },
         "dirs": set(),
     },
     "ENHANCERLM_TRAIN": {
@@ -136,38 +165,53 @@ CASES = {
     },
     "ENHANCERLM_BENCHMARK": {
         "meta": {"id": "mini_layer1"},
-        "inputs": {"evaluations": ["mini_layer1_k3.metrics.json", "mini_layer1_k3.predictions.tsv",
-                                   "mini_layer1_k3.cv.json", "mini_layer1_k3.cv_predictions.tsv"]},
+        "inputs": {
+            "evaluations": [
+                "mini_layer1_k3.metrics.json",
+                "mini_layer1_k3.predictions.tsv",
+                "mini_layer1_k3.cv.json",
+                "mini_layer1_k3.cv_predictions.tsv",
+            ]
+        },
         "dirs": set(),
     },
-    "ENHANCERLM_GENOMEINDEX": {
-        "meta": {"id": "chr22_demo"},
-        "inputs": {"fasta": "chr22_demo.fa.gz"},
-        "dirs": set(),
-    },
-    "ENHANCERLM_CHUNKS": {
-        "meta": {"id": "chr22_demo"},
-        "inputs": {"fai": "chr22_demo.fa.gz.fai"},
-        "dirs": set(),
-    },
+    "ENHANCERLM_GENOMEINDEX": {"meta": {"id": "chr22_demo"}, "inputs": {"fasta": "chr22_demo.fa.gz"}, "dirs": set()},
+    "ENHANCERLM_CHUNKS": {"meta": {"id": "chr22_demo"}, "inputs": {"fai": "chr22_demo.fa.gz.fai"}, "dirs": set()},
     "ENHANCERLM_PREDICT": {
         "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
-        "inputs": {"model": "mini_layer1_ensemble", "chunk": "22:10000000-17700000", "meta2": {"id": "chr22_demo"},
-                   "fasta": "chr22_demo.fa.gz", "fai": "chr22_demo.fa.gz.fai", "gzi": "chr22_demo.fa.gz.gzi",
-                   "regions": "test_regions.bed", "blacklist": []},
+        "inputs": {
+            "model": "mini_layer1_ensemble",
+            "chunk": "22:10000000-17700000",
+            "meta2": {"id": "chr22_demo"},
+            "fasta": "chr22_demo.fa.gz",
+            "fai": "chr22_demo.fa.gz.fai",
+            "gzi": "chr22_demo.fa.gz.gzi",
+            "regions": "test_regions.bed",
+            "blacklist": [],
+        },
         "dirs": {"model"},
     },
     "ENHANCERLM_PREDICT/blacklist": {
         "meta": {"id": "mini_layer1_k3", "dataset": "mini_layer1", "kmer": 3, "seed": 42},
-        "inputs": {"model": "mini_layer1_k3", "chunk": "22:0-10000000", "meta2": {"id": "chr22_demo"},
-                   "fasta": "chr22_demo.fa.gz", "fai": "chr22_demo.fa.gz.fai", "gzi": "chr22_demo.fa.gz.gzi",
-                   "regions": [], "blacklist": "blacklist.bed"},
+        "inputs": {
+            "model": "mini_layer1_k3",
+            "chunk": "22:0-10000000",
+            "meta2": {"id": "chr22_demo"},
+            "fasta": "chr22_demo.fa.gz",
+            "fai": "chr22_demo.fa.gz.fai",
+            "gzi": "chr22_demo.fa.gz.gzi",
+            "regions": [],
+            "blacklist": "blacklist.bed",
+        },
         "dirs": {"model"},
     },
     "ENHANCERLM_MERGEPREDICTIONS": {
         "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
-        "inputs": {"scans": ["mini_layer1_ensemble.22_0_10000000", "mini_layer1_ensemble.22_10000000_17700000"],
-                   "meta2": {"id": "chr22_demo"}, "fai": "chr22_demo.fa.gz.fai"},
+        "inputs": {
+            "scans": ["mini_layer1_ensemble.22_0_10000000", "mini_layer1_ensemble.22_10000000_17700000"],
+            "meta2": {"id": "chr22_demo"},
+            "fai": "chr22_demo.fa.gz.fai",
+        },
         "dirs": {"scans"},
     },
     "CHUNK_SUMMARY": {
@@ -182,27 +226,46 @@ CASES = {
     },
     "ENHANCERLM_VARIANTS": {
         "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
-        "inputs": {"model": "mini_layer1_ensemble", "meta2": {"id": "chr22_demo"}, "fasta": "chr22_demo.fa.gz",
-                   "fai": "chr22_demo.fa.gz.fai", "gzi": "chr22_demo.fa.gz.gzi",
-                   "meta3": {"id": "1kg_phase3_chr22_test"}, "vcf": "1kg_phase3_chr22_test.sites.vcf.gz",
-                   "motifs": []},
+        "inputs": {
+            "model": "mini_layer1_ensemble",
+            "meta2": {"id": "chr22_demo"},
+            "fasta": "chr22_demo.fa.gz",
+            "fai": "chr22_demo.fa.gz.fai",
+            "gzi": "chr22_demo.fa.gz.gzi",
+            "meta3": {"id": "1kg_phase3_chr22_test"},
+            "vcf": "1kg_phase3_chr22_test.sites.vcf.gz",
+            "motifs": [],
+        },
         "dirs": {"model"},
     },
     "ENHANCERLM_VARIANTS/meme": {
         "meta": {"id": "mini_layer1_ensemble", "dataset": "mini_layer1", "seed": 42},
-        "inputs": {"model": "mini_layer1_ensemble", "meta2": {"id": "chr22_demo"}, "fasta": "chr22_demo.fa.gz",
-                   "fai": "chr22_demo.fa.gz.fai", "gzi": "chr22_demo.fa.gz.gzi",
-                   "meta3": {"id": "1kg_phase3_chr22_test"}, "vcf": "1kg_phase3_chr22_test.sites.vcf.gz",
-                   "motifs": "known.meme"},
+        "inputs": {
+            "model": "mini_layer1_ensemble",
+            "meta2": {"id": "chr22_demo"},
+            "fasta": "chr22_demo.fa.gz",
+            "fai": "chr22_demo.fa.gz.fai",
+            "gzi": "chr22_demo.fa.gz.gzi",
+            "meta3": {"id": "1kg_phase3_chr22_test"},
+            "vcf": "1kg_phase3_chr22_test.sites.vcf.gz",
+            "motifs": "known.meme",
+        },
         "dirs": {"model"},
         "params": {"variant_motifs": "known.meme"},  # a MEME file is staged; only 'jaspar' travels in ext.args
     },
     "MULTIQC": {
         "meta": {"id": "multiqc"},
-        "inputs": {"multiqc_files": ["mini_layer1_k3.general_stats_mqc.tsv", "mini_layer1_k3.roc_mqc.json",
-                                     "enhancerlm_software_mqc_versions.yml"],
-                   "multiqc_config": ["multiqc_config.yml"], "multiqc_logo": [], "replace_names": [],
-                   "sample_names": []},
+        "inputs": {
+            "multiqc_files": [
+                "mini_layer1_k3.general_stats_mqc.tsv",
+                "mini_layer1_k3.roc_mqc.json",
+                "enhancerlm_software_mqc_versions.yml",
+            ],
+            "multiqc_config": ["multiqc_config.yml"],
+            "multiqc_logo": [],
+            "replace_names": [],
+            "sample_names": [],
+        },
         "dirs": set(),
     },
 }
@@ -217,6 +280,7 @@ NOT_ON_COMMAND_LINE = {
 # ----------------------------------------------------------------------------------------------------------
 # Helpers
 # ----------------------------------------------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=None)
 def read_module(path: Path) -> nfparse.Process:
@@ -277,24 +341,37 @@ def module_options(path: Path = REPO / "conf" / "modules.config") -> dict:
     return nfparse.read_module_options(path)
 
 
-def render_task(task: Task, params: dict, section: str = "script", accelerator=None,
-                modules_config: Path = REPO / "conf" / "modules.config") -> nfparse.Rendered:
+def render_task(
+    task: Task,
+    params: dict,
+    section: str = "script",
+    accelerator=None,
+    modules_config: Path = REPO / "conf" / "modules.config",
+) -> nfparse.Rendered:
     options = module_options(modules_config).get(task.process.name, {})
     task_values = {"process": task.process.name, "accelerator": accelerator}
     args = nfparse.eval_ext(options.get("args"), params, task.meta, task_values)
     prefix = nfparse.eval_ext(options.get("prefix"), params, task.meta, task_values)
-    return nfparse.render_section(task.process, section, inputs=task.inputs, meta=task.meta,
-                                  task={"accelerator": accelerator}, ext_args=args, ext_prefix=prefix)
+    return nfparse.render_section(
+        task.process,
+        section,
+        inputs=task.inputs,
+        meta=task.meta,
+        task={"accelerator": accelerator},
+        ext_args=args,
+        ext_prefix=prefix,
+    )
 
-def staged_command(process: nfparse.Process, case: dict, workdir: Path, params: dict, monkeypatch,
-                   meta: dict | None = None) -> tuple[Task, nfparse.Rendered, list[str]]:
+
+def staged_command(
+    process: nfparse.Process, case: dict, workdir: Path, params: dict, monkeypatch, meta: dict | None = None
+) -> tuple[Task, nfparse.Rendered, list[str]]:
     """Stage a task's inputs in `workdir`, enter it, and render the task's command as Nextflow would."""
     task = stage(process, case, meta=meta)
     materialize(task, workdir)
     monkeypatch.chdir(workdir)
     rendered = render_task(task, params)
     return task, rendered, command_argv(rendered.command)
-
 
 
 def command_argv(command: str) -> list[str]:
@@ -401,9 +478,13 @@ def single_directive(process: nfparse.Process, name: str) -> nfparse.Snippet:
 
 def container_urls(process: nfparse.Process) -> dict[tuple[str, object], str]:
     expression = single_directive(process, "container")
-    return {(engine, accelerator): nfparse.evaluate(expression, {"task": {"accelerator": accelerator},
-                                                                 "workflow": {"containerEngine": engine}})
-            for engine in ("docker", "singularity", "apptainer", "podman") for accelerator in (None, 1)}
+    return {
+        (engine, accelerator): nfparse.evaluate(
+            expression, {"task": {"accelerator": accelerator}, "workflow": {"containerEngine": engine}}
+        )
+        for engine in ("docker", "singularity", "apptainer", "podman")
+        for accelerator in (None, 1)
+    }
 
 
 @functools.lru_cache(maxsize=None)
@@ -422,8 +503,9 @@ def run_script(command: str, workdir: Path, timeout: int = 300) -> subprocess.Co
     script = workdir / ".command.sh"
     script.write_text(command)
     env = {**os.environ, **task_env(), "PATH": os.pathsep.join([str(REPO / "bin"), str(VENV_BIN), os.environ["PATH"]])}
-    done = subprocess.run([*process_shell(), str(script)], cwd=workdir, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    done = subprocess.run(
+        [*process_shell(), str(script)], cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode == 0, f"task script failed ({done.returncode}):\n{command}\n{done.stderr[-3000:]}"
     return done
 
@@ -437,12 +519,17 @@ def check_outputs(task: Task, rendered: nfparse.Rendered, workdir: Path) -> set[
     covered: set[str] = set()
     for output, patterns in nfparse.output_patterns(task.process, rendered):
         for pattern in patterns:
-            matches = [m for m in workdir.glob(pattern)
-                       if m.relative_to(workdir).parts[0] not in staged_top
-                       and not any(part.startswith(".") for part in m.relative_to(workdir).parts)]
+            matches = [
+                m
+                for m in workdir.glob(pattern)
+                if m.relative_to(workdir).parts[0] not in staged_top
+                and not any(part.startswith(".") for part in m.relative_to(workdir).parts)
+            ]
             if not output.optional:
-                assert matches, (f"{task.process.name}: output {output.emit} ({pattern!r}) matched nothing; "
-                                 f"produced {sorted(produced)}")
+                assert matches, (
+                    f"{task.process.name}: output {output.emit} ({pattern!r}) matched nothing; "
+                    f"produced {sorted(produced)}"
+                )
             for match in matches:
                 covered.add(match.relative_to(workdir).parts[0])
                 if match.is_file() and match.name.endswith(".gz"):
@@ -519,6 +606,7 @@ GENOME_PREDICT = "subworkflows/local/genome_predict/main.nf"
 @dataclasses.dataclass
 class ChannelOp:
     """One operator of a channel chain: `.name ( body )` or `.name { body }`."""
+
     name: str
     bracket: str
     body: nfparse.Snippet
@@ -562,8 +650,10 @@ def channel_chain(channel: str, expected: list[str], path: str = SUBWORKFLOW) ->
     assert match, f"{path}: cannot find `{channel} = ...`"
     source, ops = parse_chain(text.sub(match.end()))
     found = [source, *[op.signature for op in ops]]
-    assert found == expected, (f"{path}: {channel} is now {found}, the test emulates {expected}: update "
-                               f"nextflow_plan() in tests/test_nextflow.py")
+    assert found == expected, (
+        f"{path}: {channel} is now {found}, the test emulates {expected}: update "
+        f"nextflow_plan() in tests/test_nextflow.py"
+    )
     return ops
 
 
@@ -596,6 +686,7 @@ class Plan:
     """The tasks TRAIN_EVALUATE makes for ENHANCERLM_TRAIN (dicts of meta, dataset, meta2, base_model),
     ENHANCERLM_ENSEMBLE (meta, members, dataset), ENHANCERLM_EVALUATE (meta, model, dataset) and
     ENHANCERLM_BENCHMARK (meta, evaluations)."""
+
     train: list[dict]
     ensemble: list[dict]
     evaluate: list[dict]
@@ -622,43 +713,62 @@ def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta:
 
     ops = channel_chain("ch_kmer_models", ["ch_dataset", "combine(", "combine(", "combine(", "map{"])
     assert [normalized(op.body) for op in ops[:3]] == ["ch_kmers", "ch_seeds", "ch_base_model"]
-    kmer_models = [closure_call(ops[3], [meta, dataset, k, seed, meta2, base_model], params)
-                   for meta, dataset in ch_dataset for k in ch_kmers for seed in ch_seeds
-                   for meta2, base_model in ch_base_model]
+    kmer_models = [
+        closure_call(ops[3], [meta, dataset, k, seed, meta2, base_model], params)
+        for meta, dataset in ch_dataset
+        for k in ch_kmers
+        for seed in ch_seeds
+        for meta2, base_model in ch_base_model
+    ]
     ops = channel_chain("ch_baseline", ["ch_dataset", "combine(", "filter{", "map{"])
     assert normalized(ops[0].body) == "ch_seeds"
     items = [[meta, dataset, seed] for meta, dataset in ch_dataset for seed in ch_seeds]
-    baseline = [closure_call(ops[2], item, params) for item in items
-                if nfparse.truthy(closure_call(ops[1], item, params))]
+    baseline = [
+        closure_call(ops[2], item, params) for item in items if nfparse.truthy(closure_call(ops[1], item, params))
+    ]
     ops = channel_chain("ch_train", ["ch_kmer_models", "mix(", "multiMap{"])
     assert normalized(ops[0].body) == "ch_baseline"
-    train = [dict(zip(("meta", "dataset", "meta2", "base_model"), item, strict=True))
-             for item in kmer_models + baseline]
+    train = [
+        dict(zip(("meta", "dataset", "meta2", "base_model"), item, strict=True)) for item in kmer_models + baseline
+    ]
 
-    ops = channel_chain("ch_ensemble", ["ENHANCERLM_TRAIN.out.model", "filter{", "map{", "groupTuple(", "filter{",
-                                        "map{", "combine(", "map{"])
+    ops = channel_chain(
+        "ch_ensemble",
+        ["ENHANCERLM_TRAIN.out.model", "filter{", "map{", "groupTuple(", "filter{", "map{", "combine(", "map{"],
+    )
     items = [[task["meta"], model_dir(task["meta"])] for task in train]
     # groupKey(key, n): GroupTupleOp emits the group once it holds n items; the key compares as its target
     assert "def kmer_count = settings.kmers.toString().tokenize(',').size()" in normalized(workflow_text(SUBWORKFLOW))
-    assert normalized(ops[1].body) == "meta, model -> [ groupKey([ meta.dataset, meta.seed ], kmer_count), meta.kmer, model ]"
-    items = [[[meta["dataset"], meta["seed"]], meta["kmer"], model] for meta, model in items
-             if nfparse.truthy(closure_call(ops[0], [meta, model], params))]
+    assert (
+        normalized(ops[1].body)
+        == "meta, model -> [ groupKey([ meta.dataset, meta.seed ], kmer_count), meta.kmer, model ]"
+    )
+    items = [
+        [[meta["dataset"], meta["seed"]], meta["kmer"], model]
+        for meta, model in items
+        if nfparse.truthy(closure_call(ops[0], [meta, model], params))
+    ]
     assert not normalized(ops[2].body), "groupTuple with options"
     items = group_tuple(items)
     items = [item for item in items if nfparse.truthy(closure_call(ops[3], item, params))]
     # nfparse evaluates no closures inside a closure: check the text, then do what it does (models by k)
-    sort_by_k = ("key, kmers, models -> [ key.getGroupTarget()[0], key.getGroupTarget()[1], [ kmers, models ]"
-                 ".transpose().sort { pair -> pair[0] }.collect { pair -> pair[1] } ]")
+    sort_by_k = (
+        "key, kmers, models -> [ key.getGroupTarget()[0], key.getGroupTarget()[1], [ kmers, models ]"
+        ".transpose().sort { pair -> pair[0] }.collect { pair -> pair[1] } ]"
+    )
     assert normalized(ops[4].body) == sort_by_k, f"{SUBWORKFLOW}: the members are no longer sorted as emulated"
-    items = [[key[0], key[1], [model for _, model in sorted(zip(kmers, models), key=lambda pair: pair[0])]]
-             for key, kmers, models in items]
+    items = [
+        [key[0], key[1], [model for _, model in sorted(zip(kmers, models), key=lambda pair: pair[0])]]
+        for key, kmers, models in items
+    ]
     assert normalized(ops[5].body).endswith("}, by: 0"), normalized(ops[5].body)
     source, join_ops = parse_chain(ops[5].body)
     assert source == "ch_dataset" and [op.signature for op in join_ops] == ["map{"], normalized(ops[5].body)
     right = [closure_call(join_ops[0], item, params) for item in ch_dataset]
     items = [[key, *rest, *other[1:]] for key, *rest in items for other in right if other[0] == key]  # by: 0
-    ensemble = [dict(zip(("meta", "members", "dataset"), closure_call(ops[6], item, params), strict=True))
-                for item in items]
+    ensemble = [
+        dict(zip(("meta", "members", "dataset"), closure_call(ops[6], item, params), strict=True)) for item in items
+    ]
 
     # every trained model with the dataset of its TRAIN task, and every ensemble with its dataset
     ops = channel_chain("ch_evaluate", ["ENHANCERLM_TRAIN.out.model", "join(", "mix("])
@@ -674,22 +784,28 @@ def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta:
         evaluate.append({"meta": meta, "model": model_dir(meta), "dataset": dataset})
 
     # per dataset, every evaluation's files (EVALUATE's metrics, predictions and, when present, cv outputs)
-    ops = channel_chain("ch_benchmark", ["ENHANCERLM_EVALUATE.out.metrics", "join(", "join(", "map{", "groupTuple(",
-                                         "map{"])
-    assert [normalized(op.body) for op in ops[:2]] == ["ENHANCERLM_EVALUATE.out.predictions",
-                                                       "ENHANCERLM_EVALUATE.out.cv, remainder: true"]
+    ops = channel_chain(
+        "ch_benchmark", ["ENHANCERLM_EVALUATE.out.metrics", "join(", "join(", "map{", "groupTuple(", "map{"]
+    )
+    assert [normalized(op.body) for op in ops[:2]] == [
+        "ENHANCERLM_EVALUATE.out.predictions",
+        "ENHANCERLM_EVALUATE.out.cv, remainder: true",
+    ]
     assert not normalized(ops[3].body), "groupTuple with options"
     cross_validation = params["cv"] or params["ensemble"] == "stacking"
     items = []
     for task in evaluate:
         prefix = task["meta"]["id"]
         cv = [f"{prefix}.cv.json", f"{prefix}.cv_predictions.tsv"] if cross_validation else None
-        items.append(closure_call(ops[2], [task["meta"], f"{prefix}.metrics.json", f"{prefix}.predictions.tsv", cv],
-                                  params))
+        items.append(
+            closure_call(ops[2], [task["meta"], f"{prefix}.metrics.json", f"{prefix}.predictions.tsv", cv], params)
+        )
     # `files.flatten()`: the grouped lists of files, flattened
     assert normalized(ops[4].body) == "dataset_id, files -> [ [ id: dataset_id ], files.flatten() ]"
-    benchmark = [{"meta": {"id": key}, "evaluations": [f for files in groups for f in files]}
-                 for key, groups in group_tuple(items)]
+    benchmark = [
+        {"meta": {"id": key}, "evaluations": [f for files in groups for f in files]}
+        for key, groups in group_tuple(items)
+    ]
     plan = Plan(train, ensemble, evaluate, benchmark)
     plan.final = final_models(params, plan, model_dir)
     plan.predict, plan.merge = genome_predict_plan(params, plan.final)
@@ -729,19 +845,25 @@ def genome_predict_plan(params: dict, items: list[list]) -> tuple[list[dict], li
         return [], []
     # ENHANCERLM_CHUNKS's BED, one chunk per line (its 4th column), as `enhancerlm chunks` writes it
     chunks = genome_chunks(genome_sizes(params["genome"]), params["predict_chunk_size"])
-    assert "ch_chunks = ENHANCERLM_CHUNKS.out.bed .flatMap { _meta, bed -> bed.readLines() } .map { line -> " \
-           "line.tokenize('\\t')[3] }" in normalized(workflow_text(GENOME_PREDICT)), f"{GENOME_PREDICT}: ch_chunks"
+    assert (
+        "ch_chunks = ENHANCERLM_CHUNKS.out.bed .flatMap { _meta, bed -> bed.readLines() } .map { line -> "
+        "line.tokenize('\\t')[3] }" in normalized(workflow_text(GENOME_PREDICT))
+    ), f"{GENOME_PREDICT}: ch_chunks"
     ops = channel_chain("ch_scans", ["ch_models", "combine("], path=GENOME_PREDICT)
     assert normalized(ops[0].body) == "ch_chunks"
     predict = [{"meta": meta, "model": model, "chunk": chunk} for meta, model in items for chunk in chunks["name"]]
-    ops = channel_chain("ch_merge", ["ENHANCERLM_PREDICT.out.scan", "combine(", "map{", "groupTuple(", "map{"],
-                        path=GENOME_PREDICT)
+    ops = channel_chain(
+        "ch_merge", ["ENHANCERLM_PREDICT.out.scan", "combine(", "map{", "groupTuple(", "map{"], path=GENOME_PREDICT
+    )
     # each model's scans grouped under a groupKey of the chunk count (GroupTupleOp emits a group once it holds that
     # many items), then the key unwrapped to the model's meta
     assert "ch_chunk_count = ch_chunks.count()" in normalized(workflow_text(GENOME_PREDICT))
     assert [normalized(op.body) for op in ops] == [
-        "ch_chunk_count", "meta, scan, count -> [ groupKey(meta, count), scan ]", "",
-        "key, scans -> [ key.getGroupTarget(), scans ]"]
+        "ch_chunk_count",
+        "meta, scan, count -> [ groupKey(meta, count), scan ]",
+        "",
+        "key, scans -> [ key.getGroupTarget(), scans ]",
+    ]
     assert "ENHANCERLM_MERGEPREDICTIONS ( ch_merge, ch_fai )" in normalized(workflow_text(GENOME_PREDICT))
     assert "CHUNK_SUMMARY ( ch_merge )" in normalized(workflow_text(GENOME_PREDICT))
     return predict, [{"meta": meta, "chunks": list(chunks["name"])} for meta, _ in items]
@@ -755,12 +877,14 @@ def motifs_variants_plan(params: dict, items: list[list], ch_dataset: list[list]
     assert "if (!settings.skip_motifs) {" in text and "if (score) { def vcf =" in text, f"{workflow}: motifs, variants"
     ops = channel_chain("ch_motifs", ["ch_final_models", "map{", "combine(", "map{"], path=workflow)
     # ENHANCERLM_PREPARE.out.dataset keyed by dataset id, combined on the model's dataset
-    assert normalized(ops[1].body) == "ENHANCERLM_PREPARE.out.dataset.map { meta, dataset -> [ meta.id, dataset ] }, " \
-                                      "by: 0", normalized(ops[1].body)
+    assert (
+        normalized(ops[1].body) == "ENHANCERLM_PREPARE.out.dataset.map { meta, dataset -> [ meta.id, dataset ] }, by: 0"
+    ), normalized(ops[1].body)
     keyed = [closure_call(ops[0], item, params) for item in items] if not params["skip_motifs"] else []
     combined = [[key, *rest, dataset] for key, *rest in keyed for meta, dataset in ch_dataset if meta["id"] == key]
-    motifs = [dict(zip(("meta", "model", "dataset"), closure_call(ops[2], item, params), strict=True))
-              for item in combined]
+    motifs = [
+        dict(zip(("meta", "model", "dataset"), closure_call(ops[2], item, params), strict=True)) for item in combined
+    ]
     assert "ENHANCERLM_VARIANTS ( ch_final_models, ch_genome," in text, f"{workflow}: ENHANCERLM_VARIANTS call"
     variants = [{"meta": meta, "model": model} for meta, model in items] if workflow_scope(params)["score"] else []
     return motifs, variants
@@ -780,8 +904,10 @@ def group_tuple(items: list[list]) -> list[list]:
 
 def train_meta(dataset_id: str, kmer: int | None) -> dict:
     """The meta map TRAIN_EVALUATE gives the (dataset, k) task, or with `kmer` None the baseline task."""
-    plan = nextflow_plan({**variant_params("test"), "kmers": str(kmer or 3), "baseline": kmer is None},
-                         {dataset_id: f"{dataset_id}.dataset.tsv"})
+    plan = nextflow_plan(
+        {**variant_params("test"), "kmers": str(kmer or 3), "baseline": kmer is None},
+        {dataset_id: f"{dataset_id}.dataset.tsv"},
+    )
     (meta,) = [task["meta"] for task in plan.train if task["meta"]["kmer"] == kmer]
     return meta
 
@@ -795,8 +921,11 @@ def publish_path(name: str, params: dict, config: Path = REPO / "conf" / "module
 
 
 def schema_properties() -> dict:
-    return {name: spec for group in pipeline_params.schema()["$defs"].values()
-            for name, spec in group.get("properties", {}).items()}
+    return {
+        name: spec
+        for group in pipeline_params.schema()["$defs"].values()
+        for name, spec in group.get("properties", {}).items()
+    }
 
 
 def params_refs(*, uses_only: bool, files=None) -> dict[str, list[str]]:
@@ -818,20 +947,24 @@ INSTITUTIONAL = {"config_profile_contact", "config_profile_url", "custom_config_
 # Parsing
 # ----------------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", NF_FILES, ids=rel)
 def test_nf_file_parses_with_reftrace(path):
     module = reftrace.Module.from_file(str(path))
     assert not isinstance(module, reftrace.ParseError), module.error
 
 
-@pytest.mark.parametrize("text", [
-    "process FOO {\n    script:\n    \"\"\"\n    echo hi\n    \"\"\"\n",  # unclosed process
-    "workflow {\n    FOO( ch_x\n}\n",  # unclosed call
-    "process FOO {\n    label 'x'\n    script:\n    \"\"\"\n    echo\n    \"\"\"\n}\n}\n",  # extra brace
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'process FOO {\n    script:\n    """\n    echo hi\n    """\n',  # unclosed process
+        "workflow {\n    FOO( ch_x\n}\n",  # unclosed call
+        'process FOO {\n    label \'x\'\n    script:\n    """\n    echo\n    """\n}\n}\n',  # extra brace
+    ],
+)
 def test_reftrace_rejects_broken_nf(tmp_path, text):
     good = tmp_path / "good.nf"
-    good.write_text("process FOO {\n    label 'x'\n    script:\n    \"\"\"\n    echo\n    \"\"\"\n}\n")
+    good.write_text('process FOO {\n    label \'x\'\n    script:\n    """\n    echo\n    """\n}\n')
     assert not isinstance(reftrace.Module.from_file(str(good)), reftrace.ParseError)
     broken = tmp_path / "broken.nf"
     broken.write_text(text)
@@ -857,7 +990,8 @@ def test_nfparse_agrees_with_reftrace(path):
 # nf-core/tools 4.x pipelines lint (nextflow_config.py): the institutional-profiles include, exactly
 NFCORE_CONFIGS_INCLUDE = re.compile(
     r"params\.custom_config_base && \(!System\.getenv\('NXF_OFFLINE'\) \|\| !params\.custom_config_base\."
-    r"startsWith\('http'\)\) \? \"\$\{params\.custom_config_base\}/nfcore_custom\.config\" : \"/dev/null\"")
+    r"startsWith\('http'\)\) \? \"\$\{params\.custom_config_base\}/nfcore_custom\.config\" : \"/dev/null\""
+)
 
 
 @pytest.mark.parametrize("path", CONFIG_FILES, ids=rel)
@@ -892,15 +1026,18 @@ def test_nfparse_fails_loudly_on_modules(tmp_path, name):
     assert f"{path}:{line}:" in str(error.value)
 
 
-@pytest.mark.parametrize("command, message", [
-    ('"""\n    echo $(date)\n    """', "illegal string body character after dollar sign"),
-    ('"""\n    echo ${unknown}\n    """', "no such variable: unknown"),
-    ('"""\n    echo ${meta.id.tokenize(1)}\n    """', "tokenize() needs"),
-    ('"""\n    echo ${meta.id.replaceAll("a", "b")}\n    """', "unsupported method replaceAll()"),
-    ('"""\n    echo \\d\n    """', "unsupported escape sequence"),
-    ('"""\n    echo ${meta.missing.id}\n    """', "cannot get property 'id' on null object"),
-    ('"""\n    echo ${meta.id < 3}\n    """', "cannot compare 'a' < 3"),
-])
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        ('"""\n    echo $(date)\n    """', "illegal string body character after dollar sign"),
+        ('"""\n    echo ${unknown}\n    """', "no such variable: unknown"),
+        ('"""\n    echo ${meta.id.tokenize(1)}\n    """', "tokenize() needs"),
+        ('"""\n    echo ${meta.id.replaceAll("a", "b")}\n    """', "unsupported method replaceAll()"),
+        ('"""\n    echo \\d\n    """', "unsupported escape sequence"),
+        ('"""\n    echo ${meta.missing.id}\n    """', "cannot get property 'id' on null object"),
+        ('"""\n    echo ${meta.id < 3}\n    """', "cannot compare 'a' < 3"),
+    ],
+)
 def test_nfparse_fails_loudly_on_rendering(tmp_path, command, message):
     path = tmp_path / "main.nf"
     path.write_text(f"process FOO {{\n    input:\n    val(meta)\n\n    script:\n    {command}\n}}\n")
@@ -910,41 +1047,46 @@ def test_nfparse_fails_loudly_on_rendering(tmp_path, command, message):
     assert f"{path}:7:" in str(error.value)  # the line of the offending text, not of the process
 
 
-@pytest.mark.parametrize("expression, scope, expected", [
-    ("'a$b\\'c'", {}, "a$b'c"),
-    ('"x${ a ? "y${b}" : \'z\' }w"', {"a": 1, "b": "B"}, "xyBw"),
-    ('"$meta.id-$meta.kmer"', {"meta": {"id": "d", "kmer": 3}}, "d-3"),
-    ("[ 'a', '', null ? 'b' : 'c', ].join(' ').trim()", {}, "a  c"),
-    ("x ?: 'default'", {"x": ""}, "default"),
-    ("x ?: 'default'", {"x": 0}, "default"),
-    ("x ?: 'default'", {"x": []}, "default"),
-    ("x ?: 'default'", {"x": "set"}, "set"),
-    ("e in ['singularity', 'apptainer'] ? 'sif' : 'docker'", {"e": "apptainer"}, "sif"),
-    ("!a && (b || c) && a != b", {"a": False, "b": None, "c": 1}, True),
-    ("'A:B:C_D'.tokenize(':')[-1].tokenize('_')[-1].toLowerCase()", {}, "d"),
-    ("'3,6'.tokenize(',')", {}, ["3", "6"]),
-    ("[ id: 'x', kmer: 3 ]", {}, {"id": "x", "kmer": 3}),
-    ("t.ext.args ?: ''", {"t": {"ext": {}}}, ""),
-    ("x ? x : y.id", {"x": nfparse.PathList(), "y": {"id": "preset"}}, "preset"),
-    ('"${x}"', {"x": nfparse.PathList(["a.fa", "b.fa"])}, "a.fa b.fa"),
-    ('"${x} ${y} ${z}"', {"x": None, "y": True, "z": 0.1}, "null true 0.1"),
-    ("a ? b.missing.deep : 'safe'", {"a": False, "b": {}}, "safe"),  # the branch not taken is not evaluated
-    ("a || b == 'stacking' ? '--cv' : ''", {"a": False, "b": "mean"}, ""),  # ?: binds looser than || and ==
-    ("a || b == 'stacking' ? '--cv' : ''", {"a": False, "b": "stacking"}, "--cv"),
-    ("a && b || c", {"a": False, "b": 1, "c": 1}, True),
-    ("meta + [ id: 'y', kmer: 3 ]", {"meta": {"id": "x", "dataset": "d"}}, {"id": "y", "dataset": "d", "kmer": 3}),
-    ("xs.size() >= 2 && 1 < 2 && !(3 <= 2) && 3 > 2", {"xs": [1, 2]}, True),
-])
+@pytest.mark.parametrize(
+    "expression, scope, expected",
+    [
+        ("'a$b\\'c'", {}, "a$b'c"),
+        ('"x${ a ? "y${b}" : \'z\' }w"', {"a": 1, "b": "B"}, "xyBw"),
+        ('"$meta.id-$meta.kmer"', {"meta": {"id": "d", "kmer": 3}}, "d-3"),
+        ("[ 'a', '', null ? 'b' : 'c', ].join(' ').trim()", {}, "a  c"),
+        ("x ?: 'default'", {"x": ""}, "default"),
+        ("x ?: 'default'", {"x": 0}, "default"),
+        ("x ?: 'default'", {"x": []}, "default"),
+        ("x ?: 'default'", {"x": "set"}, "set"),
+        ("e in ['singularity', 'apptainer'] ? 'sif' : 'docker'", {"e": "apptainer"}, "sif"),
+        ("!a && (b || c) && a != b", {"a": False, "b": None, "c": 1}, True),
+        ("'A:B:C_D'.tokenize(':')[-1].tokenize('_')[-1].toLowerCase()", {}, "d"),
+        ("'3,6'.tokenize(',')", {}, ["3", "6"]),
+        ("[ id: 'x', kmer: 3 ]", {}, {"id": "x", "kmer": 3}),
+        ("t.ext.args ?: ''", {"t": {"ext": {}}}, ""),
+        ("x ? x : y.id", {"x": nfparse.PathList(), "y": {"id": "preset"}}, "preset"),
+        ('"${x}"', {"x": nfparse.PathList(["a.fa", "b.fa"])}, "a.fa b.fa"),
+        ('"${x} ${y} ${z}"', {"x": None, "y": True, "z": 0.1}, "null true 0.1"),
+        ("a ? b.missing.deep : 'safe'", {"a": False, "b": {}}, "safe"),  # the branch not taken is not evaluated
+        ("a || b == 'stacking' ? '--cv' : ''", {"a": False, "b": "mean"}, ""),  # ?: binds looser than || and ==
+        ("a || b == 'stacking' ? '--cv' : ''", {"a": False, "b": "stacking"}, "--cv"),
+        ("a && b || c", {"a": False, "b": 1, "c": 1}, True),
+        ("meta + [ id: 'y', kmer: 3 ]", {"meta": {"id": "x", "dataset": "d"}}, {"id": "y", "dataset": "d", "kmer": 3}),
+        ("xs.size() >= 2 && 1 < 2 && !(3 <= 2) && 3 > 2", {"xs": [1, 2]}, True),
+    ],
+)
 def test_nfparse_evaluates_groovy(expression, scope, expected):
     assert nfparse.evaluate(expression, scope) == expected
 
 
 def test_nfparse_renders_triple_quoted_commands_as_groovy(tmp_path):
     path = tmp_path / "main.nf"
-    path.write_text('process FOO {\n    tag "$meta.id"\n    input:\n    tuple val(meta), path(reads, stageAs: "in/*")\n'
-                    '    output:\n    path("${prefix}.txt"), emit: txt\n    script:\n    def args = task.ext.args ?: \'\'\n'
-                    '    prefix = task.ext.prefix ?: "${meta.id}"\n    """\n    printf \'a\\\\tb\\\\n\' \\\\\n'
-                    '        \\$HOME ${args} ${reads} > ${prefix}.txt\n    """\n}\n')
+    path.write_text(
+        'process FOO {\n    tag "$meta.id"\n    input:\n    tuple val(meta), path(reads, stageAs: "in/*")\n'
+        "    output:\n    path(\"${prefix}.txt\"), emit: txt\n    script:\n    def args = task.ext.args ?: ''\n"
+        '    prefix = task.ext.prefix ?: "${meta.id}"\n    """\n    printf \'a\\\\tb\\\\n\' \\\\\n'
+        '        \\$HOME ${args} ${reads} > ${prefix}.txt\n    """\n}\n'
+    )
     process = nfparse.read_process(path)
     assert process.inputs == [[("val", "meta"), ("path", "reads", {"stageAs": "in/*"})]]
     reads = nfparse.stage_name(process.inputs[0][1], ["x.fq", "y.fq"])
@@ -959,6 +1101,7 @@ def test_nfparse_renders_triple_quoted_commands_as_groovy(tmp_path):
 # ----------------------------------------------------------------------------------------------------------
 # Modules: files, directives, containers
 # ----------------------------------------------------------------------------------------------------------
+
 
 def test_every_module_has_a_test_case():
     names = {read_module(path).name for path in MODULE_FILES}
@@ -984,17 +1127,18 @@ def test_module_has_meta_environment_and_nf_test(path):
         elif isinstance(node, list):
             for value in node:
                 walk(value)
+
     walk(meta)
     undocumented = [o.emit for o in process.outputs if o.emit not in keys and o.topic is None]
     undocumented += [name for name in process.input_names() if name not in keys]
     assert not undocumented, f"{rel(folder)}/meta.yml does not document {undocumented}"
     nf_test = folder / "tests" / "main.nf.test"
     text = nf_test.read_text()
-    assert re.search(rf'process\s+"{process.name}"', text), f"{rel(nf_test)}: process \"{process.name}\""
-    assert re.search(r'script\s+"\.\./main\.nf"', text), f"{rel(nf_test)}: script \"../main.nf\""
+    assert re.search(rf'process\s+"{process.name}"', text), f'{rel(nf_test)}: process "{process.name}"'
+    assert re.search(r'script\s+"\.\./main\.nf"', text), f'{rel(nf_test)}: script "../main.nf"'
     tests = [body for _, body in nfparse.find_blocks(nf_test, r"\btest\s*\(\s*\"[^\"]*\"\s*\)")]
     stubs = [body for body in tests if re.search(r'options\s+"-stub"', body)]
-    assert stubs and len(tests) > len(stubs), f"{rel(nf_test)}: needs a real test and one with options \"-stub\""
+    assert stubs and len(tests) > len(stubs), f'{rel(nf_test)}: needs a real test and one with options "-stub"'
 
 
 @pytest.mark.parametrize("path", MODULE_FILES, ids=module_id)
@@ -1034,8 +1178,13 @@ def test_gpu_is_requested_only_on_demand_and_only_for_gpu_tasks():
     institution's own stay in force."""
     base = nfparse.read_config(REPO / "conf" / "base.config")["process"]
     gpu = base["withLabel:process_gpu"]
-    for profile, wanted in (("test,docker", None), ("docker,gpu", 1), ("test,singularity,gpu", 1), ("gpu_a100", 1),
-                            ("standard", None)):
+    for profile, wanted in (
+        ("test,docker", None),
+        ("docker,gpu", 1),
+        ("test,singularity,gpu", 1),
+        ("gpu_a100", 1),
+        ("standard", None),
+    ):
         scope = {"workflow": {"profile": profile}}
         assert nfparse.config_value(gpu["accelerator"], scope) == wanted, profile
         assert nfparse.config_value(gpu["ext"]["use_gpu"], scope) is bool(wanted), profile
@@ -1044,8 +1193,10 @@ def test_gpu_is_requested_only_on_demand_and_only_for_gpu_tasks():
             assert "containerOptions" not in scope, f"conf/base.config {key} sets containerOptions"
             assert key == "withLabel:process_gpu" or "accelerator" not in scope, f"conf/base.config {key}: accelerator"
     gpu_profile = nfparse.read_config(REPO / "nextflow.config")["profiles"]["gpu"]
-    options = {engine: nfparse.config_value(gpu_profile[engine]["runOptions"])
-               for engine in ("docker", "singularity", "apptainer")}
+    options = {
+        engine: nfparse.config_value(gpu_profile[engine]["runOptions"])
+        for engine in ("docker", "singularity", "apptainer")
+    }
     assert options["docker"].split()[-2:] == ["--gpus", "all"] and "-u $(id -u):$(id -g)" in options["docker"]
     assert options["singularity"] == options["apptainer"] == "--nv"
 
@@ -1079,8 +1230,12 @@ def version_problems(nextflow_config: Path, module_files: list[Path]) -> list[st
 
 def test_versions_agree_package_manifest_containers():
     assert version_problems(REPO / "nextflow.config", MODULE_FILES) == []
-    cuda_tags = {re.search(r"-cuda[\d.]+", image).group() for path in MODULE_FILES
-                 for image in container_urls(read_module(path)).values() if "-cuda" in image}
+    cuda_tags = {
+        re.search(r"-cuda[\d.]+", image).group()
+        for path in MODULE_FILES
+        for image in container_urls(read_module(path)).values()
+        if "-cuda" in image
+    }
     assert len(cuda_tags) == 1, f"modules use different CUDA images: {cuda_tags}"
 
 
@@ -1088,8 +1243,10 @@ def test_gpu_modules_pick_their_conda_environment_with_the_accelerator():
     for path in MODULE_FILES:
         process = read_module(path)
         conda = single_directive(process, "conda")
-        chosen = {accelerator: nfparse.evaluate(conda, {"moduleDir": "M", "task": {"accelerator": accelerator}})
-                  for accelerator in (None, 1)}
+        chosen = {
+            accelerator: nfparse.evaluate(conda, {"moduleDir": "M", "task": {"accelerator": accelerator}})
+            for accelerator in (None, 1)
+        }
         gpu = "process_gpu" in [nfparse.evaluate(t) for t in process.directive("label")]
         assert chosen == {None: "M/environment.yml", 1: "M/environment.gpu.yml" if gpu else "M/environment.yml"}
         assert (path.parent / "environment.gpu.yml").is_file() is gpu, process.name
@@ -1126,14 +1283,16 @@ def test_gpu_modules_switch_image_and_device_together(path):
 def test_device_check_can_fail(tmp_path):
     source = module_path("ENHANCERLM_TRAIN")
     broken = tmp_path / "main.nf"
-    broken.write_text(source.read_text().replace("def device = task.accelerator ? 'cuda' : 'cpu'",
-                                                 "def device = 'cpu'"))
+    broken.write_text(
+        source.read_text().replace("def device = task.accelerator ? 'cuda' : 'cpu'", "def device = 'cpu'")
+    )
     assert device_problems(nfparse.read_process(broken), CASES["ENHANCERLM_TRAIN"], variant_params("test"))
 
 
 # ----------------------------------------------------------------------------------------------------------
 # The command line each task runs
 # ----------------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -1148,8 +1307,9 @@ def test_module_command_matches_the_cli(case, variant, tmp_path, monkeypatch):
         if process.name == "MULTIQC":
             assert ctx.params["title"] == params.get("multiqc_title")
             assert "multiqc_config.yml" in [Path(p).name for p in ctx.params["config_files"]]
-    assert nfparse.render(task.process, "stub", inputs=task.inputs, meta=task.meta,
-                          ext_args="--x", ext_prefix=None).strip()
+    assert nfparse.render(
+        task.process, "stub", inputs=task.inputs, meta=task.meta, ext_args="--x", ext_prefix=None
+    ).strip()
 
 
 def test_command_check_can_fail(tmp_path, monkeypatch):
@@ -1170,6 +1330,7 @@ def test_command_check_can_fail(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------------------------------------
 # Running the tasks: outputs, stubs, versions
 # ----------------------------------------------------------------------------------------------------------
+
 
 def mini_samplesheet_task(workdir: Path) -> tuple[Task, dict[str, Path]]:
     """The prepare task of the test profile, staged as workflows/enhancerlm.nf builds it."""
@@ -1209,16 +1370,19 @@ def test_prepare_task_outputs(tmp_path, runner_records):
     check_outputs(task, rendered, workdir)
     # The staged task prepares exactly what the runner prepares from the original samplesheet.
     runner = {"dataset": runner_records("test").datasets[task.meta["id"]]}
-    (dataset,) = [patterns for output, patterns in nfparse.output_patterns(task.process, rendered)
-                  if output.emit == "dataset"]
+    (dataset,) = [
+        patterns for output, patterns in nfparse.output_patterns(task.process, rendered) if output.emit == "dataset"
+    ]
     assert (workdir / dataset[0]).read_bytes() == Path(runner["dataset"]).read_bytes()
 
 
 def test_train_task_outputs(tmp_path, mini_dataset):
     process = read_module(module_path("ENHANCERLM_TRAIN"))
     meta = train_meta("mini_layer1", 3)
-    case = {**CASES["ENHANCERLM_TRAIN"], "inputs": {**CASES["ENHANCERLM_TRAIN"]["inputs"],
-                                                    "dataset": Path(mini_dataset).name}}
+    case = {
+        **CASES["ENHANCERLM_TRAIN"],
+        "inputs": {**CASES["ENHANCERLM_TRAIN"]["inputs"], "dataset": Path(mini_dataset).name},
+    }
     task = stage(process, case, meta=meta)
     materialize(task, tmp_path, {Path(mini_dataset).name: Path(mini_dataset)})
     params = {**variant_params("test"), "epochs": 1}
@@ -1234,8 +1398,10 @@ def baseline_run(tmp_path_factory, mini_dataset):
     """The baseline task of TRAIN_EVALUATE run: `--model kmer-baseline`, no --kmer."""
     workdir = tmp_path_factory.mktemp("baseline_task")
     process = read_module(module_path("ENHANCERLM_TRAIN"))
-    case = {**CASES["ENHANCERLM_TRAIN/baseline"], "inputs": {**CASES["ENHANCERLM_TRAIN/baseline"]["inputs"],
-                                                             "dataset": Path(mini_dataset).name}}
+    case = {
+        **CASES["ENHANCERLM_TRAIN/baseline"],
+        "inputs": {**CASES["ENHANCERLM_TRAIN/baseline"]["inputs"], "dataset": Path(mini_dataset).name},
+    }
     task = stage(process, case, meta=train_meta("mini_layer1", None))
     materialize(task, workdir, {Path(mini_dataset).name: Path(mini_dataset)})
     rendered = render_task(task, variant_params("test"))
@@ -1257,8 +1423,10 @@ def test_ensemble_task_outputs(tmp_path, mini_model, baseline_run, mini_dataset)
     process = read_module(module_path("ENHANCERLM_ENSEMBLE"))
     baseline_task, _, baseline_dir = baseline_run
     members = [Path(mini_model), baseline_dir / baseline_task.meta["id"]]
-    case = {**CASES["ENHANCERLM_ENSEMBLE"], "inputs": {"members": [m.name for m in members],
-                                                       "dataset": Path(mini_dataset).name}}
+    case = {
+        **CASES["ENHANCERLM_ENSEMBLE"],
+        "inputs": {"members": [m.name for m in members], "dataset": Path(mini_dataset).name},
+    }
     task = stage(process, case)
     assert task.inputs["members"] == [f"members/{m.name}" for m in members]
     workdir = tmp_path / "ensemble"
@@ -1279,8 +1447,11 @@ def test_ensemble_task_outputs(tmp_path, mini_model, baseline_run, mini_dataset)
         assert (model / member["path"] / "enhancerlm.json").is_file(), member  # copied, not links into the task
 
     evaluate = read_module(module_path("ENHANCERLM_EVALUATE"))
-    case = {"meta": task.meta, "dirs": {"model"},
-            "inputs": {"model": task.meta["id"], "dataset": Path(mini_dataset).name}}
+    case = {
+        "meta": task.meta,
+        "dirs": {"model"},
+        "inputs": {"model": task.meta["id"], "dataset": Path(mini_dataset).name},
+    }
     evaluate_task = stage(evaluate, case)
     evaluate_dir = tmp_path / "evaluate"
     evaluate_dir.mkdir()
@@ -1297,8 +1468,10 @@ def test_ensemble_task_outputs(tmp_path, mini_model, baseline_run, mini_dataset)
 def evaluate_run(tmp_path_factory, mini_model, mini_dataset):
     workdir = tmp_path_factory.mktemp("evaluate_task")
     process = read_module(module_path("ENHANCERLM_EVALUATE"))
-    case = {**CASES["ENHANCERLM_EVALUATE"], "inputs": {"model": Path(mini_model).name,
-                                                       "dataset": Path(mini_dataset).name}}
+    case = {
+        **CASES["ENHANCERLM_EVALUATE"],
+        "inputs": {"model": Path(mini_model).name, "dataset": Path(mini_dataset).name},
+    }
     task = stage(process, case, meta={"id": Path(mini_model).name})
     materialize(task, workdir, {Path(mini_model).name: Path(mini_model), Path(mini_dataset).name: Path(mini_dataset)})
     rendered = render_task(task, variant_params("test"))
@@ -1319,15 +1492,25 @@ def test_benchmark_task_outputs(evaluate_run, baseline_run, mini_dataset, tmp_pa
     baseline_task, _, baseline_dir = baseline_run
     evaluate = read_module(module_path("ENHANCERLM_EVALUATE"))
     model_id = baseline_task.meta["id"]
-    task = stage(evaluate, {"meta": baseline_task.meta, "dirs": {"model"},
-                            "inputs": {"model": model_id, "dataset": Path(mini_dataset).name}})
+    task = stage(
+        evaluate,
+        {
+            "meta": baseline_task.meta,
+            "dirs": {"model"},
+            "inputs": {"model": model_id, "dataset": Path(mini_dataset).name},
+        },
+    )
     baseline_eval = tmp_path / "evaluate"
     baseline_eval.mkdir()
     materialize(task, baseline_eval, {model_id: baseline_dir / model_id, Path(mini_dataset).name: Path(mini_dataset)})
     rendered = render_task(task, variant_params("test"))
     run_script(rendered.command, baseline_eval)
-    files = {p.name: p for folder in (evaluated, baseline_eval) for p in folder.glob("*")
-             if p.name.endswith((".metrics.json", ".predictions.tsv", ".cv.json", ".cv_predictions.tsv"))}
+    files = {
+        p.name: p
+        for folder in (evaluated, baseline_eval)
+        for p in folder.glob("*")
+        if p.name.endswith((".metrics.json", ".predictions.tsv", ".cv.json", ".cv_predictions.tsv"))
+    }
     process = read_module(module_path("ENHANCERLM_BENCHMARK"))
     case = {"meta": {"id": "mini_layer1"}, "inputs": {"evaluations": sorted(files)}, "dirs": set()}
     task = stage(process, case)
@@ -1350,8 +1533,11 @@ def test_genome_predict_task_outputs(baseline_run, tmp_path):
     model_id = model_task.meta["id"]
     demo = REPO / "assets" / "data" / "hg19-chr22-demo"
     params = variant_params("test")
-    sources = {"chr22_demo.fa.gz": demo / "chr22_demo.fa.gz", "test_regions.bed": demo / "test_regions.bed",
-               model_id: model_workdir / model_id}
+    sources = {
+        "chr22_demo.fa.gz": demo / "chr22_demo.fa.gz",
+        "test_regions.bed": demo / "test_regions.bed",
+        model_id: model_workdir / model_id,
+    }
 
     def run_task(name, case, workdir, extra=None):
         task = stage(read_module(module_path(name)), case)
@@ -1360,8 +1546,10 @@ def test_genome_predict_task_outputs(baseline_run, tmp_path):
         rendered = render_task(task, params)
         run_script(rendered.command, workdir)
         check_outputs(task, rendered, workdir)
-        return task, {o.emit: [workdir / pattern for pattern in patterns]
-                      for o, patterns in nfparse.output_patterns(task.process, rendered)}
+        return task, {
+            o.emit: [workdir / pattern for pattern in patterns]
+            for o, patterns in nfparse.output_patterns(task.process, rendered)
+        }
 
     _, index = run_task("ENHANCERLM_GENOMEINDEX", CASES["ENHANCERLM_GENOMEINDEX"], tmp_path / "index")
     fasta, fai, gzi = index["index"]
@@ -1372,28 +1560,35 @@ def test_genome_predict_task_outputs(baseline_run, tmp_path):
     assert chunks == ["22:0-10000000", "22:10000000-17700000"]
     scans = {}
     for number, chunk in enumerate(chunks):
-        case = {**CASES["ENHANCERLM_PREDICT"], "meta": model_task.meta,
-                "inputs": {**CASES["ENHANCERLM_PREDICT"]["inputs"], "model": model_id, "chunk": chunk}}
+        case = {
+            **CASES["ENHANCERLM_PREDICT"],
+            "meta": model_task.meta,
+            "inputs": {**CASES["ENHANCERLM_PREDICT"]["inputs"], "model": model_id, "chunk": chunk},
+        }
         _, outputs = run_task("ENHANCERLM_PREDICT", case, tmp_path / f"predict{number}", indexed)
         (scan,) = outputs["scan"]
         scans[scan.name] = scan
     # the staged index is used, not rebuilt: the work directory holds its inputs and its output alone
     assert sorted(p.name for p in (tmp_path / "predict1").iterdir() if not p.name.startswith(".")) == sorted(
-        [*scans.keys()][1:] + ["chr22_demo.fa.gz", "chr22_demo.fa.gz.fai", "chr22_demo.fa.gz.gzi", model_id,
-                               "test_regions.bed"])
+        [*scans.keys()][1:]
+        + ["chr22_demo.fa.gz", "chr22_demo.fa.gz.fai", "chr22_demo.fa.gz.gzi", model_id, "test_regions.bed"]
+    )
     for label, group in (("two", list(scans)), ("one", list(scans)[1:])):
-        merge_case = {"meta": model_task.meta, "dirs": {"scans"},
-                      "inputs": {"scans": group, "meta2": {"id": "chr22_demo"}, "fai": fai.name}}
-        _, merged = run_task("ENHANCERLM_MERGEPREDICTIONS", merge_case, tmp_path / f"merge_{label}",
-                             {**scans, **indexed})
+        merge_case = {
+            "meta": model_task.meta,
+            "dirs": {"scans"},
+            "inputs": {"scans": group, "meta2": {"id": "chr22_demo"}, "fai": fai.name},
+        }
+        _, merged = run_task(
+            "ENHANCERLM_MERGEPREDICTIONS", merge_case, tmp_path / f"merge_{label}", {**scans, **indexed}
+        )
         report = json.loads(merged["json"][0].read_text())
         assert report["windows"]["scored"] == 200  # 10 kb, stride 50, all in the second chunk
         summary_case = {"meta": model_task.meta, "dirs": {"scans"}, "inputs": {"scans": group}}
         _, summary = run_task("CHUNK_SUMMARY", summary_case, tmp_path / f"summary_{label}", scans)
-        rows = [line.split("\t") for line in summary["multiqc"][0].read_text().splitlines()
-                if not line.startswith("#")]
+        rows = [line.split("\t") for line in summary["multiqc"][0].read_text().splitlines() if not line.startswith("#")]
         assert rows[0][:2] == ["Sample", "Windows scored"]
-        assert [row[0] for row in rows[1:]] == [f"{model_id} {chunk}" for chunk in chunks[-len(group):]]
+        assert [row[0] for row in rows[1:]] == [f"{model_id} {chunk}" for chunk in chunks[-len(group) :]]
         assert sum(int(row[1]) for row in rows[1:]) == 200
 
 
@@ -1406,10 +1601,16 @@ def test_motifs_and_variants_task_outputs(mini_model, mini_dataset, tmp_path):
         task = stage(read_module(module_path(name)), case)
         workdir = tmp_path / name
         workdir.mkdir()
-        materialize(task, workdir, {case["inputs"]["model"]: mini_model, "mini_layer1.dataset.tsv": mini_dataset,
-                                    **{name: demo / name for name in ("chr22_demo.fa.gz", "chr22_demo.fa.gz.fai",
-                                                                      "chr22_demo.fa.gz.gzi")},
-                                    "1kg_phase3_chr22_test.sites.vcf.gz": demo / "1kg_phase3_chr22_test.sites.vcf.gz"})
+        materialize(
+            task,
+            workdir,
+            {
+                case["inputs"]["model"]: mini_model,
+                "mini_layer1.dataset.tsv": mini_dataset,
+                **{name: demo / name for name in ("chr22_demo.fa.gz", "chr22_demo.fa.gz.fai", "chr22_demo.fa.gz.gzi")},
+                "1kg_phase3_chr22_test.sites.vcf.gz": demo / "1kg_phase3_chr22_test.sites.vcf.gz",
+            },
+        )
         rendered = render_task(task, params)
         run_script(rendered.command, workdir)
         check_outputs(task, rendered, workdir)
@@ -1429,9 +1630,17 @@ def test_multiqc_task_outputs(evaluate_run, tmp_path):
     versions.write_text("ENHANCERLM_EVALUATE:\n    enhancerlm: 0.1.0\n")
     files[versions.name] = versions
     config = REPO / "assets" / "multiqc_config.yml"
-    case = {"meta": {"id": "multiqc"}, "inputs": {"multiqc_files": sorted(files), "multiqc_config": [config.name],
-                                                  "multiqc_logo": [], "replace_names": [], "sample_names": []},
-            "dirs": set()}
+    case = {
+        "meta": {"id": "multiqc"},
+        "inputs": {
+            "multiqc_files": sorted(files),
+            "multiqc_config": [config.name],
+            "multiqc_logo": [],
+            "replace_names": [],
+            "sample_names": [],
+        },
+        "dirs": set(),
+    }
     task = stage(process, case)
     workdir = tmp_path / "work"
     workdir.mkdir()
@@ -1473,9 +1682,14 @@ def test_version_outputs_and_commands(tmp_path):
     import torch
     import transformers
 
-    expected = {"enhancerlm": enhancerlm.__version__, "torch": str(torch.__version__),
-                "transformers": transformers.__version__, "cuda": torch.version.cuda or "none",
-                "multiqc": importlib.metadata.version("multiqc"), "python": platform.python_version()}
+    expected = {
+        "enhancerlm": enhancerlm.__version__,
+        "torch": str(torch.__version__),
+        "transformers": transformers.__version__,
+        "cuda": torch.version.cuda or "none",
+        "multiqc": importlib.metadata.version("multiqc"),
+        "python": platform.python_version(),
+    }
     commands: dict[str, str] = {}
     for path in MODULE_FILES:
         process = read_module(path)
@@ -1533,8 +1747,9 @@ def run_version_command(command: str, workdir: Path) -> str:
         assert result.exit_code == 0, f"{command}: {result.output[-2000:]}"
         return result.stdout
     env = {**os.environ, **task_env(), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run([*process_shell(), "-c", command], cwd=workdir, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [*process_shell(), "-c", command], cwd=workdir, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, f"{command}: {done.stderr[-2000:]}"
     return done.stdout
 
@@ -1548,6 +1763,7 @@ def _tokens(command: str) -> list[str]:
 # ----------------------------------------------------------------------------------------------------------
 # Parameters: the schema is the single source of truth
 # ----------------------------------------------------------------------------------------------------------
+
 
 def test_every_referenced_param_is_in_the_schema():
     known = set(schema_properties())
@@ -1580,31 +1796,35 @@ def test_nextflow_config_params_equal_schema_defaults():
         evaluated[name] = nfparse.config_value(value, {"projectDir": "${projectDir}", "params": dict(evaluated)})
     assert evaluated == config
     properties = schema_properties()
-    assert set(config) == set(properties), (f"only in nextflow.config: {set(config) - set(properties)}; "
-                                            f"only in the schema: {set(properties) - set(config)}")
+    assert set(config) == set(properties), (
+        f"only in nextflow.config: {set(config) - set(properties)}; only in the schema: {set(properties) - set(config)}"
+    )
     for name, spec in properties.items():
         if "default" not in spec:
             assert config[name] is None, f"{name}: no schema default, but nextflow.config sets {config[name]!r}"
             continue
         default, value = spec["default"], config[name]
-        same_type = type(default) is type(value) or (spec.get("type") == "number" and
-                                                     {type(default), type(value)} <= {int, float})
+        same_type = type(default) is type(value) or (
+            spec.get("type") == "number" and {type(default), type(value)} <= {int, float}
+        )
         assert value == default and same_type, f"{name}: nextflow.config {value!r} != schema default {default!r}"
 
 
 def test_runner_defaults_equal_nextflow_config():
     config = pipeline_params.config_params(REPO / "nextflow.config")
     root = str(pipeline_params.project_dir())
-    expected = {k: v.replace("${projectDir}", root) if isinstance(v, str) else v
-                for k, v in config.items() if v is not None}
+    expected = {
+        k: v.replace("${projectDir}", root) if isinstance(v, str) else v for k, v in config.items() if v is not None
+    }
     # no data is a default: --input is required
     with pytest.raises(InputError, match="'input' is a required property"):
         pipeline_params.load_params()
     assert pipeline_params.load_params(overrides={"input": "sheet.csv"}) == {**expected, "input": "sheet.csv"}
     for profile in pipeline_params.PROFILES:
         block = nfparse.read_config(REPO / "conf" / f"{profile}.config")["params"]
-        assert {k: nfparse.config_value(v, {"projectDir": "${projectDir}"}) for k, v in block.items()} == \
-            pipeline_params.profile_params(profile)
+        assert {
+            k: nfparse.config_value(v, {"projectDir": "${projectDir}"}) for k, v in block.items()
+        } == pipeline_params.profile_params(profile)
 
 
 def test_project_dir_paths_exist():
@@ -1616,6 +1836,7 @@ def test_project_dir_paths_exist():
 # ----------------------------------------------------------------------------------------------------------
 # Nextflow and the embedded runner do the same thing
 # ----------------------------------------------------------------------------------------------------------
+
 
 def test_workflow_process_order_matches_runner_steps(runner_records):
     calls = nfparse.workflow_calls(REPO / "main.nf")
@@ -1660,11 +1881,14 @@ def assert_same_command(nextflow_argv: list[str], runner_task, published: Path |
     assert nextflow_argv[0] == program, f"{runner_task.name}: Nextflow runs {nextflow_argv[0]}, the runner {program}"
     if program == "chunk_scans_mqc.py":
         ours, theirs = option_values(nextflow_argv[1:]), option_values(list(runner_task.argv))
-        assert {k: [Path(v).name for v in vs] for k, vs in ours.items()} == \
-            {k: [Path(v).name for v in vs] for k, vs in theirs.items()}, runner_task.name
+        assert {k: [Path(v).name for v in vs] for k, vs in ours.items()} == {
+            k: [Path(v).name for v in vs] for k, vs in theirs.items()
+        }, runner_task.name
     else:
         nextflow, runner = parsed_command(nextflow_argv, published), parsed_command(runner_argv, published)
-        differences = {k: (nextflow.get(k), runner.get(k)) for k in {*nextflow, *runner} if nextflow.get(k) != runner.get(k)}
+        differences = {
+            k: (nextflow.get(k), runner.get(k)) for k in {*nextflow, *runner} if nextflow.get(k) != runner.get(k)
+        }
         assert not differences, f"{runner_task.name}: (Nextflow, runner) differ: {differences}"
     if published is not None:
         if program == "enhancerlm":
@@ -1672,8 +1896,9 @@ def assert_same_command(nextflow_argv: list[str], runner_task, published: Path |
             written = Path(values.get("outdir") or values["output"])
         else:
             written = Path(option_values(list(runner_task.argv))["--output"][0])
-        assert published in (written, written.parent), f"{runner_task.name}: writes {written}, Nextflow publishes " \
-            f"to {published}"
+        assert published in (written, written.parent), (
+            f"{runner_task.name}: writes {written}, Nextflow publishes to {published}"
+        )
 
 
 @pytest.mark.parametrize("variant", list(OVERRIDES))
@@ -1689,7 +1914,9 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
         unpublished = ("PREDICT", "GENOMEINDEX", "CHUNKS")  # publishDir enabled: false, kept in the work directory
         published = None if step in unpublished else publish_path(process_name, params)
         runner_task = record.task(step, label)
-        if step == "PREPARE":  # the dataset's own samplesheet: the workflow writes one; the runner's input is one already
+        if (
+            step == "PREPARE"
+        ):  # the dataset's own samplesheet: the workflow writes one; the runner's input is one already
             sheet = Path(runner_task.argv[runner_task.argv.index("--input") + 1])
             assert sheet.name in (f"{label}.samplesheet.csv", Path(params["input"]).name), sheet
             argv[argv.index("--input") + 1] = str(sheet)
@@ -1702,9 +1929,16 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
 
     dataset_files = {}
     for dataset_id in record.datasets:
-        task, rendered = check("ENHANCERLM_PREPARE", CASES["ENHANCERLM_PREPARE"], dataset_id, f"prepare_{dataset_id}",
-                               meta={"id": dataset_id})
-        dataset_files[dataset_id] = dict((o.emit, p) for o, p in nfparse.output_patterns(task.process, rendered))["dataset"][0]
+        task, rendered = check(
+            "ENHANCERLM_PREPARE",
+            CASES["ENHANCERLM_PREPARE"],
+            dataset_id,
+            f"prepare_{dataset_id}",
+            meta={"id": dataset_id},
+        )
+        dataset_files[dataset_id] = dict((o.emit, p) for o, p in nfparse.output_patterns(task.process, rendered))[
+            "dataset"
+        ][0]
         assert record.datasets[dataset_id].name == dataset_files[dataset_id]
     assert record.labels("PREPARE") == list(dataset_files)
 
@@ -1715,9 +1949,16 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
     models = {}
     for planned in plan.train:
         meta = planned["meta"]
-        case = {"meta": meta, "dirs": {"base_model"}, "inputs": {k: planned[k] for k in ("dataset", "meta2", "base_model")}}
+        case = {
+            "meta": meta,
+            "dirs": {"base_model"},
+            "inputs": {k: planned[k] for k in ("dataset", "meta2", "base_model")},
+        }
         task, rendered = check("ENHANCERLM_TRAIN", case, meta["id"], meta["id"])
-        models[meta["id"]] = (task, dict((o.emit, p) for o, p in nfparse.output_patterns(task.process, rendered))["model"][0])
+        models[meta["id"]] = (
+            task,
+            dict((o.emit, p) for o, p in nfparse.output_patterns(task.process, rendered))["model"][0],
+        )
 
     trained = nextflow_plan(params, dataset_files, model_dir=lambda meta: models.get(meta["id"], (None, meta["id"]))[1])
     assert sorted(record.labels("ENSEMBLE")) == sorted(t["meta"]["id"] for t in trained.ensemble), "different ensembles"
@@ -1727,72 +1968,145 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
         meta = planned["meta"]
         kmers = [models[member][0].meta["kmer"] for member in planned["members"]]
         assert None not in kmers and kmers == sorted(kmers), f"{meta['id']}: members {planned['members']}"
-        case = {"meta": meta, "dirs": {"members"}, "inputs": {"members": planned["members"], "dataset": planned["dataset"]}}
+        case = {
+            "meta": meta,
+            "dirs": {"members"},
+            "inputs": {"members": planned["members"], "dataset": planned["dataset"]},
+        }
         task, rendered = check("ENHANCERLM_ENSEMBLE", case, meta["id"], meta["id"])
-        models[meta["id"]] = (task, dict((o.emit, p) for o, p in nfparse.output_patterns(task.process, rendered))["model"][0])
+        models[meta["id"]] = (
+            task,
+            dict((o.emit, p) for o, p in nfparse.output_patterns(task.process, rendered))["model"][0],
+        )
 
     full = nextflow_plan(params, dataset_files, model_dir=lambda meta: models[meta["id"]][1])
     assert sorted(record.labels("EVALUATE")) == sorted(t["meta"]["id"] for t in full.evaluate) == sorted(models)
     for planned in full.evaluate:
-        case = {"meta": planned["meta"], "dirs": {"model"}, "inputs": {"model": planned["model"], "dataset": planned["dataset"]}}
+        case = {
+            "meta": planned["meta"],
+            "dirs": {"model"},
+            "inputs": {"model": planned["model"], "dataset": planned["dataset"]},
+        }
         check("ENHANCERLM_EVALUATE", case, planned["meta"]["id"], f"evaluate_{planned['model']}")
-    assert sorted(record.labels("BENCHMARK")) == sorted(t["meta"]["id"] for t in full.benchmark) == sorted(dataset_files)
+    assert (
+        sorted(record.labels("BENCHMARK")) == sorted(t["meta"]["id"] for t in full.benchmark) == sorted(dataset_files)
+    )
     for planned in full.benchmark:
-        check("ENHANCERLM_BENCHMARK", {"meta": planned["meta"], "dirs": set(), "inputs": {"evaluations": planned["evaluations"]}},
-              planned["meta"]["id"], f"benchmark_{planned['meta']['id']}")
+        check(
+            "ENHANCERLM_BENCHMARK",
+            {"meta": planned["meta"], "dirs": set(), "inputs": {"evaluations": planned["evaluations"]}},
+            planned["meta"]["id"],
+            f"benchmark_{planned['meta']['id']}",
+        )
 
-    genome = {"meta2": {"id": "chr22_demo"}, "fasta": "chr22_demo.fa.gz", "fai": "chr22_demo.fa.gz.fai",
-              "gzi": "chr22_demo.fa.gz.gzi"}
+    genome = {
+        "meta2": {"id": "chr22_demo"},
+        "fasta": "chr22_demo.fa.gz",
+        "fai": "chr22_demo.fa.gz.fai",
+        "gzi": "chr22_demo.fa.gz.gzi",
+    }
     uses_genome = bool(full.predict or full.variants)
     assert len(record.labels("GENOMEINDEX")) == int(uses_genome), "the genome is indexed once, when a step needs it"
     if uses_genome:
         source = Path(params["genome"])
-        check("ENHANCERLM_GENOMEINDEX", {"meta": {"id": source.name.split(".")[0]}, "dirs": set(),
-                                         "inputs": {"fasta": source.name}}, source.name, "index")
-    assert sorted(record.labels("PREDICT")) == sorted(f"{t['model']} {t['chunk']}" for t in full.predict), \
+        check(
+            "ENHANCERLM_GENOMEINDEX",
+            {"meta": {"id": source.name.split(".")[0]}, "dirs": set(), "inputs": {"fasta": source.name}},
+            source.name,
+            "index",
+        )
+    assert sorted(record.labels("PREDICT")) == sorted(f"{t['model']} {t['chunk']}" for t in full.predict), (
         "Nextflow and the runner scan different models or chunks"
+    )
     assert len(record.labels("CHUNKS")) == int(bool(full.predict))
     if full.predict:
-        check("ENHANCERLM_CHUNKS", {"meta": {"id": "chr22_demo"}, "dirs": set(), "inputs": {"fai": genome["fai"]}},
-              genome["fasta"], "chunks")
+        check(
+            "ENHANCERLM_CHUNKS",
+            {"meta": {"id": "chr22_demo"}, "dirs": set(), "inputs": {"fai": genome["fai"]}},
+            genome["fasta"],
+            "chunks",
+        )
     for planned in full.predict:
-        inputs = {"model": planned["model"], "chunk": planned["chunk"], **genome,
-                  "regions": Path(params["genome_regions"]).name if params.get("genome_regions") else [],
-                  "blacklist": Path(params["blacklist"]).name if params.get("blacklist") else []}
-        check("ENHANCERLM_PREDICT", {"meta": planned["meta"], "dirs": {"model"}, "inputs": inputs},
-              f"{planned['model']} {planned['chunk']}", f"predict_{planned['model']}_{planned['chunk']}")
-    assert sorted(record.labels("MERGEPREDICTIONS")) == sorted(record.labels("CHUNK_SUMMARY")) == \
-        sorted(t["meta"]["id"] for t in full.merge)
+        inputs = {
+            "model": planned["model"],
+            "chunk": planned["chunk"],
+            **genome,
+            "regions": Path(params["genome_regions"]).name if params.get("genome_regions") else [],
+            "blacklist": Path(params["blacklist"]).name if params.get("blacklist") else [],
+        }
+        check(
+            "ENHANCERLM_PREDICT",
+            {"meta": planned["meta"], "dirs": {"model"}, "inputs": inputs},
+            f"{planned['model']} {planned['chunk']}",
+            f"predict_{planned['model']}_{planned['chunk']}",
+        )
+    assert (
+        sorted(record.labels("MERGEPREDICTIONS"))
+        == sorted(record.labels("CHUNK_SUMMARY"))
+        == sorted(t["meta"]["id"] for t in full.merge)
+    )
     for planned in full.merge:
         meta = planned["meta"]
         scans = [f"{meta['id']}.{'_'.join(re.split('[:-]', chunk))}" for chunk in planned["chunks"]]
-        check("ENHANCERLM_MERGEPREDICTIONS", {"meta": meta, "dirs": {"scans"}, "inputs": {
-            "scans": scans, "meta2": genome["meta2"], "fai": genome["fai"]}}, meta["id"], f"merge_{meta['id']}")
-        check("CHUNK_SUMMARY", {"meta": meta, "dirs": {"scans"}, "inputs": {"scans": scans}}, meta["id"],
-              f"summary_{meta['id']}")
+        check(
+            "ENHANCERLM_MERGEPREDICTIONS",
+            {
+                "meta": meta,
+                "dirs": {"scans"},
+                "inputs": {"scans": scans, "meta2": genome["meta2"], "fai": genome["fai"]},
+            },
+            meta["id"],
+            f"merge_{meta['id']}",
+        )
+        check(
+            "CHUNK_SUMMARY",
+            {"meta": meta, "dirs": {"scans"}, "inputs": {"scans": scans}},
+            meta["id"],
+            f"summary_{meta['id']}",
+        )
 
     assert sorted(record.labels("MOTIFS")) == sorted(t["meta"]["id"] for t in full.motifs)
     assert len(full.motifs) == (0 if params["skip_motifs"] else len(full.final))
     for planned in full.motifs:
         meta = planned["meta"]
         assert planned["dataset"] == dataset_files[meta["dataset"]]
-        check("ENHANCERLM_MOTIFS", {"meta": meta, "dirs": {"model"}, "inputs": {
-            "model": planned["model"], "dataset": planned["dataset"]}}, meta["id"], f"motifs_{meta['id']}")
+        check(
+            "ENHANCERLM_MOTIFS",
+            {"meta": meta, "dirs": {"model"}, "inputs": {"model": planned["model"], "dataset": planned["dataset"]}},
+            meta["id"],
+            f"motifs_{meta['id']}",
+        )
     assert sorted(record.labels("VARIANTS")) == sorted(t["meta"]["id"] for t in full.variants)
     assert len(full.variants) == (0 if params["skip_variants"] else len(full.final))
     motif_file = params.get("variant_motifs") not in (None, "", "jaspar")
     for planned in full.variants:
         meta, vcf = planned["meta"], Path(params["vcf"])
-        check("ENHANCERLM_VARIANTS", {"meta": meta, "dirs": {"model"}, "inputs": {
-            "model": planned["model"], **genome, "meta3": {"id": vcf.name.split(".")[0]}, "vcf": vcf.name,
-            "motifs": Path(params["variant_motifs"]).name if motif_file else []}}, meta["id"], f"variants_{meta['id']}")
+        check(
+            "ENHANCERLM_VARIANTS",
+            {
+                "meta": meta,
+                "dirs": {"model"},
+                "inputs": {
+                    "model": planned["model"],
+                    **genome,
+                    "meta3": {"id": vcf.name.split(".")[0]},
+                    "vcf": vcf.name,
+                    "motifs": Path(params["variant_motifs"]).name if motif_file else [],
+                },
+            },
+            meta["id"],
+            f"variants_{meta['id']}",
+        )
 
     # MULTIQC: the pipeline's config, then --multiqc_config, the logo and the title (its inputs are every report)
     text = normalized(workflow_text("workflows/enhancerlm.nf"))
-    assert 'def multiqc_configs = [ file("${projectDir}/assets/multiqc_config.yml", checkIfExists: true) ] + ' \
-           '(settings.multiqc_config ? [ file(settings.multiqc_config, checkIfExists: true) ] : [])' in text
-    _, _, argv = staged_command(read_module(module_path("MULTIQC")), CASES["MULTIQC"], tmp_path / "multiqc", params,
-                                monkeypatch)
+    assert (
+        'def multiqc_configs = [ file("${projectDir}/assets/multiqc_config.yml", checkIfExists: true) ] + '
+        "(settings.multiqc_config ? [ file(settings.multiqc_config, checkIfExists: true) ] : [])" in text
+    )
+    _, _, argv = staged_command(
+        read_module(module_path("MULTIQC")), CASES["MULTIQC"], tmp_path / "multiqc", params, monkeypatch
+    )
     nextflow = parsed_command(argv, None)
     runner = parsed_command(["multiqc", *record.task("MULTIQC", "").argv], None)
     configs = ["multiqc_config.yml", *([Path(params["multiqc_config"]).name] if params.get("multiqc_config") else [])]
@@ -1816,6 +2130,7 @@ def test_runner_command_check_can_fail(runner_records):
 # ----------------------------------------------------------------------------------------------------------
 # bin/
 # ----------------------------------------------------------------------------------------------------------
+
 
 def bin_problems(folder: Path) -> list[str]:
     problems = []

@@ -42,8 +42,12 @@ from enhancerlm.pipeline.params import schema as params_schema
 
 def pipeline_copy(tmp_path: Path) -> Path:
     """The pipeline's .nf files, copied so that a test can break one."""
-    for path in [REPO / "main.nf", *REPO.glob("workflows/**/*.nf"), *REPO.glob("subworkflows/**/*.nf"),
-                 *REPO.glob("modules/**/*.nf")]:
+    for path in [
+        REPO / "main.nf",
+        *REPO.glob("workflows/**/*.nf"),
+        *REPO.glob("subworkflows/**/*.nf"),
+        *REPO.glob("modules/**/*.nf"),
+    ]:
         target = tmp_path / path.relative_to(REPO)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
@@ -55,8 +59,9 @@ def test_every_channel_a_process_reads_can_close():
     assert flow.unknown == []
     assert flow.cycles() == []
     # every task of the pipeline is in the graph, MultiQC last: it reads the versions of all the others
-    assert {node for node in flow.reads if node.startswith("process:")} == \
-        {f"process:{name}" for name in nfparse.workflow_calls(REPO / "main.nf")}
+    assert {node for node in flow.reads if node.startswith("process:")} == {
+        f"process:{name}" for name in nfparse.workflow_calls(REPO / "main.nf")
+    }
     assert "topic:versions" in flow.reads["process:MULTIQC"]
     assert "process:MULTIQC" not in flow.reads["topic:versions"]
 
@@ -77,13 +82,16 @@ def test_dataflow_check_finds_the_multiqc_versions_deadlock(tmp_path):
 def test_dataflow_check_names_a_channel_that_does_not_exist(tmp_path):
     root = pipeline_copy(tmp_path)
     workflow = root / "workflows" / "enhancerlm.nf"
-    workflow.write_text(workflow.read_text().replace("ENHANCERLM_MOTIFS ( ch_motifs )", "ENHANCERLM_MOTIFS ( ch_motif )"))
+    workflow.write_text(
+        workflow.read_text().replace("ENHANCERLM_MOTIFS ( ch_motifs )", "ENHANCERLM_MOTIFS ( ch_motif )")
+    )
     assert any("ch_motif is not defined" in line for line in nfdataflow.flow(root / "main.nf").unknown)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Cardinality: one staged file is a path, not a list, unless the input's arity says so
 # ----------------------------------------------------------------------------------------------------------
+
 
 def multi_file_inputs() -> list[tuple[str, str]]:
     """(case, input) for every path input that a test case gives as a list of files."""
@@ -129,12 +137,16 @@ def test_cardinality_check_finds_a_join_over_one_staged_file(tmp_path, monkeypat
     module = tmp_path / "main.nf"
     text = (REPO / "modules/local/enhancerlm/mergepredictions/main.nf").read_text()
     text = text.replace("path(scans, arity: '1..*', stageAs: 'chunks/*')", "path(scans, stageAs: 'chunks/*')")
-    text = text.replace('''def inputs = scans.collect { scan -> "--input ${scan}" }.join(' ')''',
-                        '''def inputs = "--input " + scans.join(' --input ')''')
+    text = text.replace(
+        """def inputs = scans.collect { scan -> "--input ${scan}" }.join(' ')""",
+        """def inputs = "--input " + scans.join(' --input ')""",
+    )
     module.write_text(text)
     process = nfparse.read_process(module)
-    spec = {**CASES["ENHANCERLM_MERGEPREDICTIONS"], "inputs": {**CASES["ENHANCERLM_MERGEPREDICTIONS"]["inputs"],
-                                                              "scans": ["m.22_0_1000"]}}
+    spec = {
+        **CASES["ENHANCERLM_MERGEPREDICTIONS"],
+        "inputs": {**CASES["ENHANCERLM_MERGEPREDICTIONS"]["inputs"], "scans": ["m.22_0_1000"]},
+    }
     task = stage(process, spec)
     materialize(task, tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -159,6 +171,7 @@ def test_one_file_is_a_path_and_arity_makes_it_a_list():
 # ----------------------------------------------------------------------------------------------------------
 # Command-line parameters: strings under the strict syntax parser
 # ----------------------------------------------------------------------------------------------------------
+
 
 def nf_schema_cast(text: str):
     """nf-schema's cast of a command-line value (Types.parseParamValue, 2.7.2+): true/false, integers, decimals by
@@ -231,8 +244,11 @@ def test_typed_parameter_check_fails_without_casting():
 def test_workflows_read_parameters_typed():
     """Only the entry workflow and its initialisation read `params` (strings from the command line); the workflows
     take `settings`, the parameters typed by the schema (typedParams), as the nf-core template passes params in."""
-    for path in [*REPO.glob("workflows/*.nf"), REPO / "subworkflows/local/train_evaluate/main.nf",
-                 REPO / "subworkflows/local/genome_predict/main.nf"]:
+    for path in [
+        *REPO.glob("workflows/*.nf"),
+        REPO / "subworkflows/local/train_evaluate/main.nf",
+        REPO / "subworkflows/local/genome_predict/main.nf",
+    ]:
         assert nfparse.find_params_refs(path) == [], f"{path.relative_to(REPO)} reads params"
     main = (REPO / "main.nf").read_text()
     assert 'typedParams(params, "${projectDir}/nextflow_schema.json")' in main
@@ -251,13 +267,14 @@ def test_module_options_are_the_same_for_typed_and_command_line_parameters(varia
         options = module_options().get(case.split("/")[0], {})
         meta = spec["meta"]
         task = {"process": case.split("/")[0], "accelerator": None}
-        assert nfparse.eval_ext(options.get("args"), strings, meta, task) == \
-            nfparse.eval_ext(options.get("args"), typed, meta, task), case
+        assert nfparse.eval_ext(options.get("args"), strings, meta, task) == nfparse.eval_ext(
+            options.get("args"), typed, meta, task
+        ), case
 
 
 def test_option_check_finds_a_boolean_read_as_groovy_truth(tmp_path):
     config = tmp_path / "modules.config"
-    config.write_text((REPO / "conf/modules.config").read_text().replace('"${params.cv}" == \'true\'', "params.cv"))
+    config.write_text((REPO / "conf/modules.config").read_text().replace("\"${params.cv}\" == 'true'", "params.cv"))
     args = nfparse.read_module_options(config)["ENHANCERLM_TRAIN"]["args"]
     meta = CASES["ENHANCERLM_TRAIN"]["meta"]
     typed = {**variant_params("test"), "cv": False}
@@ -269,6 +286,7 @@ def test_option_check_finds_a_boolean_read_as_groovy_truth(tmp_path):
 # nf-core module conventions (nf-core/tools modules lint: main_nf.py, module_tests.py)
 # ----------------------------------------------------------------------------------------------------------
 
+
 def module_problems(path: Path) -> list[str]:
     """What nf-core's module lint would fail on: when:, prefix, snapshots, stub gzip, GPU tests."""
     process = nfparse.read_process(path)
@@ -277,18 +295,23 @@ def module_problems(path: Path) -> list[str]:
     when = re.search(r"\n    when:\n(.*?)\n\n", text, re.S)
     if not when or when.group(1).strip() != "task.ext.when == null || task.ext.when":
         problems.append("when: must be `task.ext.when == null || task.ext.when`")
-    script = text[text.index("script:"):text.index("stub:")]
+    script = text[text.index("script:") : text.index("stub:")]
     if "meta" in process.input_names() and not re.search(r"\s*prefix\s*=\s*task.ext.prefix", script):
         problems.append("no `prefix = task.ext.prefix ...` in the script")
     stub = re.search(r'stub:.*?"""\s*(.*?)\s*"""', text, re.S).group(1)
     for line in stub.splitlines():
-        if re.search(r"\.gz(\s|$)", line) and not line.strip().startswith("#") and \
-                not re.search(r'echo\s+""\s*\|\s*gzip\s*>\s*.*\.gz$', line.strip()):
-            problems.append(f"stub gzip must be `echo \"\" | gzip > file.gz`: {line.strip()}")
+        if (
+            re.search(r"\.gz(\s|$)", line)
+            and not line.strip().startswith("#")
+            and not re.search(r'echo\s+""\s*\|\s*gzip\s*>\s*.*\.gz$', line.strip())
+        ):
+            problems.append(f'stub gzip must be `echo "" | gzip > file.gz`: {line.strip()}')
     tests = path.parent / "tests" / "main.nf.test"
     source = tests.read_text()
-    blocks = [(source[m.start(1):m.end(1)], body)
-              for m, body in nfparse.find_blocks(tests, r"\btest\s*\(\s*\"([^\"]*)\"\s*\)")]
+    blocks = [
+        (source[m.start(1) : m.end(1)], body)
+        for m, body in nfparse.find_blocks(tests, r"\btest\s*\(\s*\"([^\"]*)\"\s*\)")
+    ]
     for name, body in blocks:
         if "snapshot(" not in body:
             problems.append(f"test {name!r} takes no snapshot")
@@ -297,8 +320,11 @@ def module_problems(path: Path) -> list[str]:
     if "process_gpu" in [nfparse.evaluate(label) for label in process.directive("label")]:
         gpu_test = path.parent / "tests" / "main.gpu.nf.test"
         gpu_config = path.parent / "tests" / "nextflow.gpu.config"
-        if not gpu_test.is_file() or 'tag "gpu"' not in gpu_test.read_text() or \
-                'config "./nextflow.gpu.config"' not in gpu_test.read_text():
+        if (
+            not gpu_test.is_file()
+            or 'tag "gpu"' not in gpu_test.read_text()
+            or 'config "./nextflow.gpu.config"' not in gpu_test.read_text()
+        ):
             problems.append("a GPU module needs tests/main.gpu.nf.test, tagged gpu, with config ./nextflow.gpu.config")
         elif not re.search(r"accelerator\s*=\s*1", gpu_config.read_text()):
             problems.append("tests/nextflow.gpu.config must give the task an accelerator")
@@ -328,6 +354,7 @@ def test_module_convention_check_can_fail(tmp_path):
 # nf-core pipeline lint (nf-core/tools pipelines lint: multiqc_config.py, nf_test_content.py, files_exist.py)
 # ----------------------------------------------------------------------------------------------------------
 
+
 def section_order_problems(config: dict, summary: str = "enhancerlm-enhancerlm-summary") -> list[str]:
     """multiqc_config.py: software_versions and the workflow summary have negative orders, the summary the lowest
     and software_versions the next."""
@@ -345,15 +372,22 @@ def section_order_problems(config: dict, summary: str = "enhancerlm-enhancerlm-s
 def test_multiqc_config_orders_the_report_as_nf_core_lint_requires():
     config = yaml.safe_load((REPO / "assets/multiqc_config.yml").read_text())
     assert section_order_problems(config) == []
-    broken = {**config, "report_section_order": {k: v for k, v in config["report_section_order"].items()
-                                                  if k != "enhancerlm-enhancerlm-summary"}}
+    broken = {
+        **config,
+        "report_section_order": {
+            k: v for k, v in config["report_section_order"].items() if k != "enhancerlm-enhancerlm-summary"
+        },
+    }
     assert section_order_problems(broken) == ["enhancerlm-enhancerlm-summary missing or not < 0"]
 
 
 def test_nf_test_setup_follows_nf_core_lint():
     config = (REPO / "nf-test.config").read_text()
-    for line in ('testsDir "."', 'workDir System.getenv("NFT_WORKDIR") ?: ".nf-test"',
-                 'configFile "tests/nextflow.config"'):
+    for line in (
+        'testsDir "."',
+        'workDir System.getenv("NFT_WORKDIR") ?: ".nf-test"',
+        'configFile "tests/nextflow.config"',
+    ):
         assert line in config
     tests_config = (REPO / "tests/nextflow.config").read_text()
     assert "modules_testdata_base_path" in tests_config and "pipelines_testdata_base_path" in tests_config
@@ -363,20 +397,53 @@ def test_nf_test_setup_follows_nf_core_lint():
 
 
 FILES_EXIST = [  # nf-core/tools pipelines/lint/files_exist.py (files_fail and files_warn), for enhancerlm
-    ".gitattributes", ".gitignore", ".nf-core.yml", ".prettierignore", ".prettierrc.yml", "CHANGELOG.md",
-    "CITATIONS.md", "CODE_OF_CONDUCT.md", "LICENSE", "nextflow_schema.json", "nextflow.config", "README.md",
-    ".github/.dockstore.yml", ".github/CONTRIBUTING.md", ".github/ISSUE_TEMPLATE/bug_report.yml",
-    ".github/ISSUE_TEMPLATE/config.yml", ".github/ISSUE_TEMPLATE/feature_request.yml",
-    ".github/PULL_REQUEST_TEMPLATE.md", ".github/workflows/branch.yml", ".github/workflows/nf-test.yml",
-    ".github/actions/get-shards/action.yml", ".github/actions/nf-test/action.yml",
-    ".github/workflows/linting_comment.yml", ".github/workflows/linting.yml", "assets/email_template.html",
-    "assets/email_template.txt", "assets/sendmail_template.txt", "assets/nf-core-enhancerlm_logo_light.png",
-    "conf/modules.config", "conf/test.config", "conf/test_full.config",
-    "docs/images/nf-core-enhancerlm_logo_light.png", "docs/images/nf-core-enhancerlm_logo_dark.png",
-    "docs/output.md", "docs/README.md", "docs/usage.md", "nf-test.config", "tests/default.nf.test",
-    "main.nf", "assets/multiqc_config.yml", "conf/base.config", "conf/igenomes.config",
-    "conf/igenomes_ignored.config", ".github/workflows/awstest.yml", ".github/workflows/awsfulltest.yml",
-    "modules.json", "ro-crate-metadata.json",
+    ".gitattributes",
+    ".gitignore",
+    ".nf-core.yml",
+    ".prettierignore",
+    ".prettierrc.yml",
+    "CHANGELOG.md",
+    "CITATIONS.md",
+    "CODE_OF_CONDUCT.md",
+    "LICENSE",
+    "nextflow_schema.json",
+    "nextflow.config",
+    "README.md",
+    ".github/.dockstore.yml",
+    ".github/CONTRIBUTING.md",
+    ".github/ISSUE_TEMPLATE/bug_report.yml",
+    ".github/ISSUE_TEMPLATE/config.yml",
+    ".github/ISSUE_TEMPLATE/feature_request.yml",
+    ".github/PULL_REQUEST_TEMPLATE.md",
+    ".github/workflows/branch.yml",
+    ".github/workflows/nf-test.yml",
+    ".github/actions/get-shards/action.yml",
+    ".github/actions/nf-test/action.yml",
+    ".github/workflows/linting_comment.yml",
+    ".github/workflows/linting.yml",
+    "assets/email_template.html",
+    "assets/email_template.txt",
+    "assets/sendmail_template.txt",
+    "assets/nf-core-enhancerlm_logo_light.png",
+    "conf/modules.config",
+    "conf/test.config",
+    "conf/test_full.config",
+    "docs/images/nf-core-enhancerlm_logo_light.png",
+    "docs/images/nf-core-enhancerlm_logo_dark.png",
+    "docs/output.md",
+    "docs/README.md",
+    "docs/usage.md",
+    "nf-test.config",
+    "tests/default.nf.test",
+    "main.nf",
+    "assets/multiqc_config.yml",
+    "conf/base.config",
+    "conf/igenomes.config",
+    "conf/igenomes_ignored.config",
+    ".github/workflows/awstest.yml",
+    ".github/workflows/awsfulltest.yml",
+    "modules.json",
+    "ro-crate-metadata.json",
 ]
 
 
@@ -409,8 +476,9 @@ def test_bin_script_is_used_by_a_pipeline_module_only():
         assert users, f"bin/{script.name} is called by no module"
         for path in users:
             assert "enhancerlm" not in path.parent.parts, f"{path}: a portable enhancerlm module calls bin/"
-        assert not re.search(r"enhancerlm\.cli\b|import enhancerlm\b", script.read_text()), \
+        assert not re.search(r"enhancerlm\.cli\b|import enhancerlm\b", script.read_text()), (
             f"bin/{script.name} wraps the package's CLI"
+        )
         assert bin_script(script.name).name  # a click command
 
 
@@ -419,8 +487,17 @@ def test_schema_title_and_description_match_the_manifest():
     manifest = nfparse.read_config(REPO / "nextflow.config")["manifest"]
     assert schema["title"] == f"{nfparse.config_value(manifest['name'])} pipeline parameters"
     assert schema["description"] == nfparse.config_value(manifest["description"])
-    assert set(schema_properties()) >= {"input", "outdir", "version", "validate_params", "help", "help_full",
-                                        "show_hidden", "custom_config_base", "custom_config_version"}
+    assert set(schema_properties()) >= {
+        "input",
+        "outdir",
+        "version",
+        "validate_params",
+        "help",
+        "help_full",
+        "show_hidden",
+        "custom_config_base",
+        "custom_config_version",
+    }
     assert "input" in schema["$defs"]["input_output_options"]["required"]
     assert "default" not in schema_properties()["input"]
     assert json.dumps(schema).count("use_gpu") == 0

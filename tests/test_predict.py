@@ -14,15 +14,15 @@ import torch
 from Bio import bgzf
 from conftest import MOTIF, invoke, random_dna, write_fasta
 
+import enhancerlm.commands.predict
 from enhancerlm.analysis.calibration import truth_metrics
 from enhancerlm.commands.predict import ScanOptions, predict
 from enhancerlm.commands.prepare import prepare_samplesheet
 from enhancerlm.commands.train import train
 from enhancerlm.core.dna import dinucleotide_shuffle
 from enhancerlm.formats.bed import RegionIndex
-from enhancerlm.models.checkpoint import load_model, save_model
-import enhancerlm.commands.predict
 from enhancerlm.models.baseline import KmerBaseline
+from enhancerlm.models.checkpoint import load_model, save_model
 from enhancerlm.models.ensemble import Ensemble
 from enhancerlm.training.loop import TrainOptions
 
@@ -39,14 +39,17 @@ def enhancer_element(rng: np.random.Generator) -> str:
 
 
 def fasta(path: Path, genome: dict[str, str], width: int = 60) -> Path:
-    path.write_text("".join(f">{name}\n" + "".join(f"{seq[i:i + width]}\n" for i in range(0, len(seq), width))
-                            for name, seq in genome.items()))
+    path.write_text(
+        "".join(
+            f">{name}\n" + "".join(f"{seq[i : i + width]}\n" for i in range(0, len(seq), width))
+            for name, seq in genome.items()
+        )
+    )
     return path
 
 
 def outputs(directory: Path, prefix: str) -> dict[str, str]:
-    return {suffix: (directory / f"{prefix}.{suffix}").read_text()
-            for suffix in ("windows.bedgraph", "enhancers.bed")}
+    return {suffix: (directory / f"{prefix}.{suffix}").read_text() for suffix in ("windows.bedgraph", "enhancers.bed")}
 
 
 def bedgraph_rows(path: Path) -> list[tuple[str, int, int, float]]:
@@ -65,7 +68,7 @@ def planted_model(tmp_path_factory) -> Path:
         for i in range(n // 2):
             background, element = random_dna(rng, 200), enhancer_element(rng)
             at = int(rng.integers(0, 200 - ELEMENT))
-            positives.append((f"{split}_p{i}", background[:at] + element + background[at + ELEMENT:]))
+            positives.append((f"{split}_p{i}", background[:at] + element + background[at + ELEMENT :]))
         negatives = [(f"{split}_n{i}", random_dna(rng, 200)) for i in range(n // 2)]
         rows.append(f"planted,{write_fasta(directory / f'{split}_pos.fa', positives)},enhancer,{split}")
         rows.append(f"planted,{write_fasta(directory / f'{split}_neg.fa', negatives)},background,{split}")
@@ -81,7 +84,7 @@ def scan_genome(tmp_path_factory) -> dict:
     rng = np.random.default_rng(11)
     chr1 = random_dna(rng, 60_000)
     for start in PLANTED:
-        chr1 = chr1[:start] + enhancer_element(rng) + chr1[start + ELEMENT:]
+        chr1 = chr1[:start] + enhancer_element(rng) + chr1[start + ELEMENT :]
     genome = {"chr1": chr1, "chr2": random_dna(rng, 8_000)}
     directory = tmp_path_factory.mktemp("scan_genome")
     truth = directory / "truth.bed"
@@ -95,8 +98,11 @@ def tiny_lm(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = load_model("scratch-tiny", kmer=3, max_positions=64)
     directory = tmp_path_factory.mktemp("tiny_lm") / "tiny"
-    save_model(model, directory, {"model_id": "tiny", "type": "language-model", "window": 60, "threshold": 0.5,
-                                  "strand_mode": "forward"})
+    save_model(
+        model,
+        directory,
+        {"model_id": "tiny", "type": "language-model", "window": 60, "threshold": 0.5, "strand_mode": "forward"},
+    )
     return directory
 
 
@@ -122,8 +128,13 @@ def hand_genome(tmp_path_factory) -> dict:
 
 
 def test_window_grid_tiles_n_runs_and_short_contigs(planted_model, hand_genome, tmp_path):
-    report = predict(str(planted_model), hand_genome["plain"], tmp_path, prefix="hand",
-                     options=ScanOptions(window=200, stride=100, threshold=1.0))
+    report = predict(
+        str(planted_model),
+        hand_genome["plain"],
+        tmp_path,
+        prefix="hand",
+        options=ScanOptions(window=200, stride=100, threshold=1.0),
+    )
     rows = bedgraph_rows(tmp_path / "hand.windows.bedgraph")
     # windows start at 0, 100, ... while start + 200 <= length; 300 and 400 hold 100 and 120 N (> 20), 500
     # holds exactly 20 N (10 %) and is kept; tiles are the centre 100 bp [start + 50, start + 150)
@@ -139,8 +150,13 @@ def test_window_grid_tiles_n_runs_and_short_contigs(planted_model, hand_genome, 
 
 def test_sparse_grid_tiles_are_clipped_to_the_contig(planted_model, hand_genome, tmp_path):
     """stride > window: each tile is wider than its window, and the first and last are clipped."""
-    predict(str(planted_model), hand_genome["plain"], tmp_path, prefix="sparse",
-            options=ScanOptions(window=200, stride=300, include_contigs=["c"]))
+    predict(
+        str(planted_model),
+        hand_genome["plain"],
+        tmp_path,
+        prefix="sparse",
+        options=ScanOptions(window=200, stride=300, include_contigs=["c"]),
+    )
     rows = bedgraph_rows(tmp_path / "sparse.windows.bedgraph")
     assert [(c, s, e) for c, s, e, _ in rows] == [("c", 0, 250), ("c", 250, 550), ("c", 550, 820)]
 
@@ -148,13 +164,26 @@ def test_sparse_grid_tiles_are_clipped_to_the_contig(planted_model, hand_genome,
 def test_regions_and_chunk_restrict_window_starts(planted_model, hand_genome, tmp_path):
     regions = tmp_path / "regions.bed"
     regions.write_text("a\t250\t620\nc\t0\t1\n")
-    report = predict(str(planted_model), hand_genome["plain"], tmp_path, prefix="regions",
-                     options=ScanOptions(window=200, stride=100, regions=regions))
+    report = predict(
+        str(planted_model),
+        hand_genome["plain"],
+        tmp_path,
+        prefix="regions",
+        options=ScanOptions(window=200, stride=100, regions=regions),
+    )
     assert [(c, s) for c, s, _, _ in bedgraph_rows(tmp_path / "regions.windows.bedgraph")] == [
-        ("a", 550), ("a", 650), ("c", 50)]
+        ("a", 550),
+        ("a", 650),
+        ("c", 50),
+    ]
     assert report["windows"]["skipped"]["n_fraction"] == 2
-    predict(str(planted_model), hand_genome["plain"], tmp_path, prefix="chunk",
-            options=ScanOptions(window=200, stride=100, chunk="a:100-601"))
+    predict(
+        str(planted_model),
+        hand_genome["plain"],
+        tmp_path,
+        prefix="chunk",
+        options=ScanOptions(window=200, stride=100, chunk="a:100-601"),
+    )
     rows = bedgraph_rows(tmp_path / "chunk.windows.bedgraph")
     assert [s - 50 for _, s, _, _ in rows] == [100, 200, 500, 600]  # starts in [100, 601); reads reach 800
 
@@ -173,14 +202,21 @@ def test_compressed_genomes_give_identical_outputs(planted_model, hand_genome, t
 
 
 def test_planted_enhancers_are_found_and_nothing_else(planted_model, scan_genome, tmp_path):
-    report = predict(str(planted_model), scan_genome["fasta"], tmp_path, prefix="scan",
-                     options=ScanOptions(stride=50, truth=scan_genome["truth"]))
+    report = predict(
+        str(planted_model),
+        scan_genome["fasta"],
+        tmp_path,
+        prefix="scan",
+        options=ScanOptions(stride=50, truth=scan_genome["truth"]),
+    )
     regions = [line.split("\t") for line in (tmp_path / "scan.enhancers.bed").read_text().splitlines()]
     assert len(regions) == 3
     for (chrom, start, end, name, score, strand, best, mean, windows), planted in zip(regions, PLANTED):
         assert chrom == "chr1" and int(start) <= planted and planted + ELEMENT <= int(end)
         assert int(end) - int(start) <= 400 and strand == "." and name.startswith("scan_region")
-        assert int(score) == round(float(best) * 1000) and float(best) >= float(mean) >= report["parameters"]["threshold"]
+        assert (
+            int(score) == round(float(best) * 1000) and float(best) >= float(mean) >= report["parameters"]["threshold"]
+        )
     assert report["truth"]["precision"] == 1.0 and report["truth"]["recall"] == 0.75  # chr2's truth is not planted
     assert report["regions"] == {"called": 3, "bases_covered": sum(int(r[2]) - int(r[1]) for r in regions)}
 
@@ -191,60 +227,138 @@ def test_truth_precision_and_recall_by_hand(tmp_path):
     called = [("c", 0, 100), ("c", 200, 300), ("c", 500, 600)]
     metrics = truth_metrics(called, truth, scanned=["c"])
     assert metrics["precision"] == pytest.approx(2 / 3) and metrics["recall"] == pytest.approx(2 / 3)
-    assert (metrics["true_positive_regions"], metrics["recalled_truth_regions"], metrics["truth_regions"],
-            metrics["truth_regions_not_scanned"]) == (2, 2, 3, 1)
+    assert (
+        metrics["true_positive_regions"],
+        metrics["recalled_truth_regions"],
+        metrics["truth_regions"],
+        metrics["truth_regions_not_scanned"],
+    ) == (2, 2, 3, 1)
 
 
 def test_chunked_scans_merge_into_the_whole_scan(planted_model, scan_genome, tmp_path):
     """Chunk borders at 10,050 and 30,050 cut through planted regions; merging restores them exactly."""
     options = dict(stride=50, merge_gap=100, calibrate=True, calibration_windows=300, truth=scan_genome["truth"])
-    whole = predict(str(planted_model), scan_genome["fasta"], tmp_path / "whole", prefix="scan",
-                    options=ScanOptions(**options))
+    whole = predict(
+        str(planted_model), scan_genome["fasta"], tmp_path / "whole", prefix="scan", options=ScanOptions(**options)
+    )
     result = invoke("chunks", "--genome", scan_genome["fasta"], "--size", "10050", "--output", tmp_path / "chunks.bed")
     assert result.exit_code == 0, result.output
     chunks = [line.split("\t")[3] for line in (tmp_path / "chunks.bed").read_text().splitlines()]
     assert chunks[:2] == ["chr1:0-10050", "chr1:10050-20100"] and chunks[-1] == "chr2:0-8000"
     for number, chunk in enumerate(chunks):
-        predict(str(planted_model), scan_genome["fasta"], tmp_path / "chunks", prefix=f"part{number}",
-                options=ScanOptions(**options, chunk=chunk))
-    result = invoke("merge-predictions", "--input", tmp_path / "chunks", "--genome", scan_genome["fasta"],
-                    "--outdir", tmp_path / "merged", "--prefix", "scan")
+        predict(
+            str(planted_model),
+            scan_genome["fasta"],
+            tmp_path / "chunks",
+            prefix=f"part{number}",
+            options=ScanOptions(**options, chunk=chunk),
+        )
+    result = invoke(
+        "merge-predictions",
+        "--input",
+        tmp_path / "chunks",
+        "--genome",
+        scan_genome["fasta"],
+        "--outdir",
+        tmp_path / "merged",
+        "--prefix",
+        "scan",
+    )
     assert result.exit_code == 0, result.output
     assert outputs(tmp_path / "merged", "scan") == outputs(tmp_path / "whole", "scan")
     assert len((tmp_path / "whole" / "scan.enhancers.bed").read_text().splitlines()) == 3
     merged = json.loads((tmp_path / "merged" / "scan.predict.json").read_text())
-    for key in ("windows", "regions", "score_distribution", "contigs", "short_contigs", "truth", "calibration",
-                "parameters"):
+    for key in (
+        "windows",
+        "regions",
+        "score_distribution",
+        "contigs",
+        "short_contigs",
+        "truth",
+        "calibration",
+        "parameters",
+    ):
         assert merged[key] == whole[key], key
     assert merged["chunks"] == sorted(chunks)
-    result = invoke("merge-predictions", "--input", tmp_path / "chunks" / "part0", "--input", tmp_path / "chunks",
-                    "--fai", f"{scan_genome['fasta']}.fai", "--outdir", tmp_path / "twice", "--prefix", "scan")
+    result = invoke(
+        "merge-predictions",
+        "--input",
+        tmp_path / "chunks" / "part0",
+        "--input",
+        tmp_path / "chunks",
+        "--fai",
+        f"{scan_genome['fasta']}.fai",
+        "--outdir",
+        tmp_path / "twice",
+        "--prefix",
+        "scan",
+    )
     assert result.exit_code == 0  # the same chunk named twice is read once
-    predict(str(planted_model), scan_genome["fasta"], tmp_path / "extra", prefix="overlap",
-            options=ScanOptions(**options, chunk="chr1:0-100"))
-    result = invoke("merge-predictions", "--input", tmp_path / "chunks", "--input", tmp_path / "extra",
-                    "--fai", f"{scan_genome['fasta']}.fai", "--outdir", tmp_path / "bad", "--prefix", "scan")
+    predict(
+        str(planted_model),
+        scan_genome["fasta"],
+        tmp_path / "extra",
+        prefix="overlap",
+        options=ScanOptions(**options, chunk="chr1:0-100"),
+    )
+    result = invoke(
+        "merge-predictions",
+        "--input",
+        tmp_path / "chunks",
+        "--input",
+        tmp_path / "extra",
+        "--fai",
+        f"{scan_genome['fasta']}.fai",
+        "--outdir",
+        tmp_path / "bad",
+        "--prefix",
+        "scan",
+    )
     assert result.exit_code == 1 and "the inputs overlap" in result.output, result.output
 
 
 def test_language_model_chunks_merge_byte_identically(tiny_lm, scan_genome, tmp_path):
     """Padded fixed-shape batches make a window's probability independent of its batch companions; merging
     with another --threshold calls regions as a whole scan with that threshold does."""
-    common = ["--model", tiny_lm, "--genome", scan_genome["fasta"], "--stride", "25", "--batch-size", "32",
-              "--device", "cpu"]
+    common = [
+        "--model",
+        tiny_lm,
+        "--genome",
+        scan_genome["fasta"],
+        "--stride",
+        "25",
+        "--batch-size",
+        "32",
+        "--device",
+        "cpu",
+    ]
     for chunk in ("chr1:0-12345", "chr1:12345-60000", "chr2:0-8000"):
-        result = invoke("predict", *common, "--chunk", chunk, "--outdir", tmp_path / "parts",
-                        "--prefix", chunk.replace(":", "_"))
+        result = invoke(
+            "predict", *common, "--chunk", chunk, "--outdir", tmp_path / "parts", "--prefix", chunk.replace(":", "_")
+        )
         assert result.exit_code == 0, result.output
     assert invoke("predict", *common, "--outdir", tmp_path / "first", "--prefix", "lm").exit_code == 0
     report = json.loads((tmp_path / "first" / "lm.predict.json").read_text())
     assert report["windows"]["scored"] == (60_000 - 60) // 25 + 1 + (8_000 - 60) // 25 + 1
     assert report["parameters"]["window"] == 60 and report["parameters"]["strand_mode"] == "both"
     threshold = str(report["score_distribution"]["quantiles"]["0.95"])
-    assert invoke("predict", *common, "--threshold", threshold, "--outdir", tmp_path / "whole",
-                  "--prefix", "lm").exit_code == 0
-    result = invoke("merge-predictions", "--input", tmp_path / "parts", "--genome", scan_genome["fasta"],
-                    "--threshold", threshold, "--outdir", tmp_path / "merged", "--prefix", "lm")
+    assert (
+        invoke("predict", *common, "--threshold", threshold, "--outdir", tmp_path / "whole", "--prefix", "lm").exit_code
+        == 0
+    )
+    result = invoke(
+        "merge-predictions",
+        "--input",
+        tmp_path / "parts",
+        "--genome",
+        scan_genome["fasta"],
+        "--threshold",
+        threshold,
+        "--outdir",
+        tmp_path / "merged",
+        "--prefix",
+        "lm",
+    )
     assert result.exit_code == 0, result.output
     assert outputs(tmp_path / "merged", "lm") == outputs(tmp_path / "whole", "lm")
     assert len((tmp_path / "whole" / "lm.enhancers.bed").read_text().splitlines()) > 10
@@ -265,28 +379,36 @@ def test_bigwig_equals_the_bedgraph(planted_model, scan_genome, tmp_path):
 
 def test_excluded_contigs_and_blacklist_are_not_scored(planted_model, tmp_path):
     rng = np.random.default_rng(5)
-    genome = {name: random_dna(rng, 2_000) for name in ("chr1", "chr1_KI270706v1_random", "chrUn_GL000195v1",
-                                                        "chr6_ssto_hap7", "chr2")}
+    genome = {
+        name: random_dna(rng, 2_000)
+        for name in ("chr1", "chr1_KI270706v1_random", "chrUn_GL000195v1", "chr6_ssto_hap7", "chr2")
+    }
     path = fasta(tmp_path / "g.fa", genome)
     blacklist = tmp_path / "blacklist.bed"
     blacklist.write_text("chr1\t1000\t1100\n")
-    report = predict(str(planted_model), path, tmp_path, prefix="x",
-                     options=ScanOptions(window=200, stride=100, blacklist=blacklist))
+    report = predict(
+        str(planted_model), path, tmp_path, prefix="x", options=ScanOptions(window=200, stride=100, blacklist=blacklist)
+    )
     rows = bedgraph_rows(tmp_path / "x.windows.bedgraph")
     assert {c for c, *_ in rows} == {"chr1", "chr2"}
     assert report["contigs"]["excluded"]["pattern"] == ["chr1_KI270706v1_random", "chr6_ssto_hap7", "chrUn_GL000195v1"]
     # windows [s, s + 200) overlapping [1000, 1100): s = 900, 1000 (800 ends at 1000: half-open, kept)
     assert [s - 50 for c, s, *_ in rows if c == "chr1"] == [s for s in range(0, 1_801, 100) if s not in (900, 1000)]
     assert report["windows"]["skipped"] == {"n_fraction": 0, "blacklist": 2}
-    report = predict(str(planted_model), path, tmp_path, prefix="y",
-                     options=ScanOptions(window=200, stride=100, include_contigs=["chr2", "chr6_ssto_hap7"],
-                                         exclude_contigs=""))
+    report = predict(
+        str(planted_model),
+        path,
+        tmp_path,
+        prefix="y",
+        options=ScanOptions(window=200, stride=100, include_contigs=["chr2", "chr6_ssto_hap7"], exclude_contigs=""),
+    )
     assert report["contigs"]["scanned"] == ["chr2", "chr6_ssto_hap7"]
     assert len(report["contigs"]["excluded"]["include_list"]) == 3 and not report["contigs"]["excluded"]["pattern"]
     index = RegionIndex([("chr1", 1000, 1100)])
     starts = np.arange(0, 1_801, 100)
     assert index.overlaps_many("chr1", starts, starts + 200).tolist() == [
-        index.overlaps("chr1", s, s + 200) for s in starts]
+        index.overlaps("chr1", s, s + 200) for s in starts
+    ]
 
 
 # ---------------------------------------------------------------------------- scoring and calibration
@@ -319,14 +441,18 @@ def test_fast_scoring_matches_predict_proba_and_ensembles(tiny_lm, planted_model
     forward = baseline.score_windows(windows, both_strands=False)
     assert np.allclose(forward, baseline.predict_proba(sequences))
     ensemble = Ensemble([lm, baseline], {"method": "mean", "weights": [0.5, 0.5]})
-    assert np.allclose(ensemble.score_windows(windows, batch_size=8),
-                       (fast + baseline.score_windows(windows)) / 2)
+    assert np.allclose(ensemble.score_windows(windows, batch_size=8), (fast + baseline.score_windows(windows)) / 2)
     assert ensemble.max_window == 64 and baseline.max_window is None
 
 
 def test_calibrated_regions_get_an_fdr(planted_model, scan_genome, tmp_path):
-    report = predict(str(planted_model), scan_genome["fasta"], tmp_path, prefix="cal",
-                     options=ScanOptions(stride=100, calibrate=True, calibration_windows=200))
+    report = predict(
+        str(planted_model),
+        scan_genome["fasta"],
+        tmp_path,
+        prefix="cal",
+        options=ScanOptions(stride=100, calibrate=True, calibration_windows=200),
+    )
     regions = [line.split("\t") for line in (tmp_path / "cal.enhancers.bed").read_text().splitlines()]
     assert regions and all(len(region) == 10 and 0 <= float(region[9]) <= 1 for region in regions)
     sample = (tmp_path / "cal.calibration.tsv").read_text().splitlines()
@@ -347,19 +473,24 @@ def test_a_failed_scan_leaves_no_outputs(planted_model, scan_genome, tmp_path, m
         return np.full(len(args[1]), 0.9)
 
     monkeypatch.setattr(KmerBaseline, "score_windows", failing)
-    monkeypatch.setattr(enhancerlm.commands.predict, "GROUP_WINDOWS", 500)  # several scoring calls; the first one's lines are written
+    monkeypatch.setattr(
+        enhancerlm.commands.predict, "GROUP_WINDOWS", 500
+    )  # several scoring calls; the first one's lines are written
     with pytest.raises(RuntimeError, match="mid-scan"):
         predict(str(planted_model), scan_genome["fasta"], tmp_path, prefix="x", options=ScanOptions(stride=50))
     assert len(calls) == 2 and list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--chunk", "chr1-100"], "--chunk 'chr1-100': expected CONTIG:START-END"),
-    (["--chunk", "chrZ:0-100"], "contig 'chrZ' is not in the genome"),
-    (["--chunk", "chr2:0-9000"], "end 9000 is beyond the end of chr2 (8000 bp)"),
-    (["--window", "100"], "--window 100 is longer than the 64 nt that model tiny reads in one pass"),
-    (["--include-contigs", "chr9"], "--include-contigs: chr9 not in the genome"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--chunk", "chr1-100"], "--chunk 'chr1-100': expected CONTIG:START-END"),
+        (["--chunk", "chrZ:0-100"], "contig 'chrZ' is not in the genome"),
+        (["--chunk", "chr2:0-9000"], "end 9000 is beyond the end of chr2 (8000 bp)"),
+        (["--window", "100"], "--window 100 is longer than the 64 nt that model tiny reads in one pass"),
+        (["--include-contigs", "chr9"], "--include-contigs: chr9 not in the genome"),
+    ],
+)
 def test_cli_errors_are_one_line(tiny_lm, scan_genome, tmp_path, args, message):
     result = invoke("predict", "--model", tiny_lm, "--genome", scan_genome["fasta"], "--outdir", tmp_path, *args)
     assert result.exit_code == 1

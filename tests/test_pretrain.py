@@ -20,8 +20,9 @@ def test_masks_are_spans_of_k_sequence_tokens():
     rng = np.random.default_rng(0)
     batch = tokenizer.encode(["".join(rng.choice(list("ACGT"), 300)), "ACGTACGTAC"])
     generator = torch.Generator().manual_seed(1)
-    corrupted, labels = mask_spans(batch.input_ids, batch.sequence_mask, 4, 0.15, tokenizer.mask_token_id,
-                                   tokenizer.vocab_size, 5, generator)
+    corrupted, labels = mask_spans(
+        batch.input_ids, batch.sequence_mask, 4, 0.15, tokenizer.mask_token_id, tokenizer.vocab_size, 5, generator
+    )
     masked = labels != -100
     assert not (masked & (batch.sequence_mask == 0)).any()  # never [CLS], [SEP] or padding
     assert torch.equal(labels[masked], batch.input_ids[masked])
@@ -52,10 +53,32 @@ def pretrained(tmp_path_factory):
     genome[mutated] = rng.choice(list("ACGT"), mutated.sum())
     genome = "".join(genome)
     (directory / "genome.fa").write_text(f">chrT\n{genome}\n")
-    result = CliRunner().invoke(main, ["pretrain", "--fasta", str(directory / "genome.fa"), "--kmer", "3",
-                                       "--outdir", str(directory / "lm"), "--model", "scratch-tiny", "--window", "64",
-                                       "--stride", "16", "--epochs", "4", "--batch-size", "32", "--lr", "2e-3",
-                                       "--device", "cpu"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "pretrain",
+            "--fasta",
+            str(directory / "genome.fa"),
+            "--kmer",
+            "3",
+            "--outdir",
+            str(directory / "lm"),
+            "--model",
+            "scratch-tiny",
+            "--window",
+            "64",
+            "--stride",
+            "16",
+            "--epochs",
+            "4",
+            "--batch-size",
+            "32",
+            "--lr",
+            "2e-3",
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return directory / "lm"
 
@@ -74,8 +97,7 @@ def test_pretrained_model_fine_tunes(pretrained, mini_dataset, tmp_path):
     for name, value in encoder.state_dict().items():
         if not name.startswith("pooler."):  # masked-LM models have no pooler; enhancerlm's heads do not use it
             assert torch.equal(value, saved[f"bert.{name}"]), name
-    card = train(mini_dataset, str(pretrained), tmp_path / "ft", kmer=3, options=TrainOptions(epochs=1),
-                 device="cpu")
+    card = train(mini_dataset, str(pretrained), tmp_path / "ft", kmer=3, options=TrainOptions(epochs=1), device="cpu")
     assert card["base_model"] == str(pretrained) and card["hyperparameters"]["lr"] == 3e-5
     with pytest.raises(InputError, match="k=3"):
         load_model(str(pretrained), kmer=6)

@@ -21,21 +21,43 @@ from enhancerlm.formats.multiqc import Markup, confusion_mqc, html_table, multiq
 from enhancerlm.pipeline.steps import PIPELINE_STEPS
 
 # The report's modules in the order the reader meets them (General Statistics leads, outside this list).
-SECTIONS = ["enhancerlm_prepare", "enhancerlm_roc", "enhancerlm_pr", "enhancerlm_confusion", "enhancerlm_benchmark",
-            "enhancerlm_predict", "enhancerlm_predict_scores", "enhancerlm_predict_chunks", "enhancerlm_motifs",
-            "enhancerlm_variants", "enhancerlm_variant_deltas", "enhancerlm_variant_top", "multiqc_software_versions",
-            "enhancerlm-enhancerlm-summary"]
-LINE_PLOTS = ["enhancerlm_roc_plot", "enhancerlm_pr_plot", "enhancerlm_predict_scores_plot",
-              "enhancerlm_variant_deltas_plot"]
-GENERAL_STATS = {"Acc": "accuracy", "Sn": "sensitivity", "Sp": "specificity", "MCC": "mcc", "AUC": "auc",
-                 "AUPRC": "auprc"}
+SECTIONS = [
+    "enhancerlm_prepare",
+    "enhancerlm_roc",
+    "enhancerlm_pr",
+    "enhancerlm_confusion",
+    "enhancerlm_benchmark",
+    "enhancerlm_predict",
+    "enhancerlm_predict_scores",
+    "enhancerlm_predict_chunks",
+    "enhancerlm_motifs",
+    "enhancerlm_variants",
+    "enhancerlm_variant_deltas",
+    "enhancerlm_variant_top",
+    "multiqc_software_versions",
+    "enhancerlm-enhancerlm-summary",
+]
+LINE_PLOTS = [
+    "enhancerlm_roc_plot",
+    "enhancerlm_pr_plot",
+    "enhancerlm_predict_scores_plot",
+    "enhancerlm_variant_deltas_plot",
+]
+GENERAL_STATS = {
+    "Acc": "accuracy",
+    "Sn": "sensitivity",
+    "Sp": "specificity",
+    "MCC": "mcc",
+    "AUC": "auc",
+    "AUPRC": "auprc",
+}
 SCREENSHOT = os.environ.get("ENHANCERLM_REPORT_SCREENSHOT")  # also save the browser's screenshot here
 
 
 def mqc_header(text: str) -> dict:
     """The YAML configuration of a custom-content file: `#` lines of a TSV, or the comment of an HTML file."""
     if text.startswith("<!--"):
-        return yaml.safe_load(text[4:text.index("-->")])
+        return yaml.safe_load(text[4 : text.index("-->")])
     return yaml.safe_load("\n".join(line[2:] for line in text.splitlines() if line.startswith("# ")))
 
 
@@ -80,6 +102,7 @@ def mqc_rows(text: str) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------- custom content, unit by unit
 
+
 def test_html_table_escapes_cells_but_not_markup():
     table = html_table("x", ["a<b", "c"], [["<script>", Markup("<img src='y'/>")]], empty="none")
     assert "<th>a&lt;b</th>" in table and "<td>&lt;script&gt;</td>" in table and "<td><img src='y'/></td>" in table
@@ -87,22 +110,42 @@ def test_html_table_escapes_cells_but_not_markup():
 
 
 def test_confusion_matrix_rows_come_from_the_metrics():
-    counts = {"all": {"confusion_matrix": {"tp": 16, "fn": 4, "fp": 10, "tn": 10}, "threshold": 0.48509},
-              "leak_free": {"confusion_matrix": {"tp": 7, "fn": 3, "fp": 10, "tn": 10}}}
+    counts = {
+        "all": {"confusion_matrix": {"tp": 16, "fn": 4, "fp": 10, "tn": 10}, "threshold": 0.48509},
+        "leak_free": {"confusion_matrix": {"tp": 7, "fn": 3, "fp": 10, "tn": 10}},
+    }
     text = confusion_mqc("m_k3", counts)
     assert mqc_header(text)["id"] == "enhancerlm_confusion"
     (row,) = mqc_rows(text).to_dict("records")
-    assert row == {"Sample": "m_k3", "TP": "16", "FN": "4", "FP": "10", "TN": "10", "Leak-free TP": "7",
-                   "Leak-free FN": "3", "Leak-free FP": "10", "Leak-free TN": "10", "Threshold": "0.4851"}
+    assert row == {
+        "Sample": "m_k3",
+        "TP": "16",
+        "FN": "4",
+        "FP": "10",
+        "TN": "10",
+        "Leak-free TP": "7",
+        "Leak-free FN": "3",
+        "Leak-free FP": "10",
+        "Leak-free TN": "10",
+        "Threshold": "0.4851",
+    }
 
 
 def prepare_report(leaked: int, warnings: list[str]) -> dict:
     split = {"groups": 0, "records": 2, "identical_pairs": 1, "reverse_complement_pairs": 0, "label_conflicts": 0}
-    return {"dataset": "d'1", "counts": {"train": {"enhancer": 8, "non-enhancer": 9}, "test": {"enhancer": 3}},
-            "gc": {"train": {"enhancer": {"median": 0.5}, "non-enhancer": {"median": 0.4}},
-                   "test": {"enhancer": {"median": 0.45}}},
-            "rejected": [{"id": "r1"}], "n_rich": [], "renamed_ids": ["a", "b"],
-            "duplicates": {"within_split": {"train": split}, "train_test": {"total": leaked}}, "warnings": warnings}
+    return {
+        "dataset": "d'1",
+        "counts": {"train": {"enhancer": 8, "non-enhancer": 9}, "test": {"enhancer": 3}},
+        "gc": {
+            "train": {"enhancer": {"median": 0.5}, "non-enhancer": {"median": 0.4}},
+            "test": {"enhancer": {"median": 0.45}},
+        },
+        "rejected": [{"id": "r1"}],
+        "n_rich": [],
+        "renamed_ids": ["a", "b"],
+        "duplicates": {"within_split": {"train": split}, "train_test": {"total": leaked}},
+        "warnings": warnings,
+    }
 
 
 def test_prepare_section_counts_and_warns_of_leakage():
@@ -110,25 +153,52 @@ def test_prepare_section_counts_and_warns_of_leakage():
     header = mqc_header(text)
     assert (header["parent_id"], header["id"]) == ("enhancerlm_prepare", "enhancerlm_prepare_d'1")
     counts, checks = html_tables(text)
-    assert counts == [["train", "enhancer", "8", "0.5"], ["train", "non-enhancer", "9", "0.4"],
-                      ["test", "enhancer", "3", "0.45"]]
-    assert dict(checks) == {"rejected (left out)": "1", "over the N limit (kept)": "0", "repeated ids renamed": "2",
-                            "duplicates within train": "2", "test records copying a training record": "3"}
-    assert '<div class="alert alert-warning"><ul><li>LEAK: 3 of 3 test enhancer records duplicate &lt;training&gt;' \
-        in text
+    assert counts == [
+        ["train", "enhancer", "8", "0.5"],
+        ["train", "non-enhancer", "9", "0.4"],
+        ["test", "enhancer", "3", "0.45"],
+    ]
+    assert dict(checks) == {
+        "rejected (left out)": "1",
+        "over the N limit (kept)": "0",
+        "repeated ids renamed": "2",
+        "duplicates within train": "2",
+        "test records copying a training record": "3",
+    }
+    assert (
+        '<div class="alert alert-warning"><ul><li>LEAK: 3 of 3 test enhancer records duplicate &lt;training&gt;' in text
+    )
     assert "alert" not in multiqc_prepare(prepare_report(0, []))
 
 
 def test_top_variants_name_the_tf_sites():
-    row = {"chrom": "22", "pos": 100, "id": "rs1", "ref": "C", "alt": "T", "p_ref": 0.9, "p_alt": 0.2,
-           "delta": -0.7, "tfbs_gain": None,
-           "tfbs_loss": "MA0139.2:CTCF:+:1e-06|MA1938.2:ERF::NHLH1:-:4.97e-05" + "|MA0001.1:X:+:1e-4" * 5}
+    row = {
+        "chrom": "22",
+        "pos": 100,
+        "id": "rs1",
+        "ref": "C",
+        "alt": "T",
+        "p_ref": 0.9,
+        "p_alt": 0.2,
+        "delta": -0.7,
+        "tfbs_gain": None,
+        "tfbs_loss": "MA0139.2:CTCF:+:1e-06|MA1938.2:ERF::NHLH1:-:4.97e-05" + "|MA0001.1:X:+:1e-4" * 5,
+    }
     text = multiqc_top("m", {"top_gains": [], "top_losses": [row]})
     assert mqc_header(text)["parent_id"] == "enhancerlm_variant_top"
     gains, losses = html_tables(text)
     assert gains == [["No allele raises the probability."]]
-    assert losses == [["22:100 C>T", "rs1", "0.9000", "0.2000", "-0.7000",
-                       "CTCF (+), ERF::NHLH1 (-), X (+), X (+), X (+), +2 more", ""]]
+    assert losses == [
+        [
+            "22:100 C>T",
+            "rs1",
+            "0.9000",
+            "0.2000",
+            "-0.7000",
+            "CTCF (+), ERF::NHLH1 (-), X (+), X (+), X (+), +2 more",
+            "",
+        ]
+    ]
 
 
 def test_config_orders_every_section_and_names_the_report():
@@ -137,11 +207,13 @@ def test_config_orders_every_section_and_names_the_report():
     assert config["no_version_check"] is True
     order = config["report_section_order"]
     # software_versions: the id nf-core's lint asks for, beside MultiQC's own anchor
-    assert [s for s in sorted(order, key=lambda section: -order[section]["order"]) if s != "software_versions"] == \
-        SECTIONS
+    assert [
+        s for s in sorted(order, key=lambda section: -order[section]["order"]) if s != "software_versions"
+    ] == SECTIONS
 
 
 # ---------------------------------------------------------------------------- the report of a whole run
+
 
 def report_modules(html: str) -> list[str]:
     return re.findall(r'id="mqc-module-section-([^"]+)"', html)
@@ -150,12 +222,20 @@ def report_modules(html: str) -> list[str]:
 def test_run_report_has_every_section_in_order(test_profile_results):
     html = (test_profile_results / "multiqc" / "multiqc_report.html").read_text()
     assert report_modules(html) == SECTIONS
-    for section in ("enhancerlm_prepare_mini_layer1", "enhancerlm_benchmark_mini_layer1",
-                    "enhancerlm_motifs_mini_layer1_ensemble", "enhancerlm_variant_top_mini_layer1_ensemble"):
+    for section in (
+        "enhancerlm_prepare_mini_layer1",
+        "enhancerlm_benchmark_mini_layer1",
+        "enhancerlm_motifs_mini_layer1_ensemble",
+        "enhancerlm_variant_top_mini_layer1_ensemble",
+    ):
         assert f'id="{section}"' in html, section
     assert "LEAK: 10 of 20 test enhancer records" in html  # the prepare warning box
-    versions = pd.read_csv(test_profile_results / "multiqc" / "multiqc_data" / "multiqc_software_versions.txt",
-                           sep="\t", dtype=str, keep_default_na=False).set_index("Sample")
+    versions = pd.read_csv(
+        test_profile_results / "multiqc" / "multiqc_data" / "multiqc_software_versions.txt",
+        sep="\t",
+        dtype=str,
+        keep_default_na=False,
+    ).set_index("Sample")
     import torch
     import transformers
 
@@ -164,22 +244,33 @@ def test_run_report_has_every_section_in_order(test_profile_results):
     assert train["cuda"] == (torch.version.cuda or "none")
     assert versions.loc["CHUNK_SUMMARY", "python"] == platform.python_version()
     # every step but MultiQC, which reads the versions and reports none (its own is in the report's footer)
-    assert set(versions.index) == {("" if step == "CHUNK_SUMMARY" else "ENHANCERLM_") + step
-                                   for step in PIPELINE_STEPS if step != "MULTIQC"}
+    assert set(versions.index) == {
+        ("" if step == "CHUNK_SUMMARY" else "ENHANCERLM_") + step for step in PIPELINE_STEPS if step != "MULTIQC"
+    }
 
 
 def test_general_statistics_equal_the_metrics_and_motif_files(test_profile_results):
-    table = pd.read_csv(test_profile_results / "multiqc" / "multiqc_data" / "multiqc_general_stats.txt", sep="\t",
-                        dtype=str, keep_default_na=False).set_index("Sample")
-    metrics = {path.name.removesuffix(".metrics.json"): json.loads(path.read_text())
-               for path in (test_profile_results / "evaluate").glob("*.metrics.json")}
-    assert sorted(table.index) == sorted(metrics) == ["mini_layer1_ensemble", "mini_layer1_k3", "mini_layer1_k4",
-                                                      "mini_layer1_kmer-baseline"]
+    table = pd.read_csv(
+        test_profile_results / "multiqc" / "multiqc_data" / "multiqc_general_stats.txt",
+        sep="\t",
+        dtype=str,
+        keep_default_na=False,
+    ).set_index("Sample")
+    metrics = {
+        path.name.removesuffix(".metrics.json"): json.loads(path.read_text())
+        for path in (test_profile_results / "evaluate").glob("*.metrics.json")
+    }
+    assert (
+        sorted(table.index)
+        == sorted(metrics)
+        == ["mini_layer1_ensemble", "mini_layer1_k3", "mini_layer1_k4", "mini_layer1_kmer-baseline"]
+    )
     for model, report in metrics.items():
         for column, key in GENERAL_STATS.items():
             value = report["subsets"]["all"][key]
             assert float(table.loc[model, f"custom_content_enhancerlm_metrics-{column}"]) == pytest.approx(
-                value, abs=5e-5), (model, column)
+                value, abs=5e-5
+            ), (model, column)
     motifs = json.loads((test_profile_results / "motifs" / "mini_layer1_ensemble.motifs.json").read_text())
     row = table.loc["mini_layer1_ensemble"]
     assert int(row["custom_content_enhancerlm_motif_hits-Motifs"]) == motifs["counts"]["motifs"]
@@ -196,10 +287,12 @@ def test_variant_and_scan_tables_equal_their_reports(test_profile_results):
     confusion = pd.read_csv(data / "multiqc_enhancerlm_confusion_table.txt", sep="\t").set_index("Sample")
     k3 = json.loads((test_profile_results / "evaluate" / "mini_layer1_k3.metrics.json").read_text())
     assert confusion.loc["mini_layer1_k3", ["TP", "FN", "FP", "TN"]].tolist() == [
-        k3["subsets"]["all"]["confusion_matrix"][key] for key in ("tp", "fn", "fp", "tn")]
+        k3["subsets"]["all"]["confusion_matrix"][key] for key in ("tp", "fn", "fp", "tn")
+    ]
 
 
 # ---------------------------------------------------------------------------- the report in a browser
+
 
 @pytest.fixture(scope="module")
 def browser():
@@ -212,8 +305,14 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1400,2000", "--allow-file-access-from-files"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1400,2000",
+        "--allow-file-access-from-files",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
@@ -235,23 +334,34 @@ def test_report_renders_in_chromium(browser, test_profile_results, tmp_path):
         element = browser.find_element(By.ID, plot)
         browser.execute_script("arguments[0].scrollIntoView();", element)
         WebDriverWait(browser, 30).until(
-            lambda d, e=element: "not_rendered" not in e.get_attribute("class") and e.find_elements(
-                By.CSS_SELECTOR, "svg.main-svg .scatterlayer .trace path"))
+            lambda d, e=element: (
+                "not_rendered" not in e.get_attribute("class")
+                and e.find_elements(By.CSS_SELECTOR, "svg.main-svg .scatterlayer .trace path")
+            )
+        )
         assert element.size["width"] > 100 and element.size["height"] > 100, plot
         paths = element.find_elements(By.CSS_SELECTOR, "svg.main-svg .scatterlayer .trace path.js-line")
         assert any(len(path.get_attribute("d") or "") > 20 for path in paths), f"{plot}: no line drawn"
     rows = browser.find_elements(By.CSS_SELECTOR, "#general_stats_table_table tbody tr")
     assert sorted(row.get_attribute("data-sample-group") for row in rows) == [
-        "mini_layer1_ensemble", "mini_layer1_k3", "mini_layer1_k4", "mini_layer1_kmer-baseline"]
+        "mini_layer1_ensemble",
+        "mini_layer1_k3",
+        "mini_layer1_k4",
+        "mini_layer1_kmer-baseline",
+    ]
     assert all(row.is_displayed() for row in rows)
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not errors, errors
     browser.get(report.as_uri())  # the top of a freshly loaded page for the screenshot, once its first plot is drawn
     WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "general_stats_table_table").is_displayed())
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(
-        By.CSS_SELECTOR, f"#{LINE_PLOTS[0]} svg.main-svg .scatterlayer .trace path.js-line"))
-    WebDriverWait(browser, 30).until(lambda d: not any(e.is_displayed() for e in d.find_elements(
-        By.XPATH, "//*[contains(text(), 'Loading report')]")))
+    WebDriverWait(browser, 30).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, f"#{LINE_PLOTS[0]} svg.main-svg .scatterlayer .trace path.js-line")
+    )
+    WebDriverWait(browser, 30).until(
+        lambda d: (
+            not any(e.is_displayed() for e in d.find_elements(By.XPATH, "//*[contains(text(), 'Loading report')]"))
+        )
+    )
     screenshot = tmp_path / "multiqc_report.png"
     assert browser.save_screenshot(str(screenshot))
     image = Image.open(screenshot).convert("L")

@@ -83,5 +83,5 @@ def test_too_long_sequence_is_an_error():
 def test_every_kmer_has_a_distinct_id():
     tokenizer = KmerTokenizer.for_kmer(4)
     all_kmers = ["".join(p) for p in itertools.product("ACGT", repeat=4)]
-    ids = tokenizer.token_ids("".join(all_kmers))[:: 4]  # non-overlapping positions are the k-mers themselves
+    ids = tokenizer.token_ids("".join(all_kmers))[::4]  # non-overlapping positions are the k-mers themselves
     assert sorted(ids.tolist()) == list(range(5, 5 + 256))

@@ -86,27 +86,53 @@ def test_resumed_run_ends_with_identical_weights(tmp_path, mini_dataset):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(mini_dataset, "scratch-tiny", tmp_path / "resumed", kmer=4, options=options, device="cpu",
-              callbacks=[interrupt])
+        train(
+            mini_dataset,
+            "scratch-tiny",
+            tmp_path / "resumed",
+            kmer=4,
+            options=options,
+            device="cpu",
+            callbacks=[interrupt],
+        )
     assert (tmp_path / "resumed" / "checkpoint" / "trainer.pt").exists()
     assert not (tmp_path / "resumed" / "enhancerlm.json").exists()  # no card: the model is not done
     with pytest.raises(InputError, match="a previous run left a checkpoint; set resume to continue it"):
         train(mini_dataset, "scratch-tiny", tmp_path / "resumed", kmer=4, options=options, device="cpu")
     with pytest.raises(InputError, match="options"):
-        train(mini_dataset, "scratch-tiny", tmp_path / "resumed", kmer=4, device="cpu", resume=True,
-              options=TrainOptions(epochs=3, batch_size=8, rc_augment=True, patience=0))
-    resumed = train(mini_dataset, "scratch-tiny", tmp_path / "resumed", kmer=4, options=options, device="cpu",
-                    resume=True)
+        train(
+            mini_dataset,
+            "scratch-tiny",
+            tmp_path / "resumed",
+            kmer=4,
+            device="cpu",
+            resume=True,
+            options=TrainOptions(epochs=3, batch_size=8, rc_augment=True, patience=0),
+        )
+    resumed = train(
+        mini_dataset, "scratch-tiny", tmp_path / "resumed", kmer=4, options=options, device="cpu", resume=True
+    )
     assert resumed["weights_sha256"] == uninterrupted["weights_sha256"]
     assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in uninterrupted["history"]]
     assert resumed["strand_mode"] == "both"
 
 
 def test_cross_validation_reports_every_fold(tmp_path, mini_dataset):
-    card = train(mini_dataset, "scratch-tiny", tmp_path / "cv", kmer=3, device="cpu", cross_validation=True,
-                 options=TrainOptions(epochs=1, batch_size=32))
+    card = train(
+        mini_dataset,
+        "scratch-tiny",
+        tmp_path / "cv",
+        kmer=3,
+        device="cpu",
+        cross_validation=True,
+        options=TrainOptions(epochs=1, batch_size=32),
+    )
     cv = json.loads((tmp_path / "cv" / "cv.json").read_text())
-    assert [(f["fold"], f["val_fold"]) for f in cv["folds"]] == [(0, 1), (1, 2), (2, 0)]  # nested: never tuned on the scored fold
+    assert [(f["fold"], f["val_fold"]) for f in cv["folds"]] == [
+        (0, 1),
+        (1, 2),
+        (2, 0),
+    ]  # nested: never tuned on the scored fold
     assert cv["auc"]["mean"] == pytest.approx(sum(f["auc"] for f in cv["folds"]) / 3)
     assert card["cross_validation"]["auc"] == cv["auc"]
     out_of_fold = pd.read_csv(tmp_path / "cv" / "cv_predictions.tsv", sep="\t")
@@ -123,8 +149,15 @@ def test_checkpoint_weights_are_safetensors(tmp_path, mini_dataset):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(mini_dataset, "scratch-tiny", tmp_path / "m", kmer=3, options=TrainOptions(epochs=2), device="cpu",
-              callbacks=[stop])
+        train(
+            mini_dataset,
+            "scratch-tiny",
+            tmp_path / "m",
+            kmer=3,
+            options=TrainOptions(epochs=2),
+            device="cpu",
+            callbacks=[stop],
+        )
     tensors = load_file(tmp_path / "m" / "checkpoint" / "last.safetensors")
     assert any(name.startswith("classifier.") for name in tensors)
 

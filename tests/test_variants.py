@@ -28,10 +28,12 @@ from enhancerlm.models.scorer import load_trained
 from enhancerlm.training.loop import TrainOptions
 
 W = 20  # window of the hand-made cases: REF's first base at offset 10
-HEADER = ("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=200>\n##contig=<ID=2,length=100>\n"
-          "##contig=<ID=chrM,length=60>\n##contig=<ID=chrX,length=1000>\n"
-          '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
-          "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+HEADER = (
+    "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=200>\n##contig=<ID=2,length=100>\n"
+    "##contig=<ID=chrM,length=60>\n##contig=<ID=chrX,length=1000>\n"
+    '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -57,8 +59,11 @@ def tiny_lm(tmp_path_factory) -> Path:
     """An untrained scratch-tiny k = 3 model with a card: windows up to 64 nt, card window W, forward strand."""
     torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("variant_lm") / "tiny"
-    save_model(load_model("scratch-tiny", kmer=3, max_positions=64), directory,
-               {"model_id": "tiny", "type": "language-model", "window": W, "threshold": 0.5, "strand_mode": "forward"})
+    save_model(
+        load_model("scratch-tiny", kmer=3, max_positions=64),
+        directory,
+        {"model_id": "tiny", "type": "language-model", "window": W, "threshold": 0.5, "strand_mode": "forward"},
+    )
     return directory
 
 
@@ -78,8 +83,13 @@ def hand(tmp_path_factory) -> dict:
     cases = [  # (chrom, pos, ref, alt, expected statuses)
         ("chr1", 50, at(chr1, 50), other_base(at(chr1, 50)), ["scored"]),
         ("chr1", 60, other_base(at(chr1, 60)), "A", ["ref_mismatch"]),
-        ("chr1", 70, at(chr1, 70), f"{other_base(at(chr1, 70))},<DEL>,*", ["scored", "symbolic_allele",
-                                                                             "symbolic_allele"]),
+        (
+            "chr1",
+            70,
+            at(chr1, 70),
+            f"{other_base(at(chr1, 70))},<DEL>,*",
+            ["scored", "symbolic_allele", "symbolic_allele"],
+        ),
         ("chr1", 75, at(chr1, 75), "A[chr1:100[", ["symbolic_allele"]),
         ("chr1", 80, at(chr1, 80), "R", ["invalid_allele"]),
         ("chr1", 100, at(chr1, 100, 4), at(chr1, 100), ["scored"]),  # deletion of 3
@@ -108,8 +118,14 @@ def hand(tmp_path_factory) -> dict:
 def hand_run(tiny_lm, hand, tmp_path_factory) -> dict:
     """One unchunked run over the hand cases, both strands."""
     outdir = tmp_path_factory.mktemp("hand_run")
-    report = score_variants(str(tiny_lm), hand["genome"], hand["vcf"], outdir, prefix="cases",
-                            options=VariantOptions(strand_mode="both", device="cpu"))
+    report = score_variants(
+        str(tiny_lm),
+        hand["genome"],
+        hand["vcf"],
+        outdir,
+        prefix="cases",
+        options=VariantOptions(strand_mode="both", device="cpu"),
+    )
     return {"outdir": outdir, "report": report, "rows": read_tsv(outdir / "cases.scores.tsv")}
 
 
@@ -135,14 +151,18 @@ def test_changed_spans_and_allele_kinds():
     assert changed_spans("ATG", "A", 10) == ((11, 13), (11, 11))
     assert changed_spans("ACG", "ATG", 10) == ((11, 12), (11, 12))
     assert [allele_kind(a) for a in ("ACGTN", "acgt", "<DEL>", "<*>", "*", ".", "G]17:198982]", "A.", "R")] == [
-        None, None] + ["symbolic_allele"] * 6 + ["invalid_allele"]
+        None,
+        None,
+    ] + ["symbolic_allele"] * 6 + ["invalid_allele"]
 
 
 def test_sign_conventions_by_hand():
     loss = score_fields(800_000, 200_000)  # p_ref 0.8, p_alt 0.2
     assert loss["delta"] == "-0.600000" and loss["diff"] == "-0.480000"  # -0.6 x max(0.8, 0.2)
-    assert float(loss["logor"]) == pytest.approx(np.log2(0.8 / 0.2) - np.log2(0.2 / 0.8), abs=1e-6) and \
-        float(loss["logor"]) > 0
+    assert (
+        float(loss["logor"]) == pytest.approx(np.log2(0.8 / 0.2) - np.log2(0.2 / 0.8), abs=1e-6)
+        and float(loss["logor"]) > 0
+    )
     gain = score_fields(200_000, 800_000)
     assert gain["delta"] == "0.600000" and gain["diff"] == "0.480000" and float(gain["logor"]) < 0
     extreme = score_fields(0, 1_000_000)  # clipped to [1e-6, 1 - 1e-6]
@@ -172,8 +192,19 @@ def test_every_status_every_record_in_input_order(hand, hand_run):
     assert report["records"] == {"input": 18, "reported": 18}
     statuses = report["alleles"]["by_status"]
     assert sum(statuses.values()) == report["alleles"]["total"] == len(expected)
-    assert all(statuses[s] for s in ("scored", "contig_missing", "outside_contig", "ref_mismatch", "symbolic_allele",
-                                     "invalid_allele", "window_off_contig", "too_many_n"))
+    assert all(
+        statuses[s]
+        for s in (
+            "scored",
+            "contig_missing",
+            "outside_contig",
+            "ref_mismatch",
+            "symbolic_allele",
+            "invalid_allele",
+            "window_off_contig",
+            "too_many_n",
+        )
+    )
     assert report["contigs"]["mapping"] == {"2": "chr2", "chr1": "chr1", "chrM": "MT", "chrX": None}
     for row in rows:
         assert (row["p_ref"] != "") == (row["status"] == "scored")
@@ -223,13 +254,15 @@ def test_both_strands_average_forward_and_reverse_complement(tiny_lm, hand, hand
 
 
 def test_card_strand_mode_is_the_default_and_forward_scores_one_strand(tiny_lm, hand, hand_run, tmp_path):
-    report = score_variants(str(tiny_lm), hand["genome"], hand["vcf"], tmp_path, prefix="fwd",
-                            options=VariantOptions(device="cpu"))
+    report = score_variants(
+        str(tiny_lm), hand["genome"], hand["vcf"], tmp_path, prefix="fwd", options=VariantOptions(device="cpu")
+    )
     assert report["parameters"]["strand_mode"] == "forward"  # the card's
     row = read_tsv(tmp_path / "fwd.scores.tsv")[0]
     ref = hand["chr1"][49 - W // 2 : 49 + W // 2]
-    assert float(row["p_ref"]) == pytest.approx(load_trained(str(tiny_lm)).predict_proba([ref], both_strands=False)[0],
-                                                abs=2e-6)
+    assert float(row["p_ref"]) == pytest.approx(
+        load_trained(str(tiny_lm)).predict_proba([ref], both_strands=False)[0], abs=2e-6
+    )
 
 
 def test_bcf_input_and_rescoring_a_scored_vcf_give_the_same_scores(tiny_lm, hand, hand_run, tmp_path):
@@ -244,13 +277,13 @@ def test_bcf_input_and_rescoring_a_scored_vcf_give_the_same_scores(tiny_lm, hand
     expected = (hand_run["outdir"] / "cases.scores.tsv").read_text()
     assert (tmp_path / "bcf" / "cases.scores.tsv").read_text() == expected
     again = tmp_path / "again"
-    score_variants(str(tiny_lm), hand["genome"], hand_run["outdir"] / "cases.scored.vcf.gz", again, prefix="cases",
-                   options=options)
+    score_variants(
+        str(tiny_lm), hand["genome"], hand_run["outdir"] / "cases.scored.vcf.gz", again, prefix="cases", options=options
+    )
     assert (again / "cases.scores.tsv").read_text() == expected
     body = vcf_body(again / "cases.scored.vcf.gz")
     assert body == vcf_body(hand_run["outdir"] / "cases.scored.vcf.gz")  # old ENHLM_ values replaced, not doubled
-    assert sum(line.startswith("##INFO=<ID=ENHLM_PREF") for line in
-               gzip.open(again / "cases.scored.vcf.gz", "rt")) == 1
+    assert sum(line.startswith("##INFO=<ID=ENHLM_PREF") for line in gzip.open(again / "cases.scored.vcf.gz", "rt")) == 1
 
 
 def test_unsorted_input_is_scored_without_an_index(tiny_lm, hand, tmp_path):
@@ -281,8 +314,9 @@ BAD_LINES = [
 def test_malformed_vcf_names_file_line_and_reason(tiny_lm, hand, tmp_path, bad, reason):
     vcf = tmp_path / "bad.vcf"
     good = "chr1\t{}\t.\t{}\tG\t.\t.\t."
-    vcf.write_text(HEADER + good.format(20, hand["chr1"][19]) + "\n" + bad + "\n" +
-                   good.format(40, hand["chr1"][39]) + "\n")
+    vcf.write_text(
+        HEADER + good.format(20, hand["chr1"][19]) + "\n" + bad + "\n" + good.format(40, hand["chr1"][39]) + "\n"
+    )
     with pytest.raises(InputError) as error:
         score_variants(str(tiny_lm), hand["genome"], vcf, tmp_path / "out", options=VariantOptions(device="cpu"))
     assert str(error.value).startswith(f"{vcf}: line 9: ") and reason in str(error.value)
@@ -304,8 +338,14 @@ def test_malformed_header_and_missing_file(tiny_lm, hand, tmp_path):
 def test_chunked_runs_merge_to_the_unchunked_output(tiny_lm, hand, hand_run, tmp_path):
     chunks = ["chr1:0-100", "chr1:100-200", "chr2:0-100", "MT:0-60", "unplaced"]
     for number, chunk in enumerate(chunks):
-        score_variants(str(tiny_lm), hand["genome"], hand["vcf"], tmp_path / f"chunk{number}", prefix="cases",
-                       options=VariantOptions(strand_mode="both", chunk=chunk, device="cpu"))
+        score_variants(
+            str(tiny_lm),
+            hand["genome"],
+            hand["vcf"],
+            tmp_path / f"chunk{number}",
+            prefix="cases",
+            options=VariantOptions(strand_mode="both", chunk=chunk, device="cpu"),
+        )
     unplaced = read_tsv(tmp_path / "chunk4" / "cases.scores.tsv")
     assert [r["status"] for r in unplaced] == ["outside_contig", "contig_missing"]
     merged = merge_variants([tmp_path / f"chunk{n}" for n in range(len(chunks))], tmp_path / "merged", prefix="cases")
@@ -325,17 +365,54 @@ def test_chunked_runs_merge_to_the_unchunked_output(tiny_lm, hand, hand_run, tmp
 
 
 def test_cli_variants_and_merge_end_to_end(tiny_lm, hand, tmp_path):
-    result = invoke("variants", "--model", tiny_lm, "--genome", hand["genome"], "--vcf", hand["vcf"], "--outdir",
-                    tmp_path / "a", "--prefix", "cli", "--chunk", "chr1:0-100", "--device", "cpu")
+    result = invoke(
+        "variants",
+        "--model",
+        tiny_lm,
+        "--genome",
+        hand["genome"],
+        "--vcf",
+        hand["vcf"],
+        "--outdir",
+        tmp_path / "a",
+        "--prefix",
+        "cli",
+        "--chunk",
+        "chr1:0-100",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     assert result.output.startswith("cli\trecords=6\talleles=8\tscored=3\t")
     result = invoke("merge-variants", "--input", tmp_path / "a" / "cli", "--outdir", tmp_path / "m", "--prefix", "m")
     assert result.exit_code != 0 and "in no chunk" in result.output
-    result = invoke("variants", "--model", tiny_lm, "--genome", hand["genome"], "--vcf", hand["vcf"], "--outdir",
-                    tmp_path / "b", "--window", 500)
+    result = invoke(
+        "variants",
+        "--model",
+        tiny_lm,
+        "--genome",
+        hand["genome"],
+        "--vcf",
+        hand["vcf"],
+        "--outdir",
+        tmp_path / "b",
+        "--window",
+        500,
+    )
     assert result.exit_code == 1 and "longer than the" in result.output
-    result = invoke("variants", "--model", tiny_lm, "--genome", hand["genome"], "--vcf", hand["vcf"], "--outdir",
-                    tmp_path / "b", "--chunk", "chrX:0-10")
+    result = invoke(
+        "variants",
+        "--model",
+        tiny_lm,
+        "--genome",
+        hand["genome"],
+        "--vcf",
+        hand["vcf"],
+        "--outdir",
+        tmp_path / "b",
+        "--chunk",
+        "chrX:0-10",
+    )
     assert result.exit_code == 1 and "not in the genome" in result.output
     mqc = (tmp_path / "a" / "cli.variants_mqc.tsv").read_text().splitlines()
     assert mqc[-2].startswith("Sample\tRecords\tAlleles\tScored") and mqc[-1].startswith("cli\t6\t8\t3\t")
@@ -356,15 +433,32 @@ def test_snv_in_planted_motif_lowers_p_and_loses_the_site(tmp_path):
     genome.write_text(f">chrP\n{chromosome}\n")
     pos = 150 + 3 + 1  # 1-based: the C of the first TGACTCA (C>G would make TGAGTCA, a hit on -)
     vcf = tmp_path / "motif.vcf"
-    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chrP,length=317>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\t"
-                   f"INFO\nchrP\t{pos}\tsnv\tC\tA\t.\t.\t.\nchrP\t60\tfar\t{chromosome[59]}\t"
-                   f"{other_base(chromosome[59])}\t.\t.\t.\n")
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chrP,length=317>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\t"
+        f"INFO\nchrP\t{pos}\tsnv\tC\tA\t.\t.\t.\nchrP\t60\tfar\t{chromosome[59]}\t"
+        f"{other_base(chromosome[59])}\t.\t.\t.\n"
+    )
     pfm = np.full((7, 4), 0.01)
     for row, base in enumerate("TGACTCA"):
         pfm[row, "ACGT".index(base)] = 0.97
     meme = write_meme({"AP1": pfm}, tmp_path / "ap1.meme")
-    result = invoke("variants", "--model", tmp_path / "model", "--genome", genome, "--vcf", vcf, "--outdir",
-                    tmp_path / "out", "--prefix", "motif", "--motifs", meme, "--device", "cpu")
+    result = invoke(
+        "variants",
+        "--model",
+        tmp_path / "model",
+        "--genome",
+        genome,
+        "--vcf",
+        vcf,
+        "--outdir",
+        tmp_path / "out",
+        "--prefix",
+        "motif",
+        "--motifs",
+        meme,
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     snv, far = read_tsv(tmp_path / "out" / "motif.scores.tsv")
     assert snv["status"] == "scored" and float(snv["delta"]) < 0 and float(snv["logor"]) > 0
@@ -380,9 +474,14 @@ def test_snv_in_planted_motif_lowers_p_and_loses_the_site(tmp_path):
 
 def test_bundled_demo_vcf_every_record_accounted_for(mini_model, tmp_path):
     demo = resource("assets/data/hg19-chr22-demo")
-    report = score_variants(str(mini_model), demo / "chr22_demo.fa.gz", demo / "1kg_phase3_chr22_demo.sites.vcf.gz",
-                            tmp_path, prefix="demo",
-                            options=VariantOptions(window=100, strand_mode="both", device="cpu"))
+    report = score_variants(
+        str(mini_model),
+        demo / "chr22_demo.fa.gz",
+        demo / "1kg_phase3_chr22_demo.sites.vcf.gz",
+        tmp_path,
+        prefix="demo",
+        options=VariantOptions(window=100, strand_mode="both", device="cpu"),
+    )
     assert report["records"] == {"input": 2185, "reported": 2185}
     assert sum(report["alleles"]["by_status"].values()) == report["alleles"]["total"] >= 2185
     assert report["alleles"]["scored"] > 2000

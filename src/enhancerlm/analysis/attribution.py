@@ -57,8 +57,8 @@ def nucleotide_scores(token_scores: np.ndarray, k: int, length: int) -> np.ndarr
     sums = np.zeros((scores.shape[0], length))
     counts = np.zeros(length)
     for shift in range(k):  # nucleotide i + shift is covered by token i
-        sums[:, shift:shift + n_tokens] += scores
-        counts[shift:shift + n_tokens] += 1
+        sums[:, shift : shift + n_tokens] += scores
+        counts[shift : shift + n_tokens] += 1
     means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
     result = _l2_normalise(means)
     return result[0] if single else result
@@ -102,13 +102,22 @@ def language_models(model: Scorer) -> list[LoadedModel]:
     """The language models inside `model`: itself, or an ensemble's language-model members."""
     found = model.language_models()
     if not found:
-        raise InputError(f"{model.card.get('model_id', 'this model')}: attributions need a language model; "
-                         "a k-mer baseline has no attention or embeddings")
+        raise InputError(
+            f"{model.card.get('model_id', 'this model')}: attributions need a language model; "
+            "a k-mer baseline has no attention or embeddings"
+        )
     return found
 
 
-def score_nucleotides(model: Scorer, sequences: Sequence[str], *, method: str = "attention", batch_size: int = 32,
-                      ig_steps: int = 20, device: torch.device | str = "cpu") -> Iterator[np.ndarray]:
+def score_nucleotides(
+    model: Scorer,
+    sequences: Sequence[str],
+    *,
+    method: str = "attention",
+    batch_size: int = 32,
+    ig_steps: int = 20,
+    device: torch.device | str = "cpu",
+) -> Iterator[np.ndarray]:
     """Per-nucleotide scores of each sequence, in order, L2-normalised per sequence.
 
     An ensemble's language-model members are scored separately and averaged per nucleotide.
@@ -131,8 +140,9 @@ def _eager_attention(model: LoadedModel) -> None:
         encoder.set_attn_implementation("eager")
 
 
-def _member_scores(model: LoadedModel, sequences: list[str], method: str, batch_size: int, ig_steps: int,
-                   device) -> list[np.ndarray]:
+def _member_scores(
+    model: LoadedModel, sequences: list[str], method: str, batch_size: int, ig_steps: int, device
+) -> list[np.ndarray]:
     """Nucleotide scores of each sequence under one model, windows averaged where they overlap."""
     window = model.max_nucleotides
     pieces, owners, starts = [], [], []
@@ -154,8 +164,14 @@ def _member_scores(model: LoadedModel, sequences: list[str], method: str, batch_
     return [_l2_normalise(np.divide(s, c, out=np.zeros_like(s), where=c > 0)) for s, c in zip(sums, counts)]
 
 
-def window_scores(model: LoadedModel, windows: list[str], *, method: str = "attention", ig_steps: int = 20,
-                  device: torch.device | str = "cpu") -> list[np.ndarray]:
+def window_scores(
+    model: LoadedModel,
+    windows: list[str],
+    *,
+    method: str = "attention",
+    ig_steps: int = 20,
+    device: torch.device | str = "cpu",
+) -> list[np.ndarray]:
     """Nucleotide scores of windows that each fit the model in one pass, one forward/backward batch."""
     model.classifier.to(device).eval()  # dropout off: attributions of the model as it predicts
     tokens, offsets = model.tokenizer.encode_with_offsets(windows)
@@ -179,8 +195,9 @@ def window_scores(model: LoadedModel, windows: list[str], *, method: str = "atte
 def cls_attention(model: LoadedModel, tokens: TokenBatch) -> torch.Tensor:
     """Last-layer attention from [CLS] (the first token) to every token, summed over heads: (batch, tokens)."""
     _eager_attention(model)
-    output = model.classifier.encoder(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask,
-                                      output_attentions=True)
+    output = model.classifier.encoder(
+        input_ids=tokens.input_ids, attention_mask=tokens.attention_mask, output_attentions=True
+    )
     if not output.attentions:
         raise InputError(f"{model.source}: the encoder returns no attention weights")
     return output.attentions[-1][:, :, 0, :].sum(dim=1)

@@ -84,6 +84,7 @@ def summary_table(evaluations: list[Evaluation]) -> pd.DataFrame:
 
 def _family_order(evaluations: list[Evaluation]) -> list[str]:
     """k-mer models by k, then other single models, the baseline, then ensembles."""
+
     def key(family: str) -> tuple:
         match = re.fullmatch(r"k(\d+)", family)
         if match:
@@ -113,16 +114,23 @@ def paired_tests(best: Evaluation, baseline: Evaluation) -> dict[str, dict]:
         keep = np.ones(len(a), dtype=bool) if subset == "all" else (a["leak"] == "none").to_numpy()
         labels = a["label"].to_numpy()[keep]
         tests[subset] = {
-            "mcnemar": mcnemar_test(a["predicted"].to_numpy()[keep] == labels, b["predicted"].to_numpy()[keep] == labels),
-            "delong": delong_test(labels, a["probability"].to_numpy()[keep], b["probability"].to_numpy()[keep])}
+            "mcnemar": mcnemar_test(
+                a["predicted"].to_numpy()[keep] == labels, b["predicted"].to_numpy()[keep] == labels
+            ),
+            "delong": delong_test(labels, a["probability"].to_numpy()[keep], b["probability"].to_numpy()[keep]),
+        }
     if best.cv_predictions is not None and baseline.cv_predictions is not None:
-        a, b = best.cv_predictions.set_index("id"), baseline.cv_predictions.set_index("id").loc[
-            best.cv_predictions["id"]]
+        a, b = (
+            best.cv_predictions.set_index("id"),
+            baseline.cv_predictions.set_index("id").loc[best.cv_predictions["id"]],
+        )
         labels = a["label"].to_numpy().astype(int)
         called_a = (a["probability"] >= a["threshold"]).astype(int).to_numpy()
         called_b = (b["probability"] >= b["threshold"]).astype(int).to_numpy()
-        tests["cv"] = {"mcnemar": mcnemar_test(called_a == labels, called_b == labels),
-                       "delong": delong_test(labels, a["probability"].to_numpy(), b["probability"].to_numpy())}
+        tests["cv"] = {
+            "mcnemar": mcnemar_test(called_a == labels, called_b == labels),
+            "delong": delong_test(labels, a["probability"].to_numpy(), b["probability"].to_numpy()),
+        }
     return tests
 
 
@@ -131,9 +139,16 @@ def compare_with_baseline(evaluations: list[Evaluation], best: str | None) -> li
     if best is None:
         return []
     baselines = {e.seed: e for e in evaluations if e.family == BASELINE_FAMILY}
-    return [{"seed": e.seed, "model_id": e.model_id, "baseline_id": baselines[e.seed].model_id,
-             "tests": paired_tests(e, baselines[e.seed])}
-            for e in evaluations if e.family == best and e.seed in baselines]
+    return [
+        {
+            "seed": e.seed,
+            "model_id": e.model_id,
+            "baseline_id": baselines[e.seed].model_id,
+            "tests": paired_tests(e, baselines[e.seed]),
+        }
+        for e in evaluations
+        if e.family == best and e.seed in baselines
+    ]
 
 
 def summarise_tests(comparisons: list[dict]) -> dict[str, dict]:
@@ -150,8 +165,14 @@ def summarise_tests(comparisons: list[dict]) -> dict[str, dict]:
             "auc_difference_mean": float(np.mean(differences)) if differences else None,
             "delong_p_max": max(delong_p) if delong_p else None,
             "mcnemar_p_max": max(t["mcnemar"]["p"] for t in per_seed),
-            "accuracy_difference_mean": float(np.mean([(t["mcnemar"]["only_a_correct"] - t["mcnemar"]["only_b_correct"])
-                                                       / t["mcnemar"]["n"] for t in per_seed])),
+            "accuracy_difference_mean": float(
+                np.mean(
+                    [
+                        (t["mcnemar"]["only_a_correct"] - t["mcnemar"]["only_b_correct"]) / t["mcnemar"]["n"]
+                        for t in per_seed
+                    ]
+                )
+            ),
         }
     return summary
 
@@ -166,10 +187,14 @@ def _cell(row: pd.Series | dict, name: str) -> str:
 
 
 def _rows(table: pd.DataFrame, published: pd.DataFrame) -> list[list[str]]:
-    rows = [[r["model"], SUBSETS[r["subset"]], str(r["seeds"]), *(_cell(r, name) for name in METRICS)]
-            for _, r in table.iterrows()]
-    rows += [[f"{r['method']} (published)", "test split", "–", *(_cell(r, name) for name in METRICS)]
-             for _, r in published.iterrows()]
+    rows = [
+        [r["model"], SUBSETS[r["subset"]], str(r["seeds"]), *(_cell(r, name) for name in METRICS)]
+        for _, r in table.iterrows()
+    ]
+    rows += [
+        [f"{r['method']} (published)", "test split", "–", *(_cell(r, name) for name in METRICS)]
+        for _, r in published.iterrows()
+    ]
     return rows
 
 
@@ -181,18 +206,22 @@ def _sentences(report: dict) -> list[str]:
     lines.append(f"Best model: {best} ({report['best_rule']}).")
     for subset, found in report["test_summary"].items():
         p = found["delong_p_max"]
-        auc = ("AUC undefined (one class)" if p is None else
-               f"AUC {found['auc_difference_mean']:+.4f} vs {report['baseline']}, DeLong p ≤ {p:.3g}")
-        lines.append(f"{SUBSETS[subset]}: {auc}; accuracy {found['accuracy_difference_mean']:+.4f}, McNemar p ≤ "
-                     f"{found['mcnemar_p_max']:.3g} (largest p over {found['seeds']} seed(s)).")
+        auc = (
+            "AUC undefined (one class)"
+            if p is None
+            else f"AUC {found['auc_difference_mean']:+.4f} vs {report['baseline']}, DeLong p ≤ {p:.3g}"
+        )
+        lines.append(
+            f"{SUBSETS[subset]}: {auc}; accuracy {found['accuracy_difference_mean']:+.4f}, McNemar p ≤ "
+            f"{found['mcnemar_p_max']:.3g} (largest p over {found['seeds']} seed(s))."
+        )
     return lines
 
 
 def markdown_table(table: pd.DataFrame, published: pd.DataFrame, report: dict) -> str:
     """The table as Markdown (for READMEs and notes), values as mean ± sd over seeds."""
     header = ["model", "evaluated on", "seeds", *METRICS]
-    lines = [f"# Benchmark: {report['dataset']}", "", "| " + " | ".join(header) + " |",
-             "|" + "---|" * len(header)]
+    lines = [f"# Benchmark: {report['dataset']}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(table, published)]
     lines += ["", *(f"- {sentence}" for sentence in _sentences(report))]
     return "\n".join(lines) + "\n"

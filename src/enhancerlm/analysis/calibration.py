@@ -35,8 +35,9 @@ def truth_metrics(called: list[tuple[str, int, int]], truth_path: Path, scanned:
     truth_index = RegionIndex(on_scanned[["chrom", "start", "end"]].itertuples(index=False))
     called_index = RegionIndex(called)
     true_positive = sum(truth_index.overlaps(*region) for region in called)
-    recalled = sum(called_index.overlaps(c, s, e) for c, s, e in on_scanned[["chrom", "start", "end"]].itertuples(
-        index=False))
+    recalled = sum(
+        called_index.overlaps(c, s, e) for c, s, e in on_scanned[["chrom", "start", "end"]].itertuples(index=False)
+    )
     return {
         "path": str(truth_path),
         "truth_regions": len(on_scanned),
@@ -85,8 +86,9 @@ class CalibrationSample:
         return pd.DataFrame({"chrom": self.chroms.astype(str), "start": self.starts, "key": self.keys})
 
 
-def score_shuffled(model, genome: Genome, sample: pd.DataFrame, *, window: int, both_strands: bool,
-                   batch_size: int, device) -> np.ndarray:
+def score_shuffled(
+    model, genome: Genome, sample: pd.DataFrame, *, window: int, both_strands: bool, batch_size: int, device
+) -> np.ndarray:
     """Probabilities (millionths) of dinucleotide-shuffled copies of the sampled windows; each copy is
     shuffled with its window's key as the seed, so it is the same in every run."""
     shuffled = np.empty((len(sample), window), dtype=np.uint8)
@@ -94,20 +96,22 @@ def score_shuffled(model, genome: Genome, sample: pd.DataFrame, *, window: int, 
         text = genome.fetch(chrom, int(start), int(start) + window)
         sequence = _AS_N[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
         shuffled[row] = dinucleotide_shuffle(sequence, np.random.default_rng(int(key)))
-    return to_millionths(model.score_windows(shuffled, both_strands=both_strands, batch_size=batch_size,
-                                       device=device))
+    return to_millionths(model.score_windows(shuffled, both_strands=both_strands, batch_size=batch_size, device=device))
 
 
 def read_calibration(paths: list[Path], size: int) -> pd.DataFrame:
     """The calibration sample of several scans pooled: the `size` windows with the smallest keys."""
-    frames = [pd.read_csv(path, sep="\t", dtype={"chrom": str, "start": np.int64, "key": np.uint64,
-                                                  "probability": str}) for path in paths]
+    frames = [
+        pd.read_csv(path, sep="\t", dtype={"chrom": str, "start": np.int64, "key": np.uint64, "probability": str})
+        for path in paths
+    ]
     table = pd.concat(frames, ignore_index=True).sort_values(["key", "chrom", "start"], kind="stable")
     return table.head(size).reset_index(drop=True)
 
 
 def calibration_tsv(table: pd.DataFrame) -> str:
     lines = ["chrom\tstart\tkey\tprobability"]
-    lines += [f"{c}\t{s}\t{k}\t{p}" for c, s, k, p in table[["chrom", "start", "key", "probability"]].itertuples(
-        index=False)]
+    lines += [
+        f"{c}\t{s}\t{k}\t{p}" for c, s, k, p in table[["chrom", "start", "key", "probability"]].itertuples(index=False)
+    ]
     return "\n".join(lines) + "\n"

@@ -21,18 +21,11 @@ from enhancerlm.formats.fasta import read_fasta
 
 log = logging.getLogger(__name__)
 
-_NEGATIVE_LABEL = re.compile(
-    r"^(non|neg|negative|background|bg|false|no|control)([-_ ]|$)|^non", re.IGNORECASE
-)
+_NEGATIVE_LABEL = re.compile(r"^(non|neg|negative|background|bg|false|no|control)([-_ ]|$)|^non", re.IGNORECASE)
 
 
 def prepare_dataset(
-    rows: pd.DataFrame,
-    *,
-    folds: int = 5,
-    seed: int = 42,
-    max_n_fraction: float = 0.1,
-    positive: str | None = None,
+    rows: pd.DataFrame, *, folds: int = 5, seed: int = 42, max_n_fraction: float = 0.1, positive: str | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Build the table and report for the samplesheet rows of one dataset.
 
@@ -46,9 +39,7 @@ def prepare_dataset(
     table, rejected, inputs = _read_records(rows)
     negative_class = next(c for c in classes if c != positive_class)
     labels = {"0": negative_class, "1": positive_class, "positive_rule": rule}
-    return _assemble(
-        name, table, labels, inputs, rejected, folds=folds, seed=seed, max_n_fraction=max_n_fraction
-    )
+    return _assemble(name, table, labels, inputs, rejected, folds=folds, seed=seed, max_n_fraction=max_n_fraction)
 
 
 def _assemble(
@@ -79,8 +70,7 @@ def _assemble(
     n_fraction = table["sequence"].str.count("N") / table["sequence"].str.len()
     rich = n_fraction > max_n_fraction
     n_rich = [
-        {"id": i, "n_fraction": round(float(f), 4)}
-        for i, f in zip(table["id"][rich], n_fraction[rich], strict=True)
+        {"id": i, "n_fraction": round(float(f), 4)} for i, f in zip(table["id"][rich], n_fraction[rich], strict=True)
     ]
     report: dict[str, Any] = {
         "dataset": name,
@@ -106,9 +96,7 @@ def _assemble(
 def _dataset_name(rows: pd.DataFrame) -> str:
     names = list(dict.fromkeys(rows["dataset"]))
     if len(names) != 1:
-        raise InputError(
-            f"prepare_dataset takes the rows of one dataset, got {len(names)}: {', '.join(names)}"
-        )
+        raise InputError(f"prepare_dataset takes the rows of one dataset, got {len(names)}: {', '.join(names)}")
     return str(names[0])
 
 
@@ -146,17 +134,9 @@ def _read_records(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, str]
                 rejected.append({"source": source, "fasta": row.fasta, "id": record.id, "reason": reason})
                 continue
             kept.append(
-                {
-                    "id": record.id,
-                    "sequence": record.sequence,
-                    "split": row.split,
-                    "class": row.label,
-                    "source": source,
-                }
+                {"id": record.id, "sequence": record.sequence, "split": row.split, "class": row.label, "source": source}
             )
-        inputs.append(
-            {"fasta": row.fasta, "source": source, "class": row.label, "split": row.split, "records": count}
-        )
+        inputs.append({"fasta": row.fasta, "source": source, "class": row.label, "split": row.split, "records": count})
     table = pd.DataFrame(kept, columns=["id", "sequence", "split", "class", "source"])
     return table, rejected, inputs
 
@@ -218,9 +198,7 @@ def _assign_folds(name: str, table: pd.DataFrame, folds: int, seed: int) -> np.n
     if folds < 2:
         raise InputError(f"dataset {name}: folds must be at least 2, got {folds}")
     if n_groups < folds:
-        raise InputError(
-            f"dataset {name}: {n_groups} distinct training sequence group(s), fewer than folds={folds}"
-        )
+        raise InputError(f"dataset {name}: {n_groups} distinct training sequence group(s), fewer than folds={folds}")
     assignment = np.full(len(table), -1, dtype=int)
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     labels = table["label"].to_numpy()[train]
@@ -347,9 +325,7 @@ def _warnings(report: dict[str, Any], max_n_fraction: float) -> list[str]:
     if train_test["total"]:
         lines.append(train_test["message"])
     if train_test["label_conflicts"]:
-        lines.append(
-            f"{train_test['label_conflicts']} leaked test record(s) are labelled differently in train."
-        )
+        lines.append(f"{train_test['label_conflicts']} leaked test record(s) are labelled differently in train.")
     for split, stats in report["duplicates"]["within_split"].items():
         if stats["label_conflicts"]:
             lines.append(
@@ -357,9 +333,7 @@ def _warnings(report: dict[str, Any], max_n_fraction: float) -> list[str]:
                 "(see duplicates.within_split)."
             )
     if report["n_rich"]:
-        lines.append(
-            f"{len(report['n_rich'])} record(s) are over {max_n_fraction:.0%} N; kept, listed under n_rich."
-        )
+        lines.append(f"{len(report['n_rich'])} record(s) are over {max_n_fraction:.0%} N; kept, listed under n_rich.")
     if report["rejected"]:
         lines.append(f"{len(report['rejected'])} record(s) rejected and left out; listed under rejected.")
     if report["renamed_ids"]:

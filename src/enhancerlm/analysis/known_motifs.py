@@ -112,14 +112,18 @@ def scan_motifs(motifs: Sequence[KnownMotif], sequences: Sequence[str], *, thres
     lengths = np.array([len(s) for s in sequences])
     table = table[table["end"].to_numpy() <= lengths[table["sequence_name"].to_numpy(dtype=int)]]
     index = table["motif_idx"].to_numpy(dtype=int)
-    result = pd.DataFrame({
-        "sequence": table["sequence_name"].to_numpy(dtype=int),
-        "motif_id": [motifs[i].id for i in index],
-        "motif_name": [motifs[i].name for i in index],
-        "start": table["start"].to_numpy(dtype=int), "end": table["end"].to_numpy(dtype=int),
-        "strand": table["strand"].to_numpy(), "score": table["score"].to_numpy(dtype=float),
-        "p_value": table["p-value"].to_numpy(dtype=float),
-    })
+    result = pd.DataFrame(
+        {
+            "sequence": table["sequence_name"].to_numpy(dtype=int),
+            "motif_id": [motifs[i].id for i in index],
+            "motif_name": [motifs[i].name for i in index],
+            "start": table["start"].to_numpy(dtype=int),
+            "end": table["end"].to_numpy(dtype=int),
+            "strand": table["strand"].to_numpy(),
+            "score": table["score"].to_numpy(dtype=float),
+            "p_value": table["p-value"].to_numpy(dtype=float),
+        }
+    )
     return result.sort_values(["sequence", "start", "motif_id", "strand"], kind="stable").reset_index(drop=True)
 
 
@@ -136,13 +140,22 @@ def match_motifs(queries: Mapping[str, np.ndarray], targets: Sequence[KnownMotif
         raise InputError("no known motifs to match against")
     tomtom = memelite().tomtom
     with torch_threads_kept():
-        p_values, _, offsets, _, strands = tomtom([np.ascontiguousarray(pfm.T) for pfm in queries.values()],
-                                                  [np.ascontiguousarray(m.pfm.T) for m in targets])
+        p_values, _, offsets, _, strands = tomtom(
+            [np.ascontiguousarray(pfm.T) for pfm in queries.values()], [np.ascontiguousarray(m.pfm.T) for m in targets]
+        )
     rows = []
     for row, name in enumerate(queries):
         p = np.clip(np.nan_to_num(p_values[row], nan=1.0), 0.0, 1.0)
         best = int(np.argmin(p))
-        rows.append({"motif": name, "match_id": targets[best].id, "match_name": targets[best].name,
-                     "match_p": float(p[best]), "match_q": float(bh_qvalues(p)[best]),
-                     "match_orientation": "-" if strands[row, best] else "+", "match_offset": int(offsets[row, best])})
+        rows.append(
+            {
+                "motif": name,
+                "match_id": targets[best].id,
+                "match_name": targets[best].name,
+                "match_p": float(p[best]),
+                "match_q": float(bh_qvalues(p)[best]),
+                "match_orientation": "-" if strands[row, best] else "+",
+                "match_offset": int(offsets[row, best]),
+            }
+        )
     return pd.DataFrame(rows, columns=MATCH_COLUMNS)

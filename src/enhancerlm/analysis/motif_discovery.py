@@ -158,15 +158,13 @@ def pfm_from_instances(instances: list[str], width: int | None = None) -> np.nda
         letters = instance.upper()
         if len(letters) > width:
             cut = (len(letters) - width) // 2
-            letters = letters[cut:cut + width]
+            letters = letters[cut : cut + width]
         start = (width - len(letters)) // 2
         for position, letter in enumerate(letters, start=start):
             if letter in index:
                 counts[position, index[letter]] += 1
     totals = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, totals, out=np.full_like(counts, 0.25), where=totals > 0)
-
-
 
 
 KMER_COLUMNS = ["kmer", "n_attended", "n_present", "attention_p"]
@@ -186,8 +184,15 @@ def decode_kmer(code: int, width: int) -> str:
     return "".join(ALPHABET[(code >> (2 * (width - 1 - i))) & 3] for i in range(width))
 
 
-def attended_kmers(sequences: Sequence[str], scores: Sequence[np.ndarray], *, width: int = 6, min_len: int = 5,
-                   f: float = 1.0, gap: int = 1) -> tuple[pd.DataFrame, float]:
+def attended_kmers(
+    sequences: Sequence[str],
+    scores: Sequence[np.ndarray],
+    *,
+    width: int = 6,
+    min_len: int = 5,
+    f: float = 1.0,
+    gap: int = 1,
+) -> tuple[pd.DataFrame, float]:
     """How often each k-mer (either strand) lies inside a high-attention region, against chance.
 
     For every sequence, regions come from `candidate_regions`; a k-mer occurrence is attended
@@ -197,7 +202,7 @@ def attended_kmers(sequences: Sequence[str], scores: Sequence[np.ndarray], *, wi
     k-mer positions (returned too). A model that ignores a k-mer attends it at that rate.
     """
 
-    n_codes = 4 ** width
+    n_codes = 4**width
     attended = np.zeros(n_codes, dtype=np.int64)
     present = np.zeros(n_codes, dtype=np.int64)
     inside_positions = total_positions = 0
@@ -221,8 +226,15 @@ def attended_kmers(sequences: Sequence[str], scores: Sequence[np.ndarray], *, wi
     rate = inside_positions / total_positions if total_positions else 0.0
     used = np.flatnonzero(present)
     p = stats.binom.sf(attended[used] - 1, present[used], rate) if rate > 0 else np.ones(len(used))
-    table = pd.DataFrame({"kmer": [decode_kmer(int(c), width) for c in used], "n_attended": attended[used],
-                          "n_present": present[used], "attention_p": np.clip(p, 0.0, 1.0)}, columns=KMER_COLUMNS)
+    table = pd.DataFrame(
+        {
+            "kmer": [decode_kmer(int(c), width) for c in used],
+            "n_attended": attended[used],
+            "n_present": present[used],
+            "attention_p": np.clip(p, 0.0, 1.0),
+        },
+        columns=KMER_COLUMNS,
+    )
     return table, rate
 
 
@@ -271,9 +283,21 @@ def containing(group: list[str], sequences: Sequence[str]) -> int:
     return sum(any(form in s for form in forms) for s in sequences)
 
 
-MOTIF_COLUMNS = ["motif", "consensus", "width", "n_candidates", "seed_candidate", "instances_positive",
-                 "instances_negative", "heldout_positive", "heldout_negative", "enrichment_p", "enrichment_q",
-                 *MATCH_COLUMNS[1:], "known"]
+MOTIF_COLUMNS = [
+    "motif",
+    "consensus",
+    "width",
+    "n_candidates",
+    "seed_candidate",
+    "instances_positive",
+    "instances_negative",
+    "heldout_positive",
+    "heldout_negative",
+    "enrichment_p",
+    "enrichment_q",
+    *MATCH_COLUMNS[1:],
+    "known",
+]
 
 
 _COORDINATES = re.compile(r"^(.+)_(\d+)_(\d+)$")
@@ -302,8 +326,12 @@ def model_skill(model, records: pd.DataFrame, *, batch_size: int = 32, device="c
         return {"records": len(records), "auc": None, "p_value": 1.0, "source": records.attrs.get("source")}
     probabilities = model.predict_proba(records["sequence"].tolist(), batch_size=batch_size, device=device)
     p = stats.mannwhitneyu(probabilities[labels == 1], probabilities[labels == 0], alternative="greater").pvalue
-    return {"records": len(records), "auc": float(roc_auc_score(labels, probabilities)), "p_value": float(p),
-            "source": records.attrs.get("source")}
+    return {
+        "records": len(records),
+        "auc": float(roc_auc_score(labels, probabilities)),
+        "p_value": float(p),
+        "source": records.attrs.get("source"),
+    }
 
 
 def _skill_records(table: pd.DataFrame, split: str, heldout: pd.DataFrame) -> pd.DataFrame:

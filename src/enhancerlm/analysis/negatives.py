@@ -61,9 +61,7 @@ def prepare_bed_dataset(
         positives, rejected, rejections = _screen_positives(regions, blacklisted, max_n_fraction, bed)
         if positives.empty:
             first = rejected[0]
-            raise InputError(
-                f"{bed}: all {len(regions)} region(s) rejected, e.g. {first['id']}: {first['reason']}"
-            )
+            raise InputError(f"{bed}: all {len(regions)} region(s) rejected, e.g. {first['id']}: {first['reason']}")
         negatives = gc_matched_negatives(
             reference,
             positives,
@@ -74,9 +72,13 @@ def prepare_bed_dataset(
             max_n_fraction=max_n_fraction,
             seed=seed,
         )
-    table = pd.concat([positives.assign(**{"class": POSITIVE_CLASS, "source": "positives"}),
-                       negatives.assign(**{"class": NEGATIVE_CLASS, "source": "negatives"})],
-                      ignore_index=True)[["id", "sequence", "split", "class", "source"]]
+    table = pd.concat(
+        [
+            positives.assign(**{"class": POSITIVE_CLASS, "source": "positives"}),
+            negatives.assign(**{"class": NEGATIVE_CLASS, "source": "negatives"}),
+        ],
+        ignore_index=True,
+    )[["id", "sequence", "split", "class", "source"]]
     inputs = [
         {"path": str(bed), "role": "positives", "records": len(regions)},
         {"path": str(reference.path), "role": "genome", "contigs": len(reference.sizes)},
@@ -84,12 +86,7 @@ def prepare_bed_dataset(
     if blacklist:
         inputs.append({"path": str(blacklist), "role": "blacklist", "records": len(blacklisted)})
     summary = _negatives_summary(
-        positives,
-        negatives,
-        pools,
-        rejections,
-        per_positive=negatives_per_positive,
-        gc_tolerance=gc_tolerance,
+        positives, negatives, pools, rejections, per_positive=negatives_per_positive, gc_tolerance=gc_tolerance
     )
     labels = {"0": NEGATIVE_CLASS, "1": POSITIVE_CLASS, "positive_rule": "bed"}
     return _assemble(
@@ -105,8 +102,9 @@ def prepare_bed_dataset(
     )
 
 
-def _read_regions(reference: Genome, bed: Path, blacklist: str | os.PathLike | None,
-                  test_chroms: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def _read_regions(
+    reference: Genome, bed: Path, blacklist: str | os.PathLike | None, test_chroms: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The BED's regions with their ids, splits and sequences; the blacklist; the contig pools of each split."""
     regions = read_bed(bed, reference.sizes)
     blacklisted = read_bed(blacklist, reference.sizes) if blacklist else pd.DataFrame(columns=BED_COLUMNS)
@@ -153,9 +151,7 @@ def gc_matched_negatives(
         contigs, weights = candidates[key]
         target = gc_fraction(positive.sequence)
         for _ in range(per_positive if contigs else 0):
-            window = _draw_window(
-                genome, rng, (contigs, weights), length, target, taken, gc_tolerance, max_n_fraction
-            )
+            window = _draw_window(genome, rng, (contigs, weights), length, target, taken, gc_tolerance, max_n_fraction)
             if window is None:
                 break
             chrom, start, sequence, tolerance = window
@@ -217,9 +213,7 @@ def _split_pools(genome: Genome, test_chroms: Sequence[str]) -> dict[str, list[s
     unknown = [chrom for chrom in test_chroms if chrom not in genome.sizes]
     if unknown:
         known = ", ".join(list(genome.sizes)[:5]) + (", ..." if len(genome.sizes) > 5 else "")
-        raise InputError(
-            f"{genome.path}: test chromosome(s) {', '.join(unknown)} not in the genome (it has {known})"
-        )
+        raise InputError(f"{genome.path}: test chromosome(s) {', '.join(unknown)} not in the genome (it has {known})")
     return {
         "train": [chrom for chrom in genome.sizes if chrom not in test_chroms],
         "test": [chrom for chrom in genome.sizes if chrom in test_chroms],

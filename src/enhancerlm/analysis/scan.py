@@ -35,8 +35,9 @@ BLOCK_BYTES = 16 << 20  # at most this much window sequence copied per block
 GROUP_WINDOWS = 4096  # windows scored per call (a multiple of the batch size)
 
 
-def select_contigs(sizes: dict[str, int], include: list[str] | None = None,
-                   exclude: str | None = None) -> tuple[list[str], dict[str, list[str]]]:
+def select_contigs(
+    sizes: dict[str, int], include: list[str] | None = None, exclude: str | None = None
+) -> tuple[list[str], dict[str, list[str]]]:
     """Contigs to scan (sorted by name, the order of every output) and those left out, by reason.
 
     With `include` only those contigs are candidates; `exclude`, a regular expression searched in
@@ -47,12 +48,15 @@ def select_contigs(sizes: dict[str, int], include: list[str] | None = None,
     if include:
         unknown = [name for name in include if name not in sizes]
         if unknown:
-            raise InputError(f"include_contigs: {', '.join(unknown)} not in the genome", parameters=("include_contigs",))
+            raise InputError(
+                f"include_contigs: {', '.join(unknown)} not in the genome", parameters=("include_contigs",)
+            )
     try:
         pattern = re.compile(exclude) if exclude else None
     except re.error as exc:
-        raise InputError(f"exclude_contigs {exclude!r} is not a regular expression: {exc}",
-                         parameters=("exclude_contigs",)) from exc
+        raise InputError(
+            f"exclude_contigs {exclude!r} is not a regular expression: {exc}", parameters=("exclude_contigs",)
+        ) from exc
     excluded: dict[str, list[str]] = {"include_list": [], "pattern": []}
     scanned = []
     for name in sorted(sizes):
@@ -69,34 +73,40 @@ def parse_chunk(text: str, sizes: dict[str, int]) -> tuple[str, int, int]:
     """CONTIG:START-END (0-based, half-open; commas allowed) checked against the genome."""
     match = re.fullmatch(r"(.+):([\d,]+)-([\d,]+)", text.strip())
     if not match:
-        raise InputError(f"chunk {text!r}: expected CONTIG:START-END (0-based, half-open), e.g. chr1:0-10000000",
-                         parameters=("chunk",))
+        raise InputError(
+            f"chunk {text!r}: expected CONTIG:START-END (0-based, half-open), e.g. chr1:0-10000000",
+            parameters=("chunk",),
+        )
     chrom, start, end = match[1], int(match[2].replace(",", "")), int(match[3].replace(",", ""))
     if chrom not in sizes:
         raise InputError(f"chunk {text}: contig {chrom!r} is not in the genome", parameters=("chunk",))
     if start >= end:
         raise InputError(f"chunk {text}: start {start} is not less than end {end}", parameters=("chunk",))
     if end > sizes[chrom]:
-        raise InputError(f"chunk {text}: end {end} is beyond the end of {chrom} ({sizes[chrom]} bp)",
-                         parameters=("chunk",))
+        raise InputError(
+            f"chunk {text}: end {end} is beyond the end of {chrom} ({sizes[chrom]} bp)", parameters=("chunk",)
+        )
     return chrom, start, end
 
 
-def genome_chunks(sizes: dict[str, int], size: int, include: list[str] | None = None,
-                  exclude: str | None = None) -> pd.DataFrame:
+def genome_chunks(
+    sizes: dict[str, int], size: int, include: list[str] | None = None, exclude: str | None = None
+) -> pd.DataFrame:
     """Pieces of at most `size` bp covering every selected contig: chrom, start, end, name (chrom:start-end).
 
     A window belongs to the chunk that holds its start, so `predict --chunk` over these pieces
     scores every window of a whole-genome run exactly once.
     """
     contigs, _ = select_contigs(sizes, include, exclude)
-    rows = [(chrom, start, min(start + size, sizes[chrom])) for chrom in contigs
-            for start in range(0, sizes[chrom], size)]
+    rows = [
+        (chrom, start, min(start + size, sizes[chrom])) for chrom in contigs for start in range(0, sizes[chrom], size)
+    ]
     return pd.DataFrame([(c, s, e, f"{c}:{s}-{e}") for c, s, e in rows], columns=["chrom", "start", "end", "name"])
 
 
-def start_intervals(length: int, window: int, chrom: str, chunk: tuple[str, int, int] | None = None,
-                    regions: RegionIndex | None = None) -> list[tuple[int, int]]:
+def start_intervals(
+    length: int, window: int, chrom: str, chunk: tuple[str, int, int] | None = None, regions: RegionIndex | None = None
+) -> list[tuple[int, int]]:
     """Where window starts may lie on one contig: [low, high) ranges within the chunk and the regions."""
     low, high = 0, length - window + 1
     if chunk:
@@ -105,10 +115,18 @@ def start_intervals(length: int, window: int, chrom: str, chunk: tuple[str, int,
     return [(max(low, s), min(high, e)) for s, e in spans if max(low, s) < min(high, e)]
 
 
-def window_blocks(genome: Genome, contigs: list[str], *, window: int, stride: int,
-                  chunk: tuple[str, int, int] | None = None, regions: RegionIndex | None = None,
-                  blacklist: RegionIndex | None = None, max_n_fraction: float = 0.1,
-                  skipped: dict[str, int] | None = None) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+def window_blocks(
+    genome: Genome,
+    contigs: list[str],
+    *,
+    window: int,
+    stride: int,
+    chunk: tuple[str, int, int] | None = None,
+    regions: RegionIndex | None = None,
+    blacklist: RegionIndex | None = None,
+    max_n_fraction: float = 0.1,
+    skipped: dict[str, int] | None = None,
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """(contig, window starts, windows as an (n, window) ASCII array) along each contig, block by block.
 
     Starts lie on the contig's grid (0, stride, 2*stride, ...); a block reads about 1 Mb of genome,
@@ -138,8 +156,9 @@ def window_blocks(genome: Genome, contigs: list[str], *, window: int, stride: in
                     yield chrom, starts[~rich], np.lib.stride_tricks.sliding_window_view(sequence, window)[offsets]
 
 
-def regroup(blocks: Iterable[tuple[str, np.ndarray, np.ndarray]], size: int
-            ) -> Iterator[tuple[list[tuple[str, np.ndarray]], np.ndarray]]:
+def regroup(
+    blocks: Iterable[tuple[str, np.ndarray, np.ndarray]], size: int
+) -> Iterator[tuple[list[tuple[str, np.ndarray]], np.ndarray]]:
     """The windows of `window_blocks` re-cut into groups of exactly `size` (the last may be smaller), each
     with the (contig, starts) pieces it holds: small blocks (short regions, contig ends) then share full
     batches, and only the scan's very last batch is padded."""
@@ -172,16 +191,16 @@ class Region:
     windows: int = 0
 
 
-def call_regions(frames: Iterable[pd.DataFrame], *, window: int, threshold: float,
-                 merge_gap: int = 0) -> Iterator[Region]:
+def call_regions(
+    frames: Iterable[pd.DataFrame], *, window: int, threshold: float, merge_gap: int = 0
+) -> Iterator[Region]:
     """Runs of windows at or above `threshold`, merged while their window intervals overlap or lie
     within `merge_gap` bp; a region is the union of its windows' intervals."""
     current: Region | None = None
     lowest = threshold_millionths(threshold)
     for frame in frames:
         called = frame[frame["millionths"] >= lowest]
-        for chrom, start, value in zip(called["chrom"], called["window_start"].tolist(),
-                                       called["millionths"].tolist()):
+        for chrom, start, value in zip(called["chrom"], called["window_start"].tolist(), called["millionths"].tolist()):
             if current and (current.chrom != chrom or start - current.end > merge_gap):
                 yield current
                 current = None

@@ -19,8 +19,16 @@ from enhancerlm.core.probability import SCALE, parse_probabilities, to_millionth
 from enhancerlm.formats.genome import Genome
 from enhancerlm.formats.vcf import _NAME_UNSAFE, _SEQUENCE, Allele, ContigMap, Record
 
-STATUSES = ("scored", "contig_missing", "outside_contig", "ref_mismatch", "symbolic_allele", "invalid_allele",
-            "window_off_contig", "too_many_n")
+STATUSES = (
+    "scored",
+    "contig_missing",
+    "outside_contig",
+    "ref_mismatch",
+    "symbolic_allele",
+    "invalid_allele",
+    "window_off_contig",
+    "too_many_n",
+)
 
 
 DELTA_BIN = 0.01  # histogram bin width of the delta distribution
@@ -43,7 +51,7 @@ def allele_windows(context: str, ref_length: int, alt: str, window: int) -> tupl
     start on (at least as far as `window_span` reaches): ALT replaces the REF bases at offset window // 2 and
     the right flank is filled or trimmed to keep `window` bases."""
     offset = window // 2
-    return context[:window], (context[:offset] + alt + context[offset + ref_length:])[:window]
+    return context[:window], (context[:offset] + alt + context[offset + ref_length :])[:window]
 
 
 def changed_spans(ref: str, alt: str, offset: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -103,8 +111,11 @@ class AlleleScorer:
                 continue
             chrom, pos = self.contigs.resolve(record.chrom), record.pos - 1
             size = self.genome.sizes[chrom]
-            spans = {i: window_span(pos, len(record.ref), len(record.alts[i]), self.window)
-                     for i, a in enumerate(alleles) if not a.status}
+            spans = {
+                i: window_span(pos, len(record.ref), len(record.alts[i]), self.window)
+                for i, a in enumerate(alleles)
+                if not a.status
+            }
             start, end = pos - self.window // 2, max(high for _, high in spans.values())
             context = self.genome.fetch(chrom, start, min(end, size)) if start >= 0 else ""  # off-contig: unused
             ref_row = None
@@ -121,8 +132,17 @@ class AlleleScorer:
                     ref_row = len(rows)
                     rows.append(ref_window.encode("ascii"))
                 rows.append(alt_window.encode("ascii"))
-                pending.append((alleles[i], ref_row, len(rows) - 1, ref_window, alt_window, record.ref.upper(),
-                                record.alts[i].upper()))
+                pending.append(
+                    (
+                        alleles[i],
+                        ref_row,
+                        len(rows) - 1,
+                        ref_window,
+                        alt_window,
+                        record.ref.upper(),
+                        record.alts[i].upper(),
+                    )
+                )
         if pending:
             millionths = self._probabilities(rows)
             for allele, ref_row, alt_row, *_ in pending:
@@ -138,8 +158,11 @@ class AlleleScorer:
         for first in range(0, len(rows), step):
             part = rows[first : first + step]
             windows = _AS_N[np.frombuffer(b"".join(part), dtype=np.uint8).reshape(len(part), self.window)]
-            millionths += to_millionths(self.model.score_windows(windows, both_strands=self.both_strands,
-                                                      batch_size=self.batch_size, device=self.device)).tolist()
+            millionths += to_millionths(
+                self.model.score_windows(
+                    windows, both_strands=self.both_strands, batch_size=self.batch_size, device=self.device
+                )
+            ).tolist()
             if self.progress:
                 self.progress(len(part))
         return millionths
@@ -202,14 +225,10 @@ def _site_items(sites: dict) -> str:
     if not sites:
         return "."
     items = sorted(sites.items(), key=lambda item: (item[1], item[0]))
-    return "|".join(f"{_NAME_UNSAFE.sub('_', motif_id)}:{_NAME_UNSAFE.sub('_', name)}:{strand}:{p:.3g}"
-                    for (motif_id, name, strand), p in items)
-
-
-
-
-
-
+    return "|".join(
+        f"{_NAME_UNSAFE.sub('_', motif_id)}:{_NAME_UNSAFE.sub('_', name)}:{strand}:{p:.3g}"
+        for (motif_id, name, strand), p in items
+    )
 
 
 class DeltaCounts:
@@ -227,13 +246,23 @@ class DeltaCounts:
         edges = np.arange(0, 2 * SCALE, width)
         counts = np.add.reduceat(self.counts[: 2 * SCALE], edges)
         counts[-1] += self.counts[2 * SCALE]  # delta 1.0 goes into the last bin
-        result = {"scored": total, "bin_width": DELTA_BIN, "bins": [round(edge / SCALE - 1, 2) for edge in edges],
-                  "counts": counts.tolist(), "quantiles": {}, "mean": None, "min": None, "max": None}
+        result = {
+            "scored": total,
+            "bin_width": DELTA_BIN,
+            "bins": [round(edge / SCALE - 1, 2) for edge in edges],
+            "counts": counts.tolist(),
+            "quantiles": {},
+            "mean": None,
+            "min": None,
+            "max": None,
+        }
         if total:
             cumulative = np.cumsum(self.counts)
             present = np.flatnonzero(self.counts)
-            result["quantiles"] = {str(q): (int(np.searchsorted(cumulative, max(1, math.ceil(q * total)))) - SCALE)
-                                   / SCALE for q in QUANTILES}
+            result["quantiles"] = {
+                str(q): (int(np.searchsorted(cumulative, max(1, math.ceil(q * total)))) - SCALE) / SCALE
+                for q in QUANTILES
+            }
             result["mean"] = float(self.counts @ (np.arange(2 * SCALE + 1) - SCALE)) / SCALE / total
             result["min"], result["max"] = (int(present[0]) - SCALE) / SCALE, (int(present[-1]) - SCALE) / SCALE
         return result
@@ -262,10 +291,19 @@ def summarise_scores(tsv: Path) -> dict:
         deltas.add(scored["delta_millionths"].to_numpy(dtype=np.int64))
         gains = _top([gains, scored[scored["delta_millionths"] > 0]], largest=True)
         losses = _top([losses, scored[scored["delta_millionths"] < 0]], largest=False)
-    return {"records": records, "alleles": {"total": alleles, "scored": statuses["scored"],
-                                            "skipped": alleles - statuses["scored"], "by_status": statuses},
-            "tfbs": {"alleles_with_loss": with_loss, "alleles_with_gain": with_gain},
-            "delta_distribution": deltas.summary(), "top_gains": _top_rows(gains), "top_losses": _top_rows(losses)}
+    return {
+        "records": records,
+        "alleles": {
+            "total": alleles,
+            "scored": statuses["scored"],
+            "skipped": alleles - statuses["scored"],
+            "by_status": statuses,
+        },
+        "tfbs": {"alleles_with_loss": with_loss, "alleles_with_gain": with_gain},
+        "delta_distribution": deltas.summary(),
+        "top_gains": _top_rows(gains),
+        "top_losses": _top_rows(losses),
+    }
 
 
 def _top(frames: list[pd.DataFrame], *, largest: bool) -> pd.DataFrame:
@@ -274,16 +312,30 @@ def _top(frames: list[pd.DataFrame], *, largest: bool) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     frame = pd.concat(frames) if len(frames) > 1 else frames[0]
-    return frame.sort_values(["delta_millionths", "record_number", "allele_number"],
-                             ascending=[not largest, True, True], kind="stable").head(TOP)
+    return frame.sort_values(
+        ["delta_millionths", "record_number", "allele_number"], ascending=[not largest, True, True], kind="stable"
+    ).head(TOP)
 
 
 def _top_rows(frame: pd.DataFrame) -> list[dict]:
     rows = []
     for row in frame.to_dict("records"):
-        rows.append({"chrom": row["chrom"], "pos": int(row["pos"]), "id": row["id"], "ref": row["ref"],
-                     "alt": row["alt"], "allele_index": int(row["allele_index"]), "record": int(row["record"]),
-                     "p_ref": float(row["p_ref"]), "p_alt": float(row["p_alt"]), "delta": float(row["delta"]),
-                     "diff": float(row["diff"]), "logor": float(row["logor"]),
-                     "tfbs_gain": row["tfbs_gain"] or None, "tfbs_loss": row["tfbs_loss"] or None})
+        rows.append(
+            {
+                "chrom": row["chrom"],
+                "pos": int(row["pos"]),
+                "id": row["id"],
+                "ref": row["ref"],
+                "alt": row["alt"],
+                "allele_index": int(row["allele_index"]),
+                "record": int(row["record"]),
+                "p_ref": float(row["p_ref"]),
+                "p_alt": float(row["p_alt"]),
+                "delta": float(row["delta"]),
+                "diff": float(row["diff"]),
+                "logor": float(row["logor"]),
+                "tfbs_gain": row["tfbs_gain"] or None,
+                "tfbs_loss": row["tfbs_loss"] or None,
+            }
+        )
     return rows

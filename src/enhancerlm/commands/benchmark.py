@@ -47,11 +47,18 @@ def read_evaluations(directory: str | Path, dataset: str | None = None) -> list[
         cv_path = directory / f"{prefix}.cv.json"
         seed = metrics.get("seed")
         match = _SEED_SUFFIX.search(metrics["model_id"])
-        evaluations.append(Evaluation(
-            model_id=metrics["model_id"], dataset=name, family=model_family(metrics["model_id"], name),
-            seed=seed if seed is not None else (int(match.group(1)) if match else None), metrics=metrics,
-            predictions=predictions, cv=json.loads(cv_path.read_text()) if cv_path.exists() else None,
-            cv_predictions=_read_table(directory / f"{prefix}.cv_predictions.tsv", required=False)))
+        evaluations.append(
+            Evaluation(
+                model_id=metrics["model_id"],
+                dataset=name,
+                family=model_family(metrics["model_id"], name),
+                seed=seed if seed is not None else (int(match.group(1)) if match else None),
+                metrics=metrics,
+                predictions=predictions,
+                cv=json.loads(cv_path.read_text()) if cv_path.exists() else None,
+                cv_predictions=_read_table(directory / f"{prefix}.cv_predictions.tsv", required=False),
+            )
+        )
     if not evaluations:
         raise InputError(f"{directory}: no *.metrics.json" + (f" of dataset {dataset}" if dataset else ""))
     datasets = sorted({e.dataset for e in evaluations})
@@ -70,16 +77,28 @@ def _read_table(path: Path, *, required: bool) -> pd.DataFrame | None:
 
 def read_published(path: str | Path, dataset: str) -> pd.DataFrame:
     """Published results for this dataset (columns dataset, method, Acc, Sn, Sp, MCC, AUC, note)."""
-    table = pd.read_csv(path, sep="\t", comment="#", dtype={"dataset": str, "method": str, "note": str},
-                        keep_default_na=False, na_values=[""])
+    table = pd.read_csv(
+        path,
+        sep="\t",
+        comment="#",
+        dtype={"dataset": str, "method": str, "note": str},
+        keep_default_na=False,
+        na_values=[""],
+    )
     missing = {"dataset", "method", *METRICS} - set(table.columns)
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
     return table[table["dataset"] == dataset].reset_index(drop=True)
 
 
-def run_benchmark(evaluations_dir: str | Path, outdir: str | Path, *, dataset: str | None = None,
-                  prefix: str | None = None, published: str | Path | None = None) -> dict[str, Path]:
+def run_benchmark(
+    evaluations_dir: str | Path,
+    outdir: str | Path,
+    *,
+    dataset: str | None = None,
+    prefix: str | None = None,
+    published: str | Path | None = None,
+) -> dict[str, Path]:
     """Write NAME.benchmark.tsv, NAME.benchmark.json, NAME.benchmark.md and NAME.benchmark_mqc.html."""
     evaluations = read_evaluations(evaluations_dir, dataset)
     name = evaluations[0].dataset
@@ -89,11 +108,18 @@ def run_benchmark(evaluations_dir: str | Path, outdir: str | Path, *, dataset: s
     comparisons = compare_with_baseline(evaluations, best)
     published_rows = read_published(published or resource(PUBLISHED), name)
     warnings = sorted({w for e in evaluations for w in e.metrics.get("warnings", [])})
-    report = {"dataset": name, "models": sorted(e.model_id for e in evaluations), "best": best,
-              "best_rule": reason, "baseline": BASELINE_FAMILY, "warnings": warnings,
-              "table": table.replace({np.nan: None}).to_dict(orient="records"),
-              "paired_tests": comparisons, "published": published_rows.replace({np.nan: None}).to_dict(orient="records"),
-              "test_summary": summarise_tests(comparisons)}
+    report = {
+        "dataset": name,
+        "models": sorted(e.model_id for e in evaluations),
+        "best": best,
+        "best_rule": reason,
+        "baseline": BASELINE_FAMILY,
+        "warnings": warnings,
+        "table": table.replace({np.nan: None}).to_dict(orient="records"),
+        "paired_tests": comparisons,
+        "published": published_rows.replace({np.nan: None}).to_dict(orient="records"),
+        "test_summary": summarise_tests(comparisons),
+    }
     outdir = Path(outdir)
     return {
         "tsv": write_tsv(outdir / f"{prefix}.benchmark.tsv", table),
@@ -107,8 +133,15 @@ def multiqc_section(table: pd.DataFrame, published: pd.DataFrame, report: dict) 
     """MultiQC custom content: the benchmark table beside the published rows, and the paired tests."""
     name = report["dataset"]
     notes = "".join(f"<li>{html.escape(sentence)}</li>" for sentence in _sentences(report))
-    description = ("Mean ± standard deviation over seeds, on the whole test split, on its leak-free records, and in "
-                   "cross-validation on the training set; published results below.")
+    description = (
+        "Mean ± standard deviation over seeds, on the whole test split, on its leak-free records, and in "
+        "cross-validation on the training set; published results below."
+    )
     body = html_table("enhancerlm-benchmark", ["model", "evaluated on", "seeds", *METRICS], _rows(table, published))
-    return html_section(BENCHMARK_SECTION, f"enhancerlm_benchmark_{name}", f"Benchmark: {name}", description,
-                        body + f"<ul>{notes}</ul>\n")
+    return html_section(
+        BENCHMARK_SECTION,
+        f"enhancerlm_benchmark_{name}",
+        f"Benchmark: {name}",
+        description,
+        body + f"<ul>{notes}</ul>\n",
+    )

@@ -42,8 +42,10 @@ def build_ensemble(
         if not card:
             raise InputError(f"{directory}: not a trained enhancerlm model (no {CARD_FILE})")
     if len({tuple(sorted(c["labels"].items())) for c in cards}) != 1:
-        raise InputError("the members were trained on different labels: " +
-                         "; ".join(f"{c['model_id']}: {c['labels']}" for c in cards))
+        raise InputError(
+            "the members were trained on different labels: "
+            + "; ".join(f"{c['model_id']}: {c['labels']}" for c in cards)
+        )
     table = read_dataset(dataset)
     train = table[table["split"] == "train"].reset_index(drop=True)  # test records go no further
     members = [load_trained(str(d)) for d in member_dirs]
@@ -59,12 +61,23 @@ def build_ensemble(
         "labels": cards[0]["labels"],
         "window": max(c.get("window", 0) for c in cards),
         "strand_mode": "per member",
-        "members": [{"model_id": c["model_id"], "path": f"{MEMBERS_DIR}/{member_id}", "type": c.get("type"),
-                     "kmer": c.get("kmer"), "base_model": c.get("base_model"), "seed": c.get("hyperparameters", {}).get("seed"),
-                     "weights_sha256": c.get("weights_sha256")}
-                    for c, member_id in zip(cards, ids)],
-        "training_data": {"dataset": Path(dataset).name, "train_records": len(train),
-                          "train_sha256": _train_digest(train)},
+        "members": [
+            {
+                "model_id": c["model_id"],
+                "path": f"{MEMBERS_DIR}/{member_id}",
+                "type": c.get("type"),
+                "kmer": c.get("kmer"),
+                "base_model": c.get("base_model"),
+                "seed": c.get("hyperparameters", {}).get("seed"),
+                "weights_sha256": c.get("weights_sha256"),
+            }
+            for c, member_id in zip(cards, ids)
+        ],
+        "training_data": {
+            "dataset": Path(dataset).name,
+            "train_records": len(train),
+            "train_sha256": _train_digest(train),
+        },
         "versions": software_versions(),
         **fitted,
     }
@@ -73,8 +86,9 @@ def build_ensemble(
         for directory, member_id in zip(member_dirs, ids):
             shutil.copytree(directory, staging / MEMBERS_DIR / member_id, ignore=shutil.ignore_patterns("checkpoint"))
         if cross_validated:
-            card["cross_validation"] = cross_validate_ensemble(method, out_of_fold_predictions(member_dirs, train),
-                                                               train, staging)
+            card["cross_validation"] = cross_validate_ensemble(
+                method, out_of_fold_predictions(member_dirs, train), train, staging
+            )
         write_json(staging / CARD_FILE, card)
     return card
 

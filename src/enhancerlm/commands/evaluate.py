@@ -19,6 +19,7 @@ from enhancerlm.models.scorer import load_trained
 
 log = logging.getLogger(__name__)
 
+
 def subsets(table: pd.DataFrame) -> dict[str, np.ndarray]:
     """Boolean masks of the named subsets: all, leak_free (no copy of a training record), each source."""
     masks = {"all": np.ones(len(table), dtype=bool), "leak_free": (table["leak"] == "none").to_numpy()}
@@ -47,15 +48,27 @@ def write_evaluation(
     outdir = Path(outdir)
     report = evaluation_report(table, probabilities, threshold)
     labels = table["label"].to_numpy()
-    metrics = {"model_id": model_id, **provenance, "threshold": threshold, "warnings": leak_warnings(table),
-               "subsets": report}
+    metrics = {
+        "model_id": model_id,
+        **provenance,
+        "threshold": threshold,
+        "warnings": leak_warnings(table),
+        "subsets": report,
+    }
     for warning in metrics["warnings"]:
         log.warning("%s: %s", model_id, warning)
-    predictions = pd.DataFrame({
-        "id": table["id"], "split": table["split"], "source": table["source"], "class": table["class"],
-        "label": labels, "probability": np.round(probabilities, 6),
-        "predicted": (probabilities >= threshold).astype(int), "leak": table["leak"],
-    })
+    predictions = pd.DataFrame(
+        {
+            "id": table["id"],
+            "split": table["split"],
+            "source": table["source"],
+            "class": table["class"],
+            "label": labels,
+            "probability": np.round(probabilities, 6),
+            "predicted": (probabilities >= threshold).astype(int),
+            "leak": table["leak"],
+        }
+    )
     paths = {
         "metrics": write_json(outdir / f"{prefix}.metrics.json", metrics),
         "predictions": write_tsv(outdir / f"{prefix}.predictions.tsv", predictions),
@@ -64,14 +77,29 @@ def write_evaluation(
     }
     if report["all"]["auc"] is not None:
         curve = curves(labels, probabilities)
-        for name, title, xlab, ylab in (("roc", "ROC curves", "False positive rate", "True positive rate"),
-                                        ("pr", "Precision-recall curves", "Recall", "Precision")):
-            paths[name] = write_json(outdir / f"{prefix}.{name}_mqc.json", {
-                "id": f"enhancerlm_{name}", "section_name": title, "plot_type": "linegraph",
-                "pconfig": {"id": f"enhancerlm_{name}_plot", "title": f"enhancerlm: {title}",
-                            "xlab": xlab, "ylab": ylab, "xmin": 0, "xmax": 1, "ymin": 0, "ymax": 1},
-                "data": {model_id: curve[name]},
-            })
+        for name, title, xlab, ylab in (
+            ("roc", "ROC curves", "False positive rate", "True positive rate"),
+            ("pr", "Precision-recall curves", "Recall", "Precision"),
+        ):
+            paths[name] = write_json(
+                outdir / f"{prefix}.{name}_mqc.json",
+                {
+                    "id": f"enhancerlm_{name}",
+                    "section_name": title,
+                    "plot_type": "linegraph",
+                    "pconfig": {
+                        "id": f"enhancerlm_{name}_plot",
+                        "title": f"enhancerlm: {title}",
+                        "xlab": xlab,
+                        "ylab": ylab,
+                        "xmin": 0,
+                        "xmax": 1,
+                        "ymin": 0,
+                        "ymax": 1,
+                    },
+                    "data": {model_id: curve[name]},
+                },
+            )
     return paths
 
 
@@ -82,11 +110,17 @@ def leak_warnings(table: pd.DataFrame) -> list[str]:
         return []
     by_class = ", ".join(f"{n} {name}" for name, n in table.loc[leaked, "class"].value_counts().sort_index().items())
     clean_classes = sorted(table.loc[~leaked, "class"].unique())
-    note = ("it has one class only, so only " + ("specificity" if set(table.loc[~leaked, "label"]) == {0}
-                                                  else "sensitivity") + " is defined there"
-            if len(clean_classes) == 1 else "report it beside the whole split")
-    return [f"LEAK: {int(leaked.sum())} of {len(table)} scored records ({by_class}) copy a training record; the "
-            f"'all' metrics include them. The leak_free subset holds the other {int((~leaked).sum())}: {note}."]
+    note = (
+        "it has one class only, so only "
+        + ("specificity" if set(table.loc[~leaked, "label"]) == {0} else "sensitivity")
+        + " is defined there"
+        if len(clean_classes) == 1
+        else "report it beside the whole split"
+    )
+    return [
+        f"LEAK: {int(leaked.sum())} of {len(table)} scored records ({by_class}) copy a training record; the "
+        f"'all' metrics include them. The leak_free subset holds the other {int((~leaked).sum())}: {note}."
+    ]
 
 
 def evaluate_model(
@@ -109,13 +143,26 @@ def evaluate_model(
     table = table[table["split"] == split].reset_index(drop=True)
     if table.empty:
         raise InputError(f"{dataset}: no records in split {split!r}")
-    probabilities = model.predict_proba(table["sequence"].tolist(), batch_size=batch_size,
-                                        device=resolve_device(device))
+    probabilities = model.predict_proba(
+        table["sequence"].tolist(), batch_size=batch_size, device=resolve_device(device)
+    )
     chosen = model.card["threshold"] if threshold is None else threshold
-    provenance = {"dataset": str(dataset), "split": split, "strand_mode": model.card.get("strand_mode"),
-                  "weights_sha256": model.card.get("weights_sha256"), "seed": _seed(model.card)}
-    paths = write_evaluation(table, probabilities, chosen, model_id=model.card["model_id"], outdir=outdir,
-                             prefix=prefix, provenance=provenance)
+    provenance = {
+        "dataset": str(dataset),
+        "split": split,
+        "strand_mode": model.card.get("strand_mode"),
+        "weights_sha256": model.card.get("weights_sha256"),
+        "seed": _seed(model.card),
+    }
+    paths = write_evaluation(
+        table,
+        probabilities,
+        chosen,
+        model_id=model.card["model_id"],
+        outdir=outdir,
+        prefix=prefix,
+        provenance=provenance,
+    )
     return {**paths, **copy_cross_validation(Path(model_spec), Path(outdir), prefix)}
 
 

@@ -50,8 +50,17 @@ from enhancerlm.models.scorer import load_trained
 
 log = logging.getLogger(__name__)
 
-def scan_fasta(source: str, fasta: str | os.PathLike, output: str | os.PathLike, *, release: str = JASPAR_RELEASE,
-               tax_group: str = TAX_GROUP, threshold: float = 1e-4, batch: int = 1000) -> int:
+
+def scan_fasta(
+    source: str,
+    fasta: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    release: str = JASPAR_RELEASE,
+    tax_group: str = TAX_GROUP,
+    threshold: float = 1e-4,
+    batch: int = 1000,
+) -> int:
     """FIMO hits of known motifs in every record of a FASTA file, streamed `batch` records at a time into
     a TSV (atomically; column `sequence` holds the record id). Returns the number of hits."""
 
@@ -95,8 +104,14 @@ class MotifOptions:
     device: str = "auto"
 
 
-def discover_motifs(model_spec: str, dataset: str | os.PathLike, outdir: str | os.PathLike, *, prefix: str,
-                    options: MotifOptions = MotifOptions()) -> dict:
+def discover_motifs(
+    model_spec: str,
+    dataset: str | os.PathLike,
+    outdir: str | os.PathLike,
+    *,
+    prefix: str,
+    options: MotifOptions = MotifOptions(),
+) -> dict:
     """Find the motifs a model relies on, test them honestly, match them to known motifs, write everything.
 
     Nucleotide scores (attention or integrated gradients) of the split's positives give
@@ -121,31 +136,47 @@ def discover_motifs(model_spec: str, dataset: str | os.PathLike, outdir: str | o
     held_pos = heldout.loc[heldout["label"] == 1, "sequence"].tolist()
     held_neg = heldout.loc[heldout["label"] == 0, "sequence"].tolist()
     device = resolve_device(options.device)
-    skill = model_skill(model, _skill_records(records, options.split, heldout), batch_size=options.batch_size,
-                        device=device)
+    skill = model_skill(
+        model, _skill_records(records, options.split, heldout), batch_size=options.batch_size, device=device
+    )
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = motif_paths(outdir, prefix)
     sequences = positives["sequence"].tolist()
-    scores = score_nucleotides(model, sequences, method=options.method, batch_size=options.batch_size,
-                               ig_steps=options.ig_steps, device=device)
+    scores = score_nucleotides(
+        model, sequences, method=options.method, batch_size=options.batch_size, ig_steps=options.ig_steps, device=device
+    )
     discovery_scores = write_tracks(paths["tracks"], positives["id"].tolist(), scores, is_discovery)
     discovery_sequences = [s for s, d in zip(sequences, is_discovery) if d]
-    kmers, rate = attended_kmers(discovery_sequences, discovery_scores, width=options.kmer_length,
-                                 min_len=options.min_len, f=options.f, gap=options.gap)
+    kmers, rate = attended_kmers(
+        discovery_sequences,
+        discovery_scores,
+        width=options.kmer_length,
+        min_len=options.min_len,
+        f=options.f,
+        gap=options.gap,
+    )
     skilled = skill["p_value"] <= options.max_skill_p
     if not skilled:
-        log.warning("%s separates held-out positives from negatives no better than chance (AUC %.3f, p = %.2g): "
-                    "its attributions are not evidence, so no motif is reported", model_spec, skill["auc"],
-                    skill["p_value"])
+        log.warning(
+            "%s separates held-out positives from negatives no better than chance (AUC %.3f, p = %.2g): "
+            "its attributions are not evidence, so no motif is reported",
+            model_spec,
+            skill["auc"],
+            skill["p_value"],
+        )
     candidates = pick_candidates(kmers, min_count=options.min_count, max_p=options.attention_p) if skilled else []
-    tested = hypergeometric_enrichment(candidates, held_pos, held_neg) if candidates else pd.DataFrame(
-        columns=ENRICHMENT_COLUMNS)
+    tested = (
+        hypergeometric_enrichment(candidates, held_pos, held_neg)
+        if candidates
+        else pd.DataFrame(columns=ENRICHMENT_COLUMNS)
+    )
     tested = tested.merge(kmers.rename(columns={"kmer": "candidate"}), on="candidate", how="left")
     significant = tested[tested["q_value"] < options.max_q].sort_values(["p_value", "candidate"], kind="stable")
     groups = merge_candidates(significant["candidate"].tolist(), options.min_len, both_strands=True)
-    rows, pfms = motif_rows(groups, significant.set_index("candidate"), prefix, sequences, negatives, held_pos,
-                            held_neg, options)
+    rows, pfms = motif_rows(
+        groups, significant.set_index("candidate"), prefix, sequences, negatives, held_pos, held_neg, options
+    )
     known = load_motifs(options.known_motifs, release=options.jaspar_release, tax_group=options.tax_group)
     matches = match_motifs(pfms, known)
     motifs = pd.DataFrame(rows, columns=MOTIF_COLUMNS[:11])
@@ -153,15 +184,28 @@ def discover_motifs(model_spec: str, dataset: str | os.PathLike, outdir: str | o
     motifs["known"] = (motifs["match_q"] < options.match_q).astype(bool)
     motifs = motifs[MOTIF_COLUMNS]
     report = {
-        "prefix": prefix, "version": __version__, "model": model_spec, "model_id": model.card.get("model_id", prefix),
-        "weights_sha256": model.card.get("weights_sha256"), "dataset": str(dataset),
+        "prefix": prefix,
+        "version": __version__,
+        "model": model_spec,
+        "model_id": model.card.get("model_id", prefix),
+        "weights_sha256": model.card.get("weights_sha256"),
+        "dataset": str(dataset),
         "parameters": {k: v for k, v in options.__dict__.items() if k not in ("batch_size", "device")},
         "skill": {**skill, "passed": bool(skilled)},
-        "counts": {"positives": len(positives), "negatives": len(negatives),
-                   "discovery_positives": int(is_discovery.sum()), "heldout_positives": len(held_pos),
-                   "heldout_negatives": len(held_neg), "attended_fraction": rate, "kmers_seen": len(kmers),
-                   "candidates": len(candidates), "significant": len(significant), "merged": len(groups),
-                   "motifs": len(motifs), "known": int(motifs["known"].sum())},
+        "counts": {
+            "positives": len(positives),
+            "negatives": len(negatives),
+            "discovery_positives": int(is_discovery.sum()),
+            "heldout_positives": len(held_pos),
+            "heldout_negatives": len(held_neg),
+            "attended_fraction": rate,
+            "kmers_seen": len(kmers),
+            "candidates": len(candidates),
+            "significant": len(significant),
+            "merged": len(groups),
+            "motifs": len(motifs),
+            "known": int(motifs["known"].sum()),
+        },
         "motifs": motifs.to_dict(orient="records"),
         "outputs": {key: path.name for key, path in paths.items()},
     }
@@ -169,8 +213,16 @@ def discover_motifs(model_spec: str, dataset: str | os.PathLike, outdir: str | o
     return report
 
 
-def motif_rows(groups: list[list[str]], best: pd.DataFrame, prefix: str, sequences: list[str], negatives: list[str],
-               held_pos: list[str], held_neg: list[str], options: MotifOptions) -> tuple[list[dict], dict]:
+def motif_rows(
+    groups: list[list[str]],
+    best: pd.DataFrame,
+    prefix: str,
+    sequences: list[str],
+    negatives: list[str],
+    held_pos: list[str],
+    held_neg: list[str],
+    options: MotifOptions,
+) -> tuple[list[dict], dict]:
     """One motif per group of merged candidates with enough instances in the positives: its table row and PFM."""
     rows, pfms = [], {}
     for group in groups:
@@ -180,16 +232,27 @@ def motif_rows(groups: list[list[str]], best: pd.DataFrame, prefix: str, sequenc
         name = f"{prefix}_motif{len(pfms) + 1}"
         pfms[name] = pfm_from_instances(instances)
         seed_row = best.loc[canonical_sequence(group[0])]
-        rows.append({"motif": name, "consensus": consensus(pfms[name]), "width": pfms[name].shape[0],
-                     "n_candidates": len(group), "seed_candidate": group[0], "instances_positive": len(instances),
-                     "instances_negative": len(motif_instances(group, negatives, options.motif_width)),
-                     "heldout_positive": containing(group, held_pos), "heldout_negative": containing(group, held_neg),
-                     "enrichment_p": float(seed_row["p_value"]), "enrichment_q": float(seed_row["q_value"])})
+        rows.append(
+            {
+                "motif": name,
+                "consensus": consensus(pfms[name]),
+                "width": pfms[name].shape[0],
+                "n_candidates": len(group),
+                "seed_candidate": group[0],
+                "instances_positive": len(instances),
+                "instances_negative": len(motif_instances(group, negatives, options.motif_width)),
+                "heldout_positive": containing(group, held_pos),
+                "heldout_negative": containing(group, held_neg),
+                "enrichment_p": float(seed_row["p_value"]),
+                "enrichment_q": float(seed_row["q_value"]),
+            }
+        )
     return rows, pfms
 
 
-def write_motif_outputs(paths: dict[str, Path], report: dict, pfms: dict, motifs: pd.DataFrame,
-                        tested: pd.DataFrame) -> None:
+def write_motif_outputs(
+    paths: dict[str, Path], report: dict, pfms: dict, motifs: pd.DataFrame, tested: pd.DataFrame
+) -> None:
     """The MEME file, tables, logos and MultiQC files of a discovery; the JSON report last."""
     nsites = {row["motif"]: row["instances_positive"] for row in motifs.to_dict(orient="records")}
     write_meme(pfms, paths["meme"], nsites=nsites)
@@ -212,11 +275,16 @@ def _check_options(options: MotifOptions) -> None:
 
 
 def motif_paths(outdir: Path, prefix: str) -> dict[str, Path]:
-    return {"meme": outdir / f"{prefix}.motifs.meme", "motifs": outdir / f"{prefix}.motifs.tsv",
-            "candidates": outdir / f"{prefix}.candidates.tsv", "json": outdir / f"{prefix}.motifs.json",
-            "logos": outdir / f"{prefix}.logos", "tracks": outdir / f"{prefix}.scores.bedGraph.gz",
-            "mqc_table": outdir / f"{prefix}.motifs_mqc.html",
-            "mqc_general": outdir / f"{prefix}.motif_hits_mqc.tsv"}
+    return {
+        "meme": outdir / f"{prefix}.motifs.meme",
+        "motifs": outdir / f"{prefix}.motifs.tsv",
+        "candidates": outdir / f"{prefix}.candidates.tsv",
+        "json": outdir / f"{prefix}.motifs.json",
+        "logos": outdir / f"{prefix}.logos",
+        "tracks": outdir / f"{prefix}.scores.bedGraph.gz",
+        "mqc_table": outdir / f"{prefix}.motifs_mqc.html",
+        "mqc_general": outdir / f"{prefix}.motif_hits_mqc.tsv",
+    }
 
 
 def track_lines(name: str, values: np.ndarray) -> Iterator[str]:
@@ -235,7 +303,9 @@ def write_tracks(path: Path, names: list[str], scores: Iterator[np.ndarray], kee
     """Stream every sequence's scores into a gzipped bedGraph (atomically) and return those marked `keep`."""
     kept = []
     with atomic_path(path) as tmp, gzip.open(tmp, "wt", compresslevel=5) as handle:
-        handle.write(f'track type=bedGraph name="{path.name.split(".scores")[0]}" description="enhancerlm nucleotide scores"\n')
+        handle.write(
+            f'track type=bedGraph name="{path.name.split(".scores")[0]}" description="enhancerlm nucleotide scores"\n'
+        )
         for name, values, chosen in zip(names, scores, keep):
             handle.writelines(track_lines(name, values))
             if chosen:
@@ -276,23 +346,65 @@ def multiqc_motif_table(prefix: str, motifs: pd.DataFrame, logos: Path) -> str:
     rows = []
     for row in motifs.to_dict(orient="records"):
         logo = logos / f"{row['motif']}.png"
-        image = Markup(f'<img alt="{html.escape(row["motif"])} logo" style="height:48px" src="data:image/png;base64,'
-                       f'{base64.b64encode(logo.read_bytes()).decode()}"/>') if logo.exists() else ""
+        image = (
+            Markup(
+                f'<img alt="{html.escape(row["motif"])} logo" style="height:48px" src="data:image/png;base64,'
+                f'{base64.b64encode(logo.read_bytes()).decode()}"/>'
+            )
+            if logo.exists()
+            else ""
+        )
         match = "" if pd.isna(row["match_id"]) else f"{row['match_id']} {row['match_name']}"
-        rows.append([row["motif"], image, row["consensus"], row["instances_positive"], row["instances_negative"],
-                     f"{row['enrichment_q']:.2e}", match, "" if pd.isna(row["match_q"]) else f"{row['match_q']:.2e}",
-                     "yes" if row["known"] else "no"])
-    header = ["Motif", "Logo", "Consensus", "Instances (pos)", "Instances (neg)", "Enrichment q", "Best JASPAR match",
-              "TOMTOM q", "Known"]
-    return html_section(MOTIFS_SECTION, f"enhancerlm_motifs_{prefix}", f"Motifs: {prefix}",
-                        "Motifs discovered from the model, tested on held-out sequences and matched to JASPAR with "
-                        "TOMTOM.", html_table("enhancerlm-motifs", header, rows, empty="No motif passed the filters."))
+        rows.append(
+            [
+                row["motif"],
+                image,
+                row["consensus"],
+                row["instances_positive"],
+                row["instances_negative"],
+                f"{row['enrichment_q']:.2e}",
+                match,
+                "" if pd.isna(row["match_q"]) else f"{row['match_q']:.2e}",
+                "yes" if row["known"] else "no",
+            ]
+        )
+    header = [
+        "Motif",
+        "Logo",
+        "Consensus",
+        "Instances (pos)",
+        "Instances (neg)",
+        "Enrichment q",
+        "Best JASPAR match",
+        "TOMTOM q",
+        "Known",
+    ]
+    return html_section(
+        MOTIFS_SECTION,
+        f"enhancerlm_motifs_{prefix}",
+        f"Motifs: {prefix}",
+        "Motifs discovered from the model, tested on held-out sequences and matched to JASPAR with TOMTOM.",
+        html_table("enhancerlm-motifs", header, rows, empty="No motif passed the filters."),
+    )
 
 
 def multiqc_motif_hits(model_id: str, counts: dict) -> str:
     """MultiQC general-statistics custom content: the motif count and JASPAR matches in the model's row."""
-    return general_stats_tsv("enhancerlm_motif_hits", model_id, {
-        "Motifs": ({"title": "Motifs", "description": "Motifs discovered", "format": "{:,.0f}"},
-                   str(counts["motifs"])),
-        "Known motifs": ({"title": "JASPAR hits", "description": "Discovered motifs matching JASPAR (TOMTOM q < 0.05)",
-                          "format": "{:,.0f}"}, str(counts["known"]))})
+    return general_stats_tsv(
+        "enhancerlm_motif_hits",
+        model_id,
+        {
+            "Motifs": (
+                {"title": "Motifs", "description": "Motifs discovered", "format": "{:,.0f}"},
+                str(counts["motifs"]),
+            ),
+            "Known motifs": (
+                {
+                    "title": "JASPAR hits",
+                    "description": "Discovered motifs matching JASPAR (TOMTOM q < 0.05)",
+                    "format": "{:,.0f}",
+                },
+                str(counts["known"]),
+            ),
+        },
+    )

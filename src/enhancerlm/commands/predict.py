@@ -11,8 +11,6 @@ files as one whole-genome run. Coordinates are 0-based and half-open.
 from __future__ import annotations
 
 import contextlib
-import heapq
-import json
 import logging
 import shutil
 import time
@@ -27,7 +25,6 @@ from enhancerlm.analysis.calibration import (
     CALIBRATION_WINDOWS,
     CalibrationSample,
     calibration_tsv,
-    read_calibration,
     region_fdr,
     score_shuffled,
     truth_metrics,
@@ -38,7 +35,6 @@ from enhancerlm.analysis.scan import (
     QUANTILES,
     ScoreCounts,
     call_regions,
-    genome_chunks,
     parse_chunk,
     regroup,
     select_contigs,
@@ -49,14 +45,15 @@ from enhancerlm.core.probability import SCALE, format_probability, parse_probabi
 from enhancerlm.errors import InputError
 from enhancerlm.formats.bed import RegionIndex, read_bed
 from enhancerlm.formats.files import atomic_path, write_json, write_text
-from enhancerlm.formats.genome import genome_sizes, open_genome
+from enhancerlm.formats.genome import open_genome
 from enhancerlm.formats.multiqc import histogram_linegraph, table_tsv
 from enhancerlm.formats.tracks import bedgraph_lines, read_bedgraph, tile_offset, write_bigbed, write_bigwig
 from enhancerlm.models.classifier import resolve_device
-from enhancerlm.models.scorer import Scorer, STRAND_MODES, load_trained, scan_window
+from enhancerlm.models.scorer import STRAND_MODES, Scorer, load_trained, scan_window
 from enhancerlm.versions import software_versions
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class ScanOptions:
@@ -81,18 +78,16 @@ class ScanOptions:
     device: str = "auto"
 
 
-def write_chunks(genome: str | Path | None, output: str | Path, *, size: int, fai: str | Path | None = None,
-                 include: list[str] | None = None, exclude: str | None = None) -> Path:
-    """Write the chunks BED of a genome (see `genome_chunks`); the scatter list for `predict --chunk`."""
-    table = genome_chunks(genome_sizes(genome, fai), size, include, exclude)
-    return write_text(output, table.to_csv(sep="\t", header=False, index=False))
-
-
 def output_paths(outdir: Path, prefix: str, *, calibrate: bool) -> dict[str, Path]:
     """Every file a scan writes; the json first, so that it is moved into place last."""
-    names = {"json": "predict.json", "bedgraph": "windows.bedgraph", "bigwig": "windows.bw",
-             "enhancers": "enhancers.bed", "mqc_table": "predict_mqc.tsv",
-             "mqc_scores": "score_distribution_mqc.json"}
+    names = {
+        "json": "predict.json",
+        "bedgraph": "windows.bedgraph",
+        "bigwig": "windows.bw",
+        "enhancers": "enhancers.bed",
+        "mqc_table": "predict_mqc.tsv",
+        "mqc_scores": "score_distribution_mqc.json",
+    }
     if calibrate:
         names["calibration"] = "calibration.tsv"
     if shutil.which("bedToBigBed"):
@@ -107,9 +102,19 @@ def staged_outputs(paths: dict[str, Path]) -> Iterator[dict[str, Path]]:
         yield {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
 
 
-def write_results(staged: dict[str, Path], *, prefix: str, sizes: dict[str, int], window: int, stride: int,
-                  threshold: float, merge_gap: int, scanned: list[str], truth: Path | None = None,
-                  null: np.ndarray | None = None) -> dict:
+def write_results(
+    staged: dict[str, Path],
+    *,
+    prefix: str,
+    sizes: dict[str, int],
+    window: int,
+    stride: int,
+    threshold: float,
+    merge_gap: int,
+    scanned: list[str],
+    truth: Path | None = None,
+    null: np.ndarray | None = None,
+) -> dict:
     """From the staged bedGraph: the bigWig, the enhancer regions (BED, bigBed), the score distribution,
     truth metrics and FDRs; returns their summary for the report."""
     scores = ScoreCounts()
@@ -117,14 +122,17 @@ def write_results(staged: dict[str, Path], *, prefix: str, sizes: dict[str, int]
     null_sorted = np.sort(null) if null is not None and len(null) else None
     called, bases = [], 0
     with open(staged["enhancers"], "w") as handle:
-        regions = call_regions(read_bedgraph(staged["bedgraph"], window, stride), window=window,
-                               threshold=threshold, merge_gap=merge_gap)
+        regions = call_regions(
+            read_bedgraph(staged["bedgraph"], window, stride), window=window, threshold=threshold, merge_gap=merge_gap
+        )
         for number, region in enumerate(regions, start=1):
             fdr = f"\t{region_fdr(region.max_millionths, null_sorted, scores):.4g}" if null_sorted is not None else ""
             mean = region.sum_millionths / region.windows / SCALE
-            handle.write(f"{region.chrom}\t{region.start}\t{region.end}\t{prefix}_region{number}\t"
-                         f"{(region.max_millionths + 500) // 1000}\t.\t{format_probability(region.max_millionths)}\t"
-                         f"{mean:.6f}\t{region.windows}{fdr}\n")
+            handle.write(
+                f"{region.chrom}\t{region.start}\t{region.end}\t{prefix}_region{number}\t"
+                f"{(region.max_millionths + 500) // 1000}\t.\t{format_probability(region.max_millionths)}\t"
+                f"{mean:.6f}\t{region.windows}{fdr}\n"
+            )
             bases += region.end - region.start
             called.append((region.chrom, region.start, region.end))
     summary = {
@@ -138,11 +146,14 @@ def write_results(staged: dict[str, Path], *, prefix: str, sizes: dict[str, int]
     if null is not None:
         summary["calibration"] = {
             "method": "dinucleotide-shuffled copies (Altschul-Erickson) of a sample of the scored windows, scored "
-                      "like the real ones; a region's fdr = (fraction of shuffled windows >= its max_probability) x "
-                      "(windows scored) / (scored windows >= its max_probability), capped at 1",
+            "like the real ones; a region's fdr = (fraction of shuffled windows >= its max_probability) x "
+            "(windows scored) / (scored windows >= its max_probability), capped at 1",
             "shuffled_windows": int(len(null)),
-            "shuffled_quantiles": ({str(q): float(np.quantile(null, q, method="inverted_cdf")) / SCALE
-                                    for q in QUANTILES} if len(null) else {}),
+            "shuffled_quantiles": (
+                {str(q): float(np.quantile(null, q, method="inverted_cdf")) / SCALE for q in QUANTILES}
+                if len(null)
+                else {}
+            ),
         }
     return summary
 
@@ -155,23 +166,38 @@ def _counted(frames: Iterable[pd.DataFrame], scores: ScoreCounts) -> Iterator[pd
 
 def multiqc_table(prefix: str, report: dict) -> str:
     """MultiQC custom content: one table row per scan."""
-    columns = {"Windows scored": report["windows"]["scored"],
-               "Skipped (N)": report["windows"]["skipped"]["n_fraction"],
-               "Skipped (blacklist)": report["windows"]["skipped"]["blacklist"],
-               "Regions": report["regions"]["called"], "Bases covered": report["regions"]["bases_covered"]}
-    return table_tsv("enhancerlm_predict", "enhancerlm: genome scan",
-                     "Windows scored and skipped, and enhancer regions called, per scan.", prefix, columns)
+    columns = {
+        "Windows scored": report["windows"]["scored"],
+        "Skipped (N)": report["windows"]["skipped"]["n_fraction"],
+        "Skipped (blacklist)": report["windows"]["skipped"]["blacklist"],
+        "Regions": report["regions"]["called"],
+        "Bases covered": report["regions"]["bases_covered"],
+    }
+    return table_tsv(
+        "enhancerlm_predict",
+        "enhancerlm: genome scan",
+        "Windows scored and skipped, and enhancer regions called, per scan.",
+        prefix,
+        columns,
+    )
 
 
 def multiqc_scores(prefix: str, distribution: dict) -> dict:
     """MultiQC custom content: the window score distribution as a line graph (x: bin centre)."""
-    return histogram_linegraph("enhancerlm_predict_scores", "enhancerlm: window score distribution", prefix,
-                               distribution, title="enhancerlm: window probabilities",
-                               xlab="Enhancer probability (bin centre)", ylab="Windows", xmin=0, xmax=1)
+    return histogram_linegraph(
+        "enhancerlm_predict_scores",
+        "enhancerlm: window score distribution",
+        prefix,
+        distribution,
+        title="enhancerlm: window probabilities",
+        xlab="Enhancer probability (bin centre)",
+        ylab="Windows",
+        xmin=0,
+        xmax=1,
+    )
 
 
-def _finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict, summary: dict,
-                   prefix: str) -> dict:
+def _finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict, summary: dict, prefix: str) -> dict:
     """Fold the results into the report and write it with the MultiQC files."""
     report["windows"] = {"scored": summary.pop("windows_scored"), "skipped": report["windows"]["skipped"]}
     bigbed = summary.pop("bigbed")
@@ -188,9 +214,16 @@ def _finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict
     return report
 
 
-def predict(model_spec: str, genome_path: str | Path, outdir: str | Path, *, prefix: str | None = None,
-            options: ScanOptions | None = None, fai: str | Path | None = None,
-            gzi: str | Path | None = None) -> dict:
+def predict(
+    model_spec: str,
+    genome_path: str | Path,
+    outdir: str | Path,
+    *,
+    prefix: str | None = None,
+    options: ScanOptions | None = None,
+    fai: str | Path | None = None,
+    gzi: str | Path | None = None,
+) -> dict:
     """Scan a genome (or a chunk of it) with a trained model; write the bedGraph, bigWig, regions and report.
 
     Every output appears only when the whole scan succeeded. Returns the report (NAME.predict.json).
@@ -201,8 +234,10 @@ def predict(model_spec: str, genome_path: str | Path, outdir: str | Path, *, pre
     card = model.card
     window = scan_window(model, options.window)
     if options.strand_mode not in STRAND_MODES:
-        raise InputError(f"strand_mode must be one of {', '.join(STRAND_MODES)}, got {options.strand_mode!r}",
-                         parameters=("strand_mode",))
+        raise InputError(
+            f"strand_mode must be one of {', '.join(STRAND_MODES)}, got {options.strand_mode!r}",
+            parameters=("strand_mode",),
+        )
     threshold = card["threshold"] if options.threshold is None else options.threshold
     prefix = prefix or card["model_id"]
     device = resolve_device(options.device)
@@ -212,8 +247,10 @@ def predict(model_spec: str, genome_path: str | Path, outdir: str | Path, *, pre
         contigs, excluded = select_contigs(sizes, options.include_contigs, options.exclude_contigs)
         chunk = parse_chunk(options.chunk, sizes) if options.chunk else None
         if chunk and chunk[0] not in contigs:
-            raise InputError(f"chunk {options.chunk}: contig {chunk[0]} is excluded by include_contigs or "
-                             "exclude_contigs", parameters=("chunk", "include_contigs", "exclude_contigs"))
+            raise InputError(
+                f"chunk {options.chunk}: contig {chunk[0]} is excluded by include_contigs or exclude_contigs",
+                parameters=("chunk", "include_contigs", "exclude_contigs"),
+            )
         targets = [chunk[0]] if chunk else contigs
         regions = _region_index(read_bed(options.regions, sizes)) if options.regions else None
         blacklist = _region_index(read_bed(options.blacklist)) if options.blacklist else None
@@ -221,13 +258,24 @@ def predict(model_spec: str, genome_path: str | Path, outdir: str | Path, *, pre
         sample = CalibrationSample(options.calibration_windows, options.seed) if options.calibrate else None
         paths = output_paths(Path(outdir), prefix, calibrate=options.calibrate)
         with staged_outputs(paths) as staged:
-            blocks = window_blocks(genome, targets, window=window, stride=options.stride, chunk=chunk,
-                                   regions=regions, blacklist=blacklist, max_n_fraction=options.max_n_fraction,
-                                   skipped=skipped)
+            blocks = window_blocks(
+                genome,
+                targets,
+                window=window,
+                stride=options.stride,
+                chunk=chunk,
+                regions=regions,
+                blacklist=blacklist,
+                max_n_fraction=options.max_n_fraction,
+                skipped=skipped,
+            )
             with open(staged["bedgraph"], "w") as handle:
                 write_window_scores(handle, blocks, model, options, sizes, window, device, sample)
-            null = calibration_null(staged["calibration"], sample, model, genome, window, options, device) \
-                if sample else None
+            null = (
+                calibration_null(staged["calibration"], sample, model, genome, window, options, device)
+                if sample
+                else None
+            )
             report = {
                 "prefix": prefix,
                 "model": _model_summary(model, model_spec),
@@ -240,144 +288,90 @@ def predict(model_spec: str, genome_path: str | Path, outdir: str | Path, *, pre
                 "throughput": {"seconds": None, "device": str(device), "batch_size": options.batch_size},
                 "versions": software_versions(),
             }
-            summary = write_results(staged, prefix=prefix, sizes=sizes, window=window, stride=options.stride,
-                                    threshold=threshold, merge_gap=options.merge_gap, scanned=targets,
-                                    truth=options.truth, null=null)
+            summary = write_results(
+                staged,
+                prefix=prefix,
+                sizes=sizes,
+                window=window,
+                stride=options.stride,
+                threshold=threshold,
+                merge_gap=options.merge_gap,
+                scanned=targets,
+                truth=options.truth,
+                null=null,
+            )
             report["throughput"]["seconds"] = round(time.perf_counter() - started, 2)
             return _finish_report(paths, staged, report, summary, prefix)
 
 
-def write_window_scores(handle, blocks, model: Scorer, options: ScanOptions, sizes: dict[str, int], window: int,
-                        device, sample: CalibrationSample | None) -> None:
+def write_window_scores(
+    handle,
+    blocks,
+    model: Scorer,
+    options: ScanOptions,
+    sizes: dict[str, int],
+    window: int,
+    device,
+    sample: CalibrationSample | None,
+) -> None:
     """Score the windows group by group and write their bedGraph lines; offer each window to the calibration
     sample."""
     for pieces, windows in regroup(blocks, options.batch_size * max(1, GROUP_WINDOWS // options.batch_size)):
-        millionths = to_millionths(model.score_windows(windows, both_strands=options.strand_mode == "both",
-                                                       batch_size=options.batch_size, device=device))
+        millionths = to_millionths(
+            model.score_windows(
+                windows, both_strands=options.strand_mode == "both", batch_size=options.batch_size, device=device
+            )
+        )
         for chrom, starts in pieces:
-            handle.write(bedgraph_lines(chrom, starts, millionths[: len(starts)], window=window,
-                                        stride=options.stride, length=sizes[chrom]))
-            millionths = millionths[len(starts):]
+            handle.write(
+                bedgraph_lines(
+                    chrom, starts, millionths[: len(starts)], window=window, stride=options.stride, length=sizes[chrom]
+                )
+            )
+            millionths = millionths[len(starts) :]
             if sample:
                 sample.offer(chrom, starts)
 
 
-def calibration_null(path: Path, sample: CalibrationSample, model: Scorer, genome, window: int,
-                     options: ScanOptions, device) -> np.ndarray:
+def calibration_null(
+    path: Path, sample: CalibrationSample, model: Scorer, genome, window: int, options: ScanOptions, device
+) -> np.ndarray:
     """Score the shuffled calibration windows, write their table, and return their probabilities (the null)."""
     table = sample.table()
-    table["probability"] = [format_probability(v) for v in score_shuffled(
-        model, genome, table, window=window, both_strands=options.strand_mode == "both",
-        batch_size=options.batch_size, device=device)]
+    table["probability"] = [
+        format_probability(v)
+        for v in score_shuffled(
+            model,
+            genome,
+            table,
+            window=window,
+            both_strands=options.strand_mode == "both",
+            batch_size=options.batch_size,
+            device=device,
+        )
+    ]
     write_text(path, calibration_tsv(table))
     return parse_probabilities(table["probability"])
-
-
-def merge_predictions(inputs: list[str | Path], outdir: str | Path, *, prefix: str, genome: str | Path | None = None,
-                      fai: str | Path | None = None, threshold: float | None = None,
-                      merge_gap: int | None = None) -> dict:
-    """Gather the outputs of chunked scans into the files one whole-genome scan would have written.
-
-    The bedGraphs are merged in order (a window scored twice is an error), regions are called
-    again across chunk borders, counts are summed and the calibration samples pooled.
-    """
-    started = time.perf_counter()
-    reports = read_reports(inputs)
-    first = reports[0][1]
-    for path, report in reports[1:]:
-        for key in ("model", "parameters"):
-            if report[key] != first[key]:
-                raise InputError(f"{path}: its {key} differ from those of {reports[0][0]}; these scans cannot be "
-                                 "merged")
-    scoring = sorted({f"{r['throughput']['device']}, batch size {r['throughput']['batch_size']}" for _, r in reports})
-    if len(scoring) > 1:
-        log.warning("the inputs were scored on %s: a language model's probabilities can then differ from a single "
-                    "scan's in the last decimal", " / ".join(scoring))
-    sizes = genome_sizes(genome, fai)
-    parameters = dict(first["parameters"])
-    parameters["threshold"] = float(threshold if threshold is not None else parameters["threshold"])
-    parameters["merge_gap"] = merge_gap if merge_gap is not None else parameters["merge_gap"]
-    window, stride = parameters["window"], parameters["stride"]
-    paths = output_paths(Path(outdir), prefix, calibrate=parameters["calibrate"])
-    with staged_outputs(paths) as staged:
-        _merge_bedgraphs([_sibling(path, report, "bedgraph") for path, report in reports], staged["bedgraph"])
-        null = None
-        if parameters["calibrate"]:
-            table = read_calibration([_sibling(path, report, "calibration") for path, report in reports],
-                                     parameters["calibration_windows"])
-            write_text(staged["calibration"], calibration_tsv(table))
-            null = parse_probabilities(table["probability"])
-        scanned = sorted({c for _, r in reports for c in r["contigs"]["scanned"]})
-        report = {
-            "prefix": prefix,
-            "model": first["model"],
-            "genome": first["genome"],
-            "parameters": parameters,
-            "chunks": sorted(c for _, r in reports for c in (r["chunks"] or [])) or None,
-            "contigs": {"scanned": scanned,
-                        "excluded": {reason: sorted({c for _, r in reports for c in r["contigs"]["excluded"][reason]})
-                                     for reason in first["contigs"]["excluded"]}},
-            "short_contigs": sorted({c for _, r in reports for c in r["short_contigs"]}),
-            "windows": {"skipped": {reason: sum(r["windows"]["skipped"][reason] for _, r in reports)
-                                    for reason in first["windows"]["skipped"]}},
-            "throughput": {"seconds": round(sum(r["throughput"]["seconds"] for _, r in reports), 2),
-                           "merge_seconds": None, "device": first["throughput"]["device"],
-                           "batch_size": first["throughput"]["batch_size"], "merged_inputs": len(reports)},
-            "versions": software_versions(),
-        }
-        truth = Path(parameters["truth"]) if parameters["truth"] else None
-        summary = write_results(staged, prefix=prefix, sizes=sizes, window=window, stride=stride,
-                                threshold=parameters["threshold"], merge_gap=parameters["merge_gap"], scanned=scanned,
-                                truth=truth, null=null)
-        report["throughput"]["merge_seconds"] = round(time.perf_counter() - started, 2)
-        return _finish_report(paths, staged, report, summary, prefix)
-
-
-def read_reports(inputs: list[str | Path], kind: str = "predict") -> list[tuple[Path, dict]]:
-    """The NAME.<kind>.json of each input (chunk outputs to merge): a directory (all of its runs) or an output
-    prefix DIR/NAME."""
-    paths: list[Path] = []
-    for item in map(Path, inputs):
-        found = sorted(item.glob(f"*.{kind}.json")) if item.is_dir() else [Path(f"{item}.{kind}.json")]
-        if not found or not found[0].is_file():
-            raise InputError(f"{item}: no {kind} outputs (NAME.{kind}.json) found")
-        paths.extend(found)
-    return [(path, json.loads(path.read_text())) for path in dict.fromkeys(paths)]
-
-
-def _sibling(json_path: Path, report: dict, key: str) -> Path:
-    path = json_path.parent / report["outputs"][key]
-    if not path.is_file():
-        raise InputError(f"{json_path}: its {key} file {path.name} is missing")
-    return path
-
-
-def _merge_bedgraphs(paths: list[Path], target: Path) -> None:
-    """Merge sorted bedGraphs line by line; a tile present twice means overlapping chunks."""
-    with contextlib.ExitStack() as stack:
-        handles = [stack.enter_context(open(path)) for path in paths]
-        streams = [((line.split("\t", 2)[0], int(line.split("\t", 2)[1]), line, path) for line in handle)
-                   for handle, path in zip(handles, paths)]
-        previous = None
-        with open(target, "w") as out:
-            for chrom, start, line, path in heapq.merge(*streams, key=lambda item: item[:2]):
-                if previous and previous[:2] == (chrom, start):
-                    raise InputError(f"{path}: {chrom}:{start} is also in {previous[2]}; the inputs overlap "
-                                     "(a window belongs to the one chunk that holds its start)")
-                previous = (chrom, start, path)
-                out.write(line)
 
 
 def _parameters(options: ScanOptions, window: int, threshold: float) -> dict:
     """The settings that decide a scan's results (chunks merge only when these agree)."""
     return {
-        "window": int(window), "stride": options.stride, "tile_offset": tile_offset(window, options.stride),
-        "strand_mode": options.strand_mode, "threshold": float(threshold), "merge_gap": options.merge_gap,
-        "max_n_fraction": options.max_n_fraction, "include_contigs": options.include_contigs,
+        "window": int(window),
+        "stride": options.stride,
+        "tile_offset": tile_offset(window, options.stride),
+        "strand_mode": options.strand_mode,
+        "threshold": float(threshold),
+        "merge_gap": options.merge_gap,
+        "max_n_fraction": options.max_n_fraction,
+        "include_contigs": options.include_contigs,
         "exclude_contigs": DEFAULT_EXCLUDE if options.exclude_contigs is None else options.exclude_contigs,
-        "regions": _path_or_none(options.regions), "blacklist": _path_or_none(options.blacklist),
-        "truth": _path_or_none(options.truth), "calibrate": options.calibrate,
-        "calibration_windows": options.calibration_windows if options.calibrate else None, "seed": options.seed,
+        "regions": _path_or_none(options.regions),
+        "blacklist": _path_or_none(options.blacklist),
+        "truth": _path_or_none(options.truth),
+        "calibrate": options.calibrate,
+        "calibration_windows": options.calibration_windows if options.calibrate else None,
+        "seed": options.seed,
     }
 
 
@@ -387,8 +381,13 @@ def _region_index(table: pd.DataFrame) -> RegionIndex:
 
 def _model_summary(model, spec: str) -> dict:
     card = model.card
-    summary = {"id": card["model_id"], "type": card.get("type"), "path": str(spec),
-               "weights_sha256": card.get("weights_sha256"), "card_strand_mode": card.get("strand_mode")}
+    summary = {
+        "id": card["model_id"],
+        "type": card.get("type"),
+        "path": str(spec),
+        "weights_sha256": card.get("weights_sha256"),
+        "card_strand_mode": card.get("strand_mode"),
+    }
     if "members" in card:
         summary["members"] = [{"id": m["model_id"], "weights_sha256": m.get("weights_sha256")} for m in card["members"]]
     return summary

@@ -23,6 +23,7 @@ from enhancerlm.formats.multiqc import multiqc_prepare
 
 log = logging.getLogger(__name__)
 
+
 def load_samplesheet(path: str | os.PathLike) -> pd.DataFrame:
     """Read and validate a `dataset,fasta,label,split` samplesheet.
 
@@ -103,8 +104,7 @@ def _check_dataset(path: Path, name: str, rows: pd.DataFrame) -> None:
     labels = list(dict.fromkeys(rows["label"]))
     if len(labels) != 2:
         raise InputError(
-            f"{path}: dataset {name}: needs exactly two label values, found {len(labels)} "
-            f"({', '.join(labels)})"
+            f"{path}: dataset {name}: needs exactly two label values, found {len(labels)} ({', '.join(labels)})"
         )
     if not (rows["split"] == "train").any():
         raise InputError(f"{path}: dataset {name}: has no train rows")
@@ -143,12 +143,12 @@ def prepare_samplesheet(
     """
     sheet = load_samplesheet(samplesheet)
     if prefix is not None and sheet["dataset"].nunique() != 1:
-        raise InputError(f"{samplesheet}: an output prefix needs a samplesheet of one dataset, this one has "
-                         f"{sheet['dataset'].nunique()}")
-    prepared = {
-        str(name): prepare_dataset(
-            rows, folds=folds, seed=seed, max_n_fraction=max_n_fraction, positive=positive
+        raise InputError(
+            f"{samplesheet}: an output prefix needs a samplesheet of one dataset, this one has "
+            f"{sheet['dataset'].nunique()}"
         )
+    prepared = {
+        str(name): prepare_dataset(rows, folds=folds, seed=seed, max_n_fraction=max_n_fraction, positive=positive)
         for name, rows in sheet.groupby("dataset", sort=False)
     }
     written: dict[str, dict[str, Path]] = {}
@@ -158,12 +158,7 @@ def prepare_samplesheet(
         header = {
             "samplesheet": str(Path(samplesheet).resolve()),
             "version": __version__,
-            "parameters": {
-                "folds": folds,
-                "seed": seed,
-                "max_n_fraction": max_n_fraction,
-                "positive": positive,
-            },
+            "parameters": {"folds": folds, "seed": seed, "max_n_fraction": max_n_fraction, "positive": positive},
         }
         written[name] = _write_prepared(Path(outdir), table, report, header, prefix or name)
     return written
@@ -185,8 +180,9 @@ def _write_prepared(
     return paths
 
 
-def prepare_bed(bed: str | os.PathLike, genome: str | os.PathLike, outdir: str | os.PathLike,
-                **options: Any) -> dict[str, dict[str, Path]]:
+def prepare_bed(
+    bed: str | os.PathLike, genome: str | os.PathLike, outdir: str | os.PathLike, **options: Any
+) -> dict[str, dict[str, Path]]:
     """Prepare one dataset from positive regions and a genome; write `<name>.dataset.tsv` and `.prepare.json`.
 
     `options` are those of `prepare_bed_dataset`. The output has the samplesheet mode's format, so
@@ -200,6 +196,10 @@ def prepare_bed(bed: str | os.PathLike, genome: str | os.PathLike, outdir: str |
     parameters = {key: value for key, value in used.arguments.items() if key not in ("bed", "genome", "name")}
     parameters["blacklist"] = str(Path(parameters["blacklist"]).resolve()) if parameters["blacklist"] else None
     parameters["test_chroms"] = list(parameters["test_chroms"])
-    header = {"bed": str(Path(bed).resolve()), "genome": str(Path(genome).resolve()), "version": __version__,
-              "parameters": parameters}
+    header = {
+        "bed": str(Path(bed).resolve()),
+        "genome": str(Path(genome).resolve()),
+        "version": __version__,
+        "parameters": parameters,
+    }
     return {report["dataset"]: _write_prepared(Path(outdir), table, report, header, report["dataset"])}

@@ -43,16 +43,27 @@ def train(
     table = read_dataset(dataset)
     started = time.perf_counter()
     if model_spec == BASELINE:
-        return _train_baseline(table, dataset, outdir, options, model_id=model_id or outdir.name,
-                               cross_validation=cross_validation, started=started)
+        return _train_baseline(
+            table,
+            dataset,
+            outdir,
+            options,
+            model_id=model_id or outdir.name,
+            cross_validation=cross_validation,
+            started=started,
+        )
     torch_device = resolve_device(device)
 
     def fit_fold(training: pd.DataFrame, validation: pd.DataFrame, held_out: pd.DataFrame) -> FoldResult:
         model = _fresh_model(model_spec, kmer, options, trust_remote_code)
-        result = fit(model, training, validation, options, device=torch_device,
-                     progress_label=f"cv {model_id or outdir.name}")
-        return FoldResult(result.val_probabilities, _validation_probabilities(model, held_out, options, torch_device),
-                          result.best_epoch)
+        result = fit(
+            model, training, validation, options, device=torch_device, progress_label=f"cv {model_id or outdir.name}"
+        )
+        return FoldResult(
+            result.val_probabilities,
+            _validation_probabilities(model, held_out, options, torch_device),
+            result.best_epoch,
+        )
 
     cv_summary = cross_validate(table, outdir, fit_fold) if cross_validation else None
     train_rows, validation = split_train_validation(table, options.val_fold)
@@ -60,15 +71,35 @@ def train(
     checkpoint_dir = outdir / CHECKPOINT_DIR
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     if not resume and (checkpoint_dir / "trainer.pt").exists():
-        raise InputError(f"{checkpoint_dir}: a previous run left a checkpoint; set resume to continue it "
-                         "or choose another outdir", parameters=("resume", "outdir"))
+        raise InputError(
+            f"{checkpoint_dir}: a previous run left a checkpoint; set resume to continue it or choose another outdir",
+            parameters=("resume", "outdir"),
+        )
     _write_run_identity(checkpoint_dir, dataset, model_spec, kmer, options, resume)
-    result = fit(model, train_rows, validation, options, device=torch_device, checkpoint_dir=checkpoint_dir,
-                 resume=resume, callbacks=callbacks, progress_label=model_id or outdir.name)
+    result = fit(
+        model,
+        train_rows,
+        validation,
+        options,
+        device=torch_device,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        callbacks=callbacks,
+        progress_label=model_id or outdir.name,
+    )
     tokenizer = model.tokenizer
     card = {
-        **_card(table, dataset, train_rows, validation, options, model_id=model_id or outdir.name,
-                validation_probabilities=result.val_probabilities, cv_summary=cv_summary, started=started),
+        **_card(
+            table,
+            dataset,
+            train_rows,
+            validation,
+            options,
+            model_id=model_id or outdir.name,
+            validation_probabilities=result.val_probabilities,
+            cv_summary=cv_summary,
+            started=started,
+        ),
         "base_model": model_spec,
         "architecture": model.classifier.encoder.config.model_type,
         "parameters": sum(p.numel() for p in model.classifier.parameters()),

@@ -53,8 +53,6 @@ changes) and MultiQC content, all renamed into place only when the run succeeds.
 from __future__ import annotations
 
 import contextlib
-import gzip
-import heapq
 import logging
 import shlex
 import time
@@ -65,7 +63,7 @@ from pathlib import Path
 from enhancerlm.analysis.known_motifs import load_motifs
 from enhancerlm.analysis.scan import parse_chunk
 from enhancerlm.analysis.variant_effect import STATUSES, AlleleScorer, summarise_scores
-from enhancerlm.commands.predict import _model_summary, read_reports
+from enhancerlm.commands.predict import _model_summary
 from enhancerlm.commands.runtime import release_free_memory
 from enhancerlm.core.probability import EPS, score_fields
 from enhancerlm.errors import InputError
@@ -78,9 +76,6 @@ from enhancerlm.formats.vcf import (
     ContigMap,
     Record,
     VcfReader,
-    _next_line,
-    _replace_command,
-    _vcf_header_of,
     vcf_header,
     vcf_line,
     vcf_stem,
@@ -98,8 +93,23 @@ GROUP_RECORDS = 10_000  # records read, scored and written at a time
 GROUP_TEXT = 32 << 20  # at most about this many characters of VCF lines held at a time
 
 
-TSV_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "allele_index", "status", "p_ref", "p_alt", "delta", "diff",
-               "logor", "tfbs_gain", "tfbs_loss", "record"]
+TSV_COLUMNS = [
+    "chrom",
+    "pos",
+    "id",
+    "ref",
+    "alt",
+    "allele_index",
+    "status",
+    "p_ref",
+    "p_alt",
+    "delta",
+    "diff",
+    "logor",
+    "tfbs_gain",
+    "tfbs_loss",
+    "record",
+]
 
 
 CONVENTIONS = {
@@ -136,18 +146,40 @@ def tsv_rows(record: Record, alleles: list[Allele], with_sites: bool) -> str:
         if allele.status == "scored":
             scores = score_fields(allele.ref_millionths, allele.alt_millionths)
         sites = (allele.gain, allele.loss) if with_sites and allele.status == "scored" else ("", "")
-        lines.append("\t".join([record.chrom, str(record.pos), record.id, record.ref, alt, str(index), allele.status,
-                                *scores.values(), *sites, str(record.number)]))
+        lines.append(
+            "\t".join(
+                [
+                    record.chrom,
+                    str(record.pos),
+                    record.id,
+                    record.ref,
+                    alt,
+                    str(index),
+                    allele.status,
+                    *scores.values(),
+                    *sites,
+                    str(record.number),
+                ]
+            )
+        )
     return "".join(line + "\n" for line in lines)
 
 
 def multiqc_table(prefix: str, report: dict) -> str:
     """MultiQC custom content: a table row of records, alleles and alleles by status."""
     statuses = report["alleles"]["by_status"]
-    columns = {"Records": report["records"]["reported"], "Alleles": report["alleles"]["total"],
-               **{status.replace("_", " ").capitalize(): statuses[status] for status in STATUSES}}
-    return table_tsv("enhancerlm_variants", "enhancerlm: variant scoring",
-                     "VCF records and alleles, by scoring status (scored, or why not).", prefix, columns)
+    columns = {
+        "Records": report["records"]["reported"],
+        "Alleles": report["alleles"]["total"],
+        **{status.replace("_", " ").capitalize(): statuses[status] for status in STATUSES},
+    }
+    return table_tsv(
+        "enhancerlm_variants",
+        "enhancerlm: variant scoring",
+        "VCF records and alleles, by scoring status (scored, or why not).",
+        prefix,
+        columns,
+    )
 
 
 def multiqc_top(prefix: str, report: dict) -> str:
@@ -156,15 +188,34 @@ def multiqc_top(prefix: str, report: dict) -> str:
     header = ["variant", "id", "p_ref", "p_alt", "delta", "TF sites lost", "TF sites gained"]
 
     def rows(top: list[dict]) -> list[list]:
-        return [[f"{row['chrom']}:{row['pos']} {row['ref']}>{row['alt']}", row["id"], f"{row['p_ref']:.4f}",
-                 f"{row['p_alt']:.4f}", f"{row['delta']:+.4f}", _site_names(row["tfbs_loss"]),
-                 _site_names(row["tfbs_gain"])] for row in top]
+        return [
+            [
+                f"{row['chrom']}:{row['pos']} {row['ref']}>{row['alt']}",
+                row["id"],
+                f"{row['p_ref']:.4f}",
+                f"{row['p_alt']:.4f}",
+                f"{row['delta']:+.4f}",
+                _site_names(row["tfbs_loss"]),
+                _site_names(row["tfbs_gain"]),
+            ]
+            for row in top
+        ]
 
-    body = (f"<h4>Largest gains</h4>\n{html_table('enhancerlm-variant-top', header, rows(report['top_gains']), empty='No allele raises the probability.')}"
-            f"<h4>Largest losses</h4>\n{html_table('enhancerlm-variant-top', header, rows(report['top_losses']), empty='No allele lowers the probability.')}")
-    return html_section(VARIANT_TOP_SECTION, f"enhancerlm_variant_top_{prefix}", f"Strongest effects: {prefix}",
-                        "Alleles with the largest change in enhancer probability (delta = p_alt - p_ref), and the "
-                        "known TF sites (FIMO p < threshold) each one destroys or creates.", body)
+    gains = html_table(
+        "enhancerlm-variant-top", header, rows(report["top_gains"]), empty="No allele raises the probability."
+    )
+    losses = html_table(
+        "enhancerlm-variant-top", header, rows(report["top_losses"]), empty="No allele lowers the probability."
+    )
+    body = f"<h4>Largest gains</h4>\n{gains}<h4>Largest losses</h4>\n{losses}"
+    return html_section(
+        VARIANT_TOP_SECTION,
+        f"enhancerlm_variant_top_{prefix}",
+        f"Strongest effects: {prefix}",
+        "Alleles with the largest change in enhancer probability (delta = p_alt - p_ref), and the "
+        "known TF sites (FIMO p < threshold) each one destroys or creates.",
+        body,
+    )
 
 
 def _site_names(sites: str | None, shown: int = 5) -> str:
@@ -178,17 +229,30 @@ def _site_names(sites: str | None, shown: int = 5) -> str:
 
 def multiqc_deltas(prefix: str, distribution: dict) -> dict:
     """MultiQC custom content: the distribution of delta = p_alt - p_ref as a line graph (x: bin centre)."""
-    return histogram_linegraph("enhancerlm_variant_deltas", "enhancerlm: variant effects", prefix, distribution,
-                               description="Change in enhancer probability (p_alt - p_ref) of the scored alleles.",
-                               title="enhancerlm: variant effect (delta)", xlab="p_alt - p_ref (bin centre)",
-                               ylab="Alleles", xmin=-1, xmax=1)
+    return histogram_linegraph(
+        "enhancerlm_variant_deltas",
+        "enhancerlm: variant effects",
+        prefix,
+        distribution,
+        description="Change in enhancer probability (p_alt - p_ref) of the scored alleles.",
+        title="enhancerlm: variant effect (delta)",
+        xlab="p_alt - p_ref (bin centre)",
+        ylab="Alleles",
+        xmin=-1,
+        xmax=1,
+    )
 
 
 def output_paths(outdir: Path, prefix: str) -> dict[str, Path]:
     """Every file a run writes (the index apart); the json first, so that it is moved into place last."""
-    names = {"json": "variants.json", "tsv": "scores.tsv", "vcf": "scored.vcf.gz",
-             "mqc_table": "variants_mqc.tsv", "mqc_deltas": "variant_deltas_mqc.json",
-             "mqc_top": "variant_top_mqc.html"}
+    names = {
+        "json": "variants.json",
+        "tsv": "scores.tsv",
+        "vcf": "scored.vcf.gz",
+        "mqc_table": "variants_mqc.tsv",
+        "mqc_deltas": "variant_deltas_mqc.json",
+        "mqc_top": "variant_top_mqc.html",
+    }
     return {key: outdir / f"{prefix}.{name}" for key, name in names.items()}
 
 
@@ -254,13 +318,39 @@ def _batches(records: Iterable[Record], size: int, text_limit: int = GROUP_TEXT)
         yield batch
 
 
-def _command(model_spec: str, genome: str | Path, vcf: str | Path, outdir: str | Path, prefix: str,
-             options: VariantOptions, window: int, strand_mode: str, fai: str | Path | None,
-             gzi: str | Path | None) -> str:
+def _command(
+    model_spec: str,
+    genome: str | Path,
+    vcf: str | Path,
+    outdir: str | Path,
+    prefix: str,
+    options: VariantOptions,
+    window: int,
+    strand_mode: str,
+    fai: str | Path | None,
+    gzi: str | Path | None,
+) -> str:
     """The command that repeats this run (the effective window and strand mode spelled out)."""
-    words = ["enhancerlm", "variants", "--model", model_spec, "--genome", str(genome), "--vcf", str(vcf),
-             "--outdir", str(outdir), "--prefix", prefix, "--window", str(window), "--strand-mode", strand_mode,
-             "--max-n-fraction", str(options.max_n_fraction)]
+    words = [
+        "enhancerlm",
+        "variants",
+        "--model",
+        model_spec,
+        "--genome",
+        str(genome),
+        "--vcf",
+        str(vcf),
+        "--outdir",
+        str(outdir),
+        "--prefix",
+        prefix,
+        "--window",
+        str(window),
+        "--strand-mode",
+        strand_mode,
+        "--max-n-fraction",
+        str(options.max_n_fraction),
+    ]
     if options.motifs:
         words += ["--motifs", options.motifs, "--motif-threshold", str(options.motif_threshold)]
         if options.motifs.lower() == "jaspar":
@@ -276,15 +366,29 @@ def _command(model_spec: str, genome: str | Path, vcf: str | Path, outdir: str |
 def _parameters(options: VariantOptions, window: int, strand_mode: str) -> dict:
     """The settings that decide the scores (chunks merge only when these agree)."""
     motifs = options.motifs
-    return {"window": window, "strand_mode": strand_mode, "max_n_fraction": options.max_n_fraction,
-            "eps": EPS, "motifs": motifs, "motif_threshold": options.motif_threshold if motifs else None,
-            "jaspar_release": options.jaspar_release if motifs and motifs.lower() == "jaspar" else None,
-            "tax_group": options.tax_group if motifs and motifs.lower() == "jaspar" else None}
+    return {
+        "window": window,
+        "strand_mode": strand_mode,
+        "max_n_fraction": options.max_n_fraction,
+        "eps": EPS,
+        "motifs": motifs,
+        "motif_threshold": options.motif_threshold if motifs else None,
+        "jaspar_release": options.jaspar_release if motifs and motifs.lower() == "jaspar" else None,
+        "tax_group": options.tax_group if motifs and motifs.lower() == "jaspar" else None,
+    }
 
 
-def score_variants(model_spec: str, genome_path: str | Path, vcf_path: str | Path, outdir: str | Path, *,
-                   prefix: str | None = None, options: VariantOptions | None = None,
-                   fai: str | Path | None = None, gzi: str | Path | None = None) -> dict:
+def score_variants(
+    model_spec: str,
+    genome_path: str | Path,
+    vcf_path: str | Path,
+    outdir: str | Path,
+    *,
+    prefix: str | None = None,
+    options: VariantOptions | None = None,
+    fai: str | Path | None = None,
+    gzi: str | Path | None = None,
+) -> dict:
     """Score every ALT allele of a VCF (or of one chunk of it) with a trained model; write the scored VCF and
     its index, the scores TSV, the report and MultiQC content. Returns the report (NAME.variants.json)."""
     from tqdm.auto import tqdm
@@ -293,15 +397,20 @@ def score_variants(model_spec: str, genome_path: str | Path, vcf_path: str | Pat
     started = time.perf_counter()
     model = load_trained(model_spec)
     window = scan_window(model, options.window)
-    strand_mode = options.strand_mode or (model.card.get("strand_mode") if model.card.get("strand_mode") in
-                                          STRAND_MODES else "both")
+    strand_mode = options.strand_mode or (
+        model.card.get("strand_mode") if model.card.get("strand_mode") in STRAND_MODES else "both"
+    )
     if strand_mode not in STRAND_MODES:
-        raise InputError(f"strand_mode must be one of {', '.join(STRAND_MODES)}, got {strand_mode!r}",
-                         parameters=("strand_mode",))
+        raise InputError(
+            f"strand_mode must be one of {', '.join(STRAND_MODES)}, got {strand_mode!r}", parameters=("strand_mode",)
+        )
     prefix = prefix or vcf_stem(vcf_path)
     device = resolve_device(options.device)
-    motifs = load_motifs(options.motifs, release=options.jaspar_release, tax_group=options.tax_group) \
-        if options.motifs else None
+    motifs = (
+        load_motifs(options.motifs, release=options.jaspar_release, tax_group=options.tax_group)
+        if options.motifs
+        else None
+    )
     summary_model = _model_summary(model, model_spec)
     command = _command(model_spec, genome_path, vcf_path, outdir, prefix, options, window, strand_mode, fai, gzi)
     with_sites = motifs is not None
@@ -320,14 +429,25 @@ def score_variants(model_spec: str, genome_path: str | Path, vcf_path: str | Pat
         with staged_outputs(paths) as (staged, stack):
             import pysam.libcbgzf
 
-            with open(staged["tsv"], "w") as tsv, pysam.libcbgzf.BGZFile(str(staged["vcf"]), "wb") as out, \
-                    tqdm(desc="variants", unit=" windows", disable=None, leave=False) as progress:
-                scorer = AlleleScorer(model, genome, contigs, window=window, both_strands=strand_mode == "both",
-                                      max_n_fraction=options.max_n_fraction, batch_size=options.batch_size,
-                                      device=device, motifs=motifs, motif_threshold=options.motif_threshold,
-                                      progress=progress.update)
-                out.write(vcf_header(vcf.header, model=summary_model, command=command,
-                                     with_sites=with_sites).encode())
+            with (
+                open(staged["tsv"], "w") as tsv,
+                pysam.libcbgzf.BGZFile(str(staged["vcf"]), "wb") as out,
+                tqdm(desc="variants", unit=" windows", disable=None, leave=False) as progress,
+            ):
+                scorer = AlleleScorer(
+                    model,
+                    genome,
+                    contigs,
+                    window=window,
+                    both_strands=strand_mode == "both",
+                    max_n_fraction=options.max_n_fraction,
+                    batch_size=options.batch_size,
+                    device=device,
+                    motifs=motifs,
+                    motif_threshold=options.motif_threshold,
+                    progress=progress.update,
+                )
+                out.write(vcf_header(vcf.header, model=summary_model, command=command, with_sites=with_sites).encode())
                 write_scores(tsv, out, scorer, selected(vcf.records()), with_sites)
             index = write_index(staged, stack, paths["vcf"], read.sorted)
             if not index["made"]:
@@ -338,8 +458,12 @@ def score_variants(model_spec: str, genome_path: str | Path, vcf_path: str | Pat
                 "prefix": prefix,
                 "model": summary_model,
                 "genome": str(genome_path),
-                "vcf": {"path": str(vcf_path), "records": read.count, "header_sha256": vcf.header_sha256,
-                        "sorted": read.sorted},
+                "vcf": {
+                    "path": str(vcf_path),
+                    "records": read.count,
+                    "header_sha256": vcf.header_sha256,
+                    "sorted": read.sorted,
+                },
                 "parameters": _parameters(options, window, strand_mode),
                 "conventions": CONVENTIONS,
                 "chunks": [chunk_label(chunk)] if chunk else None,
@@ -361,69 +485,15 @@ def write_scores(tsv, vcf_out, scorer: AlleleScorer, records: Iterator[Record], 
         release_free_memory()  # glibc would keep the freed batch buffers (see commands.runtime)
 
 
-def merge_variants(inputs: list[str | Path], outdir: str | Path, *, prefix: str) -> dict:
-    """Gather the outputs of chunked runs into the files one unchunked run writes: the TSV and the VCF records
-    in input order, byte for byte; every input record must be in exactly one chunk."""
-    started = time.perf_counter()
-    reports = _read_reports(inputs)
-    first_path, first = reports[0]
-    for path, report in reports[1:]:
-        for key in ("model", "parameters"):
-            if report[key] != first[key]:
-                raise InputError(f"{path}: its {key} differ from those of {first_path}; these runs cannot be merged")
-        if (report["vcf"]["records"], report["vcf"]["header_sha256"]) != (first["vcf"]["records"],
-                                                                          first["vcf"]["header_sha256"]):
-            raise InputError(f"{path}: scored another VCF than {first_path} (record count or header differ)")
-    labels = [label for _, r in reports for label in (r["chunks"] or ["(unchunked)"])]
-    repeated = sorted({label for label in labels if labels.count(label) > 1})
-    if repeated:
-        raise InputError(f"chunk {repeated[0]} is among the inputs more than once")
-    expected = first["vcf"]["records"]
-    command = shlex.join(["enhancerlm", "merge-variants", *[a for i in inputs for a in ("--input", str(i))],
-                          "--outdir", str(outdir), "--prefix", prefix])
-    paths = output_paths(Path(outdir), prefix)
-    with staged_outputs(paths) as (staged, stack):
-        import pysam.libcbgzf
-
-        with contextlib.ExitStack() as readers, open(staged["tsv"], "w") as tsv, \
-                pysam.libcbgzf.BGZFile(str(staged["vcf"]), "wb") as out:
-            streams = [_chunk_records(path.parent / report["outputs"]["tsv"], path.parent / report["outputs"]["vcf"],
-                                      readers) for path, report in reports]
-            header = _vcf_header_of(first_path.parent / first["outputs"]["vcf"])
-            out.write(_replace_command(header, command).encode())
-            tsv.write("\t".join(TSV_COLUMNS) + "\n")
-            written = 0
-            for number, rows, line, source in heapq.merge(*streams, key=lambda item: item[0]):
-                if number != written + 1:
-                    _missing_or_repeated(number, written, source)
-                tsv.write(rows)
-                out.write(line.encode())
-                written = number
-        if written != expected:
-            if written > expected:
-                raise InputError(f"the chunks hold {written} records, but the input VCF has {expected}")
-            _missing_or_repeated(expected + 1, written, None)
-        index = write_index(staged, stack, paths["vcf"], all(r["vcf"]["sorted"] for _, r in reports))
-        report = {
-            "prefix": prefix,
-            "model": first["model"],
-            "genome": first["genome"],
-            "vcf": {key: first["vcf"][key] for key in ("path", "records", "header_sha256", "sorted")},
-            "parameters": first["parameters"],
-            "conventions": CONVENTIONS,
-            "chunks": sorted(labels),
-            "contigs": _merged_contigs([r["contigs"] for _, r in reports]),
-            "throughput": {"seconds": round(sum(r["throughput"]["seconds"] for _, r in reports), 2),
-                           "device": first["throughput"]["device"], "batch_size": first["throughput"]["batch_size"],
-                           "merged_inputs": len(reports)},
-            "command": command,
-            "versions": software_versions(),
-        }
-        return _finish_report(paths, staged, report, index, prefix, started, merged=True)
-
-
-def _finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict, index: dict, prefix: str,
-                   started: float, merged: bool = False) -> dict:
+def _finish_report(
+    paths: dict[str, Path],
+    staged: dict[str, Path],
+    report: dict,
+    index: dict,
+    prefix: str,
+    started: float,
+    merged: bool = False,
+) -> dict:
     """Summarise the staged TSV into the report and write it with the MultiQC files."""
     summary = summarise_scores(staged["tsv"])
     report["records"] = {"input": report["vcf"]["records"], "reported": summary.pop("records")}
@@ -441,49 +511,3 @@ def _finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict
     write_text(staged["mqc_top"], multiqc_top(prefix, report))
     write_json(staged["json"], report)
     return report
-
-
-def _read_reports(inputs: list[str | Path]) -> list[tuple[Path, dict]]:
-    """The variants.json of each input, whose TSV and VCF must be beside it."""
-    reports = read_reports(inputs, "variants")
-    for path, report in reports:
-        for key in ("tsv", "vcf"):
-            if not (path.parent / report["outputs"][key]).is_file():
-                raise InputError(f"{path}: its {key} file {report['outputs'][key]} is missing")
-    return reports
-
-
-def _chunk_records(tsv: Path, vcf: Path, stack: contextlib.ExitStack) -> Iterator[tuple[int, str, str, Path]]:
-    """(record number, its TSV rows, its VCF line, source) of one chunk's outputs, in order."""
-    rows = stack.enter_context(open(tsv))
-    lines = stack.enter_context(gzip.open(vcf, "rt"))
-    next(rows)
-    body = (line for line in lines if not line.startswith("#"))
-    current, text = None, []
-    for row in rows:
-        number = int(row.rsplit("\t", 1)[1])
-        if current is not None and number != current:
-            yield current, "".join(text), _next_line(body, vcf), tsv
-            text = []
-        current = number
-        text.append(row)
-    if current is not None:
-        yield current, "".join(text), _next_line(body, vcf), tsv
-    if next(body, None) is not None:
-        raise InputError(f"{vcf}: has more records than {tsv}")
-
-
-def _missing_or_repeated(number: int, written: int, source: Path | None) -> None:
-    if number <= written:
-        raise InputError(f"{source}: record {number} of the input VCF is also in another chunk; the chunks overlap")
-    missing = f"{written + 1}" if number == written + 2 else f"{written + 1}-{number - 1}"
-    raise InputError(f"records {missing} of the input VCF are in no chunk: give chunks covering every contig "
-                     f"of the genome, plus --chunk {UNPLACED} for records off the genome")
-
-
-def _merged_contigs(reports: list[dict]) -> dict:
-    mapping = {k: v for r in reports for k, v in r["mapping"].items()}
-    notes = {k: v for r in reports for k, v in r["notes"].items()}
-    return {"mapping": dict(sorted(mapping.items())),
-            "renamed": {k: v for k, v in sorted(mapping.items()) if v is not None and v != k},
-            "not_in_genome": sorted(k for k, v in mapping.items() if v is None), "notes": dict(sorted(notes.items()))}

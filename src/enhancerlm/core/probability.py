@@ -43,9 +43,13 @@ def score_fields(ref_millionths: int, alt_millionths: int) -> dict[str, str]:
     delta = alt_millionths - ref_millionths
     p_ref, p_alt = (min(max(m / SCALE, EPS), 1 - EPS) for m in (ref_millionths, alt_millionths))
     logor = math.log2(p_ref / (1 - p_ref)) - math.log2(p_alt / (1 - p_alt))
-    return {"p_ref": format_probability(ref_millionths), "p_alt": format_probability(alt_millionths),
-            "delta": ("-" if delta < 0 else "") + format_probability(abs(delta)),
-            "diff": _decimal(delta * max(ref_millionths, alt_millionths) / SCALE / SCALE), "logor": _decimal(logor)}
+    return {
+        "p_ref": format_probability(ref_millionths),
+        "p_alt": format_probability(alt_millionths),
+        "delta": ("-" if delta < 0 else "") + format_probability(abs(delta)),
+        "diff": _decimal(delta * max(ref_millionths, alt_millionths) / SCALE / SCALE),
+        "logor": _decimal(logor),
+    }
 
 
 def _decimal(value: float) -> str:

@@ -75,8 +75,10 @@ def curves(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, dict[floa
     recall, precision = recall[order], np.maximum.accumulate(precision[order][::-1])[::-1]
     roc = np.interp(CURVE_GRID, fpr, tpr)
     pr = np.interp(CURVE_GRID, recall, precision)
-    return {"roc": dict(zip(CURVE_GRID.tolist(), np.round(roc, 4).tolist())),
-            "pr": dict(zip(CURVE_GRID.tolist(), np.round(pr, 4).tolist()))}
+    return {
+        "roc": dict(zip(CURVE_GRID.tolist(), np.round(roc, 4).tolist())),
+        "pr": dict(zip(CURVE_GRID.tolist(), np.round(pr, 4).tolist())),
+    }
 
 
 def bh_qvalues(p: np.ndarray) -> np.ndarray:
@@ -111,8 +113,15 @@ def delong_test(labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray) 
     positive = labels == 1
     m, n = int(positive.sum()), int((~positive).sum())
     if not m or not n:
-        return {"n": int(len(labels)), "auc_a": None, "auc_b": None, "difference": None, "z": None, "p": None,
-                "undefined": "only one class present"}
+        return {
+            "n": int(len(labels)),
+            "auc_a": None,
+            "auc_b": None,
+            "difference": None,
+            "z": None,
+            "p": None,
+            "undefined": "only one class present",
+        }
     aucs, v10, v01 = [], [], []
     for scores in (np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)):
         x, y = scores[positive], scores[~positive]
@@ -125,5 +134,11 @@ def delong_test(labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray) 
     variance = covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1]
     difference = aucs[0] - aucs[1]
     z = difference / np.sqrt(variance) if variance > 0 else 0.0
-    return {"n": int(len(labels)), "auc_a": float(aucs[0]), "auc_b": float(aucs[1]), "difference": float(difference),
-            "z": float(z), "p": float(2 * stats.norm.sf(abs(z)))}
+    return {
+        "n": int(len(labels)),
+        "auc_a": float(aucs[0]),
+        "auc_b": float(aucs[1]),
+        "difference": float(difference),
+        "z": float(z),
+        "p": float(2 * stats.norm.sf(abs(z))),
+    }

@@ -32,14 +32,10 @@ def read_dataset(path: str | os.PathLike) -> pd.DataFrame:
         bad = ~table[column].str.fullmatch(r"-?\d+")
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                f"{path}: row {row + 1}: column {column} is not an integer: {table[column].iat[row]!r}"
-            )
+            raise InputError(f"{path}: row {row + 1}: column {column} is not an integer: {table[column].iat[row]!r}")
         table[column] = table[column].astype(int)
     if not table["label"].isin([0, 1]).all():
-        raise InputError(
-            f"{path}: column label must be 0 or 1, found {sorted(set(table['label'].tolist()) - {0, 1})}"
-        )
+        raise InputError(f"{path}: column label must be 0 or 1, found {sorted(set(table['label'].tolist()) - {0, 1})}")
     if not table["split"].isin(SPLITS).all():
         raise InputError(
             f"{path}: column split must be train or test, found {sorted(set(table['split']) - set(SPLITS))}"

@@ -61,8 +61,13 @@ class Genome:
         self.close()
 
 
-def open_genome(path: str | os.PathLike, *, index_dir: str | os.PathLike | None = None,
-                fai: str | os.PathLike | None = None, gzi: str | os.PathLike | None = None) -> Genome:
+def open_genome(
+    path: str | os.PathLike,
+    *,
+    index_dir: str | os.PathLike | None = None,
+    fai: str | os.PathLike | None = None,
+    gzi: str | os.PathLike | None = None,
+) -> Genome:
     """Open a plain, bgzip- or gzip-compressed FASTA for random access, indexing it first if needed.
 
     The index (.fai, plus .gzi for bgzip) is read from, or written to, the FASTA's directory as
@@ -131,8 +136,7 @@ def index_genome(source: str | os.PathLike, output: str | os.PathLike) -> dict[s
         output.unlink(missing_ok=True)
         raise InputError(f"{source}: cannot index FASTA: {' '.join(str(exc).split())}") from exc
     sizes = read_fai(fai)
-    return {"fasta": str(output), "fai": str(fai), "gzi": str(gzi), "contigs": len(sizes),
-            "bases": sum(sizes.values())}
+    return {"fasta": str(output), "fai": str(fai), "gzi": str(gzi), "contigs": len(sizes), "bases": sum(sizes.values())}
 
 
 def contig_sizes(path: str | os.PathLike, *, index_dir: str | os.PathLike | None = None) -> dict[str, int]:
@@ -196,8 +200,7 @@ def _bgzf_copy(path: Path, index_dir: str | os.PathLike | None) -> Path:
     copy = directory / (path.name if path.name.lower().endswith(_BGZF_SUFFIXES) else f"{path.name}.gz")
     if copy.is_file():
         return copy
-    log.info("%s is plain gzip, which cannot be read by position: re-compressing it once to BGZF at %s",
-             path, copy)
+    log.info("%s is plain gzip, which cannot be read by position: re-compressing it once to BGZF at %s", path, copy)
     try:
         with gzip.open(path, "rb") as source:
             _write_bgzf(source, copy)

@@ -26,8 +26,13 @@ def _check_pfm(name: str, pfm: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def write_meme(motifs: Mapping[str, np.ndarray], path: str | os.PathLike, *,
-               background: Sequence[float] | None = None, nsites: int | Mapping[str, int] | None = None) -> Path:
+def write_meme(
+    motifs: Mapping[str, np.ndarray],
+    path: str | os.PathLike,
+    *,
+    background: Sequence[float] | None = None,
+    nsites: int | Mapping[str, int] | None = None,
+) -> Path:
     """Write motifs as MEME v4 text, atomically, to the given path.
 
     Each key is the motif id; the alternate name written after it is the consensus. `background`
@@ -37,9 +42,17 @@ def write_meme(motifs: Mapping[str, np.ndarray], path: str | os.PathLike, *,
     freqs = np.full(4, 0.25) if background is None else np.asarray(background, dtype=float)
     if freqs.shape != (4,) or np.any(freqs < 0) or not math.isclose(float(freqs.sum()), 1.0, abs_tol=1e-3):
         raise InputError("background must be 4 non-negative A C G T frequencies summing to 1")
-    lines = ["MEME version 4", "", f"ALPHABET= {ALPHABET}", "", "strands: + -", "",
-             "Background letter frequencies",
-             " ".join(f"{letter} {value:.6f}" for letter, value in zip(ALPHABET, freqs)), ""]
+    lines = [
+        "MEME version 4",
+        "",
+        f"ALPHABET= {ALPHABET}",
+        "",
+        "strands: + -",
+        "",
+        "Background letter frequencies",
+        " ".join(f"{letter} {value:.6f}" for letter, value in zip(ALPHABET, freqs)),
+        "",
+    ]
     for name, pfm in motifs.items():
         if not name or any(c.isspace() for c in name):
             raise InputError(f"motif id {name!r} must be non-empty and contain no whitespace")
@@ -48,8 +61,10 @@ def write_meme(motifs: Mapping[str, np.ndarray], path: str | os.PathLike, *,
             sites = nsites.get(name, DEFAULT_NSITES)
         else:
             sites = DEFAULT_NSITES if nsites is None else nsites
-        lines += [f"MOTIF {name} {consensus(matrix)}",
-                  f"letter-probability matrix: alength= 4 w= {matrix.shape[0]} nsites= {int(sites)} E= 0"]
+        lines += [
+            f"MOTIF {name} {consensus(matrix)}",
+            f"letter-probability matrix: alength= 4 w= {matrix.shape[0]} nsites= {int(sites)} E= 0",
+        ]
         lines += [" ".join(f"{value:.6f}" for value in row) for row in matrix]
         lines.append("")
     return write_text(path, "\n".join(lines) + "\n")

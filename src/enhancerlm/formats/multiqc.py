@@ -27,21 +27,29 @@ def html_section(parent: tuple[str, str], section_id: str, section_name: str, de
     """An HTML section inside a report module shared by every file of its kind (one per dataset or model), so
     that `assets/multiqc_config.yml` can place the module."""
     parent_id, parent_name = parent
-    config = {"parent_id": parent_id, "parent_name": parent_name, "id": section_id, "section_name": section_name,
-              "description": description}
+    config = {
+        "parent_id": parent_id,
+        "parent_name": parent_name,
+        "id": section_id,
+        "section_name": section_name,
+        "description": description,
+    }
     return "<!--\n" + "".join(f"{key}: {_yaml_scalar(value)}\n" for key, value in config.items()) + "-->\n" + body
 
 
 def html_table(css_class: str, header: Sequence[str], rows: Iterable[Sequence[object]], *, empty: str = "") -> str:
     """A report table; header and cells are escaped (cells already HTML are passed as `Markup`)."""
+
     def cell(value: object) -> str:
         return str(value) if isinstance(value, Markup) else html.escape(str(value))
 
     head = "".join(f"<th>{cell(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{cell(value)}</td>" for value in row) + "</tr>" for row in rows)
     body = body or f'<tr><td colspan="{len(header)}">{html.escape(empty)}</td></tr>'
-    return (f'<table class="table table-condensed mqc_table {css_class}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>\n")
+    return (
+        f'<table class="table table-condensed mqc_table {css_class}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>\n"
+    )
 
 
 class Markup(str):
@@ -50,10 +58,17 @@ class Markup(str):
 
 def table_tsv(section_id: str, section_name: str, description: str, sample: str, columns: Mapping[str, object]) -> str:
     """A one-row table section: TSV with its YAML configuration in `#` comment lines."""
-    lines = [f"# id: {_yaml_scalar(section_id)}", f"# section_name: {_yaml_scalar(section_name)}",
-             f"# description: {_yaml_scalar(description)}", "# plot_type: 'table'", "# pconfig:",
-             f"#     id: {_yaml_scalar(section_id + '_table')}", f"#     title: {_yaml_scalar(section_name)}",
-             "\t".join(["Sample", *columns]), "\t".join([sample, *map(str, columns.values())])]
+    lines = [
+        f"# id: {_yaml_scalar(section_id)}",
+        f"# section_name: {_yaml_scalar(section_name)}",
+        f"# description: {_yaml_scalar(description)}",
+        "# plot_type: 'table'",
+        "# pconfig:",
+        f"#     id: {_yaml_scalar(section_id + '_table')}",
+        f"#     title: {_yaml_scalar(section_name)}",
+        "\t".join(["Sample", *columns]),
+        "\t".join([sample, *map(str, columns.values())]),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -68,36 +83,65 @@ def general_stats_tsv(section_id: str, sample: str, columns: Mapping[str, tuple[
     return "\n".join(lines) + "\n"
 
 
-def histogram_linegraph(section_id: str, section_name: str, sample: str, distribution: Mapping, *, title: str,
-                        xlab: str, ylab: str, xmin: float, xmax: float, description: str | None = None) -> dict:
+def histogram_linegraph(
+    section_id: str,
+    section_name: str,
+    sample: str,
+    distribution: Mapping,
+    *,
+    title: str,
+    xlab: str,
+    ylab: str,
+    xmin: float,
+    xmax: float,
+    description: str | None = None,
+) -> dict:
     """A histogram ({bins: left edges, bin_width, counts}) as a line graph over bin centres (JSON data)."""
     half = distribution["bin_width"] / 2
-    section = {"id": section_id, "section_name": section_name,
-               **({"description": description} if description else {}), "plot_type": "linegraph",
-               "pconfig": {"id": f"{section_id}_plot", "title": title, "xlab": xlab, "ylab": ylab, "xmin": xmin,
-                           "xmax": xmax},
-               "data": {sample: {round(edge + half, 3): count
-                                 for edge, count in zip(distribution["bins"], distribution["counts"])}}}
+    section = {
+        "id": section_id,
+        "section_name": section_name,
+        **({"description": description} if description else {}),
+        "plot_type": "linegraph",
+        "pconfig": {"id": f"{section_id}_plot", "title": title, "xlab": xlab, "ylab": ylab, "xmin": xmin, "xmax": xmax},
+        "data": {
+            sample: {round(edge + half, 3): count for edge, count in zip(distribution["bins"], distribution["counts"])}
+        },
+    }
     return section
 
 
 def multiqc_prepare(report: dict[str, Any]) -> str:
     """MultiQC custom content: records per split and class, what QC set aside, and the warnings (train/test
     leakage first) as a highlighted box."""
-    counts = [[split, label, n, report["gc"][split][label]["median"]]
-              for split, classes in report["counts"].items() for label, n in classes.items()]
+    counts = [
+        [split, label, n, report["gc"][split][label]["median"]]
+        for split, classes in report["counts"].items()
+        for label, n in classes.items()
+    ]
     within = report["duplicates"]["within_split"]
-    checks = [["rejected (left out)", len(report["rejected"])], ["over the N limit (kept)", len(report["n_rich"])],
-              ["repeated ids renamed", len(report["renamed_ids"])],
-              *[[f"duplicates within {split}", stats["records"]] for split, stats in within.items()],
-              ["test records copying a training record", report["duplicates"]["train_test"]["total"]]]
+    checks = [
+        ["rejected (left out)", len(report["rejected"])],
+        ["over the N limit (kept)", len(report["n_rich"])],
+        ["repeated ids renamed", len(report["renamed_ids"])],
+        *[[f"duplicates within {split}", stats["records"]] for split, stats in within.items()],
+        ["test records copying a training record", report["duplicates"]["train_test"]["total"]],
+    ]
     warnings = "".join(f"<li>{html.escape(line)}</li>" for line in report["warnings"])
     box = f'<div class="alert alert-warning"><ul>{warnings}</ul></div>\n' if warnings else ""
-    body = (box + html_table("enhancerlm-prepare", ["split", "class", "records", "median GC"], counts)
-            + html_table("enhancerlm-prepare-qc", ["check", "records"], checks))
+    body = (
+        box
+        + html_table("enhancerlm-prepare", ["split", "class", "records", "median GC"], counts)
+        + html_table("enhancerlm-prepare-qc", ["check", "records"], checks)
+    )
     name = report["dataset"]
-    return html_section(PREPARE_SECTION, f"enhancerlm_prepare_{name}", f"Data preparation: {name}",
-                        "Records kept per split and class, and what quality control found.", body)
+    return html_section(
+        PREPARE_SECTION,
+        f"enhancerlm_prepare_{name}",
+        f"Data preparation: {name}",
+        "Records kept per split and class, and what quality control found.",
+        body,
+    )
 
 
 GENERAL_STATS_COLUMNS = {
@@ -115,8 +159,13 @@ def general_stats_mqc(model_id: str, report: dict) -> str:
     columns = {}
     for column, (key, description) in GENERAL_STATS_COLUMNS.items():
         value = report["all"][key]
-        config = {"title": column, "description": description, "min": -1 if column == "MCC" else 0, "max": 1,
-                  "format": "{:,.3f}"}
+        config = {
+            "title": column,
+            "description": description,
+            "min": -1 if column == "MCC" else 0,
+            "max": 1,
+            "format": "{:,.3f}",
+        }
         columns[column] = (config, "" if value is None else f"{value:.4f}")
     return general_stats_tsv("enhancerlm_metrics", model_id, columns)
 
@@ -128,8 +177,12 @@ def confusion_mqc(model_id: str, report: dict) -> str:
         counts = report[subset]["confusion_matrix"]
         columns.update({f"{label}{name.upper()}": counts[name] for name in ("tp", "fn", "fp", "tn")})
     columns["Threshold"] = f"{report['all']['threshold']:.4f}"
-    return table_tsv("enhancerlm_confusion", "enhancerlm: confusion matrices",
-                     "Test-split records by true and predicted class at the model's threshold (TP: enhancers called "
-                     "enhancers, FN: enhancers missed, FP: non-enhancers called enhancers, TN: non-enhancers "
-                     "rejected), on the whole split and on the records that copy no training record.",
-                     model_id, columns)
+    return table_tsv(
+        "enhancerlm_confusion",
+        "enhancerlm: confusion matrices",
+        "Test-split records by true and predicted class at the model's threshold (TP: enhancers called "
+        "enhancers, FN: enhancers missed, FP: non-enhancers called enhancers, TN: non-enhancers "
+        "rejected), on the whole split and on the records that copy no training record.",
+        model_id,
+        columns,
+    )

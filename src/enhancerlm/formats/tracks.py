@@ -21,13 +21,16 @@ def tile_offset(window: int, stride: int) -> int:
     return (window - stride) // 2
 
 
-def bedgraph_lines(chrom: str, starts: np.ndarray, millionths: np.ndarray, *, window: int, stride: int,
-                   length: int) -> str:
+def bedgraph_lines(
+    chrom: str, starts: np.ndarray, millionths: np.ndarray, *, window: int, stride: int, length: int
+) -> str:
     """bedGraph lines of scored windows: each probability on the window's centre tile, clipped to the contig."""
     tile_starts = np.clip(starts + tile_offset(window, stride), 0, length)
     tile_ends = np.clip(starts + tile_offset(window, stride) + stride, 0, length)
-    return "".join(f"{chrom}\t{s}\t{e}\t{format_probability(v)}\n"
-                   for s, e, v in zip(tile_starts.tolist(), tile_ends.tolist(), millionths.tolist()))
+    return "".join(
+        f"{chrom}\t{s}\t{e}\t{format_probability(v)}\n"
+        for s, e, v in zip(tile_starts.tolist(), tile_ends.tolist(), millionths.tolist())
+    )
 
 
 def read_bedgraph(path: Path, window: int, stride: int) -> Iterator[pd.DataFrame]:
@@ -38,9 +41,14 @@ def read_bedgraph(path: Path, window: int, stride: int) -> Iterator[pd.DataFrame
     """
     if path.stat().st_size == 0:
         return
-    reader = pd.read_csv(path, sep="\t", header=None, names=["chrom", "start", "end", "value"],
-                         dtype={"chrom": str, "start": np.int64, "end": np.int64, "value": str},
-                         chunksize=_READ_ROWS)
+    reader = pd.read_csv(
+        path,
+        sep="\t",
+        header=None,
+        names=["chrom", "start", "end", "value"],
+        dtype={"chrom": str, "start": np.int64, "end": np.int64, "value": str},
+        chunksize=_READ_ROWS,
+    )
     for frame in reader:
         frame["millionths"] = parse_probabilities(frame.pop("value"))
         frame["window_start"] = (frame["start"] - tile_offset(window, stride)) // stride * stride
@@ -56,8 +64,12 @@ def write_bigwig(path: Path, sizes: dict[str, int], frames: Iterable[pd.DataFram
         bigwig.addHeader(sorted(sizes.items()), maxZooms=10)
         for frame in frames:
             for chrom, part in frame.groupby("chrom", sort=False):
-                bigwig.addEntries([chrom] * len(part), part["start"].tolist(), ends=part["end"].tolist(),
-                                  values=(part["millionths"] / SCALE).tolist())
+                bigwig.addEntries(
+                    [chrom] * len(part),
+                    part["start"].tolist(),
+                    ends=part["end"].tolist(),
+                    values=(part["millionths"] / SCALE).tolist(),
+                )
     finally:
         bigwig.close()
 
@@ -84,9 +96,19 @@ def write_bigbed(staged: dict[str, Path], sizes: dict[str, int], *, fdr: bool) -
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "enhancers.as").write_text(_AUTOSQL + ('float fdr; "Empirical FDR"\n' if fdr else "") + ")\n")
         (Path(tmp) / "chrom.sizes").write_text("".join(f"{c}\t{n}\n" for c, n in sorted(sizes.items())))
-        result = subprocess.run(["bedToBigBed", f"-type=bed6+{4 if fdr else 3}", f"-as={tmp}/enhancers.as", "-tab",
-                                 str(staged["enhancers"]), f"{tmp}/chrom.sizes", str(staged["bigbed"])],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                "bedToBigBed",
+                f"-type=bed6+{4 if fdr else 3}",
+                f"-as={tmp}/enhancers.as",
+                "-tab",
+                str(staged["enhancers"]),
+                f"{tmp}/chrom.sizes",
+                str(staged["bigbed"]),
+            ],
+            capture_output=True,
+            text=True,
+        )
     if result.returncode:
         raise InputError(f"bedToBigBed failed: {' '.join(result.stderr.split())}")
     return {"made": True}

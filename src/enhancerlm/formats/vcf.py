@@ -24,14 +24,24 @@ INFO_FIELDS = {
     "ENHLM_PALT": ("Float", "enhancerlm: enhancer probability of the window with this allele"),
     "ENHLM_DELTA": ("Float", "enhancerlm: p_alt - p_ref"),
     "ENHLM_DIFF": ("Float", "enhancerlm: (p_alt - p_ref) x max(p_ref, p_alt), as DNABERT"),
-    "ENHLM_LOGOR": ("Float", "enhancerlm: log2 odds(p_ref) - log2 odds(p_alt), p clipped to [1e-6, 1 - 1e-6]; "
-                             "positive = loss of enhancer probability"),
-    "ENHLM_TFBS_GAIN": ("String", "enhancerlm: TF sites gained at the variant, MOTIFID:NAME:STRAND:P items joined "
-                                  "by |, . for none"),
-    "ENHLM_TFBS_LOSS": ("String", "enhancerlm: TF sites lost at the variant, MOTIFID:NAME:STRAND:P items joined "
-                                  "by |, . for none"),
-    "ENHLM_STATUS": ("String", "enhancerlm: scored, or why not: contig_missing, outside_contig, ref_mismatch, "
-                               "symbolic_allele, invalid_allele, window_off_contig, too_many_n"),
+    "ENHLM_LOGOR": (
+        "Float",
+        "enhancerlm: log2 odds(p_ref) - log2 odds(p_alt), p clipped to [1e-6, 1 - 1e-6]; "
+        "positive = loss of enhancer probability",
+    ),
+    "ENHLM_TFBS_GAIN": (
+        "String",
+        "enhancerlm: TF sites gained at the variant, MOTIFID:NAME:STRAND:P items joined by |, . for none",
+    ),
+    "ENHLM_TFBS_LOSS": (
+        "String",
+        "enhancerlm: TF sites lost at the variant, MOTIFID:NAME:STRAND:P items joined by |, . for none",
+    ),
+    "ENHLM_STATUS": (
+        "String",
+        "enhancerlm: scored, or why not: contig_missing, outside_contig, ref_mismatch, "
+        "symbolic_allele, invalid_allele, window_off_contig, too_many_n",
+    ),
 }
 
 
@@ -97,25 +107,31 @@ class ContigMap:
                 self.notes[name] = f"VCF header length {length} differs from the genome's {self.sizes[name]}"
             return name
         mitochondrial = name in _MITOCHONDRIAL
-        candidates = [c for c in _MITOCHONDRIAL if c != name] if mitochondrial else [
-            name[3:] if name.startswith("chr") else f"chr{name}"]
+        candidates = (
+            [c for c in _MITOCHONDRIAL if c != name]
+            if mitochondrial
+            else [name[3:] if name.startswith("chr") else f"chr{name}"]
+        )
         for candidate in candidates:
             if candidate not in self.sizes:
                 continue
             if length is None and mitochondrial:
                 self.notes[name] = f"not mapped to {candidate}: the VCF header gives no length to compare"
             elif length is not None and length != self.sizes[candidate]:
-                self.notes[name] = (f"not mapped to {candidate}: VCF header length {length}, genome length "
-                                    f"{self.sizes[candidate]}")
+                self.notes[name] = (
+                    f"not mapped to {candidate}: VCF header length {length}, genome length {self.sizes[candidate]}"
+                )
             else:
                 return candidate
         return None
 
     def report(self) -> dict:
-        return {"mapping": dict(sorted(self.mapping.items())),
-                "renamed": {k: v for k, v in sorted(self.mapping.items()) if v is not None and v != k},
-                "not_in_genome": sorted(k for k, v in self.mapping.items() if v is None),
-                "notes": dict(sorted(self.notes.items()))}
+        return {
+            "mapping": dict(sorted(self.mapping.items())),
+            "renamed": {k: v for k, v in sorted(self.mapping.items()) if v is not None and v != k},
+            "not_in_genome": sorted(k for k, v in self.mapping.items() if v is None),
+            "notes": dict(sorted(self.notes.items())),
+        }
 
 
 class VcfReader:
@@ -147,8 +163,9 @@ class VcfReader:
         if self.header is None:
             self.header = self._vcf.raw_header
         self.header_lines = self.header.count("\n")
-        self.contig_lengths = {m[1]: int(m[2]) for line in self.header.splitlines()
-                               if (m := _CONTIG_LENGTH.match(line))}
+        self.contig_lengths = {
+            m[1]: int(m[2]) for line in self.header.splitlines() if (m := _CONTIG_LENGTH.match(line))
+        }
         self.header_sha256 = hashlib.sha256(self.header.encode()).hexdigest()
 
     def _read_text_header(self) -> str:
@@ -158,8 +175,10 @@ class VcfReader:
             if line.startswith("#CHROM"):
                 return "".join(lines)
             if not line.startswith("##"):
-                raise InputError(f"{self.path}: line {number}: expected a ## meta line or the #CHROM header line, "
-                                 f"found {line.rstrip()[:60]!r}")
+                raise InputError(
+                    f"{self.path}: line {number}: expected a ## meta line or the #CHROM header line, "
+                    f"found {line.rstrip()[:60]!r}"
+                )
         raise InputError(f"{self.path}: no #CHROM header line")
 
     def records(self) -> Iterator[Record]:
@@ -184,8 +203,15 @@ class VcfReader:
             number += 1
             if line is not None and int(line.split("\t", 2)[1]) != variant.POS:
                 raise InputError(f"{self.path}: {where}: the record could not be read consistently")
-            yield Record(number, variant.CHROM, variant.POS, variant.ID or ".", variant.REF,
-                         list(variant.ALT) or ["."], line if line is not None else str(variant).rstrip("\n"))
+            yield Record(
+                number,
+                variant.CHROM,
+                variant.POS,
+                variant.ID or ".",
+                variant.REF,
+                list(variant.ALT) or ["."],
+                line if line is not None else str(variant).rstrip("\n"),
+            )
 
     def _read_line(self, number: int) -> str | None:
         """The next record line, checked; None at the end (blank lines are allowed only there)."""
@@ -222,8 +248,7 @@ def check_line(line: str) -> str | None:
     """Why a VCF record line is malformed, or None: the fixed columns that scoring reads are checked."""
     fields = line.split("\t", 8)
     if len(fields) < 8:
-        return (f"expected at least 8 tab-separated columns (CHROM POS ID REF ALT QUAL FILTER INFO), found "
-                f"{len(fields)}")
+        return f"expected at least 8 tab-separated columns (CHROM POS ID REF ALT QUAL FILTER INFO), found {len(fields)}"
     chrom, pos, _, ref, alt, qual = fields[:6]
     if not chrom or any(c.isspace() for c in chrom):
         return f"CHROM is empty or contains white space: {chrom!r}"
@@ -265,11 +290,13 @@ def vcf_line(record: Record, alleles: list[Allele], with_sites: bool) -> str:
     """The record's line with the ENHLM_ INFO fields (Number=A: a value per ALT, `.` where unscored)."""
     fields = record.line.split("\t")
     scores = [score_fields(a.ref_millionths, a.alt_millionths) if a.status == "scored" else None for a in alleles]
-    values = {"ENHLM_PREF": [s["p_ref"] if s else "." for s in scores],
-              "ENHLM_PALT": [s["p_alt"] if s else "." for s in scores],
-              "ENHLM_DELTA": [s["delta"] if s else "." for s in scores],
-              "ENHLM_DIFF": [s["diff"] if s else "." for s in scores],
-              "ENHLM_LOGOR": [s["logor"] if s else "." for s in scores]}
+    values = {
+        "ENHLM_PREF": [s["p_ref"] if s else "." for s in scores],
+        "ENHLM_PALT": [s["p_alt"] if s else "." for s in scores],
+        "ENHLM_DELTA": [s["delta"] if s else "." for s in scores],
+        "ENHLM_DIFF": [s["diff"] if s else "." for s in scores],
+        "ENHLM_LOGOR": [s["logor"] if s else "." for s in scores],
+    }
     if with_sites:
         values["ENHLM_TFBS_GAIN"] = [a.gain if a.gain else "." for a in alleles]
         values["ENHLM_TFBS_LOSS"] = [a.loss if a.loss else "." for a in alleles]
@@ -281,10 +308,17 @@ def vcf_line(record: Record, alleles: list[Allele], with_sites: bool) -> str:
 
 def vcf_header(header: str, *, model: dict, command: str, with_sites: bool) -> str:
     """The input header without earlier enhancerlm lines, plus provenance and the ENHLM_ INFO definitions."""
-    lines = [line for line in header.splitlines()
-             if not line.startswith(("##enhancerlm_", "##INFO=<ID=ENHLM_")) and line.strip()]
-    added = [f"##enhancerlm_version={__version__}", f"##enhancerlm_model={model['id']}",
-             f"##enhancerlm_weights_sha256={_weights_digest(model)}", f"##enhancerlm_command={command}"]
+    lines = [
+        line
+        for line in header.splitlines()
+        if not line.startswith(("##enhancerlm_", "##INFO=<ID=ENHLM_")) and line.strip()
+    ]
+    added = [
+        f"##enhancerlm_version={__version__}",
+        f"##enhancerlm_model={model['id']}",
+        f"##enhancerlm_weights_sha256={_weights_digest(model)}",
+        f"##enhancerlm_command={command}",
+    ]
     for key, (kind, description) in INFO_FIELDS.items():
         if with_sites or not key.startswith("ENHLM_TFBS"):
             added.append(f'##INFO=<ID={key},Number=A,Type={kind},Description="{description}">')
@@ -334,8 +368,10 @@ def _vcf_header_of(path: Path) -> str:
 
 
 def _replace_command(header: str, command: str) -> str:
-    return "".join(f"##enhancerlm_command={command}\n" if line.startswith("##enhancerlm_command=") else line
-                   for line in header.splitlines(keepends=True))
+    return "".join(
+        f"##enhancerlm_command={command}\n" if line.startswith("##enhancerlm_command=") else line
+        for line in header.splitlines(keepends=True)
+    )
 
 
 def _weights_digest(model: dict) -> str:

@@ -24,7 +24,6 @@ MODEL_TYPE = "kmer-baseline"
 KMAX = 6
 
 
-
 def spectrum_features(sequences: list[str], kmax: int = KMAX) -> np.ndarray:
     """Per sequence, the frequency of every k-mer for k = 1..kmax (k-mers with N are skipped).
 
@@ -54,8 +53,9 @@ class KmerBaseline:
     def language_models(self) -> list:
         return []
 
-    def predict_proba(self, sequences: list[str], *, batch_size: int = 64, device: object = "cpu",
-                      both_strands: bool | None = None) -> np.ndarray:
+    def predict_proba(
+        self, sequences: list[str], *, batch_size: int = 64, device: object = "cpu", both_strands: bool | None = None
+    ) -> np.ndarray:
         """Enhancer probability per sequence (k-mer frequencies count both strands alike, and there are no batches
         or devices, so the options do not apply).
 
@@ -66,8 +66,9 @@ class KmerBaseline:
         logits = np.einsum("ij,j->i", x, self.weights).astype(np.float64) + self.bias
         return 1.0 / (1.0 + np.exp(-logits))
 
-    def score_windows(self, windows: np.ndarray, *, both_strands: bool = True, batch_size: int = 64,
-                      device: object = "cpu") -> np.ndarray:
+    def score_windows(
+        self, windows: np.ndarray, *, both_strands: bool = True, batch_size: int = 64, device: object = "cpu"
+    ) -> np.ndarray:
         """Enhancer probability of each window (rows of an (n, length) ASCII array), strands averaged."""
         rows = with_reverse_strands(windows, both_strands)
         return strand_average(self.predict_proba([row.tobytes().decode("ascii") for row in rows]), both_strands)
@@ -75,11 +76,18 @@ class KmerBaseline:
     def save(self, directory: str | Path, card: dict) -> dict:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        tensors = {"mean": self.mean, "scale": self.scale, "weights": self.weights,
-                   "bias": np.array([self.bias], dtype=np.float32)}
+        tensors = {
+            "mean": self.mean,
+            "scale": self.scale,
+            "weights": self.weights,
+            "bias": np.array([self.bias], dtype=np.float32),
+        }
         with atomic_path(directory / WEIGHTS_FILE) as tmp:
-            save_file({k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in tensors.items()},
-                      tmp, metadata={"format": "pt"})
+            save_file(
+                {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in tensors.items()},
+                tmp,
+                metadata={"format": "pt"},
+            )
         write_json(directory / "config.json", {"model_type": MODEL_TYPE, "kmax": KMAX})
         card = {**card, "type": MODEL_TYPE, "weights_sha256": sha256_file(directory / WEIGHTS_FILE)}
         write_json(directory / CARD_FILE, card)

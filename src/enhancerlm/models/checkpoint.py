@@ -23,6 +23,7 @@ from enhancerlm.models.tokenize import KmerTokenizer, load_tokenizer
 
 log = logging.getLogger(__name__)
 
+
 def load_model(
     spec: str,
     *,
@@ -42,17 +43,24 @@ def load_model(
         return _scratch_model(spec, kmer, pooling, max_positions)
     directory = resolve_checkpoint(spec)
     if not trust_remote_code and _needs_remote_code(directory):
-        raise InputError(f"{spec}: this checkpoint runs its own Python code (auto_map); read it, and pass "
-                         "--trust-remote-code if you trust it")
+        raise InputError(
+            f"{spec}: this checkpoint runs its own Python code (auto_map); read it, and pass "
+            "--trust-remote-code if you trust it"
+        )
     card = read_card(directory)
     tokenizer = load_tokenizer(directory, trust_remote_code=trust_remote_code)
     if kmer is not None and isinstance(tokenizer, KmerTokenizer) and tokenizer.k != kmer:
-        raise InputError(f"{spec}: its vocabulary is for k={tokenizer.k}, but kmer {kmer} was given", parameters=("kmer",))
+        raise InputError(
+            f"{spec}: its vocabulary is for k={tokenizer.k}, but kmer {kmer} was given", parameters=("kmer",)
+        )
     encoder = _load_encoder(directory, trust_remote_code)
     classifier = EnhancerClassifier(encoder, pooling=card.get("pooling", pooling))
     if card:
-        head = {k.removeprefix(HEAD_PREFIX): v for k, v in load_file(directory / WEIGHTS_FILE).items()
-                if k.startswith(HEAD_PREFIX)}
+        head = {
+            k.removeprefix(HEAD_PREFIX): v
+            for k, v in load_file(directory / WEIGHTS_FILE).items()
+            if k.startswith(HEAD_PREFIX)
+        }
         classifier.classifier.load_state_dict(head)
     return LoadedModel(classifier, tokenizer, card, spec)
 
@@ -61,8 +69,12 @@ def _scratch_model(preset: str, kmer: int, pooling: str, max_positions: int) -> 
     from transformers import BertConfig, BertModel
 
     tokenizer = KmerTokenizer.for_kmer(kmer, model_max_length=max_positions)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=max_positions,
-                        pad_token_id=tokenizer.pad_token_id, **PRESETS[preset])
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        max_position_embeddings=max_positions,
+        pad_token_id=tokenizer.pad_token_id,
+        **PRESETS[preset],
+    )
     return LoadedModel(EnhancerClassifier(BertModel(config, add_pooling_layer=False), pooling), tokenizer, {}, preset)
 
 
@@ -85,15 +97,22 @@ def _load_encoder(directory: Path, trust_remote_code: bool) -> nn.Module:
     hf_logging.disable_progress_bar()
     try:
         encoder, info = AutoModel.from_pretrained(
-            str(directory), config=config, use_safetensors=True,
-            trust_remote_code=trust_remote_code, output_loading_info=True,
+            str(directory),
+            config=config,
+            use_safetensors=True,
+            trust_remote_code=trust_remote_code,
+            output_loading_info=True,
         )
     finally:
         hf_logging.set_verbosity(verbosity)
     missing = [k for k in info.get("missing_keys", []) if "pooler" not in k]
     if missing:
-        log.warning("%s: %d encoder weights not in the checkpoint and newly initialised, e.g. %s",
-                    directory, len(missing), missing[:3])
+        log.warning(
+            "%s: %d encoder weights not in the checkpoint and newly initialised, e.g. %s",
+            directory,
+            len(missing),
+            missing[:3],
+        )
     return encoder
 
 
@@ -145,7 +164,9 @@ def save_model(model: LoadedModel, directory: str | Path, card: dict) -> dict:
             classifier.encoder.config.id2label = {int(k): v for k, v in card["labels"].items()}
         classifier.encoder.save_pretrained(str(staging), safe_serialization=True, max_shard_size="100GB")
         tensors = load_file(staging / WEIGHTS_FILE)
-        tensors.update({HEAD_PREFIX + k: v.detach().cpu().contiguous() for k, v in classifier.classifier.state_dict().items()})
+        tensors.update(
+            {HEAD_PREFIX + k: v.detach().cpu().contiguous() for k, v in classifier.classifier.state_dict().items()}
+        )
         save_file(tensors, staging / WEIGHTS_FILE, metadata={"format": "pt"})
         model.tokenizer.save_pretrained(staging)
         for path in staging.iterdir():

@@ -42,8 +42,14 @@ class EnhancerClassifier(nn.Module):
             nn.Dropout(dropout), nn.Linear(hidden, head_size), nn.Tanh(), nn.Linear(head_size, 1)
         )
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, sequence_mask: torch.Tensor,
-                owner: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        sequence_mask: torch.Tensor,
+        owner: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """`inputs_embeds`, when given, replaces the token embeddings (for gradients on the embeddings)."""
         tokens = {"input_ids": input_ids} if inputs_embeds is None else {"inputs_embeds": inputs_embeds}
         hidden = self.encoder(**tokens, attention_mask=attention_mask).last_hidden_state.float()
@@ -63,8 +69,11 @@ class EnhancerClassifier(nn.Module):
 def autocast(device: torch.device | str):
     """bf16 autocast on CUDA; a no-op context elsewhere."""
     device_type = torch.device(device).type
-    return torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device_type == "cuda" else torch.autocast(
-        device_type=device_type, enabled=False)
+    return (
+        torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        if device_type == "cuda"
+        else torch.autocast(device_type=device_type, enabled=False)
+    )
 
 
 def resolve_device(name: str = "auto") -> torch.device:

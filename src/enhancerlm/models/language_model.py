@@ -41,8 +41,14 @@ class LoadedModel:
         return [self]
 
     @torch.no_grad()
-    def predict_proba(self, sequences: list[str], *, batch_size: int = 64, device: torch.device | str = "cpu",
-                      both_strands: bool | None = None) -> np.ndarray:
+    def predict_proba(
+        self,
+        sequences: list[str],
+        *,
+        batch_size: int = 64,
+        device: torch.device | str = "cpu",
+        both_strands: bool | None = None,
+    ) -> np.ndarray:
         """Enhancer probability per sequence; strands as the model card says unless `both_strands` is given.
 
         A sequence longer than the model's window is read as half-overlapping windows pooled into one
@@ -62,8 +68,14 @@ class LoadedModel:
             probabilities[batch] = torch.sigmoid(logits).cpu().numpy()
         return strand_average(probabilities, both_strands)
 
-    def score_windows(self, windows: np.ndarray, *, both_strands: bool = True, batch_size: int = 64,
-                      device: torch.device | str = "cpu") -> np.ndarray:
+    def score_windows(
+        self,
+        windows: np.ndarray,
+        *,
+        both_strands: bool = True,
+        batch_size: int = 64,
+        device: torch.device | str = "cpu",
+    ) -> np.ndarray:
         """Enhancer probability of each window (rows of an (n, length) ASCII array), strands averaged.
 
         k-mer models are tokenized straight from the array, `batch_size` rows per forward pass (a window's

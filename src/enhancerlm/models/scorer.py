@@ -33,11 +33,13 @@ class Scorer(Protocol):
     @property
     def max_window(self) -> int | None: ...
 
-    def predict_proba(self, sequences: list[str], *, batch_size: int = 64, device: object = "cpu",
-                      both_strands: bool | None = None) -> np.ndarray: ...
+    def predict_proba(
+        self, sequences: list[str], *, batch_size: int = 64, device: object = "cpu", both_strands: bool | None = None
+    ) -> np.ndarray: ...
 
-    def score_windows(self, windows: np.ndarray, *, both_strands: bool = True, batch_size: int = 64,
-                      device: object = "cpu") -> np.ndarray: ...
+    def score_windows(
+        self, windows: np.ndarray, *, both_strands: bool = True, batch_size: int = 64, device: object = "cpu"
+    ) -> np.ndarray: ...
 
     def language_models(self) -> list[LoadedModel]: ...
 
@@ -61,9 +63,13 @@ def scan_window(model: Scorer, window: int | None = None) -> int:
     card = model.card
     window = window or card.get("window") or card.get("max_nucleotides")
     if not window:
-        raise InputError(f"model {card.get('model_id')} has no window in its card; give the window", parameters=("window",))
+        raise InputError(
+            f"model {card.get('model_id')} has no window in its card; give the window", parameters=("window",)
+        )
     limit = model.max_window
     if limit is not None and window > limit:
-        raise InputError(f"window {window} is longer than the {limit} nt that model {card['model_id']} reads "
-                         "in one pass", parameters=("window",))
+        raise InputError(
+            f"window {window} is longer than the {limit} nt that model {card['model_id']} reads in one pass",
+            parameters=("window",),
+        )
     return int(window)

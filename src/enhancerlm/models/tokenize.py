@@ -154,8 +154,13 @@ class KmerTokenizer:
             "enhancerlm_kmer": self.k,
         }
         (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
-        specials = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]",
-                    "sep_token": "[SEP]", "mask_token": "[MASK]"}
+        specials = {
+            "pad_token": "[PAD]",
+            "unk_token": "[UNK]",
+            "cls_token": "[CLS]",
+            "sep_token": "[SEP]",
+            "mask_token": "[MASK]",
+        }
         (directory / "special_tokens_map.json").write_text(json.dumps(specials, indent=2) + "\n")
 
     def max_nucleotides(self, max_tokens: int) -> int:
@@ -174,15 +179,20 @@ class KmerTokenizer:
         no per-sequence Python work, so a genome scan tokenizes at array speed."""
         code, valid = kmer_codes(windows, self.k)
         if code.shape[1] + 2 > self.model_max_length:
-            raise InputError(f"windows of {windows.shape[1]} nt give {code.shape[1] + 2} tokens, more than the "
-                             f"model's {self.model_max_length}")
+            raise InputError(
+                f"windows of {windows.shape[1]} nt give {code.shape[1] + 2} tokens, more than the "
+                f"model's {self.model_max_length}"
+            )
         input_ids = np.empty((len(code), code.shape[1] + 2), dtype=np.int64)
         input_ids[:, 0], input_ids[:, -1] = self.cls_token_id, self.sep_token_id
         input_ids[:, 1:-1] = np.where(valid, self._code_to_id[code], self.unk_token_id)
         sequence_mask = np.ones_like(input_ids)
         sequence_mask[:, [0, -1]] = 0
-        return TokenBatch(torch.from_numpy(input_ids), torch.ones_like(torch.from_numpy(sequence_mask)),
-                          torch.from_numpy(sequence_mask))
+        return TokenBatch(
+            torch.from_numpy(input_ids),
+            torch.ones_like(torch.from_numpy(sequence_mask)),
+            torch.from_numpy(sequence_mask),
+        )
 
     def encode(self, sequences: list[str]) -> TokenBatch:
         rows = [self.token_ids(s) for s in sequences]
@@ -232,9 +242,7 @@ class HuggingFaceTokenizer:
         return max_tokens - 2
 
     def encode(self, sequences: list[str]) -> TokenBatch:
-        encoded = self.tokenizer(
-            list(sequences), padding=True, return_special_tokens_mask=True, return_tensors="pt"
-        )
+        encoded = self.tokenizer(list(sequences), padding=True, return_special_tokens_mask=True, return_tensors="pt")
         attention = encoded["attention_mask"].long()
         sequence_mask = attention * (1 - encoded["special_tokens_mask"].long())
         return TokenBatch(encoded["input_ids"].long(), attention, sequence_mask)
@@ -243,8 +251,13 @@ class HuggingFaceTokenizer:
         """Tokens and each token's (start, end) in its sequence; specials and padding get (0, 0)."""
         if not getattr(self.tokenizer, "is_fast", False):
             raise InputError("attributions for this tokenizer need its offsets, which only fast tokenizers give")
-        encoded = self.tokenizer(list(sequences), padding=True, return_offsets_mapping=True,
-                                 return_special_tokens_mask=True, return_tensors="pt")
+        encoded = self.tokenizer(
+            list(sequences),
+            padding=True,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+            return_tensors="pt",
+        )
         attention = encoded["attention_mask"].long()
         sequence_mask = attention * (1 - encoded["special_tokens_mask"].long())
         offsets = encoded["offset_mapping"].numpy() * sequence_mask.numpy()[..., None]

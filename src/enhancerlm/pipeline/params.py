@@ -83,8 +83,9 @@ def _config_value(text: str, path: Path, number: int) -> Any:
         raise InputError(f"{path}: line {number}: cannot read the value {text!r}") from None
 
 
-def load_params(profile: str | None = None, params_file: str | Path | None = None,
-                overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def load_params(
+    profile: str | None = None, params_file: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Merge defaults, profile, params file and overrides; substitute `${projectDir}`; validate."""
     params_schema = schema()
     params = schema_defaults(params_schema)

@@ -30,18 +30,23 @@ def workflow_summary_yaml(params: dict[str, Any], params_schema: dict) -> str:
     defaults = schema_defaults(params_schema)
     groups = []
     for group in params_schema["$defs"].values():
-        changed = {name: params[name] for name in group["properties"]
-                   if name in params and params[name] != defaults.get(name) and params[name] is not None}
+        changed = {
+            name: params[name]
+            for name in group["properties"]
+            if name in params and params[name] != defaults.get(name) and params[name] is not None
+        }
         if changed:
-            rows = "\n".join(f"        <dt>{name}</dt><dd><samp>{html.escape(str(value))}</samp></dd>"
-                             for name, value in sorted(changed.items()))
+            rows = "\n".join(
+                f"        <dt>{name}</dt><dd><samp>{html.escape(str(value))}</samp></dd>"
+                for name, value in sorted(changed.items())
+            )
             groups.append(f'    <p><b>{group["title"]}</b></p>\n    <dl class="dl-horizontal">\n{rows}\n    </dl>')
     body = "\n".join(f"    {line}" for line in "\n".join(groups).splitlines())
-    return ("id: 'enhancerlm-enhancerlm-summary'\n"
-            "description: ' - the parameters of this run that differ from the defaults'\n"
-            "section_name: 'enhancerlm/enhancerlm workflow summary'\n"
-            "section_href: 'https://github.com/enhancerlm/enhancerlm'\n"
-            "plot_type: 'html'\n"
-            f"data: |\n{body}\n")
-
-
+    return (
+        "id: 'enhancerlm-enhancerlm-summary'\n"
+        "description: ' - the parameters of this run that differ from the defaults'\n"
+        "section_name: 'enhancerlm/enhancerlm workflow summary'\n"
+        "section_href: 'https://github.com/enhancerlm/enhancerlm'\n"
+        "plot_type: 'html'\n"
+        f"data: |\n{body}\n"
+    )

@@ -67,8 +67,9 @@ class Runner:
             self.invoke(list(task.argv))
         else:
             run_program(task)
-        write_json(record, {"step": task.name, "key": key, "argv": list(task.argv),
-                            "outputs": [str(p) for p in task.outputs]})
+        write_json(
+            record, {"step": task.name, "key": key, "argv": list(task.argv), "outputs": [str(p) for p in task.outputs]}
+        )
         self.steps.append({"step": task.name, "seconds": round(time.perf_counter() - clock, 1)})
 
 
@@ -81,8 +82,9 @@ class Plan:
     final_models: list[tuple[Path, str]] = field(default_factory=list)  # (model, dataset id)
 
 
-def run_pipeline(params: dict[str, Any], invoke: Invoke, *, device: str = "auto", resume: bool = False,
-                 threads: int = 1) -> Path:
+def run_pipeline(
+    params: dict[str, Any], invoke: Invoke, *, device: str = "auto", resume: bool = False, threads: int = 1
+) -> Path:
     """Run every task of the workflow for these parameters; returns the run summary's path."""
     if params.get("vcf") and not params.get("genome"):  # before any task, as the workflow fails before any task
         raise InputError(f"--vcf {params['vcf']}: variant scoring needs --genome, the reference the VCF refers to")
@@ -98,8 +100,12 @@ def run_pipeline(params: dict[str, Any], invoke: Invoke, *, device: str = "auto"
         runner.run(tasks.benchmark_task(dataset, plan.evaluations.get(dataset, []), outdir, threads))
     ran = genome_steps(params, runner, plan, device, threads)
     multiqc(params, runner, ran)
-    summary = {"enhancerlm_version": __version__, "started": started.isoformat(timespec="seconds"),
-               "seconds": round((datetime.now(timezone.utc) - started).total_seconds(), 1), "steps": runner.steps}
+    summary = {
+        "enhancerlm_version": __version__,
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": round((datetime.now(timezone.utc) - started).total_seconds(), 1),
+        "steps": runner.steps,
+    }
     write_json(outdir / "pipeline_info" / f"params_{started.strftime('%Y-%m-%d_%H-%M-%S')}.json", params)
     return write_json(outdir / "pipeline_info" / "run_summary.json", summary)
 
@@ -117,8 +123,9 @@ def prepare(params: dict, runner: Runner, plan: Plan, threads: int) -> None:
         plan.datasets[str(dataset)] = task.outputs[0]
 
 
-def train_evaluate(params: dict, runner: Runner, plan: Plan, dataset: str, table: Path, device: str,
-                   threads: int) -> None:
+def train_evaluate(
+    params: dict, runner: Runner, plan: Plan, dataset: str, table: Path, device: str, threads: int
+) -> None:
     """Per seed: the k-mer models and the baseline, the ensemble of the k-mer models; then every model evaluated."""
     outdir, evaluated = runner.outdir, []
     kmers = sorted(int(k) for k in str(params["kmers"]).split(","))
@@ -128,8 +135,20 @@ def train_evaluate(params: dict, runner: Runner, plan: Plan, dataset: str, table
         models += [(f"{dataset}_{BASELINE}{suffix}", BASELINE, None)] if params["baseline"] else []
         for model_id, spec, k in models:
             checkpoint = outdir / "train" / model_id / CHECKPOINT_DIR / "trainer.pt"
-            runner.run(tasks.train_task(params, model_id, table, spec, k, seed, device, outdir, threads,
-                                        resume=runner.resume and checkpoint.exists()))
+            runner.run(
+                tasks.train_task(
+                    params,
+                    model_id,
+                    table,
+                    spec,
+                    k,
+                    seed,
+                    device,
+                    outdir,
+                    threads,
+                    resume=runner.resume and checkpoint.exists(),
+                )
+            )
             evaluated.append(outdir / "train" / model_id)
         finals = [outdir / "train" / model_id for model_id, _, k in models if k is not None]  # the k-mer models
         if params["ensemble"] != "none" and len(finals) >= 2:
@@ -183,9 +202,16 @@ def multiqc(params: dict, runner: Runner, ran: dict[str, bool]) -> None:
     outdir = runner.outdir
     versions = write_versions_yaml(outdir / "pipeline_info" / "enhancerlm_software_mqc_versions.yml")
     summary = write_text(work_dir(outdir) / "workflow_summary_mqc.yaml", workflow_summary_yaml(params, schema()))
-    reports = [outdir / "prepare", outdir / "evaluate", outdir / "benchmark",
-               *(outdir / name for name, done in ran.items() if done)]
-    configs = [resource("assets/multiqc_config.yml"), *([Path(params["multiqc_config"])] if params.get("multiqc_config") else [])]
+    reports = [
+        outdir / "prepare",
+        outdir / "evaluate",
+        outdir / "benchmark",
+        *(outdir / name for name, done in ran.items() if done),
+    ]
+    configs = [
+        resource("assets/multiqc_config.yml"),
+        *([Path(params["multiqc_config"])] if params.get("multiqc_config") else []),
+    ]
     task = tasks.multiqc_task(params, [*reports, versions, summary], configs, outdir)
     runner.run(replace(task, inputs=tuple(reports)))
 
@@ -203,9 +229,13 @@ def work_dir(outdir: Path) -> Path:
 
 def task_key(task: Task) -> str:
     """What identifies a task's result: its command line, the content of its inputs and the package version."""
-    payload = {"step": task.name, "runs": task.runs, "version": __version__,
-               "argv": [a for a in task.argv if a not in NOT_IN_KEY],
-               "inputs": {str(path): content_digest(path) for path in task.inputs}}
+    payload = {
+        "step": task.name,
+        "runs": task.runs,
+        "version": __version__,
+        "argv": [a for a in task.argv if a not in NOT_IN_KEY],
+        "inputs": {str(path): content_digest(path) for path in task.inputs},
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -245,4 +275,3 @@ def file_name(name: str) -> str:
 def simple_name(path: Path) -> str:
     """The file name up to its first dot, as Nextflow's Path.simpleName."""
     return path.name.split(".", 1)[0]
-

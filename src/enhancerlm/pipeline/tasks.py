@@ -45,118 +45,337 @@ def enhancerlm_task(step: str, label: str, options: list[str], **files: tuple[Pa
 
 def prepare_task(params: dict, samplesheet: Path, dataset: str, outdir: Path, threads: int) -> Task:
     prepared = outdir / "prepare"
-    options = ["--input", str(samplesheet), "--outdir", str(prepared), "--prefix", dataset, "--threads", str(threads),
-               "--folds", text(params["folds"]), "--seed", text(params["seed"]),
-               "--max-n-fraction", text(params["max_n_fraction"]),
-               *(["--positive", params["positive"]] if params.get("positive") else [])]
-    return enhancerlm_task("PREPARE", dataset, options, inputs=(samplesheet,),
-                           outputs=(prepared / f"{dataset}.dataset.tsv", prepared / f"{dataset}.prepare.json"))
+    options = [
+        "--input",
+        str(samplesheet),
+        "--outdir",
+        str(prepared),
+        "--prefix",
+        dataset,
+        "--threads",
+        str(threads),
+        "--folds",
+        text(params["folds"]),
+        "--seed",
+        text(params["seed"]),
+        "--max-n-fraction",
+        text(params["max_n_fraction"]),
+        *(["--positive", params["positive"]] if params.get("positive") else []),
+    ]
+    return enhancerlm_task(
+        "PREPARE",
+        dataset,
+        options,
+        inputs=(samplesheet,),
+        outputs=(prepared / f"{dataset}.dataset.tsv", prepared / f"{dataset}.prepare.json"),
+    )
 
 
-def train_task(params: dict, model_id: str, dataset: Path, model: str, kmer: int | None, seed: int, device: str,
-               outdir: Path, threads: int, resume: bool) -> Task:
+def train_task(
+    params: dict,
+    model_id: str,
+    dataset: Path,
+    model: str,
+    kmer: int | None,
+    seed: int,
+    device: str,
+    outdir: Path,
+    threads: int,
+    resume: bool,
+) -> Task:
     model_dir = outdir / "train" / model_id
     cross_validation = params["cv"] or params["ensemble"] == "stacking"
-    options = ["--dataset", str(dataset), "--model", model, "--outdir", str(model_dir), "--model-id", model_id,
-               "--device", device, "--threads", str(threads), *(["--kmer", text(kmer)] if kmer else []),
-               "--epochs", text(params["epochs"]), "--batch-size", text(params["batch_size"]),
-               *(["--lr", text(params["lr"])] if params.get("lr") else []),
-               "--weight-decay", text(params["weight_decay"]), "--warmup", text(params["warmup"]),
-               "--grad-clip", text(params["grad_clip"]), "--patience", text(params["patience"]),
-               "--seed", text(seed), "--val-fold", text(params["val_fold"]), "--max-length", text(params["max_length"]),
-               "--pooling", params["pooling"], "--rc-augment" if params["rc_augment"] else "--no-rc-augment",
-               "--class-weight", params["class_weight"],
-               *(["--trust-remote-code"] if params["trust_remote_code"] else []),
-               *(["--cv"] if cross_validation else []), *(["--resume"] if resume else [])]
-    return enhancerlm_task("TRAIN", model_id, options, inputs=(dataset, *([Path(model)] if Path(model).exists() else [])),
-                           outputs=(model_dir / "enhancerlm.json",))
+    options = [
+        "--dataset",
+        str(dataset),
+        "--model",
+        model,
+        "--outdir",
+        str(model_dir),
+        "--model-id",
+        model_id,
+        "--device",
+        device,
+        "--threads",
+        str(threads),
+        *(["--kmer", text(kmer)] if kmer else []),
+        "--epochs",
+        text(params["epochs"]),
+        "--batch-size",
+        text(params["batch_size"]),
+        *(["--lr", text(params["lr"])] if params.get("lr") else []),
+        "--weight-decay",
+        text(params["weight_decay"]),
+        "--warmup",
+        text(params["warmup"]),
+        "--grad-clip",
+        text(params["grad_clip"]),
+        "--patience",
+        text(params["patience"]),
+        "--seed",
+        text(seed),
+        "--val-fold",
+        text(params["val_fold"]),
+        "--max-length",
+        text(params["max_length"]),
+        "--pooling",
+        params["pooling"],
+        "--rc-augment" if params["rc_augment"] else "--no-rc-augment",
+        "--class-weight",
+        params["class_weight"],
+        *(["--trust-remote-code"] if params["trust_remote_code"] else []),
+        *(["--cv"] if cross_validation else []),
+        *(["--resume"] if resume else []),
+    ]
+    return enhancerlm_task(
+        "TRAIN",
+        model_id,
+        options,
+        inputs=(dataset, *([Path(model)] if Path(model).exists() else [])),
+        outputs=(model_dir / "enhancerlm.json",),
+    )
 
 
-def ensemble_task(params: dict, ensemble_id: str, members: list[Path], dataset: Path, outdir: Path,
-                  threads: int) -> Task:
+def ensemble_task(
+    params: dict, ensemble_id: str, members: list[Path], dataset: Path, outdir: Path, threads: int
+) -> Task:
     ensemble_dir = outdir / "ensemble" / ensemble_id
-    options = [*(option for member in members for option in ("--model", str(member))), "--dataset", str(dataset),
-               "--outdir", str(ensemble_dir), "--model-id", ensemble_id, "--device", "cpu", "--threads", str(threads),
-               "--method", params["ensemble"]]
-    return enhancerlm_task("ENSEMBLE", ensemble_id, options, inputs=(dataset, *members),
-                           outputs=(ensemble_dir / "enhancerlm.json",))
+    options = [
+        *(option for member in members for option in ("--model", str(member))),
+        "--dataset",
+        str(dataset),
+        "--outdir",
+        str(ensemble_dir),
+        "--model-id",
+        ensemble_id,
+        "--device",
+        "cpu",
+        "--threads",
+        str(threads),
+        "--method",
+        params["ensemble"],
+    ]
+    return enhancerlm_task(
+        "ENSEMBLE", ensemble_id, options, inputs=(dataset, *members), outputs=(ensemble_dir / "enhancerlm.json",)
+    )
 
 
 def evaluate_task(model: Path, dataset: Path, outdir: Path, threads: int) -> Task:
     evaluated = outdir / "evaluate"
-    options = ["--model", str(model), "--dataset", str(dataset), "--outdir", str(evaluated), "--prefix", model.name,
-               "--device", "cpu", "--threads", str(threads), "--split", "test"]
-    return enhancerlm_task("EVALUATE", model.name, options, inputs=(model, dataset),
-                           outputs=(evaluated / f"{model.name}.metrics.json",))
+    options = [
+        "--model",
+        str(model),
+        "--dataset",
+        str(dataset),
+        "--outdir",
+        str(evaluated),
+        "--prefix",
+        model.name,
+        "--device",
+        "cpu",
+        "--threads",
+        str(threads),
+        "--split",
+        "test",
+    ]
+    return enhancerlm_task(
+        "EVALUATE", model.name, options, inputs=(model, dataset), outputs=(evaluated / f"{model.name}.metrics.json",)
+    )
 
 
 def benchmark_task(dataset: str, evaluations: list[Path], outdir: Path, threads: int) -> Task:
-    options = ["--evaluations", str(outdir / "evaluate"), "--dataset", dataset, "--outdir", str(outdir / "benchmark"),
-               "--prefix", dataset, "--threads", str(threads)]
-    return enhancerlm_task("BENCHMARK", dataset, options, inputs=tuple(evaluations),
-                           outputs=(outdir / "benchmark" / f"{dataset}.benchmark.json",))
+    options = [
+        "--evaluations",
+        str(outdir / "evaluate"),
+        "--dataset",
+        dataset,
+        "--outdir",
+        str(outdir / "benchmark"),
+        "--prefix",
+        dataset,
+        "--threads",
+        str(threads),
+    ]
+    return enhancerlm_task(
+        "BENCHMARK",
+        dataset,
+        options,
+        inputs=tuple(evaluations),
+        outputs=(outdir / "benchmark" / f"{dataset}.benchmark.json",),
+    )
 
 
 def genome_index_task(genome: Path, indexed: Path, threads: int) -> Task:
     options = ["--genome", str(genome), "--output", str(indexed), "--threads", str(threads)]
-    return enhancerlm_task("GENOMEINDEX", genome.name, options, inputs=(genome,),
-                           outputs=(indexed, Path(f"{indexed}.fai"), Path(f"{indexed}.gzi")))
+    return enhancerlm_task(
+        "GENOMEINDEX",
+        genome.name,
+        options,
+        inputs=(genome,),
+        outputs=(indexed, Path(f"{indexed}.fai"), Path(f"{indexed}.gzi")),
+    )
 
 
 def chunks_task(params: dict, indexed: Path, chunks: Path, threads: int) -> Task:
     fai = Path(f"{indexed}.fai")
-    options = ["--fai", str(fai), "--output", str(chunks), "--threads", str(threads),
-               "--size", text(params["predict_chunk_size"])]
+    options = [
+        "--fai",
+        str(fai),
+        "--output",
+        str(chunks),
+        "--threads",
+        str(threads),
+        "--size",
+        text(params["predict_chunk_size"]),
+    ]
     return enhancerlm_task("CHUNKS", indexed.name, options, inputs=(fai,), outputs=(chunks,))
 
 
 def predict_task(params: dict, model: Path, indexed: Path, chunk: str, part: Path, device: str, threads: int) -> Task:
     regions, blacklist = params.get("genome_regions"), params.get("blacklist")
-    options = ["--model", str(model), "--genome", str(indexed), "--fai", f"{indexed}.fai", "--gzi", f"{indexed}.gzi",
-               "--chunk", chunk, *(["--regions", regions] if regions else []),
-               *(["--blacklist", blacklist] if blacklist else []), "--outdir", str(part), "--prefix", model.name,
-               "--device", device, "--threads", str(threads), "--stride", text(params["predict_stride"]),
-               "--merge-gap", text(params["predict_merge_gap"])]
-    return enhancerlm_task("PREDICT", f"{model.name} {chunk}", options,
-                           inputs=(model, indexed, *(Path(p) for p in (regions, blacklist) if p)),
-                           outputs=(part / f"{model.name}.predict.json",))
+    options = [
+        "--model",
+        str(model),
+        "--genome",
+        str(indexed),
+        "--fai",
+        f"{indexed}.fai",
+        "--gzi",
+        f"{indexed}.gzi",
+        "--chunk",
+        chunk,
+        *(["--regions", regions] if regions else []),
+        *(["--blacklist", blacklist] if blacklist else []),
+        "--outdir",
+        str(part),
+        "--prefix",
+        model.name,
+        "--device",
+        device,
+        "--threads",
+        str(threads),
+        "--stride",
+        text(params["predict_stride"]),
+        "--merge-gap",
+        text(params["predict_merge_gap"]),
+    ]
+    return enhancerlm_task(
+        "PREDICT",
+        f"{model.name} {chunk}",
+        options,
+        inputs=(model, indexed, *(Path(p) for p in (regions, blacklist) if p)),
+        outputs=(part / f"{model.name}.predict.json",),
+    )
 
 
 def merge_predictions_task(model_id: str, parts: list[Path], indexed: Path, outdir: Path, threads: int) -> Task:
-    options = [*(option for part in parts for option in ("--input", str(part))), "--fai", f"{indexed}.fai",
-               "--outdir", str(outdir / "predict"), "--prefix", model_id, "--threads", str(threads)]
-    return enhancerlm_task("MERGEPREDICTIONS", model_id, options, inputs=tuple(parts),
-                           outputs=(outdir / "predict" / f"{model_id}.predict.json",))
+    options = [
+        *(option for part in parts for option in ("--input", str(part))),
+        "--fai",
+        f"{indexed}.fai",
+        "--outdir",
+        str(outdir / "predict"),
+        "--prefix",
+        model_id,
+        "--threads",
+        str(threads),
+    ]
+    return enhancerlm_task(
+        "MERGEPREDICTIONS",
+        model_id,
+        options,
+        inputs=tuple(parts),
+        outputs=(outdir / "predict" / f"{model_id}.predict.json",),
+    )
 
 
 def chunk_summary_task(model_id: str, parts: list[Path], outdir: Path) -> Task:
     summary = outdir / "predict" / f"{model_id}.chunks_mqc.tsv"
-    argv = (*(option for part in parts for option in ("--input", str(part))), "--model-id", model_id,
-            "--output", str(summary))
+    argv = (
+        *(option for part in parts for option in ("--input", str(part))),
+        "--model-id",
+        model_id,
+        "--output",
+        str(summary),
+    )
     return Task("CHUNK_SUMMARY", model_id, argv, inputs=tuple(parts), outputs=(summary,), runs="chunk_scans_mqc.py")
 
 
 def motifs_task(params: dict, model: Path, dataset: Path, device: str, outdir: Path, threads: int) -> Task:
-    options = ["--model", str(model), "--dataset", str(dataset), "--outdir", str(outdir / "motifs"),
-               "--prefix", model.name, "--device", device, "--threads", str(threads), "--method", params["motif_method"]]
-    return enhancerlm_task("MOTIFS", model.name, options, inputs=(model, dataset),
-                           outputs=(outdir / "motifs" / f"{model.name}.motifs.json",))
+    options = [
+        "--model",
+        str(model),
+        "--dataset",
+        str(dataset),
+        "--outdir",
+        str(outdir / "motifs"),
+        "--prefix",
+        model.name,
+        "--device",
+        device,
+        "--threads",
+        str(threads),
+        "--method",
+        params["motif_method"],
+    ]
+    return enhancerlm_task(
+        "MOTIFS",
+        model.name,
+        options,
+        inputs=(model, dataset),
+        outputs=(outdir / "motifs" / f"{model.name}.motifs.json",),
+    )
 
 
 def variants_task(params: dict, model: Path, indexed: Path, device: str, outdir: Path, threads: int) -> Task:
     motifs = params.get("variant_motifs")
-    options = ["--model", str(model), "--genome", str(indexed), "--fai", f"{indexed}.fai", "--gzi", f"{indexed}.gzi",
-               "--vcf", params["vcf"], *(["--motifs", motifs] if motifs and motifs != "jaspar" else []),
-               "--outdir", str(outdir / "variants"), "--prefix", model.name, "--device", device,
-               "--threads", str(threads), *(["--motifs", "jaspar"] if motifs == "jaspar" else [])]
-    return enhancerlm_task("VARIANTS", model.name, options, inputs=(model, indexed, Path(params["vcf"])),
-                           outputs=(outdir / "variants" / f"{model.name}.variants.json",))
+    options = [
+        "--model",
+        str(model),
+        "--genome",
+        str(indexed),
+        "--fai",
+        f"{indexed}.fai",
+        "--gzi",
+        f"{indexed}.gzi",
+        "--vcf",
+        params["vcf"],
+        *(["--motifs", motifs] if motifs and motifs != "jaspar" else []),
+        "--outdir",
+        str(outdir / "variants"),
+        "--prefix",
+        model.name,
+        "--device",
+        device,
+        "--threads",
+        str(threads),
+        *(["--motifs", "jaspar"] if motifs == "jaspar" else []),
+    ]
+    return enhancerlm_task(
+        "VARIANTS",
+        model.name,
+        options,
+        inputs=(model, indexed, Path(params["vcf"])),
+        outputs=(outdir / "variants" / f"{model.name}.variants.json",),
+    )
 
 
 def multiqc_task(params: dict, reports: list[Path], configs: list[Path], outdir: Path) -> Task:
     logo, title = params.get("multiqc_logo"), params.get("multiqc_title")
-    argv = ("--force", *(option for config in configs for option in ("--config", str(config))),
-            *(["--cl-config", f'custom_logo: "{logo}"'] if logo else []), *(["--title", title] if title else []),
-            "--outdir", str(outdir / "multiqc"), *map(str, reports))
-    return Task("MULTIQC", "", argv, inputs=tuple(reports), outputs=(outdir / "multiqc" / "multiqc_report.html",),
-                runs="multiqc")
+    argv = (
+        "--force",
+        *(option for config in configs for option in ("--config", str(config))),
+        *(["--cl-config", f'custom_logo: "{logo}"'] if logo else []),
+        *(["--title", title] if title else []),
+        "--outdir",
+        str(outdir / "multiqc"),
+        *map(str, reports),
+    )
+    return Task(
+        "MULTIQC",
+        "",
+        argv,
+        inputs=tuple(reports),
+        outputs=(outdir / "multiqc" / "multiqc_report.html",),
+        runs="multiqc",
+    )

@@ -30,8 +30,12 @@ def fit_weights(member_probabilities: np.ndarray, labels: np.ndarray) -> np.ndar
         p = np.clip(member_probabilities @ (weights / weights.sum()), EPS, 1 - EPS)
         return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
 
-    theta = minimize(loss, np.zeros(n_members), method="Nelder-Mead" if n_members > 1 else "BFGS",
-                     options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000}).x
+    theta = minimize(
+        loss,
+        np.zeros(n_members),
+        method="Nelder-Mead" if n_members > 1 else "BFGS",
+        options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000},
+    ).x
     weights = np.exp(theta - theta.max())
     return weights / weights.sum()
 
@@ -42,12 +46,16 @@ def out_of_fold_predictions(member_dirs: list[Path], train: pd.DataFrame) -> np.
     for directory in member_dirs:
         path = directory / CV_PREDICTIONS
         if not path.exists():
-            raise InputError(f"{directory}: no {CV_PREDICTIONS}; stacking needs members trained with cv", parameters=("cv",))
+            raise InputError(
+                f"{directory}: no {CV_PREDICTIONS}; stacking needs members trained with cv", parameters=("cv",)
+            )
         table = pd.read_csv(path, sep="\t", dtype={"id": str}, keep_default_na=False).set_index("id")
         missing = set(train["id"]) - set(table.index)
         if missing:
-            raise InputError(f"{path}: no out-of-fold prediction for {len(missing)} training record(s), e.g. "
-                             f"{sorted(missing)[0]}; was the member trained on this dataset?")
+            raise InputError(
+                f"{path}: no out-of-fold prediction for {len(missing)} training record(s), e.g. "
+                f"{sorted(missing)[0]}; was the member trained on this dataset?"
+            )
         columns.append(table.loc[train["id"], "probability"].to_numpy(dtype=float))
     return np.column_stack(columns)
 
@@ -74,19 +82,29 @@ def cross_validate_ensemble(method: str, member_out_of_fold: np.ndarray, train: 
     for fold, val_fold in nested_folds(np.unique(folds).tolist()):
         fit_rows = folds == val_fold if method != "stacking" else ~np.isin(folds, [fold, val_fold])
         weights, bias = combination_rule(method, member_out_of_fold[fit_rows], labels[fit_rows])
-        threshold = choose_threshold(labels[folds == val_fold],
-                                     combine(member_out_of_fold[folds == val_fold], method, weights, bias))
+        threshold = choose_threshold(
+            labels[folds == val_fold], combine(member_out_of_fold[folds == val_fold], method, weights, bias)
+        )
         held_out = folds == fold
-        out_of_fold.append(pd.DataFrame({
-            "id": train.loc[held_out, "id"], "fold": fold, "val_fold": val_fold, "label": labels[held_out],
-            "threshold": threshold,
-            "probability": np.round(combine(member_out_of_fold[held_out], method, weights, bias), 6)}))
+        out_of_fold.append(
+            pd.DataFrame(
+                {
+                    "id": train.loc[held_out, "id"],
+                    "fold": fold,
+                    "val_fold": val_fold,
+                    "label": labels[held_out],
+                    "threshold": threshold,
+                    "probability": np.round(combine(member_out_of_fold[held_out], method, weights, bias), 6),
+                }
+            )
+        )
         per_fold.append({"fold": int(fold), "val_fold": int(val_fold), "best_epoch": None})
     return write_cross_validation(outdir, pd.concat(out_of_fold, ignore_index=True), per_fold)
 
 
-def _fit(method: str, members: list, member_dirs: list[Path], cards: list[dict], train: pd.DataFrame,
-         batch_size: int, device) -> dict:
+def _fit(
+    method: str, members: list, member_dirs: list[Path], cards: list[dict], train: pd.DataFrame, batch_size: int, device
+) -> dict:
     """Weights, bias, threshold and the metrics on the data they were chosen on."""
     labels = train["label"].to_numpy()
     if method == "stacking":
@@ -98,21 +116,32 @@ def _fit(method: str, members: list, member_dirs: list[Path], cards: list[dict],
             stacked[held_out] = combine(member_oof[held_out], method, weights, bias)
         weights, bias = combination_rule(method, member_oof, labels)
         threshold = choose_threshold(labels, stacked)
-        return {"weights": weights.tolist(), "bias": bias, "threshold": threshold,
-                "threshold_rule": "maximum MCC on the stacker's out-of-fold predictions",
-                "validation": binary_metrics(labels, stacked, threshold)}
+        return {
+            "weights": weights.tolist(),
+            "bias": bias,
+            "threshold": threshold,
+            "threshold_rule": "maximum MCC on the stacker's out-of-fold predictions",
+            "validation": binary_metrics(labels, stacked, threshold),
+        }
     val_folds = {c.get("training_data", {}).get("val_fold") for c in cards if c.get("type") != MODEL_TYPE}
     if len(val_folds) != 1 or None in val_folds:
-        raise InputError(f"the members were validated on different folds ({sorted(map(str, val_folds))}); "
-                         f"{method} needs one common validation fold")
+        raise InputError(
+            f"the members were validated on different folds ({sorted(map(str, val_folds))}); "
+            f"{method} needs one common validation fold"
+        )
     val_fold = val_folds.pop()
     validation = train[train["fold"] == val_fold]
-    probabilities = np.column_stack([m.predict_proba(validation["sequence"].tolist(), batch_size=batch_size,
-                                                     device=device) for m in members])
+    probabilities = np.column_stack(
+        [m.predict_proba(validation["sequence"].tolist(), batch_size=batch_size, device=device) for m in members]
+    )
     y = validation["label"].to_numpy()
     weights, _ = combination_rule(method, probabilities, y)
     combined = combine(probabilities, method, weights)
     threshold = choose_threshold(y, combined)
-    return {"weights": weights.tolist(), "bias": 0.0, "threshold": threshold,
-            "threshold_rule": f"maximum MCC on validation fold {val_fold}",
-            "validation": binary_metrics(y, combined, threshold)}
+    return {
+        "weights": weights.tolist(),
+        "bias": 0.0,
+        "threshold": threshold,
+        "threshold_rule": f"maximum MCC on validation fold {val_fold}",
+        "validation": binary_metrics(y, combined, threshold),
+    }

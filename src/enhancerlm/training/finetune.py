@@ -25,16 +25,30 @@ log = logging.getLogger(__name__)
 
 def _fresh_model(model_spec: str, kmer: int | None, options: TrainOptions, trust_remote_code: bool) -> LoadedModel:
     torch.manual_seed(options.seed)  # the head (and a scratch encoder) start from the same weights every time
-    model = load_model(model_spec, kmer=kmer, pooling=options.pooling, trust_remote_code=trust_remote_code,
-                       max_positions=options.max_length)
+    model = load_model(
+        model_spec,
+        kmer=kmer,
+        pooling=options.pooling,
+        trust_remote_code=trust_remote_code,
+        max_positions=options.max_length,
+    )
     if model.card:
         log.info("continuing from the trained model %s", model_spec)
     return model
 
 
-def _card(table: pd.DataFrame, dataset, train_rows: pd.DataFrame, validation: pd.DataFrame, options: TrainOptions,
-          *, model_id: str, validation_probabilities: np.ndarray | None, cv_summary: dict | None,
-          started: float) -> dict:
+def _card(
+    table: pd.DataFrame,
+    dataset,
+    train_rows: pd.DataFrame,
+    validation: pd.DataFrame,
+    options: TrainOptions,
+    *,
+    model_id: str,
+    validation_probabilities: np.ndarray | None,
+    cv_summary: dict | None,
+    started: float,
+) -> dict:
     """The model-card fields every trained model shares: task, data, threshold, validation, provenance."""
     classes = table.drop_duplicates("label").set_index("label")["class"].to_dict()
     digest = hashlib.sha256("".join(sorted(train_rows["group"])).encode()).hexdigest()[:16]
@@ -52,9 +66,13 @@ def _card(table: pd.DataFrame, dataset, train_rows: pd.DataFrame, validation: pd
         "window": int(table["sequence"].str.len().max()),
         "threshold": threshold,
         "threshold_rule": "maximum MCC on the validation fold" if validation_metrics else "0.5 (no validation)",
-        "training_data": {"path": str(dataset), "sha256": sha256_file(dataset), "train_groups_digest": digest,
-                          "records": {"train": len(train_rows), "validation": len(validation)},
-                          "val_fold": options.val_fold},
+        "training_data": {
+            "path": str(dataset),
+            "sha256": sha256_file(dataset),
+            "train_groups_digest": digest,
+            "records": {"train": len(train_rows), "validation": len(validation)},
+            "val_fold": options.val_fold,
+        },
         "validation": validation_metrics,
         "cross_validation": cv_summary,
         "training_seconds": round(time.perf_counter() - started, 1),

@@ -43,8 +43,9 @@ class FoldResult:
     best_epoch: int | None
 
 
-def cross_validate(table: pd.DataFrame, outdir: Path,
-                   fit_fold: Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame], FoldResult]) -> dict:
+def cross_validate(
+    table: pd.DataFrame, outdir: Path, fit_fold: Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame], FoldResult]
+) -> dict:
     """Nested k-fold cross-validation over the prepared folds; writes cv.json and the out-of-fold predictions.
 
     For held-out fold f, the next fold validates (early stopping, model selection, threshold) and
@@ -61,9 +62,18 @@ def cross_validate(table: pd.DataFrame, outdir: Path,
         training = train_rows[~train_rows["fold"].isin([fold, val_fold])].reset_index(drop=True)
         result = fit_fold(training, validation, held_out)
         threshold = choose_threshold(validation["label"].to_numpy(), result.validation_probabilities)
-        out_of_fold.append(pd.DataFrame({"id": held_out["id"], "fold": fold, "val_fold": val_fold,
-                                         "label": held_out["label"], "threshold": threshold,
-                                         "probability": np.round(result.held_out_probabilities, 6)}))
+        out_of_fold.append(
+            pd.DataFrame(
+                {
+                    "id": held_out["id"],
+                    "fold": fold,
+                    "val_fold": val_fold,
+                    "label": held_out["label"],
+                    "threshold": threshold,
+                    "probability": np.round(result.held_out_probabilities, 6),
+                }
+            )
+        )
         per_fold.append({"fold": fold, "val_fold": val_fold, "best_epoch": result.best_epoch})
     return write_cross_validation(outdir, pd.concat(out_of_fold, ignore_index=True), per_fold)
 
@@ -72,8 +82,10 @@ def nested_folds(folds: Sequence[int]) -> list[tuple[int, int]]:
     """(held-out fold, validation fold) pairs: each fold is scored once, validated by the next one."""
     folds = sorted(folds)
     if len(folds) < 3:
-        raise InputError(f"cross-validation needs at least 3 prepared folds (one trains, one validates, one is "
-                         f"scored); the dataset has {len(folds)}")
+        raise InputError(
+            f"cross-validation needs at least 3 prepared folds (one trains, one validates, one is "
+            f"scored); the dataset has {len(folds)}"
+        )
     return [(fold, folds[(position + 1) % len(folds)]) for position, fold in enumerate(folds)]
 
 
@@ -81,10 +93,10 @@ def write_cross_validation(outdir: Path, out_of_fold: pd.DataFrame, per_fold: li
     """cv.json (per-fold metrics at each fold's own validation threshold, mean and sd) and cv_predictions.tsv."""
     for record in per_fold:
         rows = out_of_fold[out_of_fold["fold"] == record["fold"]]
-        record.update(binary_metrics(rows["label"].to_numpy(), rows["probability"].to_numpy(),
-                                     float(rows["threshold"].iloc[0])))
-    summary = {"scheme": "nested: the fold after each held-out fold validates, the others train",
-               "folds": per_fold}
+        record.update(
+            binary_metrics(rows["label"].to_numpy(), rows["probability"].to_numpy(), float(rows["threshold"].iloc[0]))
+        )
+    summary = {"scheme": "nested: the fold after each held-out fold validates, the others train", "folds": per_fold}
     for key in CV_METRICS:
         values = [f[key] for f in per_fold if f[key] is not None]
         summary[key] = {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}

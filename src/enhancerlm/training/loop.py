@@ -84,8 +84,13 @@ def fit(
     classifier = model.classifier.to(device)
     labels = torch.tensor(train["label"].to_numpy(), dtype=torch.float32)
     total_steps = math.ceil(len(train) / options.batch_size) * options.epochs
-    optimizer, scheduler = optimiser(classifier.parameters(), options.learning_rate(model.source),
-                                     options.weight_decay, int(options.warmup * total_steps), total_steps)
+    optimizer, scheduler = optimiser(
+        classifier.parameters(),
+        options.learning_rate(model.source),
+        options.weight_decay,
+        int(options.warmup * total_steps),
+        total_steps,
+    )
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=_positive_weight(labels, options.class_weight).to(device))
     result, start_epoch = FitResult(), 1
     if resume and checkpoint_dir is not None and (checkpoint_dir / "trainer.pt").exists():
@@ -97,8 +102,18 @@ def fit(
         if options.patience and bad_epochs >= options.patience:
             break
         started = time.perf_counter()
-        losses = _train_epoch(model, train["sequence"].tolist(), labels, options, epoch, optimizer, scheduler,
-                              loss_fn, device, f"{progress_label} epoch {epoch}")
+        losses = _train_epoch(
+            model,
+            train["sequence"].tolist(),
+            labels,
+            options,
+            epoch,
+            optimizer,
+            scheduler,
+            loss_fn,
+            device,
+            f"{progress_label} epoch {epoch}",
+        )
         record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "lr": scheduler.get_last_lr()[0]}
         score = _validate(model, validation, options, device, record) if len(validation) else float(epoch)
         record["seconds"] = round(time.perf_counter() - started, 2)
@@ -145,8 +160,18 @@ def optimisation_step(loss: torch.Tensor, parameters, optimizer, scheduler, grad
     return loss.item()
 
 
-def _train_epoch(model: LoadedModel, sequences: list[str], labels: torch.Tensor, options: TrainOptions, epoch: int,
-                 optimizer, scheduler, loss_fn, device: torch.device, label: str) -> list[float]:
+def _train_epoch(
+    model: LoadedModel,
+    sequences: list[str],
+    labels: torch.Tensor,
+    options: TrainOptions,
+    epoch: int,
+    optimizer,
+    scheduler,
+    loss_fn,
+    device: torch.device,
+    label: str,
+) -> list[float]:
     """One pass over the training records in this epoch's order (reverse-complemented at random with
     `rc_augment`); the loss of each batch."""
     classifier = model.classifier
@@ -158,9 +183,10 @@ def _train_epoch(model: LoadedModel, sequences: list[str], labels: torch.Tensor,
     losses = []
     for start in tqdm(range(0, len(order), options.batch_size), desc=label, leave=False, disable=None):
         chosen = order[start : start + options.batch_size].tolist()
-        batch, owner = window_batch(model, [
-            reverse_complement(sequences[i]) if options.rc_augment and flips[i] else sequences[i] for i in chosen
-        ])
+        batch, owner = window_batch(
+            model,
+            [reverse_complement(sequences[i]) if options.rc_augment and flips[i] else sequences[i] for i in chosen],
+        )
         batch = batch.to(device)
         with autocast(device):
             logits = classifier(batch.input_ids, batch.attention_mask, batch.sequence_mask, owner.to(device))
@@ -169,13 +195,18 @@ def _train_epoch(model: LoadedModel, sequences: list[str], labels: torch.Tensor,
     return losses
 
 
-def _validate(model: LoadedModel, validation: pd.DataFrame, options: TrainOptions, device: torch.device,
-              record: dict) -> float:
+def _validate(
+    model: LoadedModel, validation: pd.DataFrame, options: TrainOptions, device: torch.device, record: dict
+) -> float:
     """Add the validation loss, AUC, MCC and accuracy to the epoch's record; the score that picks the best epoch."""
     probabilities = _validation_probabilities(model, validation, options, device)
     metrics = binary_metrics(validation["label"].to_numpy(), probabilities, 0.5)
-    record.update(val_loss=_bce(validation["label"].to_numpy(), probabilities),
-                  val_auc=metrics["auc"], val_mcc=metrics["mcc"], val_accuracy=metrics["accuracy"])
+    record.update(
+        val_loss=_bce(validation["label"].to_numpy(), probabilities),
+        val_auc=metrics["auc"],
+        val_mcc=metrics["mcc"],
+        val_accuracy=metrics["accuracy"],
+    )
     return metrics["auc"] if metrics["auc"] is not None else -record["val_loss"]
 
 
@@ -213,12 +244,19 @@ def _save_state(classifier: torch.nn.Module, path: Path) -> None:
         save_weights(classifier, str(tmp))
 
 
-def _checkpoint(directory: Path, classifier, optimizer, scheduler, options: TrainOptions, epoch: int,
-                result: FitResult) -> None:
+def _checkpoint(
+    directory: Path, classifier, optimizer, scheduler, options: TrainOptions, epoch: int, result: FitResult
+) -> None:
     _save_state(classifier, directory / "last.safetensors")
-    state = {"epoch": epoch, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "history": result.history, "best_epoch": result.best_epoch, "best_score": result.best_score,
-             "options": asdict(options)}
+    state = {
+        "epoch": epoch,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "best_score": result.best_score,
+        "options": asdict(options),
+    }
     with atomic_path(directory / "trainer.pt") as tmp:
         torch.save(state, tmp)
 
@@ -226,8 +264,10 @@ def _checkpoint(directory: Path, classifier, optimizer, scheduler, options: Trai
 def _restore(directory: Path, classifier, optimizer, scheduler, options: TrainOptions) -> tuple[int, FitResult]:
     state = torch.load(directory / "trainer.pt", map_location="cpu", weights_only=True)
     if state["options"] != asdict(options):
-        raise InputError(f"{directory}: the checkpoint was made with other hyper-parameters; "
-                         "resume with the same options or start in another --outdir")
+        raise InputError(
+            f"{directory}: the checkpoint was made with other hyper-parameters; "
+            "resume with the same options or start in another --outdir"
+        )
     load_weights(classifier, directory / "last.safetensors", device=str(next(classifier.parameters()).device))
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
@@ -235,9 +275,14 @@ def _restore(directory: Path, classifier, optimizer, scheduler, options: TrainOp
     return state["epoch"] + 1, result
 
 
-def _validation_probabilities(model: LoadedModel, validation: pd.DataFrame, options: TrainOptions,
-                              device: torch.device) -> np.ndarray:
-    probabilities = model.predict_proba(validation["sequence"].tolist(), batch_size=options.batch_size * 2,
-                                  device=device, both_strands=options.rc_augment)
+def _validation_probabilities(
+    model: LoadedModel, validation: pd.DataFrame, options: TrainOptions, device: torch.device
+) -> np.ndarray:
+    probabilities = model.predict_proba(
+        validation["sequence"].tolist(),
+        batch_size=options.batch_size * 2,
+        device=device,
+        both_strands=options.rc_augment,
+    )
     model.classifier.train()
     return probabilities

@@ -38,8 +38,9 @@ class PretrainOptions:
     seed: int = 42
 
 
-def corpus_windows(fasta_paths: list[str | Path], window: int, stride: int, max_n_fraction: float = 0.0
-                   ) -> Iterator[str]:
+def corpus_windows(
+    fasta_paths: list[str | Path], window: int, stride: int, max_n_fraction: float = 0.0
+) -> Iterator[str]:
     """Windows of `window` nt every `stride` nt along every record, upper-cased, N-rich ones skipped."""
     for path in fasta_paths:
         for record in read_fasta(path):
@@ -51,9 +52,16 @@ def corpus_windows(fasta_paths: list[str | Path], window: int, stride: int, max_
                 yield piece
 
 
-def mask_spans(input_ids: torch.Tensor, sequence_mask: torch.Tensor, k: int, fraction: float,
-               mask_token_id: int, vocab_size: int, n_special: int, generator: torch.Generator
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_spans(
+    input_ids: torch.Tensor,
+    sequence_mask: torch.Tensor,
+    k: int,
+    fraction: float,
+    mask_token_id: int,
+    vocab_size: int,
+    n_special: int,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mask contiguous spans of k sequence tokens covering about `fraction` of them (BERT's 80/10/10 rule).
 
     Returns the corrupted ids and the labels (the original id where masked, -100 elsewhere).

@@ -1,0 +1,152 @@
+"""TODO commands.merge_predictions"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import json
+import logging
+import time
+from pathlib import Path
+
+from enhancerlm.analysis.calibration import calibration_tsv, read_calibration
+from enhancerlm.commands.predict import _finish_report, output_paths, staged_outputs, write_results
+from enhancerlm.core.probability import parse_probabilities
+from enhancerlm.errors import InputError
+from enhancerlm.formats.files import write_text
+from enhancerlm.formats.genome import genome_sizes
+from enhancerlm.versions import software_versions
+
+log = logging.getLogger(__name__)
+
+
+def merge_predictions(
+    inputs: list[str | Path],
+    outdir: str | Path,
+    *,
+    prefix: str,
+    genome: str | Path | None = None,
+    fai: str | Path | None = None,
+    threshold: float | None = None,
+    merge_gap: int | None = None,
+) -> dict:
+    """Gather the outputs of chunked scans into the files one whole-genome scan would have written.
+
+    The bedGraphs are merged in order (a window scored twice is an error), regions are called
+    again across chunk borders, counts are summed and the calibration samples pooled.
+    """
+    started = time.perf_counter()
+    reports = read_reports(inputs)
+    first = reports[0][1]
+    for path, report in reports[1:]:
+        for key in ("model", "parameters"):
+            if report[key] != first[key]:
+                raise InputError(
+                    f"{path}: its {key} differ from those of {reports[0][0]}; these scans cannot be merged"
+                )
+    scoring = sorted({f"{r['throughput']['device']}, batch size {r['throughput']['batch_size']}" for _, r in reports})
+    if len(scoring) > 1:
+        log.warning(
+            "the inputs were scored on %s: a language model's probabilities can then differ from a single "
+            "scan's in the last decimal",
+            " / ".join(scoring),
+        )
+    sizes = genome_sizes(genome, fai)
+    parameters = dict(first["parameters"])
+    parameters["threshold"] = float(threshold if threshold is not None else parameters["threshold"])
+    parameters["merge_gap"] = merge_gap if merge_gap is not None else parameters["merge_gap"]
+    window, stride = parameters["window"], parameters["stride"]
+    paths = output_paths(Path(outdir), prefix, calibrate=parameters["calibrate"])
+    with staged_outputs(paths) as staged:
+        _merge_bedgraphs([_sibling(path, report, "bedgraph") for path, report in reports], staged["bedgraph"])
+        null = None
+        if parameters["calibrate"]:
+            table = read_calibration(
+                [_sibling(path, report, "calibration") for path, report in reports], parameters["calibration_windows"]
+            )
+            write_text(staged["calibration"], calibration_tsv(table))
+            null = parse_probabilities(table["probability"])
+        scanned = sorted({c for _, r in reports for c in r["contigs"]["scanned"]})
+        report = {
+            "prefix": prefix,
+            "model": first["model"],
+            "genome": first["genome"],
+            "parameters": parameters,
+            "chunks": sorted(c for _, r in reports for c in (r["chunks"] or [])) or None,
+            "contigs": {
+                "scanned": scanned,
+                "excluded": {
+                    reason: sorted({c for _, r in reports for c in r["contigs"]["excluded"][reason]})
+                    for reason in first["contigs"]["excluded"]
+                },
+            },
+            "short_contigs": sorted({c for _, r in reports for c in r["short_contigs"]}),
+            "windows": {
+                "skipped": {
+                    reason: sum(r["windows"]["skipped"][reason] for _, r in reports)
+                    for reason in first["windows"]["skipped"]
+                }
+            },
+            "throughput": {
+                "seconds": round(sum(r["throughput"]["seconds"] for _, r in reports), 2),
+                "merge_seconds": None,
+                "device": first["throughput"]["device"],
+                "batch_size": first["throughput"]["batch_size"],
+                "merged_inputs": len(reports),
+            },
+            "versions": software_versions(),
+        }
+        truth = Path(parameters["truth"]) if parameters["truth"] else None
+        summary = write_results(
+            staged,
+            prefix=prefix,
+            sizes=sizes,
+            window=window,
+            stride=stride,
+            threshold=parameters["threshold"],
+            merge_gap=parameters["merge_gap"],
+            scanned=scanned,
+            truth=truth,
+            null=null,
+        )
+        report["throughput"]["merge_seconds"] = round(time.perf_counter() - started, 2)
+        return _finish_report(paths, staged, report, summary, prefix)
+
+
+def read_reports(inputs: list[str | Path], kind: str = "predict") -> list[tuple[Path, dict]]:
+    """The NAME.<kind>.json of each input (chunk outputs to merge): a directory (all of its runs) or an output
+    prefix DIR/NAME."""
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        found = sorted(item.glob(f"*.{kind}.json")) if item.is_dir() else [Path(f"{item}.{kind}.json")]
+        if not found or not found[0].is_file():
+            raise InputError(f"{item}: no {kind} outputs (NAME.{kind}.json) found")
+        paths.extend(found)
+    return [(path, json.loads(path.read_text())) for path in dict.fromkeys(paths)]
+
+
+def _sibling(json_path: Path, report: dict, key: str) -> Path:
+    path = json_path.parent / report["outputs"][key]
+    if not path.is_file():
+        raise InputError(f"{json_path}: its {key} file {path.name} is missing")
+    return path
+
+
+def _merge_bedgraphs(paths: list[Path], target: Path) -> None:
+    """Merge sorted bedGraphs line by line; a tile present twice means overlapping chunks."""
+    with contextlib.ExitStack() as stack:
+        handles = [stack.enter_context(open(path)) for path in paths]
+        streams = [
+            ((line.split("\t", 2)[0], int(line.split("\t", 2)[1]), line, path) for line in handle)
+            for handle, path in zip(handles, paths)
+        ]
+        previous = None
+        with open(target, "w") as out:
+            for chrom, start, line, path in heapq.merge(*streams, key=lambda item: item[:2]):
+                if previous and previous[:2] == (chrom, start):
+                    raise InputError(
+                        f"{path}: {chrom}:{start} is also in {previous[2]}; the inputs overlap "
+                        "(a window belongs to the one chunk that holds its start)"
+                    )
+                previous = (chrom, start, path)
+                out.write(line)

@@ -1,0 +1,148 @@
+"""TODO commands.merge_variants"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import heapq
+import shlex
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from enhancerlm.commands.predict import read_reports
+from enhancerlm.commands.variants import CONVENTIONS, TSV_COLUMNS, _finish_report, output_paths, staged_outputs
+from enhancerlm.errors import InputError
+from enhancerlm.formats.vcf import UNPLACED, _next_line, _replace_command, _vcf_header_of, write_index
+from enhancerlm.versions import software_versions
+
+
+def merge_variants(inputs: list[str | Path], outdir: str | Path, *, prefix: str) -> dict:
+    """Gather the outputs of chunked runs into the files one unchunked run writes: the TSV and the VCF records
+    in input order, byte for byte; every input record must be in exactly one chunk."""
+    started = time.perf_counter()
+    reports = _read_reports(inputs)
+    first_path, first = reports[0]
+    for path, report in reports[1:]:
+        for key in ("model", "parameters"):
+            if report[key] != first[key]:
+                raise InputError(f"{path}: its {key} differ from those of {first_path}; these runs cannot be merged")
+        if (report["vcf"]["records"], report["vcf"]["header_sha256"]) != (
+            first["vcf"]["records"],
+            first["vcf"]["header_sha256"],
+        ):
+            raise InputError(f"{path}: scored another VCF than {first_path} (record count or header differ)")
+    labels = [label for _, r in reports for label in (r["chunks"] or ["(unchunked)"])]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise InputError(f"chunk {repeated[0]} is among the inputs more than once")
+    expected = first["vcf"]["records"]
+    command = shlex.join(
+        [
+            "enhancerlm",
+            "merge-variants",
+            *[a for i in inputs for a in ("--input", str(i))],
+            "--outdir",
+            str(outdir),
+            "--prefix",
+            prefix,
+        ]
+    )
+    paths = output_paths(Path(outdir), prefix)
+    with staged_outputs(paths) as (staged, stack):
+        import pysam.libcbgzf
+
+        with (
+            contextlib.ExitStack() as readers,
+            open(staged["tsv"], "w") as tsv,
+            pysam.libcbgzf.BGZFile(str(staged["vcf"]), "wb") as out,
+        ):
+            streams = [
+                _chunk_records(path.parent / report["outputs"]["tsv"], path.parent / report["outputs"]["vcf"], readers)
+                for path, report in reports
+            ]
+            header = _vcf_header_of(first_path.parent / first["outputs"]["vcf"])
+            out.write(_replace_command(header, command).encode())
+            tsv.write("\t".join(TSV_COLUMNS) + "\n")
+            written = 0
+            for number, rows, line, source in heapq.merge(*streams, key=lambda item: item[0]):
+                if number != written + 1:
+                    _missing_or_repeated(number, written, source)
+                tsv.write(rows)
+                out.write(line.encode())
+                written = number
+        if written != expected:
+            if written > expected:
+                raise InputError(f"the chunks hold {written} records, but the input VCF has {expected}")
+            _missing_or_repeated(expected + 1, written, None)
+        index = write_index(staged, stack, paths["vcf"], all(r["vcf"]["sorted"] for _, r in reports))
+        report = {
+            "prefix": prefix,
+            "model": first["model"],
+            "genome": first["genome"],
+            "vcf": {key: first["vcf"][key] for key in ("path", "records", "header_sha256", "sorted")},
+            "parameters": first["parameters"],
+            "conventions": CONVENTIONS,
+            "chunks": sorted(labels),
+            "contigs": _merged_contigs([r["contigs"] for _, r in reports]),
+            "throughput": {
+                "seconds": round(sum(r["throughput"]["seconds"] for _, r in reports), 2),
+                "device": first["throughput"]["device"],
+                "batch_size": first["throughput"]["batch_size"],
+                "merged_inputs": len(reports),
+            },
+            "command": command,
+            "versions": software_versions(),
+        }
+        return _finish_report(paths, staged, report, index, prefix, started, merged=True)
+
+
+def _read_reports(inputs: list[str | Path]) -> list[tuple[Path, dict]]:
+    """The variants.json of each input, whose TSV and VCF must be beside it."""
+    reports = read_reports(inputs, "variants")
+    for path, report in reports:
+        for key in ("tsv", "vcf"):
+            if not (path.parent / report["outputs"][key]).is_file():
+                raise InputError(f"{path}: its {key} file {report['outputs'][key]} is missing")
+    return reports
+
+
+def _chunk_records(tsv: Path, vcf: Path, stack: contextlib.ExitStack) -> Iterator[tuple[int, str, str, Path]]:
+    """(record number, its TSV rows, its VCF line, source) of one chunk's outputs, in order."""
+    rows = stack.enter_context(open(tsv))
+    lines = stack.enter_context(gzip.open(vcf, "rt"))
+    next(rows)
+    body = (line for line in lines if not line.startswith("#"))
+    current, text = None, []
+    for row in rows:
+        number = int(row.rsplit("\t", 1)[1])
+        if current is not None and number != current:
+            yield current, "".join(text), _next_line(body, vcf), tsv
+            text = []
+        current = number
+        text.append(row)
+    if current is not None:
+        yield current, "".join(text), _next_line(body, vcf), tsv
+    if next(body, None) is not None:
+        raise InputError(f"{vcf}: has more records than {tsv}")
+
+
+def _missing_or_repeated(number: int, written: int, source: Path | None) -> None:
+    if number <= written:
+        raise InputError(f"{source}: record {number} of the input VCF is also in another chunk; the chunks overlap")
+    missing = f"{written + 1}" if number == written + 2 else f"{written + 1}-{number - 1}"
+    raise InputError(
+        f"records {missing} of the input VCF are in no chunk: give chunks covering every contig "
+        f"of the genome, plus --chunk {UNPLACED} for records off the genome"
+    )
+
+
+def _merged_contigs(reports: list[dict]) -> dict:
+    mapping = {k: v for r in reports for k, v in r["mapping"].items()}
+    notes = {k: v for r in reports for k, v in r["notes"].items()}
+    return {
+        "mapping": dict(sorted(mapping.items())),
+        "renamed": {k: v for k, v in sorted(mapping.items()) if v is not None and v != k},
+        "not_in_genome": sorted(k for k, v in mapping.items() if v is None),
+        "notes": dict(sorted(notes.items())),
+    }
