@@ -6,9 +6,10 @@ A micro model (scratch-tiny, k = 3, random weights) scans random genomes of 1 Mb
 200, both strands), each size in a fresh subprocess twice, after importing and loading the model: once for the
 peak resident memory (VmHWM) and once under tracemalloc for the Python heap's peak (numpy arrays included).
 Reported: the peak RSS of each scan and its growth from 1 Mb to 20 Mb, and the growth of the heap's peak per
-extra window. glibc keeps freed memory of PyTorch's per-batch buffers in its heap, so RSS swings by a few hundred MB during any scan; run with
-MALLOC_MMAP_THRESHOLD_=65536 in the environment to see the memory actually in use. `--no-model` replaces the
-model's scores by random numbers, to measure the scan's own bookkeeping on large genomes in seconds.
+extra window. glibc keeps freed memory of PyTorch's per-batch buffers in its heap, so RSS swings by a few
+hundred MB during any scan; run with MALLOC_MMAP_THRESHOLD_=65536 in the environment to see the memory actually
+in use. `--no-model` replaces the model's scores by random numbers, to measure the scan's own bookkeeping on
+large genomes in seconds.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ For a DNABERT-base-shaped model (the scratch-base preset: BERT, 12 layers, hidde
 random weights) and for scratch-tiny (k = 6), on the same windows (200 nt every 200 nt along a random genome,
 both strands of each, batches of 64 sequences), it times
 
-  (a) predict: `enhancerlm.predict.predict` end to end: loading the model, reading the FASTA, scoring, and
+  (a) predict: `enhancerlm.commands.predict.predict` end to end: loading the model, reading the FASTA, scoring, and
       writing the bedGraph, bigWig, regions and report;
   (b) bare: the classifier's forward pass alone, on token tensors built and batched beforehand;
   (c) hf_loop: the batched loop a user would write with Hugging Face: k-mer strings through the saved

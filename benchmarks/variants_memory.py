@@ -64,20 +64,24 @@ def write_vcf(path: Path, sequences: list[str], count: int) -> Path:
 def worker(model: Path, genome: Path, vcf: Path, mode: str, threads: int, no_model: bool) -> None:
     import torch
 
-    from enhancerlm import variants
+    from enhancerlm.commands.variants import VariantOptions, score_variants
     from enhancerlm.formats.genome import contig_sizes
+    from enhancerlm.models.baseline import KmerBaseline
+    from enhancerlm.models.ensemble import Ensemble
+    from enhancerlm.models.language_model import LoadedModel
     from enhancerlm.models.scorer import load_trained
 
-    if no_model:
-        variants.score_windows = lambda model, windows, **_: np.random.default_rng(len(windows)).random(len(windows))
+    if no_model:  # every model kind scores at random: the run's own memory without a network
+        for kind in (LoadedModel, KmerBaseline, Ensemble):
+            kind.score_windows = lambda self, windows, **_: np.random.default_rng(len(windows)).random(len(windows))
     torch.set_num_threads(threads)
     contig_sizes(genome)  # index, import and load once outside the measurement
     load_trained(str(model))
     with tempfile.TemporaryDirectory() as scratch:
 
         def score() -> dict:
-            report = variants.score_variants(
-                str(model), genome, vcf, scratch, prefix="memory", options=variants.VariantOptions(device="cpu")
+            report = score_variants(
+                str(model), genome, vcf, scratch, prefix="memory", options=VariantOptions(device="cpu")
             )
             return {"alleles": report["alleles"]["scored"]}
 

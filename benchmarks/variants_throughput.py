@@ -7,7 +7,7 @@ For a DNABERT-base-shaped model (the scratch-base preset: BERT, 12 layers, hidde
 weights) and for scratch-tiny (k = 6), both saved as trained models (window 200, both strands), on the first
 records of the VCF (`--tiny-records`, 0 = all; `--base-records`), it times
 
-  (a) variants: `enhancerlm.variants.score_variants` end to end: loading the model, reading the VCF and the
+  (a) variants: `enhancerlm.commands.variants.score_variants` end to end: loading the model, reading the VCF and the
       genome, building and scoring the windows, writing the scored VCF (bgzip + tabix), the TSV and the report;
   (b) bare: the classifier's forward pass alone over the same windows (a reference and an alternative window per
       scored allele, both strands of each), tokenized and batched (64 sequences) beforehand;

@@ -1,5 +1,6 @@
 """The container recipes: lint-clean, versioned from the package, CUDA pinned and stated."""
 
+import importlib
 import importlib.util
 import re
 import shutil
@@ -146,3 +147,29 @@ def test_no_unrendered_template_strings(tmp_path):
     )
     subprocess.run(["git", "add", "x.def"], cwd=tmp_path, check=True)
     assert unrendered_template_strings(tmp_path) == ["x.def:1"]
+
+
+def python_snippets(text: str) -> list[str]:
+    """The `python -c "..."` programs a Dockerfile runs while it builds (line continuations joined)."""
+    joined = text.replace("\\\n", "\n")
+    return re.findall(r'python -c "((?:[^"\\]|\\.)*)"', joined) + re.findall(r"python -c '([^']*)'", joined)
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
+def test_build_checks_import_what_the_package_has(dockerfile):
+    """The image's build-time checks name the package's real modules, so a moved function fails here, not in a
+    build on another machine."""
+    snippets = python_snippets(dockerfile.read_text())
+    assert any("enhancerlm" in snippet for snippet in snippets), snippets
+    for snippet in snippets:
+        for module, names in re.findall(r"from (enhancerlm[\w.]*) import ([\w, ]+)", snippet):
+            imported = importlib.import_module(module)
+            missing = [name.strip() for name in names.split(",") if not hasattr(imported, name.strip())]
+            assert not missing, f"{dockerfile.name}: {module} has no {missing}"
+
+
+def test_build_check_can_fail():
+    snippet = python_snippets('RUN python -c "from enhancerlm.motifs import load_motifs; load_motifs()"')[0]
+    module = re.findall(r"from (enhancerlm[\w.]*) import", snippet)[0]
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(module)

@@ -15,9 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from enhancerlm.commands.variants import multiqc_top
 from enhancerlm.formats.files import resource
-from enhancerlm.formats.multiqc import Markup, confusion_mqc, html_table, multiqc_prepare
+from enhancerlm.formats.multiqc import Markup, confusion_mqc, html_table, multiqc_prepare, variants_top_mqc
 from enhancerlm.pipeline.steps import PIPELINE_STEPS
 
 # The report's modules in the order the reader meets them (General Statistics leads, outside this list).
@@ -184,7 +183,7 @@ def test_top_variants_name_the_tf_sites():
         "tfbs_gain": None,
         "tfbs_loss": "MA0139.2:CTCF:+:1e-06|MA1938.2:ERF::NHLH1:-:4.97e-05" + "|MA0001.1:X:+:1e-4" * 5,
     }
-    text = multiqc_top("m", {"top_gains": [], "top_losses": [row]})
+    text = variants_top_mqc("m", {"top_gains": [], "top_losses": [row]})
     assert mqc_header(text)["parent_id"] == "enhancerlm_variant_top"
     gains, losses = html_tables(text)
     assert gains == [["No allele raises the probability."]]

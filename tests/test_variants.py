@@ -14,9 +14,10 @@ import torch
 from conftest import MOTIF, invoke, planted_samplesheet, random_dna
 
 from enhancerlm.analysis.variant_effect import allele_kind, allele_windows, changed_spans, window_span
+from enhancerlm.commands.merge_variants import merge_variants
 from enhancerlm.commands.prepare import prepare_samplesheet
 from enhancerlm.commands.train import train
-from enhancerlm.commands.variants import VariantOptions, merge_variants, score_variants
+from enhancerlm.commands.variants import VariantOptions, score_variants
 from enhancerlm.core.dna import reverse_complement
 from enhancerlm.core.probability import score_fields
 from enhancerlm.errors import InputError

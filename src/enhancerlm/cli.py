@@ -1,7 +1,11 @@
 """The `enhancerlm` command line: a thin click layer over the library.
 
 Every command takes explicit input paths and writes into `--outdir`; commands whose outputs
-are named take `--prefix`. Errors the user can act on end in one line and exit status 1.
+are named take `--prefix`. Errors the user can act on end in one line and exit status 1, with the
+parameters the library names shown as their flags.
+
+Size: one click declaration per option of 17 commands (about 160 options, one per line as the formatter
+writes them); each command's body is a few lines, and the work happens in `enhancerlm.commands`.
 """
 
 from __future__ import annotations
@@ -16,18 +20,20 @@ import click
 from click.core import ParameterSource
 
 from enhancerlm import __version__
+from enhancerlm.analysis.known_motifs import JASPAR_RELEASE, TAX_GROUP
 from enhancerlm.commands.benchmark import run_benchmark
+from enhancerlm.commands.chunks import write_chunks
 from enhancerlm.commands.ensemble import build_ensemble
 from enhancerlm.commands.evaluate import evaluate_model
+from enhancerlm.commands.merge_predictions import merge_predictions as run_merge_predictions
+from enhancerlm.commands.merge_variants import merge_variants as run_merge_variants
 from enhancerlm.commands.motifs import MotifOptions, discover_motifs, scan_fasta
-from enhancerlm.commands.predict import ScanOptions, write_chunks
-from enhancerlm.commands.predict import merge_predictions as run_merge_predictions
+from enhancerlm.commands.predict import ScanOptions
 from enhancerlm.commands.predict import predict as run_predict
 from enhancerlm.commands.prepare import prepare_bed, prepare_samplesheet
 from enhancerlm.commands.pretrain import pretrain as run_pretrain
 from enhancerlm.commands.train import train as train_model
 from enhancerlm.commands.variants import VariantOptions, score_variants
-from enhancerlm.commands.variants import merge_variants as run_merge_variants
 from enhancerlm.errors import EnhancerLMError
 from enhancerlm.formats.genome import index_genome as run_index
 from enhancerlm.models.card import read_card
@@ -58,6 +64,35 @@ def threads_option(command):
         expose_value=False,
         callback=_set_threads,
         help="CPU threads for torch [default: all cores].",
+    )(command)
+
+
+def device_option(command):
+    """`--device`: where torch runs (auto: CUDA, then Apple MPS, then the CPU)."""
+    return click.option("--device", type=DEVICES, default="auto", show_default=True)(command)
+
+
+def genome_index_options(command):
+    """`--fai` and `--gzi`: the genome's indexes as staged beside it, instead of finding or building them."""
+    command = click.option(
+        "--gzi",
+        default=None,
+        type=click.Path(exists=True, dir_okay=False),
+        help="The .gzi index of a bgzip genome, used with --fai instead of finding or building them.",
+    )(command)
+    return click.option(
+        "--fai",
+        default=None,
+        type=click.Path(exists=True, dir_okay=False),
+        help="An existing .fai index of the genome, used instead of finding or building one.",
+    )(command)
+
+
+def jaspar_options(command):
+    """`--jaspar-release` and `--tax-group`: which JASPAR CORE motifs (bundled, so offline)."""
+    command = click.option("--tax-group", default=TAX_GROUP, show_default=True, help="JASPAR taxonomic group.")(command)
+    return click.option(
+        "--jaspar-release", default=JASPAR_RELEASE, show_default=True, help="JASPAR release (2014 to 2026)."
     )(command)
 
 
@@ -269,7 +304,7 @@ def _check_prepare_mode(
 @click.option("--class-weight", type=click.Choice(["none", "balanced"]), default="none", show_default=True)
 @click.option("--cv", "cross_validation", is_flag=True, help="Also run k-fold cross-validation (cv.json).")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --outdir.")
-@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@device_option
 @click.option("--trust-remote-code", is_flag=True, help="Allow checkpoints that run their own model code.")
 @threads_option
 @_reports_errors
@@ -341,7 +376,7 @@ def train(
 @click.option("--prefix", default=None, help="Output name prefix [default: the model id].")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="Override the card's threshold.")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
-@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@device_option
 @threads_option
 @_reports_errors
 def evaluate(model_spec, dataset, split, outdir, prefix, threshold, batch_size, device) -> None:
@@ -386,7 +421,7 @@ def evaluate(model_spec, dataset, split, outdir, prefix, threshold, batch_size, 
 @click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Ensemble model directory to write.")
 @click.option("--model-id", default=None, help="Model id in the card and reports [default: outdir name].")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
-@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@device_option
 @threads_option
 @_reports_errors
 def ensemble(members, dataset, method, outdir, model_id, batch_size, device) -> None:
@@ -466,7 +501,7 @@ def benchmark(evaluations, outdir, dataset_id, prefix, published) -> None:
     help="Fraction of tokens masked, in contiguous spans of k.",
 )
 @click.option("--seed", default=42, show_default=True)
-@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@device_option
 @threads_option
 @_reports_errors
 def pretrain(
@@ -523,7 +558,7 @@ def convert(source: str, outdir: str) -> None:
     help="YAML or JSON file of pipeline parameters (as nextflow -params-file).",
 )
 @click.option("--outdir", default=None, help="Results directory [default: the params' outdir].")
-@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@device_option
 @click.option(
     "--resume",
     is_flag=True,
@@ -595,18 +630,7 @@ def _contig_list(value: str | None) -> list[str] | None:
     type=click.Path(exists=True, dir_okay=False),
     help="Genome FASTA: plain, bgzip, or plain gzip (re-compressed once to a cached BGZF copy).",
 )
-@click.option(
-    "--fai",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="An existing .fai index of the genome, used instead of finding or building one.",
-)
-@click.option(
-    "--gzi",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The .gzi index of a bgzip genome, used with --fai instead of finding or building them.",
-)
+@genome_index_options
 @click.option(
     "--regions",
     default=None,
@@ -676,7 +700,7 @@ def _contig_list(value: str | None) -> list[str] | None:
     type=click.IntRange(1),
     help="Sequences per forward pass (both strands count).",
 )
-@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@device_option
 @threads_option
 @_reports_errors
 def predict(
@@ -887,8 +911,7 @@ def merge_predictions(inputs, genome, fai, outdir, prefix, threshold, merge_gap)
     show_default=True,
     help="'jaspar' (JASPAR CORE, offline) or a MEME file of known motifs to match.",
 )
-@click.option("--jaspar-release", default="JASPAR2024", show_default=True, help="JASPAR release (2014 to 2026).")
-@click.option("--tax-group", default="vertebrates", show_default=True, help="JASPAR taxonomic group.")
+@jaspar_options
 @click.option(
     "--match-q",
     default=0.05,
@@ -901,7 +924,7 @@ def merge_predictions(inputs, genome, fai, outdir, prefix, threshold, merge_gap)
 @click.option("--outdir", required=True, type=click.Path(file_okay=False))
 @click.option("--prefix", default=None, help="Output name prefix [default: the model id].")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1), help="Windows per pass.")
-@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@device_option
 @threads_option
 @_reports_errors
 def motifs(
@@ -968,8 +991,7 @@ def motifs(
 @main.command("scan-motifs")
 @click.option("--motifs", "source", required=True, help="'jaspar' (JASPAR CORE, offline) or a MEME file.")
 @click.option("--fasta", required=True, type=click.Path(exists=True, dir_okay=False), help="Sequences to scan.")
-@click.option("--jaspar-release", default="JASPAR2024", show_default=True)
-@click.option("--tax-group", default="vertebrates", show_default=True)
+@jaspar_options
 @click.option("--threshold", default=1e-4, show_default=True, type=click.FloatRange(0, 1), help="FIMO p-value cut-off.")
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="TSV of hits to write.")
 @threads_option
@@ -995,18 +1017,7 @@ def scan_motifs(source, fasta, jaspar_release, tax_group, threshold, output) -> 
     type=click.Path(exists=True, dir_okay=False),
     help="Variants: VCF (plain, gzip or bgzip) or BCF. Contigs chr1/1 and chrM/MT are matched to the genome.",
 )
-@click.option(
-    "--fai",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="An existing .fai index of the genome, used instead of finding or building one.",
-)
-@click.option(
-    "--gzi",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The .gzi index of a bgzip genome, used with --fai instead of finding or building them.",
-)
+@genome_index_options
 @click.option("--outdir", required=True, type=click.Path(file_okay=False))
 @click.option("--prefix", default=None, help="Output name prefix [default: the VCF's name].")
 @click.option(
@@ -1034,8 +1045,7 @@ def scan_motifs(source, fasta, jaspar_release, tax_group, threshold, output) -> 
     default=None,
     help="Report TF sites gained and lost: 'jaspar' (JASPAR CORE, offline) or a MEME motif file.",
 )
-@click.option("--jaspar-release", default="JASPAR2024", show_default=True)
-@click.option("--tax-group", default="vertebrates", show_default=True, help="JASPAR taxonomic group.")
+@jaspar_options
 @click.option(
     "--motif-threshold",
     default=1e-4,
@@ -1056,7 +1066,7 @@ def scan_motifs(source, fasta, jaspar_release, tax_group, threshold, output) -> 
     type=click.IntRange(1),
     help="Sequences per forward pass (both strands count).",
 )
-@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@device_option
 @threads_option
 @_reports_errors
 def variants(

@@ -37,15 +37,7 @@ def build_ensemble(
     if len(member_specs) < 2:
         raise InputError("an ensemble needs at least two model members", parameters=("model",))
     member_dirs = [Path(spec) for spec in member_specs]
-    cards = [read_card(d) for d in member_dirs]
-    for directory, card in zip(member_dirs, cards):
-        if not card:
-            raise InputError(f"{directory}: not a trained enhancerlm model (no {CARD_FILE})")
-    if len({tuple(sorted(c["labels"].items())) for c in cards}) != 1:
-        raise InputError(
-            "the members were trained on different labels: "
-            + "; ".join(f"{c['model_id']}: {c['labels']}" for c in cards)
-        )
+    cards = _member_cards(member_dirs)
     table = read_dataset(dataset)
     train = table[table["split"] == "train"].reset_index(drop=True)  # test records go no further
     members = [load_trained(str(d)) for d in member_dirs]
@@ -61,18 +53,7 @@ def build_ensemble(
         "labels": cards[0]["labels"],
         "window": max(c.get("window", 0) for c in cards),
         "strand_mode": "per member",
-        "members": [
-            {
-                "model_id": c["model_id"],
-                "path": f"{MEMBERS_DIR}/{member_id}",
-                "type": c.get("type"),
-                "kmer": c.get("kmer"),
-                "base_model": c.get("base_model"),
-                "seed": c.get("hyperparameters", {}).get("seed"),
-                "weights_sha256": c.get("weights_sha256"),
-            }
-            for c, member_id in zip(cards, ids)
-        ],
+        "members": _member_entries(cards, ids),
         "training_data": {
             "dataset": Path(dataset).name,
             "train_records": len(train),
@@ -91,6 +72,36 @@ def build_ensemble(
             )
         write_json(staging / CARD_FILE, card)
     return card
+
+
+def _member_cards(member_dirs: list[Path]) -> list[dict]:
+    """The members' cards, refusing a directory that is no trained model or members trained on other labels."""
+    cards = [read_card(d) for d in member_dirs]
+    for directory, card in zip(member_dirs, cards):
+        if not card:
+            raise InputError(f"{directory}: not a trained enhancerlm model (no {CARD_FILE})")
+    if len({tuple(sorted(c["labels"].items())) for c in cards}) != 1:
+        raise InputError(
+            "the members were trained on different labels: "
+            + "; ".join(f"{c['model_id']}: {c['labels']}" for c in cards)
+        )
+    return cards
+
+
+def _member_entries(cards: list[dict], ids: list[str]) -> list[dict]:
+    """The ensemble card's record of each member: where it was copied and what identifies it."""
+    return [
+        {
+            "model_id": c["model_id"],
+            "path": f"{MEMBERS_DIR}/{member_id}",
+            "type": c.get("type"),
+            "kmer": c.get("kmer"),
+            "base_model": c.get("base_model"),
+            "seed": c.get("hyperparameters", {}).get("seed"),
+            "weights_sha256": c.get("weights_sha256"),
+        }
+        for c, member_id in zip(cards, ids)
+    ]
 
 
 def _member_ids(cards: list[dict]) -> list[str]:

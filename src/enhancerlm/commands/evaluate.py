@@ -57,18 +57,7 @@ def write_evaluation(
     }
     for warning in metrics["warnings"]:
         log.warning("%s: %s", model_id, warning)
-    predictions = pd.DataFrame(
-        {
-            "id": table["id"],
-            "split": table["split"],
-            "source": table["source"],
-            "class": table["class"],
-            "label": labels,
-            "probability": np.round(probabilities, 6),
-            "predicted": (probabilities >= threshold).astype(int),
-            "leak": table["leak"],
-        }
-    )
+    predictions = _predictions(table, labels, probabilities, threshold)
     paths = {
         "metrics": write_json(outdir / f"{prefix}.metrics.json", metrics),
         "predictions": write_tsv(outdir / f"{prefix}.predictions.tsv", predictions),
@@ -82,25 +71,45 @@ def write_evaluation(
             ("pr", "Precision-recall curves", "Recall", "Precision"),
         ):
             paths[name] = write_json(
-                outdir / f"{prefix}.{name}_mqc.json",
-                {
-                    "id": f"enhancerlm_{name}",
-                    "section_name": title,
-                    "plot_type": "linegraph",
-                    "pconfig": {
-                        "id": f"enhancerlm_{name}_plot",
-                        "title": f"enhancerlm: {title}",
-                        "xlab": xlab,
-                        "ylab": ylab,
-                        "xmin": 0,
-                        "xmax": 1,
-                        "ymin": 0,
-                        "ymax": 1,
-                    },
-                    "data": {model_id: curve[name]},
-                },
+                outdir / f"{prefix}.{name}_mqc.json", _curve_mqc(name, title, xlab, ylab, {model_id: curve[name]})
             )
     return paths
+
+
+def _predictions(table: pd.DataFrame, labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> pd.DataFrame:
+    """The per-record predictions table: each scored record with its probability, call and leak status."""
+    return pd.DataFrame(
+        {
+            "id": table["id"],
+            "split": table["split"],
+            "source": table["source"],
+            "class": table["class"],
+            "label": labels,
+            "probability": np.round(probabilities, 6),
+            "predicted": (probabilities >= threshold).astype(int),
+            "leak": table["leak"],
+        }
+    )
+
+
+def _curve_mqc(name: str, title: str, xlab: str, ylab: str, data: dict) -> dict:
+    """MultiQC custom content for one curve (ROC or precision-recall) as a line graph on the unit square."""
+    return {
+        "id": f"enhancerlm_{name}",
+        "section_name": title,
+        "plot_type": "linegraph",
+        "pconfig": {
+            "id": f"enhancerlm_{name}_plot",
+            "title": f"enhancerlm: {title}",
+            "xlab": xlab,
+            "ylab": ylab,
+            "xmin": 0,
+            "xmax": 1,
+            "ymin": 0,
+            "ymax": 1,
+        },
+        "data": data,
+    }
 
 
 def leak_warnings(table: pd.DataFrame) -> list[str]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import json
 import logging
 import time
 from pathlib import Path
 
+import numpy as np
+
 from enhancerlm.analysis.calibration import calibration_tsv, read_calibration
 from enhancerlm.commands.predict import _finish_report, output_paths, staged_outputs, write_results
+from enhancerlm.commands.scatter import merged_throughput, read_reports, require_same
 from enhancerlm.core.probability import parse_probabilities
 from enhancerlm.errors import InputError
 from enhancerlm.formats.files import write_text
@@ -38,12 +40,7 @@ def merge_predictions(
     started = time.perf_counter()
     reports = read_reports(inputs)
     first = reports[0][1]
-    for path, report in reports[1:]:
-        for key in ("model", "parameters"):
-            if report[key] != first[key]:
-                raise InputError(
-                    f"{path}: its {key} differ from those of {reports[0][0]}; these scans cannot be merged"
-                )
+    require_same(reports, "scans")
     scoring = sorted({f"{r['throughput']['device']}, batch size {r['throughput']['batch_size']}" for _, r in reports})
     if len(scoring) > 1:
         log.warning(
@@ -59,43 +56,9 @@ def merge_predictions(
     paths = output_paths(Path(outdir), prefix, calibrate=parameters["calibrate"])
     with staged_outputs(paths) as staged:
         _merge_bedgraphs([_sibling(path, report, "bedgraph") for path, report in reports], staged["bedgraph"])
-        null = None
-        if parameters["calibrate"]:
-            table = read_calibration(
-                [_sibling(path, report, "calibration") for path, report in reports], parameters["calibration_windows"]
-            )
-            write_text(staged["calibration"], calibration_tsv(table))
-            null = parse_probabilities(table["probability"])
-        scanned = sorted({c for _, r in reports for c in r["contigs"]["scanned"]})
-        report = {
-            "prefix": prefix,
-            "model": first["model"],
-            "genome": first["genome"],
-            "parameters": parameters,
-            "chunks": sorted(c for _, r in reports for c in (r["chunks"] or [])) or None,
-            "contigs": {
-                "scanned": scanned,
-                "excluded": {
-                    reason: sorted({c for _, r in reports for c in r["contigs"]["excluded"][reason]})
-                    for reason in first["contigs"]["excluded"]
-                },
-            },
-            "short_contigs": sorted({c for _, r in reports for c in r["short_contigs"]}),
-            "windows": {
-                "skipped": {
-                    reason: sum(r["windows"]["skipped"][reason] for _, r in reports)
-                    for reason in first["windows"]["skipped"]
-                }
-            },
-            "throughput": {
-                "seconds": round(sum(r["throughput"]["seconds"] for _, r in reports), 2),
-                "merge_seconds": None,
-                "device": first["throughput"]["device"],
-                "batch_size": first["throughput"]["batch_size"],
-                "merged_inputs": len(reports),
-            },
-            "versions": software_versions(),
-        }
+        null = _pooled_calibration(staged["calibration"], reports, parameters) if parameters["calibrate"] else None
+        report = _merged_report(prefix, reports, parameters)
+        scanned = report["contigs"]["scanned"]
         truth = Path(parameters["truth"]) if parameters["truth"] else None
         summary = write_results(
             staged,
@@ -113,16 +76,41 @@ def merge_predictions(
         return _finish_report(paths, staged, report, summary, prefix)
 
 
-def read_reports(inputs: list[str | Path], kind: str = "predict") -> list[tuple[Path, dict]]:
-    """The NAME.<kind>.json of each input (chunk outputs to merge): a directory (all of its runs) or an output
-    prefix DIR/NAME."""
-    paths: list[Path] = []
-    for item in map(Path, inputs):
-        found = sorted(item.glob(f"*.{kind}.json")) if item.is_dir() else [Path(f"{item}.{kind}.json")]
-        if not found or not found[0].is_file():
-            raise InputError(f"{item}: no {kind} outputs (NAME.{kind}.json) found")
-        paths.extend(found)
-    return [(path, json.loads(path.read_text())) for path in dict.fromkeys(paths)]
+def _pooled_calibration(path: Path, reports: list[tuple[Path, dict]], parameters: dict) -> np.ndarray:
+    """The chunks' calibration samples pooled into one table (written to `path`); its probabilities."""
+    table = read_calibration(
+        [_sibling(json_path, report, "calibration") for json_path, report in reports], parameters["calibration_windows"]
+    )
+    write_text(path, calibration_tsv(table))
+    return parse_probabilities(table["probability"])
+
+
+def _merged_report(prefix: str, reports: list[tuple[Path, dict]], parameters: dict) -> dict:
+    """The report one whole scan would have written, from its chunks' reports (throughput summed)."""
+    first = reports[0][1]
+    every = [r for _, r in reports]
+    return {
+        "prefix": prefix,
+        "model": first["model"],
+        "genome": first["genome"],
+        "parameters": parameters,
+        "chunks": sorted(c for r in every for c in (r["chunks"] or [])) or None,
+        "contigs": {
+            "scanned": sorted({c for r in every for c in r["contigs"]["scanned"]}),
+            "excluded": {
+                reason: sorted({c for r in every for c in r["contigs"]["excluded"][reason]})
+                for reason in first["contigs"]["excluded"]
+            },
+        },
+        "short_contigs": sorted({c for r in every for c in r["short_contigs"]}),
+        "windows": {
+            "skipped": {
+                reason: sum(r["windows"]["skipped"][reason] for r in every) for reason in first["windows"]["skipped"]
+            }
+        },
+        "throughput": merged_throughput(reports, {"merge_seconds": None}),
+        "versions": software_versions(),
+    }
 
 
 def _sibling(json_path: Path, report: dict, key: str) -> Path:

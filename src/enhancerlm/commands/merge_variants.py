@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from enhancerlm.commands.predict import read_reports
+from enhancerlm.commands.scatter import merged_throughput, read_reports, require_same
 from enhancerlm.commands.variants import CONVENTIONS, TSV_COLUMNS, _finish_report, output_paths, staged_outputs
 from enhancerlm.errors import InputError
 from enhancerlm.formats.vcf import UNPLACED, _next_line, _replace_command, _vcf_header_of, write_index
@@ -23,10 +23,8 @@ def merge_variants(inputs: list[str | Path], outdir: str | Path, *, prefix: str)
     started = time.perf_counter()
     reports = _read_reports(inputs)
     first_path, first = reports[0]
+    require_same(reports, "runs")
     for path, report in reports[1:]:
-        for key in ("model", "parameters"):
-            if report[key] != first[key]:
-                raise InputError(f"{path}: its {key} differ from those of {first_path}; these runs cannot be merged")
         if (report["vcf"]["records"], report["vcf"]["header_sha256"]) != (
             first["vcf"]["records"],
             first["vcf"]["header_sha256"],
@@ -37,40 +35,11 @@ def merge_variants(inputs: list[str | Path], outdir: str | Path, *, prefix: str)
     if repeated:
         raise InputError(f"chunk {repeated[0]} is among the inputs more than once")
     expected = first["vcf"]["records"]
-    command = shlex.join(
-        [
-            "enhancerlm",
-            "merge-variants",
-            *[a for i in inputs for a in ("--input", str(i))],
-            "--outdir",
-            str(outdir),
-            "--prefix",
-            prefix,
-        ]
-    )
+    options = [*(a for i in inputs for a in ("--input", str(i))), "--outdir", str(outdir), "--prefix", prefix]
+    command = shlex.join(["enhancerlm", "merge-variants", *options])
     paths = output_paths(Path(outdir), prefix)
     with staged_outputs(paths) as (staged, stack):
-        import pysam.libcbgzf
-
-        with (
-            contextlib.ExitStack() as readers,
-            open(staged["tsv"], "w") as tsv,
-            pysam.libcbgzf.BGZFile(str(staged["vcf"]), "wb") as out,
-        ):
-            streams = [
-                _chunk_records(path.parent / report["outputs"]["tsv"], path.parent / report["outputs"]["vcf"], readers)
-                for path, report in reports
-            ]
-            header = _vcf_header_of(first_path.parent / first["outputs"]["vcf"])
-            out.write(_replace_command(header, command).encode())
-            tsv.write("\t".join(TSV_COLUMNS) + "\n")
-            written = 0
-            for number, rows, line, source in heapq.merge(*streams, key=lambda item: item[0]):
-                if number != written + 1:
-                    _missing_or_repeated(number, written, source)
-                tsv.write(rows)
-                out.write(line.encode())
-                written = number
+        written = _merge_chunks(staged, reports, command)
         if written != expected:
             if written > expected:
                 raise InputError(f"the chunks hold {written} records, but the input VCF has {expected}")
@@ -85,16 +54,38 @@ def merge_variants(inputs: list[str | Path], outdir: str | Path, *, prefix: str)
             "conventions": CONVENTIONS,
             "chunks": sorted(labels),
             "contigs": _merged_contigs([r["contigs"] for _, r in reports]),
-            "throughput": {
-                "seconds": round(sum(r["throughput"]["seconds"] for _, r in reports), 2),
-                "device": first["throughput"]["device"],
-                "batch_size": first["throughput"]["batch_size"],
-                "merged_inputs": len(reports),
-            },
+            "throughput": merged_throughput(reports),
             "command": command,
             "versions": software_versions(),
         }
         return _finish_report(paths, staged, report, index, prefix, started, merged=True)
+
+
+def _merge_chunks(staged: dict[str, Path], reports: list[tuple[Path, dict]], command: str) -> int:
+    """Write the chunks' TSV rows and VCF records in input order under one header; the number of records."""
+    import pysam.libcbgzf
+
+    first_path, first = reports[0]
+    with (
+        contextlib.ExitStack() as readers,
+        open(staged["tsv"], "w") as tsv,
+        pysam.libcbgzf.BGZFile(str(staged["vcf"]), "wb") as out,
+    ):
+        streams = [
+            _chunk_records(path.parent / report["outputs"]["tsv"], path.parent / report["outputs"]["vcf"], readers)
+            for path, report in reports
+        ]
+        header = _vcf_header_of(first_path.parent / first["outputs"]["vcf"])
+        out.write(_replace_command(header, command).encode())
+        tsv.write("\t".join(TSV_COLUMNS) + "\n")
+        written = 0
+        for number, rows, line, source in heapq.merge(*streams, key=lambda item: item[0]):
+            if number != written + 1:
+                _missing_or_repeated(number, written, source)
+            tsv.write(rows)
+            out.write(line.encode())
+            written = number
+    return written
 
 
 def _read_reports(inputs: list[str | Path]) -> list[tuple[Path, dict]]:

@@ -46,7 +46,7 @@ from enhancerlm.formats.files import atomic_dir, atomic_path, write_json, write_
 from enhancerlm.formats.meme import write_meme
 from enhancerlm.formats.multiqc import MOTIFS_SECTION, Markup, general_stats_tsv, html_section, html_table
 from enhancerlm.models.classifier import resolve_device
-from enhancerlm.models.scorer import load_trained
+from enhancerlm.models.scorer import Scorer, load_trained
 
 log = logging.getLogger(__name__)
 
@@ -124,40 +124,43 @@ def discover_motifs(
     _check_options(options)
     model = load_trained(model_spec)
     records = read_dataset(dataset)
-    table = records[records["split"] == options.split].reset_index(drop=True)
-    table["sequence"] = table["sequence"].str.upper()
-    if table["label"].nunique() < 2:
-        raise InputError(f"{dataset}: split {options.split!r} needs both positives and negatives for motif discovery")
-    discovery = split_halves(table, options.discovery_fraction, options.seed)
-    positives = table[table["label"] == 1].reset_index(drop=True)
-    negatives = table.loc[table["label"] == 0, "sequence"].tolist()
-    is_discovery = discovery[table["label"].to_numpy() == 1]
-    heldout = table[~discovery]
-    held_pos = heldout.loc[heldout["label"] == 1, "sequence"].tolist()
-    held_neg = heldout.loc[heldout["label"] == 0, "sequence"].tolist()
+    split = DiscoverySplit.of(records, options, dataset)
     device = resolve_device(options.device)
-    skill = model_skill(
-        model, _skill_records(records, options.split, heldout), batch_size=options.batch_size, device=device
-    )
+    skill = _skill(model, model_spec, records, split, options, device)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = motif_paths(outdir, prefix)
-    sequences = positives["sequence"].tolist()
-    scores = score_nucleotides(
-        model, sequences, method=options.method, batch_size=options.batch_size, ig_steps=options.ig_steps, device=device
+    kmers, rate = _attended_kmers(model, split, options, device, paths["tracks"])
+    skilled = skill["passed"]
+    candidates = pick_candidates(kmers, min_count=options.min_count, max_p=options.attention_p) if skilled else []
+    tested = _tested(candidates, kmers, split)
+    significant = tested[tested["q_value"] < options.max_q].sort_values(["p_value", "candidate"], kind="stable")
+    groups = merge_candidates(significant["candidate"].tolist(), options.min_len, both_strands=True)
+    sequences = split.positives["sequence"].tolist()
+    rows, pfms = motif_rows(groups, significant.set_index("candidate"), prefix, sequences, split, options)
+    motifs = _matched(rows, pfms, options)
+    counts = {
+        "attended_fraction": rate,
+        "kmers_seen": len(kmers),
+        "candidates": len(candidates),
+        "significant": len(significant),
+        "merged": len(groups),
+    }
+    report = _report(prefix, model_spec, model.card, dataset, options, skill, split, counts, motifs, paths)
+    write_motif_outputs(paths, report, pfms, motifs, tested)
+    return report
+
+
+def _skill(
+    model: Scorer, model_spec: str, records: pd.DataFrame, split: DiscoverySplit, options: MotifOptions, device
+) -> dict:
+    """How well the model separates held-out positives from negatives; `passed` when better than chance, since
+    only then are its attributions evidence."""
+    skill = model_skill(
+        model, _skill_records(records, options.split, split.heldout), batch_size=options.batch_size, device=device
     )
-    discovery_scores = write_tracks(paths["tracks"], positives["id"].tolist(), scores, is_discovery)
-    discovery_sequences = [s for s, d in zip(sequences, is_discovery) if d]
-    kmers, rate = attended_kmers(
-        discovery_sequences,
-        discovery_scores,
-        width=options.kmer_length,
-        min_len=options.min_len,
-        f=options.f,
-        gap=options.gap,
-    )
-    skilled = skill["p_value"] <= options.max_skill_p
-    if not skilled:
+    passed = skill["p_value"] <= options.max_skill_p
+    if not passed:
         log.warning(
             "%s separates held-out positives from negatives no better than chance (AUC %.3f, p = %.2g): "
             "its attributions are not evidence, so no motif is reported",
@@ -165,52 +168,117 @@ def discover_motifs(
             skill["auc"],
             skill["p_value"],
         )
-    candidates = pick_candidates(kmers, min_count=options.min_count, max_p=options.attention_p) if skilled else []
+    return {**skill, "passed": bool(passed)}
+
+
+def _attended_kmers(
+    model: Scorer, split: DiscoverySplit, options: MotifOptions, device, tracks: Path
+) -> tuple[pd.DataFrame, float]:
+    """Nucleotide scores of the positives (written as tracks); the k-mers of the discovery part's high-attention
+    regions, and the fraction of positions attended."""
+    sequences = split.positives["sequence"].tolist()
+    scores = score_nucleotides(
+        model, sequences, method=options.method, batch_size=options.batch_size, ig_steps=options.ig_steps, device=device
+    )
+    discovery_scores = write_tracks(tracks, split.positives["id"].tolist(), scores, split.is_discovery)
+    discovery_sequences = [s for s, d in zip(sequences, split.is_discovery) if d]
+    return attended_kmers(
+        discovery_sequences,
+        discovery_scores,
+        width=options.kmer_length,
+        min_len=options.min_len,
+        f=options.f,
+        gap=options.gap,
+    )
+
+
+@dataclass
+class DiscoverySplit:
+    """The records of one split, as discovery uses them: the positives (attributed), the negatives, which positives
+    are in the discovery part, and the held-out part's sequences (where enrichment is tested)."""
+
+    positives: pd.DataFrame
+    negatives: list[str]
+    is_discovery: np.ndarray
+    heldout: pd.DataFrame
+    held_pos: list[str]
+    held_neg: list[str]
+
+    @classmethod
+    def of(cls, records: pd.DataFrame, options: MotifOptions, dataset) -> DiscoverySplit:
+        table = records[records["split"] == options.split].reset_index(drop=True)
+        table["sequence"] = table["sequence"].str.upper()
+        if table["label"].nunique() < 2:
+            raise InputError(
+                f"{dataset}: split {options.split!r} needs both positives and negatives for motif discovery"
+            )
+        discovery = split_halves(table, options.discovery_fraction, options.seed)
+        heldout = table[~discovery]
+        return cls(
+            positives=table[table["label"] == 1].reset_index(drop=True),
+            negatives=table.loc[table["label"] == 0, "sequence"].tolist(),
+            is_discovery=discovery[table["label"].to_numpy() == 1],
+            heldout=heldout,
+            held_pos=heldout.loc[heldout["label"] == 1, "sequence"].tolist(),
+            held_neg=heldout.loc[heldout["label"] == 0, "sequence"].tolist(),
+        )
+
+
+def _tested(candidates: list[str], kmers: pd.DataFrame, split: DiscoverySplit) -> pd.DataFrame:
+    """The candidates' enrichment in held-out positives over negatives, with their attention statistics."""
     tested = (
-        hypergeometric_enrichment(candidates, held_pos, held_neg)
+        hypergeometric_enrichment(candidates, split.held_pos, split.held_neg)
         if candidates
         else pd.DataFrame(columns=ENRICHMENT_COLUMNS)
     )
-    tested = tested.merge(kmers.rename(columns={"kmer": "candidate"}), on="candidate", how="left")
-    significant = tested[tested["q_value"] < options.max_q].sort_values(["p_value", "candidate"], kind="stable")
-    groups = merge_candidates(significant["candidate"].tolist(), options.min_len, both_strands=True)
-    rows, pfms = motif_rows(
-        groups, significant.set_index("candidate"), prefix, sequences, negatives, held_pos, held_neg, options
-    )
+    return tested.merge(kmers.rename(columns={"kmer": "candidate"}), on="candidate", how="left")
+
+
+def _matched(rows: list[dict], pfms: dict, options: MotifOptions) -> pd.DataFrame:
+    """The motifs table with each motif's best known match (TOMTOM) and whether it counts as known."""
     known = load_motifs(options.known_motifs, release=options.jaspar_release, tax_group=options.tax_group)
     matches = match_motifs(pfms, known)
     motifs = pd.DataFrame(rows, columns=MOTIF_COLUMNS[:11])
     motifs = motifs.merge(matches, on="motif", how="left") if len(motifs) else pd.DataFrame(columns=MOTIF_COLUMNS)
     motifs["known"] = (motifs["match_q"] < options.match_q).astype(bool)
-    motifs = motifs[MOTIF_COLUMNS]
-    report = {
+    return motifs[MOTIF_COLUMNS]
+
+
+def _report(
+    prefix: str,
+    model_spec: str,
+    card: dict,
+    dataset,
+    options: MotifOptions,
+    skill: dict,
+    split: DiscoverySplit,
+    counts: dict,
+    motifs: pd.DataFrame,
+    paths: dict[str, Path],
+) -> dict:
+    """The discovery's report (NAME.motifs.json): the model, its skill, every count from records to motifs."""
+    return {
         "prefix": prefix,
         "version": __version__,
         "model": model_spec,
-        "model_id": model.card.get("model_id", prefix),
-        "weights_sha256": model.card.get("weights_sha256"),
+        "model_id": card.get("model_id", prefix),
+        "weights_sha256": card.get("weights_sha256"),
         "dataset": str(dataset),
         "parameters": {k: v for k, v in options.__dict__.items() if k not in ("batch_size", "device")},
-        "skill": {**skill, "passed": bool(skilled)},
+        "skill": skill,
         "counts": {
-            "positives": len(positives),
-            "negatives": len(negatives),
-            "discovery_positives": int(is_discovery.sum()),
-            "heldout_positives": len(held_pos),
-            "heldout_negatives": len(held_neg),
-            "attended_fraction": rate,
-            "kmers_seen": len(kmers),
-            "candidates": len(candidates),
-            "significant": len(significant),
-            "merged": len(groups),
+            "positives": len(split.positives),
+            "negatives": len(split.negatives),
+            "discovery_positives": int(split.is_discovery.sum()),
+            "heldout_positives": len(split.held_pos),
+            "heldout_negatives": len(split.held_neg),
+            **counts,
             "motifs": len(motifs),
             "known": int(motifs["known"].sum()),
         },
         "motifs": motifs.to_dict(orient="records"),
         "outputs": {key: path.name for key, path in paths.items()},
     }
-    write_motif_outputs(paths, report, pfms, motifs, tested)
-    return report
 
 
 def motif_rows(
@@ -218,9 +286,7 @@ def motif_rows(
     best: pd.DataFrame,
     prefix: str,
     sequences: list[str],
-    negatives: list[str],
-    held_pos: list[str],
-    held_neg: list[str],
+    split: DiscoverySplit,
     options: MotifOptions,
 ) -> tuple[list[dict], dict]:
     """One motif per group of merged candidates with enough instances in the positives: its table row and PFM."""
@@ -240,9 +306,9 @@ def motif_rows(
                 "n_candidates": len(group),
                 "seed_candidate": group[0],
                 "instances_positive": len(instances),
-                "instances_negative": len(motif_instances(group, negatives, options.motif_width)),
-                "heldout_positive": containing(group, held_pos),
-                "heldout_negative": containing(group, held_neg),
+                "instances_negative": len(motif_instances(group, split.negatives, options.motif_width)),
+                "heldout_positive": containing(group, split.held_pos),
+                "heldout_negative": containing(group, split.held_neg),
                 "enrichment_p": float(seed_row["p_value"]),
                 "enrichment_q": float(seed_row["q_value"]),
             }

@@ -49,7 +49,7 @@ from enhancerlm.formats.genome import open_genome
 from enhancerlm.formats.multiqc import histogram_linegraph, table_tsv
 from enhancerlm.formats.tracks import bedgraph_lines, read_bedgraph, tile_offset, write_bigbed, write_bigwig
 from enhancerlm.models.classifier import resolve_device
-from enhancerlm.models.scorer import STRAND_MODES, Scorer, load_trained, scan_window
+from enhancerlm.models.scorer import Scorer, check_strand_mode, load_trained, scan_window
 from enhancerlm.versions import software_versions
 
 log = logging.getLogger(__name__)
@@ -231,60 +231,28 @@ def predict(
     options = options or ScanOptions()
     started = time.perf_counter()
     model = load_trained(model_spec)
-    card = model.card
     window = scan_window(model, options.window)
-    if options.strand_mode not in STRAND_MODES:
-        raise InputError(
-            f"strand_mode must be one of {', '.join(STRAND_MODES)}, got {options.strand_mode!r}",
-            parameters=("strand_mode",),
-        )
-    threshold = card["threshold"] if options.threshold is None else options.threshold
-    prefix = prefix or card["model_id"]
+    check_strand_mode(options.strand_mode)
+    threshold = model.card["threshold"] if options.threshold is None else options.threshold
+    prefix = prefix or model.card["model_id"]
     device = resolve_device(options.device)
     return_large_blocks()
     with open_genome(genome_path, fai=fai, gzi=gzi) as genome:
         sizes = genome.sizes
-        contigs, excluded = select_contigs(sizes, options.include_contigs, options.exclude_contigs)
-        chunk = parse_chunk(options.chunk, sizes) if options.chunk else None
-        if chunk and chunk[0] not in contigs:
-            raise InputError(
-                f"chunk {options.chunk}: contig {chunk[0]} is excluded by include_contigs or exclude_contigs",
-                parameters=("chunk", "include_contigs", "exclude_contigs"),
-            )
-        targets = [chunk[0]] if chunk else contigs
+        targets, excluded, chunk = scan_targets(sizes, options)
         regions = _region_index(read_bed(options.regions, sizes)) if options.regions else None
         blacklist = _region_index(read_bed(options.blacklist)) if options.blacklist else None
-        skipped = {"n_fraction": 0, "blacklist": 0}
-        sample = CalibrationSample(options.calibration_windows, options.seed) if options.calibrate else None
         paths = output_paths(Path(outdir), prefix, calibrate=options.calibrate)
         with staged_outputs(paths) as staged:
-            blocks = window_blocks(
-                genome,
-                targets,
-                window=window,
-                stride=options.stride,
-                chunk=chunk,
-                regions=regions,
-                blacklist=blacklist,
-                max_n_fraction=options.max_n_fraction,
-                skipped=skipped,
-            )
-            with open(staged["bedgraph"], "w") as handle:
-                write_window_scores(handle, blocks, model, options, sizes, window, device, sample)
-            null = (
-                calibration_null(staged["calibration"], sample, model, genome, window, options, device)
-                if sample
-                else None
+            null, skipped = score_genome(
+                staged, genome, model, targets, chunk, (regions, blacklist), window, options, device
             )
             report = {
                 "prefix": prefix,
                 "model": _model_summary(model, model_spec),
                 "genome": str(genome_path),
                 "parameters": _parameters(options, window, threshold),
-                "chunks": [f"{chunk[0]}:{chunk[1]}-{chunk[2]}"] if chunk else None,
-                "contigs": {"scanned": targets, "excluded": excluded},
-                "short_contigs": [c for c in targets if sizes[c] < window],
-                "windows": {"skipped": skipped},
+                **_scanned(chunk, targets, excluded, sizes, window, skipped),
                 "throughput": {"seconds": None, "device": str(device), "batch_size": options.batch_size},
                 "versions": software_versions(),
             }
@@ -302,6 +270,62 @@ def predict(
             )
             report["throughput"]["seconds"] = round(time.perf_counter() - started, 2)
             return _finish_report(paths, staged, report, summary, prefix)
+
+
+def score_genome(
+    staged: dict[str, Path],
+    genome,
+    model: Scorer,
+    targets: list[str],
+    chunk,
+    masks: tuple,
+    window: int,
+    options: ScanOptions,
+    device,
+) -> tuple[np.ndarray | None, dict[str, int]]:
+    """Score every window of the targets (inside the regions, outside the blacklist: `masks`) into the staged
+    bedGraph; with calibration, also the shuffled sample of the windows. Returns the sample's probabilities (the
+    null of the FDR) and the windows skipped, by reason."""
+    skipped = {"n_fraction": 0, "blacklist": 0}
+    blocks = window_blocks(
+        genome,
+        targets,
+        window=window,
+        stride=options.stride,
+        chunk=chunk,
+        regions=masks[0],
+        blacklist=masks[1],
+        max_n_fraction=options.max_n_fraction,
+        skipped=skipped,
+    )
+    sample = CalibrationSample(options.calibration_windows, options.seed) if options.calibrate else None
+    with open(staged["bedgraph"], "w") as handle:
+        write_window_scores(handle, blocks, model, options, genome.sizes, window, device, sample)
+    if sample is None:
+        return None, skipped
+    return calibration_null(staged["calibration"], sample, model, genome, window, options, device), skipped
+
+
+def scan_targets(sizes: dict[str, int], options: ScanOptions) -> tuple[list[str], list[str], tuple | None]:
+    """The contigs to scan (the chunk's alone when one is given), the contigs excluded, and the chunk."""
+    contigs, excluded = select_contigs(sizes, options.include_contigs, options.exclude_contigs)
+    chunk = parse_chunk(options.chunk, sizes) if options.chunk else None
+    if chunk and chunk[0] not in contigs:
+        raise InputError(
+            f"chunk {options.chunk}: contig {chunk[0]} is excluded by include_contigs or exclude_contigs",
+            parameters=("chunk", "include_contigs", "exclude_contigs"),
+        )
+    return ([chunk[0]] if chunk else contigs), excluded, chunk
+
+
+def _scanned(chunk, targets: list[str], excluded: list[str], sizes: dict[str, int], window: int, skipped: dict) -> dict:
+    """The report's account of what was scanned: the chunk, the contigs, those shorter than a window, skips."""
+    return {
+        "chunks": [f"{chunk[0]}:{chunk[1]}-{chunk[2]}"] if chunk else None,
+        "contigs": {"scanned": targets, "excluded": excluded},
+        "short_contigs": [c for c in targets if sizes[c] < window],
+        "windows": {"skipped": skipped},
+    }
 
 
 def write_window_scores(

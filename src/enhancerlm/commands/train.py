@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from enhancerlm.errors import InputError
 from enhancerlm.formats.dataset_table import read_dataset
@@ -17,10 +18,18 @@ from enhancerlm.formats.files import sha256_file, write_json
 from enhancerlm.models.baseline import MODEL_TYPE as BASELINE
 from enhancerlm.models.checkpoint import save_model
 from enhancerlm.models.classifier import resolve_device
+from enhancerlm.models.language_model import LoadedModel
 from enhancerlm.training.baseline import _train_baseline
 from enhancerlm.training.finetune import _card, _fresh_model
 from enhancerlm.training.folds import FoldResult, cross_validate, split_train_validation
-from enhancerlm.training.loop import CHECKPOINT_DIR, EpochCallback, TrainOptions, _validation_probabilities, fit
+from enhancerlm.training.loop import (
+    CHECKPOINT_DIR,
+    EpochCallback,
+    FitResult,
+    TrainOptions,
+    _validation_probabilities,
+    fit,
+)
 
 
 def train(
@@ -40,41 +49,19 @@ def train(
     """Train a classifier on a prepared `.dataset.tsv` and write OUTDIR as a model directory with its card."""
     options = options or TrainOptions()
     outdir = Path(outdir)
+    model_id = model_id or outdir.name
     table = read_dataset(dataset)
     started = time.perf_counter()
     if model_spec == BASELINE:
         return _train_baseline(
-            table,
-            dataset,
-            outdir,
-            options,
-            model_id=model_id or outdir.name,
-            cross_validation=cross_validation,
-            started=started,
+            table, dataset, outdir, options, model_id=model_id, cross_validation=cross_validation, started=started
         )
     torch_device = resolve_device(device)
-
-    def fit_fold(training: pd.DataFrame, validation: pd.DataFrame, held_out: pd.DataFrame) -> FoldResult:
-        model = _fresh_model(model_spec, kmer, options, trust_remote_code)
-        result = fit(
-            model, training, validation, options, device=torch_device, progress_label=f"cv {model_id or outdir.name}"
-        )
-        return FoldResult(
-            result.val_probabilities,
-            _validation_probabilities(model, held_out, options, torch_device),
-            result.best_epoch,
-        )
-
+    fit_fold = _fold_fitter(model_spec, kmer, options, trust_remote_code, torch_device, progress_label=f"cv {model_id}")
     cv_summary = cross_validate(table, outdir, fit_fold) if cross_validation else None
     train_rows, validation = split_train_validation(table, options.val_fold)
     model = _fresh_model(model_spec, kmer, options, trust_remote_code)
-    checkpoint_dir = outdir / CHECKPOINT_DIR
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    if not resume and (checkpoint_dir / "trainer.pt").exists():
-        raise InputError(
-            f"{checkpoint_dir}: a previous run left a checkpoint; set resume to continue it or choose another outdir",
-            parameters=("resume", "outdir"),
-        )
+    checkpoint_dir = _checkpoint_dir(outdir, resume)
     _write_run_identity(checkpoint_dir, dataset, model_spec, kmer, options, resume)
     result = fit(
         model,
@@ -85,9 +72,8 @@ def train(
         checkpoint_dir=checkpoint_dir,
         resume=resume,
         callbacks=callbacks,
-        progress_label=model_id or outdir.name,
+        progress_label=model_id,
     )
-    tokenizer = model.tokenizer
     card = {
         **_card(
             table,
@@ -95,11 +81,59 @@ def train(
             train_rows,
             validation,
             options,
-            model_id=model_id or outdir.name,
+            model_id=model_id,
             validation_probabilities=result.val_probabilities,
             cv_summary=cv_summary,
             started=started,
         ),
+        **_language_model_card(model, model_spec, options, result, torch_device),
+    }
+    card = save_model(model, outdir, card)
+    _remove_checkpoint(checkpoint_dir)
+    return card
+
+
+def _fold_fitter(
+    model_spec: str,
+    kmer: int | None,
+    options: TrainOptions,
+    trust_remote_code: bool,
+    torch_device: torch.device,
+    *,
+    progress_label: str,
+) -> Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame], FoldResult]:
+    """The per-fold training of cross-validation: a fresh model fitted on the fold, then scored on its held-out part."""
+
+    def fit_fold(training: pd.DataFrame, validation: pd.DataFrame, held_out: pd.DataFrame) -> FoldResult:
+        model = _fresh_model(model_spec, kmer, options, trust_remote_code)
+        result = fit(model, training, validation, options, device=torch_device, progress_label=progress_label)
+        return FoldResult(
+            result.val_probabilities,
+            _validation_probabilities(model, held_out, options, torch_device),
+            result.best_epoch,
+        )
+
+    return fit_fold
+
+
+def _checkpoint_dir(outdir: Path, resume: bool) -> Path:
+    """Create OUTDIR's checkpoint directory, refusing to overwrite a previous run's checkpoint unless resuming."""
+    checkpoint_dir = outdir / CHECKPOINT_DIR
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    if not resume and (checkpoint_dir / "trainer.pt").exists():
+        raise InputError(
+            f"{checkpoint_dir}: a previous run left a checkpoint; set resume to continue it or choose another outdir",
+            parameters=("resume", "outdir"),
+        )
+    return checkpoint_dir
+
+
+def _language_model_card(
+    model: LoadedModel, model_spec: str, options: TrainOptions, result: FitResult, torch_device: torch.device
+) -> dict:
+    """The card fields only a language model has: its architecture, tokenizer, hyper-parameters and history."""
+    tokenizer = model.tokenizer
+    return {
         "base_model": model_spec,
         "architecture": model.classifier.encoder.config.model_type,
         "parameters": sum(p.numel() for p in model.classifier.parameters()),
@@ -112,11 +146,13 @@ def train(
         "best_epoch": result.best_epoch,
         "device": str(torch_device),
     }
-    card = save_model(model, outdir, card)
+
+
+def _remove_checkpoint(checkpoint_dir: Path) -> None:
+    """Delete the checkpoint once the model is saved: a finished model directory holds no resumable state."""
     for path in checkpoint_dir.iterdir():
         path.unlink()
     checkpoint_dir.rmdir()
-    return card
 
 
 def _write_run_identity(directory: Path, dataset, model_spec, kmer, options, resume: bool) -> None:

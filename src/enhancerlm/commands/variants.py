@@ -62,14 +62,13 @@ from pathlib import Path
 
 from enhancerlm.analysis.known_motifs import load_motifs
 from enhancerlm.analysis.scan import parse_chunk
-from enhancerlm.analysis.variant_effect import STATUSES, AlleleScorer, summarise_scores
+from enhancerlm.analysis.variant_effect import AlleleScorer, summarise_scores
 from enhancerlm.commands.predict import _model_summary
 from enhancerlm.commands.runtime import release_free_memory
 from enhancerlm.core.probability import EPS, score_fields
-from enhancerlm.errors import InputError
 from enhancerlm.formats.files import atomic_path, write_json, write_text
 from enhancerlm.formats.genome import open_genome
-from enhancerlm.formats.multiqc import VARIANT_TOP_SECTION, histogram_linegraph, html_section, html_table, table_tsv
+from enhancerlm.formats.multiqc import variants_deltas_mqc, variants_table_mqc, variants_top_mqc
 from enhancerlm.formats.vcf import (
     UNPLACED,
     Allele,
@@ -82,7 +81,7 @@ from enhancerlm.formats.vcf import (
     write_index,
 )
 from enhancerlm.models.classifier import resolve_device
-from enhancerlm.models.scorer import STRAND_MODES, load_trained, scan_window
+from enhancerlm.models.scorer import STRAND_MODES, check_strand_mode, load_trained, scan_window
 from enhancerlm.versions import software_versions
 
 log = logging.getLogger(__name__)
@@ -163,84 +162,6 @@ def tsv_rows(record: Record, alleles: list[Allele], with_sites: bool) -> str:
             )
         )
     return "".join(line + "\n" for line in lines)
-
-
-def multiqc_table(prefix: str, report: dict) -> str:
-    """MultiQC custom content: a table row of records, alleles and alleles by status."""
-    statuses = report["alleles"]["by_status"]
-    columns = {
-        "Records": report["records"]["reported"],
-        "Alleles": report["alleles"]["total"],
-        **{status.replace("_", " ").capitalize(): statuses[status] for status in STATUSES},
-    }
-    return table_tsv(
-        "enhancerlm_variants",
-        "enhancerlm: variant scoring",
-        "VCF records and alleles, by scoring status (scored, or why not).",
-        prefix,
-        columns,
-    )
-
-
-def multiqc_top(prefix: str, report: dict) -> str:
-    """MultiQC custom content (HTML): the alleles that raise and lower enhancer probability most, with the TF
-    sites they gain and lose."""
-    header = ["variant", "id", "p_ref", "p_alt", "delta", "TF sites lost", "TF sites gained"]
-
-    def rows(top: list[dict]) -> list[list]:
-        return [
-            [
-                f"{row['chrom']}:{row['pos']} {row['ref']}>{row['alt']}",
-                row["id"],
-                f"{row['p_ref']:.4f}",
-                f"{row['p_alt']:.4f}",
-                f"{row['delta']:+.4f}",
-                _site_names(row["tfbs_loss"]),
-                _site_names(row["tfbs_gain"]),
-            ]
-            for row in top
-        ]
-
-    gains = html_table(
-        "enhancerlm-variant-top", header, rows(report["top_gains"]), empty="No allele raises the probability."
-    )
-    losses = html_table(
-        "enhancerlm-variant-top", header, rows(report["top_losses"]), empty="No allele lowers the probability."
-    )
-    body = f"<h4>Largest gains</h4>\n{gains}<h4>Largest losses</h4>\n{losses}"
-    return html_section(
-        VARIANT_TOP_SECTION,
-        f"enhancerlm_variant_top_{prefix}",
-        f"Strongest effects: {prefix}",
-        "Alleles with the largest change in enhancer probability (delta = p_alt - p_ref), and the "
-        "known TF sites (FIMO p < threshold) each one destroys or creates.",
-        body,
-    )
-
-
-def _site_names(sites: str | None, shown: int = 5) -> str:
-    """`MA0139.2:CTCF:+:1e-05|...` as `CTCF (+), ...`, the first few, with how many more."""
-    if not sites or sites == ".":
-        return ""
-    names = [f"{':'.join(parts[1:-2])} ({parts[-2]})" for parts in (site.split(":") for site in sites.split("|"))]
-    more = f", +{len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
-
-
-def multiqc_deltas(prefix: str, distribution: dict) -> dict:
-    """MultiQC custom content: the distribution of delta = p_alt - p_ref as a line graph (x: bin centre)."""
-    return histogram_linegraph(
-        "enhancerlm_variant_deltas",
-        "enhancerlm: variant effects",
-        prefix,
-        distribution,
-        description="Change in enhancer probability (p_alt - p_ref) of the scored alleles.",
-        title="enhancerlm: variant effect (delta)",
-        xlab="p_alt - p_ref (bin centre)",
-        ylab="Alleles",
-        xmin=-1,
-        xmax=1,
-    )
 
 
 def output_paths(outdir: Path, prefix: str) -> dict[str, Path]:
@@ -391,26 +312,14 @@ def score_variants(
 ) -> dict:
     """Score every ALT allele of a VCF (or of one chunk of it) with a trained model; write the scored VCF and
     its index, the scores TSV, the report and MultiQC content. Returns the report (NAME.variants.json)."""
-    from tqdm.auto import tqdm
-
     options = options or VariantOptions()
     started = time.perf_counter()
     model = load_trained(model_spec)
     window = scan_window(model, options.window)
-    strand_mode = options.strand_mode or (
-        model.card.get("strand_mode") if model.card.get("strand_mode") in STRAND_MODES else "both"
-    )
-    if strand_mode not in STRAND_MODES:
-        raise InputError(
-            f"strand_mode must be one of {', '.join(STRAND_MODES)}, got {strand_mode!r}", parameters=("strand_mode",)
-        )
+    strand_mode = _strand_mode(options, model.card)
     prefix = prefix or vcf_stem(vcf_path)
     device = resolve_device(options.device)
-    motifs = (
-        load_motifs(options.motifs, release=options.jaspar_release, tax_group=options.tax_group)
-        if options.motifs
-        else None
-    )
+    motifs = _known_motifs(options)
     summary_model = _model_summary(model, model_spec)
     command = _command(model_spec, genome_path, vcf_path, outdir, prefix, options, window, strand_mode, fai, gzi)
     with_sites = motifs is not None
@@ -427,52 +336,85 @@ def score_variants(
 
         paths = output_paths(Path(outdir), prefix)
         with staged_outputs(paths) as (staged, stack):
-            import pysam.libcbgzf
-
-            with (
-                open(staged["tsv"], "w") as tsv,
-                pysam.libcbgzf.BGZFile(str(staged["vcf"]), "wb") as out,
-                tqdm(desc="variants", unit=" windows", disable=None, leave=False) as progress,
-            ):
-                scorer = AlleleScorer(
-                    model,
-                    genome,
-                    contigs,
-                    window=window,
-                    both_strands=strand_mode == "both",
-                    max_n_fraction=options.max_n_fraction,
-                    batch_size=options.batch_size,
-                    device=device,
-                    motifs=motifs,
-                    motif_threshold=options.motif_threshold,
-                    progress=progress.update,
-                )
-                out.write(vcf_header(vcf.header, model=summary_model, command=command, with_sites=with_sites).encode())
-                write_scores(tsv, out, scorer, selected(vcf.records()), with_sites)
+            header = vcf_header(vcf.header, model=summary_model, command=command, with_sites=with_sites)
+            scorer = AlleleScorer(
+                model,
+                genome,
+                contigs,
+                window=window,
+                both_strands=strand_mode == "both",
+                max_n_fraction=options.max_n_fraction,
+                batch_size=options.batch_size,
+                device=device,
+                motifs=motifs,
+                motif_threshold=options.motif_threshold,
+            )
+            _write_scored(staged, header, scorer, selected(vcf.records()), with_sites)
             index = write_index(staged, stack, paths["vcf"], read.sorted)
             if not index["made"]:
                 log.warning("%s: %s, so the scored VCF gets no tabix index", vcf_path, index["reason"])
             for name, note in contigs.notes.items():
                 log.warning("%s: contig %s: %s", vcf_path, name, note)
-            report = {
-                "prefix": prefix,
-                "model": summary_model,
-                "genome": str(genome_path),
-                "vcf": {
-                    "path": str(vcf_path),
-                    "records": read.count,
-                    "header_sha256": vcf.header_sha256,
-                    "sorted": read.sorted,
-                },
-                "parameters": _parameters(options, window, strand_mode),
-                "conventions": CONVENTIONS,
-                "chunks": [chunk_label(chunk)] if chunk else None,
-                "contigs": contigs.report(),
-                "throughput": {"seconds": None, "device": str(device), "batch_size": options.batch_size},
-                "command": command,
-                "versions": software_versions(),
-            }
+            run = {"vcf": vcf, "read": read, "chunk": chunk, "contigs": contigs, "device": device, "command": command}
+            report = _report(prefix, summary_model, genome_path, vcf_path, options, window, strand_mode, run)
             return _finish_report(paths, staged, report, index, prefix, started)
+
+
+def _report(
+    prefix: str, model: dict, genome_path, vcf_path, options: VariantOptions, window: int, strand_mode: str, run: dict
+) -> dict:
+    """The run's report (NAME.variants.json): inputs, parameters, conventions, chunk, contigs and throughput."""
+    return {
+        "prefix": prefix,
+        "model": model,
+        "genome": str(genome_path),
+        "vcf": {
+            "path": str(vcf_path),
+            "records": run["read"].count,
+            "header_sha256": run["vcf"].header_sha256,
+            "sorted": run["read"].sorted,
+        },
+        "parameters": _parameters(options, window, strand_mode),
+        "conventions": CONVENTIONS,
+        "chunks": [chunk_label(run["chunk"])] if run["chunk"] else None,
+        "contigs": run["contigs"].report(),
+        "throughput": {"seconds": None, "device": str(run["device"]), "batch_size": options.batch_size},
+        "command": run["command"],
+        "versions": software_versions(),
+    }
+
+
+def _strand_mode(options: VariantOptions, card: dict) -> str:
+    """The strands to score: as asked, else as the model was trained (both when its card does not say)."""
+    strand_mode = options.strand_mode or (
+        card.get("strand_mode") if card.get("strand_mode") in STRAND_MODES else "both"
+    )
+    check_strand_mode(strand_mode)
+    return strand_mode
+
+
+def _known_motifs(options: VariantOptions):
+    """The known motifs whose sites a variant may break or make (JASPAR or a MEME file), or None for no site scan."""
+    if not options.motifs:
+        return None
+    return load_motifs(options.motifs, release=options.jaspar_release, tax_group=options.tax_group)
+
+
+def _write_scored(
+    staged: dict[str, Path], header: str, scorer: AlleleScorer, records: Iterator[Record], with_sites: bool
+) -> None:
+    """The scored VCF (bgzip) and the scores TSV of the records, with progress on a terminal."""
+    import pysam.libcbgzf
+    from tqdm.auto import tqdm
+
+    with (
+        open(staged["tsv"], "w") as tsv,
+        pysam.libcbgzf.BGZFile(str(staged["vcf"]), "wb") as out,
+        tqdm(desc="variants", unit=" windows", disable=None, leave=False) as progress,
+    ):
+        scorer.progress = progress.update
+        out.write(header.encode())
+        write_scores(tsv, out, scorer, records, with_sites)
 
 
 def write_scores(tsv, vcf_out, scorer: AlleleScorer, records: Iterator[Record], with_sites: bool) -> None:
@@ -506,8 +448,8 @@ def _finish_report(
     report["throughput"]["merge_seconds" if merged else "seconds"] = seconds
     if not merged:
         report["throughput"]["alleles_per_second"] = round(report["alleles"]["total"] / seconds, 1) if seconds else None
-    write_text(staged["mqc_table"], multiqc_table(prefix, report))
-    write_json(staged["mqc_deltas"], multiqc_deltas(prefix, report["delta_distribution"]))
-    write_text(staged["mqc_top"], multiqc_top(prefix, report))
+    write_text(staged["mqc_table"], variants_table_mqc(prefix, report))
+    write_json(staged["mqc_deltas"], variants_deltas_mqc(prefix, report["delta_distribution"]))
+    write_text(staged["mqc_top"], variants_top_mqc(prefix, report))
     write_json(staged["json"], report)
     return report

@@ -186,3 +186,81 @@ def confusion_mqc(model_id: str, report: dict) -> str:
         model_id,
         columns,
     )
+
+
+def variants_table_mqc(prefix: str, report: dict) -> str:
+    """MultiQC custom content: a table row of records, alleles and alleles by status."""
+    statuses = report["alleles"]["by_status"]
+    columns = {
+        "Records": report["records"]["reported"],
+        "Alleles": report["alleles"]["total"],
+        **{status.replace("_", " ").capitalize(): count for status, count in statuses.items()},  # in STATUSES order
+    }
+    return table_tsv(
+        "enhancerlm_variants",
+        "enhancerlm: variant scoring",
+        "VCF records and alleles, by scoring status (scored, or why not).",
+        prefix,
+        columns,
+    )
+
+
+def variants_top_mqc(prefix: str, report: dict) -> str:
+    """MultiQC custom content (HTML): the alleles that raise and lower enhancer probability most, with the TF
+    sites they gain and lose."""
+    header = ["variant", "id", "p_ref", "p_alt", "delta", "TF sites lost", "TF sites gained"]
+
+    def rows(top: list[dict]) -> list[list]:
+        return [
+            [
+                f"{row['chrom']}:{row['pos']} {row['ref']}>{row['alt']}",
+                row["id"],
+                f"{row['p_ref']:.4f}",
+                f"{row['p_alt']:.4f}",
+                f"{row['delta']:+.4f}",
+                _site_names(row["tfbs_loss"]),
+                _site_names(row["tfbs_gain"]),
+            ]
+            for row in top
+        ]
+
+    gains = html_table(
+        "enhancerlm-variant-top", header, rows(report["top_gains"]), empty="No allele raises the probability."
+    )
+    losses = html_table(
+        "enhancerlm-variant-top", header, rows(report["top_losses"]), empty="No allele lowers the probability."
+    )
+    body = f"<h4>Largest gains</h4>\n{gains}<h4>Largest losses</h4>\n{losses}"
+    return html_section(
+        VARIANT_TOP_SECTION,
+        f"enhancerlm_variant_top_{prefix}",
+        f"Strongest effects: {prefix}",
+        "Alleles with the largest change in enhancer probability (delta = p_alt - p_ref), and the "
+        "known TF sites (FIMO p < threshold) each one destroys or creates.",
+        body,
+    )
+
+
+def _site_names(sites: str | None, shown: int = 5) -> str:
+    """`MA0139.2:CTCF:+:1e-05|...` as `CTCF (+), ...`, the first few, with how many more."""
+    if not sites or sites == ".":
+        return ""
+    names = [f"{':'.join(parts[1:-2])} ({parts[-2]})" for parts in (site.split(":") for site in sites.split("|"))]
+    more = f", +{len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def variants_deltas_mqc(prefix: str, distribution: dict) -> dict:
+    """MultiQC custom content: the distribution of delta = p_alt - p_ref as a line graph (x: bin centre)."""
+    return histogram_linegraph(
+        "enhancerlm_variant_deltas",
+        "enhancerlm: variant effects",
+        prefix,
+        distribution,
+        description="Change in enhancer probability (p_alt - p_ref) of the scored alleles.",
+        title="enhancerlm: variant effect (delta)",
+        xlab="p_alt - p_ref (bin centre)",
+        ylab="Alleles",
+        xmin=-1,
+        xmax=1,
+    )

@@ -57,6 +57,14 @@ def load_trained(spec: str) -> Scorer:
     return model
 
 
+def check_strand_mode(strand_mode: str) -> None:
+    """Strands are scored both (averaged) or forward only."""
+    if strand_mode not in STRAND_MODES:
+        raise InputError(
+            f"strand_mode must be one of {', '.join(STRAND_MODES)}, got {strand_mode!r}", parameters=("strand_mode",)
+        )
+
+
 def scan_window(model: Scorer, window: int | None = None) -> int:
     """The window length to score: `window`, else the model card's (its longest training sequence), else the
     longest the model reads; an InputError when the model cannot read it in one pass."""

@@ -99,6 +99,23 @@ def train_task(
         "--threads",
         str(threads),
         *(["--kmer", text(kmer)] if kmer else []),
+        *train_options(params, seed),
+        *(["--trust-remote-code"] if params["trust_remote_code"] else []),
+        *(["--cv"] if cross_validation else []),
+        *(["--resume"] if resume else []),
+    ]
+    return enhancerlm_task(
+        "TRAIN",
+        model_id,
+        options,
+        inputs=(dataset, *([Path(model)] if Path(model).exists() else [])),
+        outputs=(model_dir / "enhancerlm.json",),
+    )
+
+
+def train_options(params: dict, seed: int) -> list[str]:
+    """The hyper-parameter options of a TRAIN task, in the order the module's script writes them."""
+    return [
         "--epochs",
         text(params["epochs"]),
         "--batch-size",
@@ -123,17 +140,7 @@ def train_task(
         "--rc-augment" if params["rc_augment"] else "--no-rc-augment",
         "--class-weight",
         params["class_weight"],
-        *(["--trust-remote-code"] if params["trust_remote_code"] else []),
-        *(["--cv"] if cross_validation else []),
-        *(["--resume"] if resume else []),
     ]
-    return enhancerlm_task(
-        "TRAIN",
-        model_id,
-        options,
-        inputs=(dataset, *([Path(model)] if Path(model).exists() else [])),
-        outputs=(model_dir / "enhancerlm.json",),
-    )
 
 
 def ensemble_task(

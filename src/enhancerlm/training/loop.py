@@ -83,15 +83,7 @@ def fit(
     """
     classifier = model.classifier.to(device)
     labels = torch.tensor(train["label"].to_numpy(), dtype=torch.float32)
-    total_steps = math.ceil(len(train) / options.batch_size) * options.epochs
-    optimizer, scheduler = optimiser(
-        classifier.parameters(),
-        options.learning_rate(model.source),
-        options.weight_decay,
-        int(options.warmup * total_steps),
-        total_steps,
-    )
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=_positive_weight(labels, options.class_weight).to(device))
+    optimizer, scheduler, loss_fn = _optimisation(classifier, model.source, labels, options, device)
     result, start_epoch = FitResult(), 1
     if resume and checkpoint_dir is not None and (checkpoint_dir / "trainer.pt").exists():
         start_epoch, result = _restore(checkpoint_dir, classifier, optimizer, scheduler, options)
@@ -128,13 +120,40 @@ def fit(
             _checkpoint(checkpoint_dir, classifier, optimizer, scheduler, options, epoch, result)
         for callback in callbacks:
             callback(epoch, record)
+    _load_best(classifier, checkpoint_dir, best_state, result, device)
+    if len(validation):
+        result.val_probabilities = _validation_probabilities(model, validation, options, device)
+    return result
+
+
+def _optimisation(
+    classifier: torch.nn.Module, model_source: str, labels: torch.Tensor, options: TrainOptions, device: torch.device
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR, torch.nn.BCEWithLogitsLoss]:
+    """The optimiser, schedule (over all steps of all epochs) and class-weighted loss of one classifier training run."""
+    total_steps = math.ceil(len(labels) / options.batch_size) * options.epochs
+    optimizer, scheduler = optimiser(
+        classifier.parameters(),
+        options.learning_rate(model_source),
+        options.weight_decay,
+        int(options.warmup * total_steps),
+        total_steps,
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=_positive_weight(labels, options.class_weight).to(device))
+    return optimizer, scheduler, loss_fn
+
+
+def _load_best(
+    classifier: torch.nn.Module,
+    checkpoint_dir: Path | None,
+    best_state: dict | None,
+    result: FitResult,
+    device: torch.device,
+) -> None:
+    """Leave the classifier holding the best epoch's weights: from the checkpoint, or from memory without one."""
     if checkpoint_dir is not None:
         load_weights(classifier, checkpoint_dir / "best.safetensors", device=str(device))
     elif result.history:
         classifier.load_state_dict(best_state)
-    if len(validation):
-        result.val_probabilities = _validation_probabilities(model, validation, options, device)
-    return result
 
 
 def optimiser(parameters, lr: float, weight_decay: float, warmup_steps: int, total_steps: int):
