@@ -9,7 +9,7 @@ from transformers import AutoModel, BertConfig, BertForMaskedLM
 
 from enhancerlm.cli import main
 from enhancerlm.errors import InputError
-from enhancerlm.models.card import read_card
+from enhancerlm.models.card import CARD_FILE, read_card
 from enhancerlm.models.checkpoint import load_model, save_model
 from enhancerlm.models.language_model import split_windows
 from enhancerlm.models.tokenize import KmerTokenizer, kmer_vocabulary
@@ -88,7 +88,7 @@ def test_convert_refuses_pickles_that_are_not_plain_weights(tmp_path):
 def test_saved_classifier_round_trips_and_stays_a_hf_directory(tmp_path):
     torch.manual_seed(0)
     model = load_model("scratch-tiny", kmer=5, pooling="cls")
-    card = save_model(model, tmp_path / "m", {"model_id": "m", "labels": {"0": "non", "1": "enh"}})
+    card = save_model(model, tmp_path / "m", {"model_id": "m", "threshold": 0.5, "labels": {"0": "non", "1": "enh"}})
     assert card["pooling"] == "cls" and len(card["weights_sha256"]) == 64
     assert read_card(tmp_path / "m")["weights_sha256"] == card["weights_sha256"]
     tensors = load_file(tmp_path / "m" / "model.safetensors")
@@ -209,3 +209,37 @@ def test_remote_code_needs_explicit_trust(remote_code_checkpoint):
         load_model(str(remote_code_checkpoint))
     loaded = load_model(str(remote_code_checkpoint), trust_remote_code=True)
     assert type(loaded.classifier.encoder).__name__ == "CustomModel"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"model_id": "m", "thresh', "not a model card"),
+        ("[1, 2]", "a JSON object is expected"),
+        ('{"type": "cnn", "model_id": "m", "threshold": 0.5}', "unknown model type 'cnn'"),
+        ('{"type": "ensemble", "model_id": "m", "threshold": 0.5}', "lacks members, method, weights"),
+        ('{"type": "language-model", "model_id": "m"}', "lacks threshold"),
+    ],
+)
+def test_a_broken_model_card_is_a_one_line_error_naming_the_file(tmp_path, text, message):
+    (tmp_path / CARD_FILE).write_text(text)
+    with pytest.raises(InputError, match=message) as error:
+        read_card(tmp_path)
+    assert str(error.value).startswith(f"{tmp_path / CARD_FILE}: ")
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "--model",
+            str(tmp_path),
+            "--dataset",
+            str(tmp_path / CARD_FILE),
+            "--outdir",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_a_directory_without_a_card_is_a_plain_checkpoint(tmp_path):
+    assert read_card(tmp_path) == {}

@@ -6,7 +6,12 @@ import pytest
 from transformers import BertTokenizer
 
 from enhancerlm.errors import InputError
-from enhancerlm.models.tokenize import KmerTokenizer, kmer_size_of_vocabulary, kmer_vocabulary, kmers, load_tokenizer
+from enhancerlm.models.tokenize import KmerTokenizer, kmer_size_of_vocabulary, kmer_vocabulary, load_tokenizer
+
+
+def kmers(sequence: str, k: int) -> list[str]:
+    """Overlapping k-mers as strings: the reference the vectorised tokenizer is checked against."""
+    return [sequence[i : i + k] for i in range(len(sequence) - k + 1)]
 
 
 def test_kmers_hand_computed():

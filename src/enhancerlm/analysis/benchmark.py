@@ -17,6 +17,7 @@ import pandas as pd
 
 from enhancerlm.core.stats import delong_test, mcnemar_test
 from enhancerlm.errors import InputError
+from enhancerlm.models.card import BASELINE
 
 METRICS = {"Acc": "accuracy", "Sn": "sensitivity", "Sp": "specificity", "MCC": "mcc", "AUC": "auc"}
 
@@ -24,7 +25,7 @@ METRICS = {"Acc": "accuracy", "Sn": "sensitivity", "Sp": "specificity", "MCC": "
 SUBSETS = {"all": "test split", "leak_free": "leak-free test records", "cv": "cross-validation on train"}
 
 
-BASELINE_FAMILY = "kmer-baseline"
+BASELINE_FAMILY = BASELINE  # model ids end in the kind: <dataset>_kmer-baseline
 
 
 _SEED_SUFFIX = re.compile(r"_seed(\d+)$")

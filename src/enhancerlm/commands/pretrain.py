@@ -17,7 +17,7 @@ from enhancerlm.formats.files import write_json
 from enhancerlm.models.classifier import PRESETS, autocast, resolve_device
 from enhancerlm.models.tokenize import KmerTokenizer
 from enhancerlm.training.loop import epoch_generator, optimisation_step, optimiser
-from enhancerlm.training.pretrain import CARD_FILE, PretrainOptions, corpus_windows, mask_spans
+from enhancerlm.training.pretrain import PRETRAIN_RECORD, PretrainOptions, corpus_windows, mask_spans
 from enhancerlm.versions import software_versions
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def pretrain(
         "seconds": history[-1]["seconds"] if history else 0.0,
         "versions": software_versions(),
     }
-    write_json(outdir / CARD_FILE, card)
+    write_json(outdir / PRETRAIN_RECORD, card)
     return card
 
 

@@ -6,7 +6,6 @@ are one weight vector and the feature scaling, saved as safetensors like every o
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,10 @@ from safetensors.torch import load_file, save_file
 
 from enhancerlm.core.dna import strand_average, with_reverse_strands
 from enhancerlm.formats.files import atomic_path, sha256_file, write_json
-from enhancerlm.models.card import CARD_FILE, WEIGHTS_FILE
+from enhancerlm.models.card import BASELINE, CARD_FILE, WEIGHTS_FILE, read_card
 from enhancerlm.models.tokenize import kmer_codes
 
-MODEL_TYPE = "kmer-baseline"
+MODEL_TYPE = BASELINE
 
 
 KMAX = 6
@@ -98,5 +97,5 @@ class KmerBaseline:
     def load(cls, directory: str | Path) -> "KmerBaseline":
         directory = Path(directory)
         tensors = {k: v.numpy() for k, v in load_file(directory / WEIGHTS_FILE).items()}
-        card = json.loads((directory / CARD_FILE).read_text())
+        card = read_card(directory)
         return cls(tensors["mean"], tensors["scale"], tensors["weights"], float(tensors["bias"][0]), card)

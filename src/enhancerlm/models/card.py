@@ -1,17 +1,62 @@
-"""The model card (`enhancerlm.json`) beside every trained model's weights, and the weights file's name."""
+"""The model card (`enhancerlm.json`) beside every trained model's weights: the contract between training and
+every consumer of a model. `ModelCard` names its fields and their types; `read_card` reads one and refuses, with
+the file and the reason, a card that is not JSON, names no known model kind or lacks a field consumers need."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal, TypedDict
+
+from enhancerlm.errors import InputError
 
 CARD_FILE = "enhancerlm.json"
-
-
 WEIGHTS_FILE = "model.safetensors"
+LANGUAGE_MODEL, BASELINE, ENSEMBLE = "language-model", "kmer-baseline", "ensemble"  # the kinds of trained models
+REQUIRED = {
+    LANGUAGE_MODEL: ("model_id", "threshold"),
+    BASELINE: ("model_id", "threshold"),
+    ENSEMBLE: ("model_id", "threshold", "members", "method", "weights"),
+}
 
 
-def read_card(directory: str | Path) -> dict:
-    """The model card of a trained enhancerlm model, or {} for a plain checkpoint."""
+class ModelCard(TypedDict, total=False):
+    """The fields of a model card (a JSON object; training writes more, for provenance)."""
+
+    type: Literal["language-model", "kmer-baseline", "ensemble"]
+    model_id: str
+    threshold: float  # the decision threshold chosen on the validation fold
+    threshold_rule: str
+    strand_mode: Literal["both", "forward"]
+    window: int  # the longest training sequence: the default scan window
+    max_nucleotides: int
+    labels: dict[str, str]  # "0" and "1" to class names
+    task: str
+    training_data: dict
+    validation: dict | None
+    pooling: str
+    weights_sha256: str
+    members: list[dict]  # ensembles: each member's path (relative to the ensemble) and card fields
+    method: str  # ensembles: mean, weighted or stacking
+    weights: list[float]
+    bias: float
+
+
+def read_card(directory: str | Path) -> ModelCard:
+    """The model card of a trained enhancerlm model, or {} for a plain checkpoint (no card file)."""
     path = Path(directory) / CARD_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        card = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not a model card ({error})") from None
+    if not isinstance(card, dict):
+        raise InputError(f"{path}: not a model card (a JSON object is expected)")
+    kind = card.get("type", LANGUAGE_MODEL)  # cards of language models written before 0.1.0 name no type
+    if kind not in REQUIRED:
+        raise InputError(f"{path}: unknown model type {kind!r}; expected one of {', '.join(REQUIRED)}")
+    missing = [name for name in REQUIRED[kind] if name not in card]
+    if missing:
+        raise InputError(f"{path}: the model card lacks {', '.join(missing)}; train the model again")
+    return card

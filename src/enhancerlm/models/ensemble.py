@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from enhancerlm.models.card import ENSEMBLE
+
 METHODS = ("mean", "weighted", "stacking")
 
 
-MODEL_TYPE = "ensemble"
+MODEL_TYPE = ENSEMBLE
 
 
 MEMBERS_DIR = "members"

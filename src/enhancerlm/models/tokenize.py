@@ -62,11 +62,6 @@ class SequenceTokenizer(Protocol):
     def save_pretrained(self, directory: str | Path) -> None: ...
 
 
-def kmers(sequence: str, k: int) -> list[str]:
-    """Overlapping k-mers of a sequence (a sequence of length L gives L - k + 1)."""
-    return [sequence[i : i + k] for i in range(len(sequence) - k + 1)]
-
-
 def kmer_codes(sequence: str | np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Base-4 code of every overlapping k-mer (A=0, C=1, G=2, T=3, first base most significant), and
     whether the k-mer is made of ACGT only (codes of the others are 0). Case-insensitive.

@@ -15,6 +15,7 @@ import torch
 from enhancerlm import __version__
 from enhancerlm.core.stats import binary_metrics, choose_threshold
 from enhancerlm.formats.files import sha256_file
+from enhancerlm.models.card import LANGUAGE_MODEL
 from enhancerlm.models.checkpoint import load_model
 from enhancerlm.models.language_model import LoadedModel
 from enhancerlm.training.loop import TrainOptions
@@ -59,7 +60,7 @@ def _card(
         validation_metrics = binary_metrics(labels, validation_probabilities, threshold)
     return {
         "model_id": model_id,
-        "type": "language-model",
+        "type": LANGUAGE_MODEL,
         "enhancerlm_version": __version__,
         "task": {"type": "binary", "dataset": Path(dataset).name.removesuffix(".dataset.tsv")},
         "labels": {str(k): v for k, v in sorted(classes.items())},

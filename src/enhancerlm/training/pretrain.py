@@ -18,7 +18,7 @@ import torch
 from enhancerlm.core.dna import invalid_characters
 from enhancerlm.formats.fasta import read_fasta
 
-CARD_FILE = "pretrain.json"
+PRETRAIN_RECORD = "pretrain.json"  # what a pre-training run did (a pretrained encoder is not a trained model)
 
 
 @dataclass
