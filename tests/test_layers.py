@@ -2,8 +2,9 @@
 
 primitives (`enhancerlm`, `errors`, `versions`) -> core -> formats -> models -> training | analysis -> commands
 -> pipeline -> cli. training and analysis never import each other; nothing imports in a cycle; no module of the
-package is imported inside a function (a lazy import is how a cycle hides). Functions stay short and files
-small, or say at their top why not. docs/architecture.md describes the same rules.
+package is imported inside a function (a lazy import is how a cycle hides); only the models layer tells model
+kinds apart (everything else scores through `Scorer`). Functions stay short and files small, or say at their top
+why not. docs/architecture.md describes the same rules.
 """
 
 from __future__ import annotations
@@ -131,6 +132,23 @@ def heavy_imports(root: Path) -> list[str]:
     return problems
 
 
+MODEL_KINDS = {"LoadedModel", "KmerBaseline", "Ensemble", "KmerTokenizer", "HuggingFaceTokenizer"}
+
+
+def kind_dispatch(root: Path) -> list[str]:
+    """`isinstance` tests on model or tokenizer kinds outside the models layer (which `Scorer` makes needless)."""
+    problems = []
+    for path in sorted((root / "enhancerlm").rglob("*.py")):
+        module = module_name(path, root)
+        if layer(module) == "models":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "isinstance" and len(node.args) == 2:
+                names = {n.id for n in ast.walk(node.args[1]) if isinstance(n, ast.Name)}
+                problems += [f"{module}:{node.lineno}: isinstance on {name}" for name in sorted(names & MODEL_KINDS)]
+    return problems
+
+
 def code_lines(function: ast.AST, source: list[str]) -> int:
     """Lines of a function that hold code: not its docstring, blank lines or comments."""
     body = function.body
@@ -179,6 +197,10 @@ def test_core_and_formats_need_no_torch():
     assert not heavy_imports(SRC), heavy_imports(SRC)
 
 
+def test_only_the_models_layer_tells_model_kinds_apart():
+    assert not kind_dispatch(SRC), kind_dispatch(SRC)
+
+
 def test_functions_are_short_and_files_small():
     assert not long_functions(SRC), long_functions(SRC)
     assert not long_files(SRC), long_files(SRC)
@@ -224,9 +246,11 @@ def test_cycle_and_size_checks_can_fail(tmp_path):
             "core/long.py": f'"""A module."""\n\n\ndef f():\n    """Doc."""\n    # a comment\n{body}\n',
             "core/big.py": "x = 1\n" * (MAX_FILE_LINES + 1),
             "formats/tensor.py": "import torch\n",
+            "analysis/scan.py": "def f(model):\n    return isinstance(model, (Ensemble, int))\n",
         },
     )
     assert cycles(import_graph(root)) == [["enhancerlm.models.a", "enhancerlm.models.b", "enhancerlm.models.a"]]
     assert long_functions(root) == [f"enhancerlm.core.long.f: {MAX_FUNCTION_LINES + 2} code lines"]
     assert long_files(root) == [f"enhancerlm.core.big: {MAX_FILE_LINES + 1} lines and no `{SIZE_REASON}` line"]
     assert heavy_imports(root) == ["enhancerlm.formats.tensor:1: imports torch"]
+    assert kind_dispatch(root) == ["enhancerlm.analysis.scan:2: isinstance on Ensemble"]

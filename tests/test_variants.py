@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
+import shlex
 from pathlib import Path
 
 import cyvcf2
@@ -14,10 +16,11 @@ import torch
 from conftest import MOTIF, invoke, planted_samplesheet, random_dna
 
 from enhancerlm.analysis.variant_effect import allele_kind, allele_windows, changed_spans, window_span
+from enhancerlm.cli import main
 from enhancerlm.commands.merge_variants import merge_variants
 from enhancerlm.commands.prepare import prepare_samplesheet
 from enhancerlm.commands.train import train
-from enhancerlm.commands.variants import VariantOptions, score_variants
+from enhancerlm.commands.variants import VariantOptions, _command, score_variants
 from enhancerlm.core.dna import reverse_complement
 from enhancerlm.core.probability import score_fields
 from enhancerlm.errors import InputError
@@ -490,3 +493,48 @@ def test_bundled_demo_vcf_every_record_accounted_for(mini_model, tmp_path):
     assert report["delta_distribution"]["scored"] == report["alleles"]["scored"]
     assert len(vcf_body(tmp_path / "demo.scored.vcf.gz")) == 2185
     assert len(list(cyvcf2.VCF(str(tmp_path / "demo.scored.vcf.gz"))("22:17450000-17470000"))) > 0
+
+
+def test_the_recorded_command_repeats_the_run_with_every_option(tmp_path):
+    """The scored VCF and the report record the command that repeats the run: parsed by the CLI, it gives back
+    every option the run used (so an option added to the CLI but not to the record fails here)."""
+    (tmp_path / "g.fa").write_text(">chr1\nACGT\n")
+    for name in ("v.vcf", "m.meme", "g.fa.fai", "g.fa.gzi"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "model").mkdir()
+    used = VariantOptions(
+        window=40,
+        strand_mode="forward",
+        max_n_fraction=0.3,
+        motifs="jaspar",
+        jaspar_release="JASPAR2022",
+        tax_group="insects",
+        motif_threshold=0.001,
+        chunk="chr1:0-4",
+        batch_size=7,
+        device="cpu",
+    )
+    assert all(getattr(used, f.name) != f.default for f in dataclasses.fields(VariantOptions)), "test every option"
+    command = _command(
+        str(tmp_path / "model"),
+        tmp_path / "g.fa",
+        tmp_path / "v.vcf",
+        tmp_path / "out",
+        "run",
+        used,
+        used.window,
+        used.strand_mode,
+        tmp_path / "g.fa.fai",
+        tmp_path / "g.fa.gzi",
+    )
+    argv = shlex.split(command)
+    assert argv[:2] == ["enhancerlm", "variants"]
+    ctx = main.make_context("enhancerlm", argv[1:])
+    name, subcommand, rest = main.resolve_command(ctx, [*getattr(ctx, "_protected_args", []), *ctx.args])
+    parsed = subcommand.make_context(name, rest, parent=ctx).params
+    assert VariantOptions(**{f.name: parsed[f.name] for f in dataclasses.fields(VariantOptions)}) == used
+    assert (parsed["prefix"], parsed["fai"], parsed["gzi"]) == (
+        "run",
+        str(tmp_path / "g.fa.fai"),
+        str(tmp_path / "g.fa.gzi"),
+    )

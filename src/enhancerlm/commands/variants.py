@@ -60,7 +60,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from enhancerlm.analysis.known_motifs import load_motifs
+from enhancerlm.analysis.known_motifs import JASPAR_RELEASE, TAX_GROUP, load_motifs
 from enhancerlm.analysis.scan import parse_chunk
 from enhancerlm.analysis.variant_effect import AlleleScorer, summarise_scores
 from enhancerlm.commands.predict import _model_summary
@@ -129,8 +129,8 @@ class VariantOptions:
     strand_mode: str | None = None
     max_n_fraction: float = 0.1
     motifs: str | None = None  # "jaspar" or a MEME file
-    jaspar_release: str = "JASPAR2024"
-    tax_group: str = "vertebrates"
+    jaspar_release: str = JASPAR_RELEASE
+    tax_group: str = TAX_GROUP
     motif_threshold: float = 1e-4
     chunk: str | None = None  # CONTIG:START-END or "unplaced"
     batch_size: int = 64
