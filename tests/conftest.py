@@ -88,6 +88,24 @@ def planted_samplesheet(
     return sheet
 
 
+def composition_samplesheet(
+    directory: Path, *, n_train: int = 240, n_test: int = 120, length: int = 80, gc_positive: float = 0.7, seed: int = 0
+) -> Path:
+    """A task with a composition difference and nothing else: positives drawn with GC fraction `gc_positive`,
+    negatives with 0.5, no motif in either."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = ["dataset,fasta,label,split"]
+    for split, n in (("train", n_train), ("test", n_test)):
+        for name, gc in (("positive", gc_positive), ("negative", 0.5)):
+            letters = rng.choice(list("ACGT"), size=(n // 2, length), p=[(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2])
+            records = [(f"{split}_{name}_{i}", "".join(row)) for i, row in enumerate(letters)]
+            rows.append(f"composition,{write_fasta(directory / f'{split}_{name}.fa', records)},{name},{split}")
+    sheet = directory / "samplesheet.csv"
+    sheet.write_text("\n".join(rows) + "\n")
+    return sheet
+
+
 @pytest.fixture(scope="session")
 def mini_dataset(tmp_path_factory) -> Path:
     """The bundled 200-record iEnhancer-2L slice, prepared with 3 folds."""

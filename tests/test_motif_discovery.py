@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import planted_motif_samplesheet
+from conftest import composition_samplesheet, planted_motif_samplesheet
 
 from enhancerlm.analysis.known_motifs import load_motifs
-from enhancerlm.analysis.motif_discovery import MOTIF_COLUMNS, containing, split_halves
+from enhancerlm.analysis.motif_discovery import MOTIF_COLUMNS, containing, shuffled_controls, split_halves
 from enhancerlm.cli import main
 from enhancerlm.commands.motifs import MotifOptions, discover_motifs
 from enhancerlm.commands.prepare import prepare_samplesheet
@@ -119,7 +119,13 @@ def test_motifs_command_writes_every_output(planted, tmp_path):
     for row in candidates.head(5).itertuples():
         for label, column in ((1, row.n_positive), (0, row.n_negative)):
             assert column == containing([row.candidate], heldout.loc[heldout["label"] == label, "sequence"].tolist())
-    assert report["counts"]["significant"] == int((candidates["q_value"] < 0.005).sum())
+    controls = shuffled_controls(heldout.loc[heldout["label"] == 1, "sequence"].tolist(), 42)
+    for row in candidates.head(5).itertuples():
+        assert row.n_control == containing([row.candidate], controls)  # the same positives, shuffled
+    assert report["counts"]["enriched"] == int((candidates["q_value"] < 0.005).sum())
+    survives = (candidates["q_value"] < 0.005) & (candidates["control_q_value"] < 0.005)
+    assert report["counts"]["significant"] == int(survives.sum()) == int(candidates["survives"].sum())
+    assert (table["enrichment_q"] < 0.005).all() and (table["control_q"] < 0.005).all()
     with gzip.open(outdir / f"{prefix}.scores.bedGraph.gz", "rt") as handle:
         lines = handle.read().splitlines()
     assert lines[0].startswith("track type=bedGraph")
@@ -141,3 +147,20 @@ def test_motifs_command_rejects_a_split_without_both_classes(planted, tmp_path):
         main, ["motifs", "--model", str(model), "--dataset", str(one_class), "--outdir", str(tmp_path / "o")]
     )
     assert result.exit_code == 1 and "needs both positives and negatives" in result.output
+
+
+def test_a_composition_difference_alone_reports_no_motif(tmp_path):
+    """Positives only GC-richer than the negatives, no motif anywhere: the model separates the classes and GC-rich
+    k-mers are enriched over the negatives, but not over shuffled copies of the positives, so none is a motif."""
+    sheet = composition_samplesheet(tmp_path / "data", gc_positive=0.7)
+    dataset = prepare_samplesheet(sheet, tmp_path / "prepared", folds=3)["composition"]["dataset"]
+    train(dataset, "scratch-tiny", tmp_path / "model", kmer=3, options=TRAINING, device="cpu")
+    report = discover_motifs(
+        str(tmp_path / "model"), dataset, tmp_path / "motifs", prefix="gc", options=MotifOptions(device="cpu")
+    )
+    assert report["skill"]["passed"]  # the model has learnt the composition
+    assert report["counts"]["enriched"] > 0  # which enriches GC-rich k-mers over the negatives
+    candidates = pd.read_csv(tmp_path / "motifs" / "gc.candidates.tsv", sep="\t")
+    enriched = candidates[candidates["q_value"] < 0.005]
+    assert enriched["candidate"].map(lambda k: (k.count("G") + k.count("C")) / len(k)).mean() > 0.6
+    assert report["counts"]["significant"] == 0 and report["motifs"] == []

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from enhancerlm.analysis.known_motifs import MATCH_COLUMNS
-from enhancerlm.core.dna import ALPHABET, reverse_complement
+from enhancerlm.core.dna import ALPHABET, dinucleotide_shuffle, reverse_complement
 from enhancerlm.core.stats import bh_qvalues
 from enhancerlm.errors import InputError
 from enhancerlm.models.tokenize import kmer_codes
@@ -82,6 +82,28 @@ def hypergeometric_enrichment(candidates: list[str], positives: list[str], negat
     table["n_negative"] = table["n_negative"].astype(int)
     table["q_value"] = bh_qvalues(table["p_value"].to_numpy(dtype=float))
     return table
+
+
+CONTROL_COLUMNS = ["n_control", "control_p_value", "control_q_value"]
+
+
+def shuffled_controls(sequences: list[str], seed: int) -> list[str]:
+    """One dinucleotide-shuffled copy of each sequence: the same length and composition (GC, CpG, every
+    dinucleotide), but any motif broken up. A k-mer that is as common in these controls as in the sequences is
+    there because of composition, not because of a site."""
+    rng = np.random.default_rng(seed)
+    return [dinucleotide_shuffle(np.frombuffer(s.encode("ascii"), np.uint8), rng).tobytes().decode() for s in sequences]
+
+
+def composition_controlled(tested: pd.DataFrame, positives: list[str], controls: list[str]) -> pd.DataFrame:
+    """`tested` with each candidate's enrichment in the positives over composition-matched controls of the same
+    positives (`shuffled_controls`): how many controls hold it, its hypergeometric p-value and BH q-value."""
+    control = hypergeometric_enrichment(tested["candidate"].tolist(), positives, controls)
+    return tested.assign(
+        n_control=control["n_negative"].to_numpy(dtype=int),
+        control_p_value=control["p_value"].to_numpy(dtype=float),
+        control_q_value=control["q_value"].to_numpy(dtype=float),
+    )
 
 
 def best_alignment(a: str, b: str) -> tuple[int, int]:
@@ -295,6 +317,7 @@ MOTIF_COLUMNS = [
     "heldout_negative",
     "enrichment_p",
     "enrichment_q",
+    "control_q",
     *MATCH_COLUMNS[1:],
     "known",
 ]

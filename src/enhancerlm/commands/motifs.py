@@ -25,10 +25,12 @@ from enhancerlm.analysis.known_motifs import (
 )
 from enhancerlm.analysis.motif_discovery import (
     _COORDINATES,
+    CONTROL_COLUMNS,
     ENRICHMENT_COLUMNS,
     MOTIF_COLUMNS,
     _skill_records,
     attended_kmers,
+    composition_controlled,
     containing,
     hypergeometric_enrichment,
     merge_candidates,
@@ -36,6 +38,7 @@ from enhancerlm.analysis.motif_discovery import (
     motif_instances,
     pfm_from_instances,
     pick_candidates,
+    shuffled_controls,
     split_halves,
 )
 from enhancerlm.core.dna import ALPHABET, canonical_sequence, consensus
@@ -114,11 +117,11 @@ def discover_motifs(
 ) -> dict:
     """Find the motifs a model relies on, test them honestly, match them to known motifs, write everything.
 
-    Nucleotide scores (attention or integrated gradients) of the split's positives give
-    high-attention regions; k-mers the model attends more often than chance in the discovery
-    part are the candidates; their enrichment in positives over negatives is tested on the
-    held-out part (hypergeometric, BH); significant candidates are merged into motifs whose
-    instances in the positives give PFMs, matched against known motifs with TOMTOM.
+    Nucleotide scores (attention or integrated gradients) of the split's positives give high-attention regions;
+    k-mers the model attends more often than chance in the discovery part are the candidates; their enrichment in
+    the held-out positives is tested (hypergeometric, BH) over the held-out negatives and over dinucleotide-shuffled
+    copies of the same positives, so that composition alone (GC, CpG) enriches nothing; candidates significant in
+    both are merged into motifs whose instances in the positives give PFMs, matched against known motifs (TOMTOM).
     """
 
     _check_options(options)
@@ -133,8 +136,10 @@ def discover_motifs(
     kmers, rate = _attended_kmers(model, split, options, device, paths["tracks"])
     skilled = skill["passed"]
     candidates = pick_candidates(kmers, min_count=options.min_count, max_p=options.attention_p) if skilled else []
-    tested = _tested(candidates, kmers, split)
-    significant = tested[tested["q_value"] < options.max_q].sort_values(["p_value", "candidate"], kind="stable")
+    tested = _tested(candidates, kmers, split, options.seed)
+    survives = (tested["q_value"] < options.max_q) & (tested["control_q_value"] < options.max_q)
+    tested = tested.assign(survives=survives.astype(bool))
+    significant = tested[tested["survives"]].sort_values(["p_value", "candidate"], kind="stable")
     groups = merge_candidates(significant["candidate"].tolist(), options.min_len, both_strands=True)
     sequences = split.positives["sequence"].tolist()
     rows, pfms = motif_rows(groups, significant.set_index("candidate"), prefix, sequences, split, options)
@@ -143,6 +148,7 @@ def discover_motifs(
         "attended_fraction": rate,
         "kmers_seen": len(kmers),
         "candidates": len(candidates),
+        "enriched": int((tested["q_value"] < options.max_q).sum()),
         "significant": len(significant),
         "merged": len(groups),
     }
@@ -224,13 +230,13 @@ class DiscoverySplit:
         )
 
 
-def _tested(candidates: list[str], kmers: pd.DataFrame, split: DiscoverySplit) -> pd.DataFrame:
-    """The candidates' enrichment in held-out positives over negatives, with their attention statistics."""
-    tested = (
-        hypergeometric_enrichment(candidates, split.held_pos, split.held_neg)
-        if candidates
-        else pd.DataFrame(columns=ENRICHMENT_COLUMNS)
-    )
+def _tested(candidates: list[str], kmers: pd.DataFrame, split: DiscoverySplit, seed: int) -> pd.DataFrame:
+    """The candidates' enrichment in held-out positives over held-out negatives and over composition-matched
+    (dinucleotide-shuffled) copies of the same positives, with their attention statistics."""
+    if not candidates:
+        return pd.DataFrame(columns=[*ENRICHMENT_COLUMNS, *CONTROL_COLUMNS, *kmers.columns.drop("kmer")])
+    tested = hypergeometric_enrichment(candidates, split.held_pos, split.held_neg)
+    tested = composition_controlled(tested, split.held_pos, shuffled_controls(split.held_pos, seed))
     return tested.merge(kmers.rename(columns={"kmer": "candidate"}), on="candidate", how="left")
 
 
@@ -238,7 +244,7 @@ def _matched(rows: list[dict], pfms: dict, options: MotifOptions) -> pd.DataFram
     """The motifs table with each motif's best known match (TOMTOM) and whether it counts as known."""
     known = load_motifs(options.known_motifs, release=options.jaspar_release, tax_group=options.tax_group)
     matches = match_motifs(pfms, known)
-    motifs = pd.DataFrame(rows, columns=MOTIF_COLUMNS[:11])
+    motifs = pd.DataFrame(rows, columns=MOTIF_COLUMNS[: MOTIF_COLUMNS.index("control_q") + 1])
     motifs = motifs.merge(matches, on="motif", how="left") if len(motifs) else pd.DataFrame(columns=MOTIF_COLUMNS)
     motifs["known"] = (motifs["match_q"] < options.match_q).astype(bool)
     return motifs[MOTIF_COLUMNS]
@@ -311,6 +317,7 @@ def motif_rows(
                 "heldout_negative": containing(group, split.held_neg),
                 "enrichment_p": float(seed_row["p_value"]),
                 "enrichment_q": float(seed_row["q_value"]),
+                "control_q": float(seed_row["control_q_value"]),
             }
         )
     return rows, pfms
@@ -429,6 +436,7 @@ def multiqc_motif_table(prefix: str, motifs: pd.DataFrame, logos: Path) -> str:
                 row["instances_positive"],
                 row["instances_negative"],
                 f"{row['enrichment_q']:.2e}",
+                f"{row['control_q']:.2e}",
                 match,
                 "" if pd.isna(row["match_q"]) else f"{row['match_q']:.2e}",
                 "yes" if row["known"] else "no",
@@ -440,7 +448,8 @@ def multiqc_motif_table(prefix: str, motifs: pd.DataFrame, logos: Path) -> str:
         "Consensus",
         "Instances (pos)",
         "Instances (neg)",
-        "Enrichment q",
+        "q vs negatives",
+        "q vs shuffled",
         "Best JASPAR match",
         "TOMTOM q",
         "Known",
@@ -449,7 +458,9 @@ def multiqc_motif_table(prefix: str, motifs: pd.DataFrame, logos: Path) -> str:
         MOTIFS_SECTION,
         f"enhancerlm_motifs_{prefix}",
         f"Motifs: {prefix}",
-        "Motifs discovered from the model, tested on held-out sequences and matched to JASPAR with TOMTOM.",
+        "Motifs discovered from the model, each enriched in held-out positives over held-out negatives and over "
+        "dinucleotide-shuffled copies of the same positives (so not by composition alone), matched to JASPAR "
+        "with TOMTOM.",
         html_table("enhancerlm-motifs", header, rows, empty="No motif passed the filters."),
     )
 
