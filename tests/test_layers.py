@@ -197,6 +197,15 @@ def test_core_and_formats_need_no_torch():
     assert not heavy_imports(SRC), heavy_imports(SRC)
 
 
+def test_every_module_says_what_it_holds():
+    undocumented = [
+        module_name(path, SRC)
+        for path in sorted((SRC / "enhancerlm").rglob("*.py"))
+        if len(ast.get_docstring(ast.parse(path.read_text())) or "") < 20
+    ]
+    assert not undocumented, undocumented
+
+
 def test_only_the_models_layer_tells_model_kinds_apart():
     assert not kind_dispatch(SRC), kind_dispatch(SRC)
 

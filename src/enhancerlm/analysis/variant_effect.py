@@ -152,7 +152,7 @@ class AlleleScorer:
         return results
 
     def _probabilities(self, rows: list[bytes]) -> list[int]:
-        """Probabilities (millionths) of the windows, scored a few thousand at a time as `predict` does."""
+        """Probabilities (millionths) of the windows, scored a few thousand at a time as genome scans are."""
         step = self.batch_size * max(1, GROUP_WINDOWS // self.batch_size)
         millionths: list[int] = []
         for first in range(0, len(rows), step):

@@ -1,4 +1,4 @@
-"""TODO commands.chunks"""
+"""`enhancerlm chunks`: a genome cut into chunks (a BED of CONTIG:START-END names) for scans in parallel."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO commands.merge_predictions"""
+"""`enhancerlm merge-predictions`: chunked genome scans gathered into the files one whole-genome scan writes."""
 
 from __future__ import annotations
 

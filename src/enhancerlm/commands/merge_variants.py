@@ -1,4 +1,4 @@
-"""TODO commands.merge_variants"""
+"""`enhancerlm merge-variants`: the outputs of chunked variant runs gathered into those of one unchunked run."""
 
 from __future__ import annotations
 

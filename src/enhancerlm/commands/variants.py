@@ -10,8 +10,8 @@ the left flank (W // 2 bases) never moves and ALT follows it, so SNVs and MNVs (
 place, a deletion (m < r) extends the right flank with the genome sequence after the window's end, and an
 insertion (m > r) trims the right flank (an insertion of more than W - W // 2 bases fills the rest of the
 window and is itself cut). Alleles are used as written (not normalised): a VCF's shared padding base stays
-at the centre. Both windows are scored with `predict.score_windows` (both strands averaged unless the
-strand mode is `forward`), many records per call.
+at the centre. Both windows are scored with the model's `Scorer.score_windows`, as genome scans are (both
+strands averaged unless the strand mode is `forward`), many records per call.
 
 Scores, per allele, from the two probabilities rounded to 6 decimals (as reported):
 delta = p_alt - p_ref; diff = (p_alt - p_ref) * max(p_ref, p_alt) (DNABERT's score); logOR =
@@ -29,8 +29,8 @@ Statuses (ENHLM_STATUS, per allele), in the order they are checked; only `scored
   too_many_n         the reference or alternative window has more than `max_n_fraction` non-ACGT bases
   scored             scored
 
-TF sites (with `motifs`): FIMO hits (`motifs.scan_motifs`, p <= threshold, both strands) in the two
-windows. REF and ALT are trimmed of their common prefix and suffix; what remains is the changed span of
+TF sites (with `motifs`): FIMO hits (`analysis.known_motifs.scan_motifs`, p <= threshold, both strands) in the
+two windows. REF and ALT are trimmed of their common prefix and suffix; what remains is the changed span of
 each window ([a, b) in the reference window, [a, b') in the alternative one; an empty span is the junction
 between bases a - 1 and a, which a hit covers when start < a < end). A (motif id, strand) is lost when a
 reference hit overlaps the reference span and no alternative hit overlaps the alternative span, and gained
