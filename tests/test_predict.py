@@ -16,6 +16,7 @@ from conftest import MOTIF, invoke, random_dna, write_fasta
 
 import enhancerlm.commands.predict
 from enhancerlm.analysis.calibration import truth_metrics
+from enhancerlm.analysis.scan import ScannedBases
 from enhancerlm.commands.predict import ScanOptions, predict
 from enhancerlm.commands.prepare import prepare_samplesheet
 from enhancerlm.commands.train import train
@@ -218,7 +219,33 @@ def test_planted_enhancers_are_found_and_nothing_else(planted_model, scan_genome
             int(score) == round(float(best) * 1000) and float(best) >= float(mean) >= report["parameters"]["threshold"]
         )
     assert report["truth"]["precision"] == 1.0 and report["truth"]["recall"] == 0.75  # chr2's truth is not planted
-    assert report["regions"] == {"called": 3, "bases_covered": sum(int(r[2]) - int(r[1]) for r in regions)}
+    covered = sum(int(r[2]) - int(r[1]) for r in regions)
+    scanned = 60_000 + 8_000  # both contigs are scanned end to end: no N, no blacklist
+    assert report["regions"] == {
+        "called": 3,
+        "bases_covered": covered,
+        "bases_scanned": scanned,
+        "fraction_called": round(covered / scanned, 6),
+    }
+    assert report["regions"]["fraction_called"] < 0.05 and report["warnings"] == []
+
+
+def test_a_scan_calling_much_of_the_genome_is_flagged_in_plain_words(planted_model, scan_genome, tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="enhancerlm.commands.predict"):
+        report = predict(
+            str(planted_model),
+            scan_genome["fasta"],
+            tmp_path,
+            prefix="all",
+            options=ScanOptions(stride=50, threshold=0.0),
+        )
+    assert report["regions"]["fraction_called"] == 1.0
+    (warning,) = report["warnings"]
+    assert warning.startswith("100% of the scanned bases are called enhancer") and "genomic background" in warning
+    assert any(warning in record.message for record in caplog.records)
+    table = (tmp_path / "all.predict_mqc.tsv").read_text().splitlines()
+    header, row = table[-2].split("\t"), table[-1].split("\t")
+    assert row[header.index("Called (%)")] == "100.0"
 
 
 def test_truth_precision_and_recall_by_hand(tmp_path):
@@ -497,3 +524,11 @@ def test_cli_errors_are_one_line(tiny_lm, scan_genome, tmp_path, args, message):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.output
     assert not list(tmp_path.iterdir())
+
+
+def test_scanned_bases_are_the_union_of_the_windows_by_hand():
+    scanned = ScannedBases(10, {"a": 25, "b": 4})
+    scanned.add("a", np.array([0, 5]))  # [0, 15)
+    scanned.add("a", np.array([8, 20]))  # [8, 18) adds 3, [20, 25) (clipped to the contig) adds 5
+    scanned.add("b", np.array([0]))  # [0, 4): a new contig starts afresh
+    assert scanned.total == 15 + 3 + 5 + 4

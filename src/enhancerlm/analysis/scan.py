@@ -254,3 +254,25 @@ class ScoreCounts:
             "mean": float(self.counts @ np.arange(SCALE + 1) / SCALE / total) if total else None,
             "at_or_above_threshold": self.at_least(min(threshold_millionths(threshold), SCALE)) if total else 0,
         }
+
+
+class ScannedBases:
+    """The bases inside scored windows (their union, clipped to each contig), counted as the windows stream by in
+    genome order: the denominator of the share of a scan called enhancer."""
+
+    def __init__(self, window: int, sizes: dict[str, int]) -> None:
+        self.window, self.sizes, self.total = window, sizes, 0
+        self._chrom: str | None = None
+        self._end = 0
+
+    def add(self, chrom: str, starts: np.ndarray) -> None:
+        if chrom != self._chrom:
+            self._chrom, self._end = chrom, 0
+        if not len(starts):
+            return
+        starts = np.maximum(np.asarray(starts, dtype=np.int64), 0)
+        ends = np.minimum(starts + self.window, self.sizes[chrom])
+        reached = np.maximum.accumulate(np.concatenate([[self._end], ends[:-1]]))
+        reached = np.maximum(reached, self._end)
+        self.total += int(np.maximum(ends - np.maximum(starts, reached), 0).sum())
+        self._end = max(self._end, int(ends.max()))

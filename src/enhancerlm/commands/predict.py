@@ -33,6 +33,7 @@ from enhancerlm.analysis.scan import (
     DEFAULT_EXCLUDE,
     GROUP_WINDOWS,
     QUANTILES,
+    ScannedBases,
     ScoreCounts,
     call_regions,
     parse_chunk,
@@ -53,6 +54,9 @@ from enhancerlm.models.scorer import Scorer, check_strand_mode, load_trained, sc
 from enhancerlm.versions import software_versions
 
 log = logging.getLogger(__name__)
+
+
+CALLED_SHARE_WARNING = 0.2  # enhancers cover a few percent of a genome; a scan calling more than this is suspect
 
 
 @dataclass
@@ -117,8 +121,9 @@ def write_results(
 ) -> dict:
     """From the staged bedGraph: the bigWig, the enhancer regions (BED, bigBed), the score distribution,
     truth metrics and FDRs; returns their summary for the report."""
-    scores = ScoreCounts()
-    write_bigwig(staged["bigwig"], sizes, _counted(read_bedgraph(staged["bedgraph"], window, stride), scores))
+    scores, scanned_bases = ScoreCounts(), ScannedBases(window, sizes)
+    frames = read_bedgraph(staged["bedgraph"], window, stride)
+    write_bigwig(staged["bigwig"], sizes, _counted(frames, scores, scanned_bases))
     null_sorted = np.sort(null) if null is not None and len(null) else None
     called, bases = [], 0
     with open(staged["enhancers"], "w") as handle:
@@ -137,7 +142,12 @@ def write_results(
             called.append((region.chrom, region.start, region.end))
     summary = {
         "windows_scored": scores.total,
-        "regions": {"called": len(called), "bases_covered": bases},
+        "regions": {
+            "called": len(called),
+            "bases_covered": bases,
+            "bases_scanned": scanned_bases.total,
+            "fraction_called": round(bases / scanned_bases.total, 6) if scanned_bases.total else 0.0,
+        },
         "score_distribution": scores.summary(threshold),
         "bigbed": write_bigbed(staged, sizes, fdr=null_sorted is not None),
     }
@@ -158,10 +168,25 @@ def write_results(
     return summary
 
 
-def _counted(frames: Iterable[pd.DataFrame], scores: ScoreCounts) -> Iterator[pd.DataFrame]:
+def _counted(frames: Iterable[pd.DataFrame], scores: ScoreCounts, scanned: ScannedBases) -> Iterator[pd.DataFrame]:
+    """The frames, counting their scores and the bases inside their windows."""
     for frame in frames:
         scores.add(frame["millionths"].to_numpy())
+        for chrom, part in frame.groupby("chrom", sort=False):
+            scanned.add(chrom, part["window_start"].to_numpy())
         yield frame
+
+
+def background_warnings(regions: dict) -> list[str]:
+    """Plain-words warnings about a scan whose calls no biologist should take as enhancers."""
+    share = regions["fraction_called"]
+    if share <= CALLED_SHARE_WARNING:
+        return []
+    return [
+        f"{share:.0%} of the scanned bases are called enhancer (more than {CALLED_SHARE_WARNING:.0%}): this model was "
+        "not trained to discriminate genomic background. Train it on genome regions against GC-matched genomic "
+        "negatives (prepare --bed --genome), or call regions at a controlled FDR (--calibrate)."
+    ]
 
 
 def multiqc_table(prefix: str, report: dict) -> str:
@@ -172,6 +197,7 @@ def multiqc_table(prefix: str, report: dict) -> str:
         "Skipped (blacklist)": report["windows"]["skipped"]["blacklist"],
         "Regions": report["regions"]["called"],
         "Bases covered": report["regions"]["bases_covered"],
+        "Called (%)": round(100 * report["regions"]["fraction_called"], 2),
     }
     return table_tsv(
         "enhancerlm_predict",
@@ -206,6 +232,9 @@ def _finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict
     report["outputs"]["bigbed_made"] = bigbed["made"]
     if not bigbed["made"]:
         report["outputs"]["bigbed_note"] = bigbed["reason"]
+    report["warnings"] = background_warnings(report["regions"])
+    for warning in report["warnings"]:
+        log.warning("%s: %s", prefix, warning)
     seconds = report["throughput"]["seconds"]
     report["throughput"]["windows_per_second"] = round(report["windows"]["scored"] / seconds, 1) if seconds else None
     write_text(staged["mqc_table"], multiqc_table(prefix, report))
