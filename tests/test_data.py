@@ -119,7 +119,6 @@ def fasta(tmp_path: Path) -> Path:
         ([("toy", "a.fa", "has space", "train")], "row 1 (dataset toy), column label: label must"),
         ([("toy", "a.fa", "", "train")], "row 1 (dataset toy), column label: missing value"),
         ([("toy", "a.fa", "x", "train")], "dataset toy: needs exactly two label values, found 1 (x)"),
-        ([("toy", "a.fa", "x", "test"), ("toy", "b.fa", "y", "test")], "dataset toy: has no train rows"),
     ],
 )
 def test_samplesheet_errors_name_row_and_column(tmp_path, fasta, rows, expected):
@@ -131,6 +130,14 @@ def test_samplesheet_errors_name_row_and_column(tmp_path, fasta, rows, expected)
     assert message.startswith(f"{sheet}: ")
     assert expected in message
     assert "\n" not in message
+
+
+def test_a_dataset_of_test_rows_only_is_an_external_test_set(tmp_path, fasta):
+    write_fasta(tmp_path / "b.fa", [("r2", "ACGT")])
+    sheet = load_samplesheet(
+        write_sheet(tmp_path / "sheet.csv", [("toy", "a.fa", "x", "test"), ("toy", "b.fa", "y", "test")])
+    )
+    assert list(sheet["split"]) == ["test", "test"]
 
 
 @pytest.mark.parametrize(

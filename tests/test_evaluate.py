@@ -1,12 +1,22 @@
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
+from conftest import write_fasta
 from sklearn import metrics as skm
 
+from enhancerlm.cli import main
 from enhancerlm.commands.evaluate import evaluate_model
+from enhancerlm.commands.prepare import prepare_samplesheet
+from enhancerlm.commands.train import train
 from enhancerlm.core.stats import CURVE_GRID, binary_metrics, choose_threshold, curves
+from enhancerlm.errors import InputError
+from enhancerlm.formats.dataset_table import read_dataset
+from enhancerlm.formats.files import resource
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +131,58 @@ def test_layer2_leak_free_subset_reports_specificity_alone(tmp_path):
     leak_free = metrics["subsets"]["leak_free"]
     assert leak_free["n"] == 10 and leak_free["specificity"] is not None
     assert leak_free["sensitivity"] is None and leak_free["mcc"] is None and leak_free["auc"] is None
+
+
+def external_samplesheet(directory: Path, copied: str) -> Path:
+    """A dataset of test rows only, as someone else's enhancer set: the mini test FASTAs, plus one record that
+    copies a sequence the mini model was trained on."""
+    data = resource("assets/data/ienhancer-2l-mini")
+    write_fasta(directory / "copied.fa", [("copy_of_training", copied)])
+    rows = [
+        f"external,{data / 'test_strong.fa'},enhancer,test",
+        f"external,{data / 'test_non.fa'},non-enhancer,test",
+        f"external,{directory / 'copied.fa'},enhancer,test",
+    ]
+    sheet = directory / "external.csv"
+    sheet.write_text("dataset,fasta,label,split\n" + "\n".join(rows) + "\n")
+    return sheet
+
+
+def test_an_external_test_set_is_evaluated_with_leaks_checked_against_the_training_data(
+    tmp_path, mini_model, mini_dataset
+):
+    training = read_dataset(mini_dataset)
+    copied = training.loc[training["split"] == "train", "sequence"].iloc[0]
+    sheet = external_samplesheet(tmp_path, copied)
+    result = CliRunner().invoke(main, ["prepare", "--input", str(sheet), "--outdir", str(tmp_path / "prepared")])
+    assert result.exit_code == 0, result.output
+    external = tmp_path / "prepared" / "external.dataset.tsv"
+    table = read_dataset(external)
+    assert set(table["split"]) == {"test"} and (table["fold"] == -1).all() and (table["leak"] == "none").all()
+    with pytest.raises(InputError, match="no train records: an external test set"):
+        train(external, "scratch-tiny", tmp_path / "model", kmer=3, device="cpu")
+
+    args = ["evaluate", "--model", str(mini_model), "--dataset", str(external), "--outdir", str(tmp_path / "eval")]
+    result = CliRunner().invoke(main, [*args, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "eval" / "mini_k3.metrics.json").read_text())
+    predictions = pd.read_csv(tmp_path / "eval" / "mini_k3.predictions.tsv", sep="\t", keep_default_na=False)
+    assert predictions.set_index("id").loc["copy_of_training", "leak"] == "identical"
+    trained = set(training.loc[training["split"] == "train", "sequence"].str.upper())
+    expected_leaks = int(table["sequence"].str.upper().isin(trained).sum())
+    assert expected_leaks >= 1 and (predictions["leak"] != "none").sum() >= expected_leaks
+    assert metrics["subsets"]["leak_free"]["n"] == int((predictions["leak"] == "none").sum()) < len(table)
+    assert any("copy a training record" in warning for warning in metrics["warnings"])
+
+
+def test_missing_training_data_is_said_not_guessed(tmp_path, mini_model, mini_dataset):
+    moved = tmp_path / "model"
+    shutil.copytree(mini_model, moved)
+    card = json.loads((moved / "enhancerlm.json").read_text())
+    card["training_data"]["path"] = str(tmp_path / "gone.dataset.tsv")
+    (moved / "enhancerlm.json").write_text(json.dumps(card))
+    sheet = external_samplesheet(tmp_path, "ACGT" * 50)
+    prepared = prepare_samplesheet(sheet, tmp_path / "prepared")["external"]["dataset"]
+    paths = evaluate_model(str(moved), prepared, outdir=tmp_path / "eval", prefix="moved", device="cpu")
+    warnings = json.loads(paths["metrics"].read_text())["warnings"]
+    assert any("training data" in w and "could not be checked" in w for w in warnings), warnings

@@ -195,11 +195,13 @@ def _assign_folds(name: str, table: pd.DataFrame, folds: int, seed: int) -> np.n
     """
     train = np.flatnonzero(table["split"].to_numpy() == "train")
     n_groups = table["group"].iloc[train].nunique()
+    assignment = np.full(len(table), -1, dtype=int)
+    if not len(train):  # an external test set: nothing to fold
+        return assignment
     if folds < 2:
         raise InputError(f"dataset {name}: folds must be at least 2, got {folds}")
     if n_groups < folds:
         raise InputError(f"dataset {name}: {n_groups} distinct training sequence group(s), fewer than folds={folds}")
-    assignment = np.full(len(table), -1, dtype=int)
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     labels = table["label"].to_numpy()[train]
     groups = table["group"].to_numpy()[train]

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from enhancerlm.core.dna import canonical_sequence
 from enhancerlm.core.stats import binary_metrics, curves
 from enhancerlm.errors import InputError
 from enhancerlm.formats.dataset_table import read_dataset
-from enhancerlm.formats.files import copy_file, write_json, write_text, write_tsv
+from enhancerlm.formats.files import copy_file, sha256_file, write_json, write_text, write_tsv
 from enhancerlm.formats.multiqc import confusion_mqc, general_stats_mqc
 from enhancerlm.models.classifier import resolve_device
 from enhancerlm.models.scorer import load_trained
@@ -43,6 +44,7 @@ def write_evaluation(
     outdir: str | Path,
     prefix: str,
     provenance: dict,
+    warnings: list[str] = (),
 ) -> dict[str, Path]:
     """Write NAME.metrics.json, NAME.predictions.tsv and the MultiQC custom content for one model."""
     outdir = Path(outdir)
@@ -52,7 +54,7 @@ def write_evaluation(
         "model_id": model_id,
         **provenance,
         "threshold": threshold,
-        "warnings": leak_warnings(table),
+        "warnings": [*leak_warnings(table), *warnings],
         "subsets": report,
     }
     for warning in metrics["warnings"]:
@@ -152,6 +154,7 @@ def evaluate_model(
     table = table[table["split"] == split].reset_index(drop=True)
     if table.empty:
         raise InputError(f"{dataset}: no records in split {split!r}")
+    table, warnings = training_leaks(table, Path(dataset), model.card)
     probabilities = model.predict_proba(
         table["sequence"].tolist(), batch_size=batch_size, device=resolve_device(device)
     )
@@ -171,8 +174,33 @@ def evaluate_model(
         outdir=outdir,
         prefix=prefix,
         provenance=provenance,
+        warnings=warnings,
     )
     return {**paths, **copy_cross_validation(Path(model_spec), Path(outdir), prefix)}
+
+
+def training_leaks(table: pd.DataFrame, dataset: Path, card: dict) -> tuple[pd.DataFrame, list[str]]:
+    """On a dataset the model was not trained on, each record's leak status against the model's own training
+    records (the card names their table and its sha256), and a warning when those cannot be read as trained on."""
+    training = card.get("training_data") or {}
+    if not training.get("sha256") or training["sha256"] == sha256_file(dataset):
+        return table, []  # the model's own dataset: its leak column already compares with its train split
+    path = Path(training.get("path") or "")
+    if not path.is_file() or sha256_file(path) != training["sha256"]:
+        return table, [
+            f"the model's training data ({path}) is missing or changed since training, so whether these records "
+            "copy a training record could not be checked; the leak_free subset is all records"
+        ]
+    trained = read_dataset(path)
+    trained = trained[trained["split"] == "train"]
+    identical, canonical = set(trained["sequence"].str.upper()), set(trained["sequence"].map(canonical_sequence))
+
+    def status(sequence: str) -> str:
+        if sequence.upper() in identical:
+            return "identical"
+        return "reverse_complement" if canonical_sequence(sequence) in canonical else "none"
+
+    return table.assign(leak=table["sequence"].map(status)), []
 
 
 def copy_cross_validation(model_dir: Path, outdir: Path, prefix: str) -> dict[str, Path]:

@@ -100,14 +100,13 @@ def _check_files(path: Path, sheet: pd.DataFrame) -> None:
 
 
 def _check_dataset(path: Path, name: str, rows: pd.DataFrame) -> None:
-    """A dataset is a binary task: exactly two labels and something to train on."""
+    """A dataset is a binary task: exactly two labels (a dataset of test rows only is an external test set, for
+    evaluating models trained elsewhere)."""
     labels = list(dict.fromkeys(rows["label"]))
     if len(labels) != 2:
         raise InputError(
             f"{path}: dataset {name}: needs exactly two label values, found {len(labels)} ({', '.join(labels)})"
         )
-    if not (rows["split"] == "train").any():
-        raise InputError(f"{path}: dataset {name}: has no train rows")
 
 
 def _where(path: Path, index: int, dataset: str) -> str:

@@ -50,7 +50,7 @@ def train(
     options = options or TrainOptions()
     outdir = Path(outdir)
     model_id = model_id or outdir.name
-    table = read_dataset(dataset)
+    table = _training_table(dataset)
     started = time.perf_counter()
     if model_spec == BASELINE:
         return _train_baseline(
@@ -91,6 +91,17 @@ def train(
     card = save_model(model, outdir, card)
     _remove_checkpoint(checkpoint_dir)
     return card
+
+
+def _training_table(dataset: str | Path) -> pd.DataFrame:
+    """The prepared table, which must hold train records (one of test records only is for evaluation)."""
+    table = read_dataset(dataset)
+    if not (table["split"] == "train").any():
+        raise InputError(
+            f"{dataset}: no train records: an external test set, for evaluating a model trained elsewhere "
+            "(enhancerlm evaluate)"
+        )
+    return table
 
 
 def _fold_fitter(
