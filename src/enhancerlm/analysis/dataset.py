@@ -173,18 +173,20 @@ def _rename_repeated_ids(table: pd.DataFrame) -> list[dict[str, str]]:
 def _leak_status(table: pd.DataFrame) -> list[str]:
     """For test records: does the sequence (or its reverse complement) occur in train?"""
     train = table["split"] == "train"
-    train_sequences = set(table.loc[train, "sequence"])
-    train_groups = set(table.loc[train, "group"])
+    return ["none" if is_train else status for is_train, status in zip(train, leak_status(table, table[train]))]
+
+
+def leak_status(table: pd.DataFrame, train: pd.DataFrame) -> list[str]:
+    """For each record of `table`: `identical` when its sequence is one of the `train` records', `reverse_complement`
+    when it equals one up to strand (the same `group`), else `none`."""
+    train_sequences, train_groups = set(train["sequence"]), set(train["group"])
 
     def kind(sequence: str, group: str) -> str:
         if sequence in train_sequences:
             return "identical"
         return "reverse_complement" if group in train_groups else "none"
 
-    return [
-        "none" if is_train else kind(sequence, group)
-        for is_train, sequence, group in zip(train, table["sequence"], table["group"], strict=True)
-    ]
+    return [kind(sequence, group) for sequence, group in zip(table["sequence"], table["group"], strict=True)]
 
 
 def _assign_folds(name: str, table: pd.DataFrame, folds: int, seed: int) -> np.ndarray:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from enhancerlm.core.dna import canonical_sequence
+from enhancerlm.analysis.dataset import leak_status
 from enhancerlm.core.stats import binary_metrics, curves
 from enhancerlm.errors import InputError
 from enhancerlm.formats.dataset_table import read_dataset
@@ -189,18 +189,11 @@ def training_leaks(table: pd.DataFrame, dataset: Path, card: dict) -> tuple[pd.D
     if not path.is_file() or sha256_file(path) != training["sha256"]:
         return table, [
             f"the model's training data ({path}) is missing or changed since training, so whether these records "
-            "copy a training record could not be checked; the leak_free subset is all records"
+            "copy a training record could not be checked; leak_free excludes only copies of this dataset's own "
+            "train split"
         ]
     trained = read_dataset(path)
-    trained = trained[trained["split"] == "train"]
-    identical, canonical = set(trained["sequence"].str.upper()), set(trained["sequence"].map(canonical_sequence))
-
-    def status(sequence: str) -> str:
-        if sequence.upper() in identical:
-            return "identical"
-        return "reverse_complement" if canonical_sequence(sequence) in canonical else "none"
-
-    return table.assign(leak=table["sequence"].map(status)), []
+    return table.assign(leak=leak_status(table, trained[trained["split"] == "train"])), []
 
 
 def copy_cross_validation(model_dir: Path, outdir: Path, prefix: str) -> dict[str, Path]:

@@ -141,8 +141,7 @@ def discover_motifs(
     tested = tested.assign(survives=survives.astype(bool))
     significant = tested[tested["survives"]].sort_values(["p_value", "candidate"], kind="stable")
     groups = merge_candidates(significant["candidate"].tolist(), options.min_len, both_strands=True)
-    sequences = split.positives["sequence"].tolist()
-    rows, pfms = motif_rows(groups, significant.set_index("candidate"), prefix, sequences, split, options)
+    rows, pfms = motif_rows(groups, significant.set_index("candidate"), prefix, split, options)
     motifs = _matched(rows, pfms, options)
     counts = {
         "attended_fraction": rate,
@@ -182,12 +181,16 @@ def _attended_kmers(
 ) -> tuple[pd.DataFrame, float]:
     """Nucleotide scores of the positives (written as tracks); the k-mers of the discovery part's high-attention
     regions, and the fraction of positions attended."""
-    sequences = split.positives["sequence"].tolist()
     scores = score_nucleotides(
-        model, sequences, method=options.method, batch_size=options.batch_size, ig_steps=options.ig_steps, device=device
+        model,
+        split.sequences,
+        method=options.method,
+        batch_size=options.batch_size,
+        ig_steps=options.ig_steps,
+        device=device,
     )
     discovery_scores = write_tracks(tracks, split.positives["id"].tolist(), scores, split.is_discovery)
-    discovery_sequences = [s for s, d in zip(sequences, split.is_discovery) if d]
+    discovery_sequences = [s for s, d in zip(split.sequences, split.is_discovery) if d]
     return attended_kmers(
         discovery_sequences,
         discovery_scores,
@@ -204,6 +207,7 @@ class DiscoverySplit:
     are in the discovery part, and the held-out part's sequences (where enrichment is tested)."""
 
     positives: pd.DataFrame
+    sequences: list[str]  # the positives' sequences, upper case
     negatives: list[str]
     is_discovery: np.ndarray
     heldout: pd.DataFrame
@@ -220,8 +224,10 @@ class DiscoverySplit:
             )
         discovery = split_halves(table, options.discovery_fraction, options.seed)
         heldout = table[~discovery]
+        positives = table[table["label"] == 1].reset_index(drop=True)
         return cls(
-            positives=table[table["label"] == 1].reset_index(drop=True),
+            positives=positives,
+            sequences=positives["sequence"].tolist(),
             negatives=table.loc[table["label"] == 0, "sequence"].tolist(),
             is_discovery=discovery[table["label"].to_numpy() == 1],
             heldout=heldout,
@@ -288,17 +294,12 @@ def _report(
 
 
 def motif_rows(
-    groups: list[list[str]],
-    best: pd.DataFrame,
-    prefix: str,
-    sequences: list[str],
-    split: DiscoverySplit,
-    options: MotifOptions,
+    groups: list[list[str]], best: pd.DataFrame, prefix: str, split: DiscoverySplit, options: MotifOptions
 ) -> tuple[list[dict], dict]:
     """One motif per group of merged candidates with enough instances in the positives: its table row and PFM."""
     rows, pfms = [], {}
     for group in groups:
-        instances = motif_instances(group, sequences, options.motif_width)
+        instances = motif_instances(group, split.sequences, options.motif_width)
         if len(instances) < options.min_instances:
             continue
         name = f"{prefix}_motif{len(pfms) + 1}"

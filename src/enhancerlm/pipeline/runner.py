@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -118,8 +118,10 @@ def prepare(params: dict, runner: Runner, plan: Plan, threads: int) -> None:
         if len(rows) != len(sheet):  # as the workflow's collectFile writes one per dataset
             samplesheet = work_dir(runner.outdir) / f"{dataset}.samplesheet.csv"
             write_text(samplesheet, rows.to_csv(index=False))
-        task = tasks.prepare_task(params, samplesheet, str(dataset), runner.outdir, threads)
-        runner.run(replace(task, inputs=(samplesheet, *map(Path, rows["fasta"]))))
+        task = tasks.prepare_task(
+            params, samplesheet, list(map(Path, rows["fasta"])), str(dataset), runner.outdir, threads
+        )
+        runner.run(task)
         plan.datasets[str(dataset)] = task.outputs[0]
 
 
@@ -212,8 +214,7 @@ def multiqc(params: dict, runner: Runner, ran: dict[str, bool]) -> None:
         resource("assets/multiqc_config.yml"),
         *([Path(params["multiqc_config"])] if params.get("multiqc_config") else []),
     ]
-    task = tasks.multiqc_task(params, [*reports, versions, summary], configs, outdir)
-    runner.run(replace(task, inputs=tuple(reports)))
+    runner.run(tasks.multiqc_task(params, reports, [versions, summary], configs, outdir))
 
 
 def evaluation_files(metrics: Path) -> list[Path]:

@@ -43,7 +43,7 @@ def enhancerlm_task(step: str, label: str, options: list[str], **files: tuple[Pa
     return Task(step, label, (STEP_BY_NAME[step].command, *options), **files)
 
 
-def prepare_task(params: dict, samplesheet: Path, dataset: str, outdir: Path, threads: int) -> Task:
+def prepare_task(params: dict, samplesheet: Path, fastas: list[Path], dataset: str, outdir: Path, threads: int) -> Task:
     prepared = outdir / "prepare"
     options = [
         "--input",
@@ -66,7 +66,7 @@ def prepare_task(params: dict, samplesheet: Path, dataset: str, outdir: Path, th
         "PREPARE",
         dataset,
         options,
-        inputs=(samplesheet,),
+        inputs=(samplesheet, *fastas),
         outputs=(prepared / f"{dataset}.dataset.tsv", prepared / f"{dataset}.prepare.json"),
     )
 
@@ -238,17 +238,15 @@ def chunks_task(params: dict, indexed: Path, chunks: Path, threads: int) -> Task
     return enhancerlm_task("CHUNKS", indexed.name, options, inputs=(fai,), outputs=(chunks,))
 
 
+def model_and_genome(model: Path, indexed: Path) -> list[str]:
+    """`--model` and the indexed genome with its two indexes, as PREDICT and VARIANTS stage the genome tuple."""
+    return ["--model", str(model), "--genome", str(indexed), "--fai", f"{indexed}.fai", "--gzi", f"{indexed}.gzi"]
+
+
 def predict_task(params: dict, model: Path, indexed: Path, chunk: str, part: Path, device: str, threads: int) -> Task:
     regions, blacklist = params.get("genome_regions"), params.get("blacklist")
     options = [
-        "--model",
-        str(model),
-        "--genome",
-        str(indexed),
-        "--fai",
-        f"{indexed}.fai",
-        "--gzi",
-        f"{indexed}.gzi",
+        *model_and_genome(model, indexed),
         "--chunk",
         chunk,
         *(["--regions", regions] if regions else []),
@@ -337,14 +335,7 @@ def motifs_task(params: dict, model: Path, dataset: Path, device: str, outdir: P
 def variants_task(params: dict, model: Path, indexed: Path, device: str, outdir: Path, threads: int) -> Task:
     motifs = params.get("variant_motifs")
     options = [
-        "--model",
-        str(model),
-        "--genome",
-        str(indexed),
-        "--fai",
-        f"{indexed}.fai",
-        "--gzi",
-        f"{indexed}.gzi",
+        *model_and_genome(model, indexed),
         "--vcf",
         params["vcf"],
         *(["--motifs", motifs] if motifs and motifs != "jaspar" else []),
@@ -367,7 +358,10 @@ def variants_task(params: dict, model: Path, indexed: Path, device: str, outdir:
     )
 
 
-def multiqc_task(params: dict, reports: list[Path], configs: list[Path], outdir: Path) -> Task:
+def multiqc_task(
+    params: dict, reports: list[Path], pipeline_files: list[Path], configs: list[Path], outdir: Path
+) -> Task:
+    """MultiQC over the steps' report folders (the task's inputs) and the pipeline's own files (versions, summary)."""
     logo, title = params.get("multiqc_logo"), params.get("multiqc_title")
     argv = (
         "--force",
@@ -376,7 +370,7 @@ def multiqc_task(params: dict, reports: list[Path], configs: list[Path], outdir:
         *(["--title", title] if title else []),
         "--outdir",
         str(outdir / "multiqc"),
-        *map(str, reports),
+        *map(str, [*reports, *pipeline_files]),
     )
     return Task(
         "MULTIQC",
