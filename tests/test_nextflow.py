@@ -85,6 +85,8 @@ ALL_OPTIONAL = {
     "folds": 4,
     "seed": 0,
     "max_n_fraction": 0.25,
+    "predict_threshold": 0.0,  # a raw cut-off of 0 is falsy in Groovy and must still reach the command
+    "predict_fdr": 0.1,
     "epochs": 3,
     "batch_size": 8,
     "weight_decay": 0.0,

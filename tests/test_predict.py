@@ -15,7 +15,7 @@ from Bio import bgzf
 from conftest import MOTIF, invoke, random_dna, write_fasta
 
 import enhancerlm.commands.predict
-from enhancerlm.analysis.calibration import truth_metrics
+from enhancerlm.analysis.calibration import fdr_cutoff, fdr_qvalues, null_auc, truth_metrics
 from enhancerlm.analysis.scan import ScannedBases
 from enhancerlm.commands.predict import ScanOptions, predict
 from enhancerlm.commands.prepare import prepare_samplesheet
@@ -208,16 +208,19 @@ def test_planted_enhancers_are_found_and_nothing_else(planted_model, scan_genome
         scan_genome["fasta"],
         tmp_path,
         prefix="scan",
-        options=ScanOptions(stride=50, truth=scan_genome["truth"]),
+        options=ScanOptions(stride=25, truth=scan_genome["truth"]),
     )
     regions = [line.split("\t") for line in (tmp_path / "scan.enhancers.bed").read_text().splitlines()]
     assert len(regions) == 3
-    for (chrom, start, end, name, score, strand, best, mean, windows), planted in zip(regions, PLANTED):
+    calling = report["calling"]
+    assert calling["rule"] == "fdr" and calling["fdr"] == 0.05 and report["parameters"]["threshold"] is None
+    for (chrom, start, end, name, score, strand, best, mean, windows, q), planted in zip(regions, PLANTED):
         assert chrom == "chr1" and int(start) <= planted and planted + ELEMENT <= int(end)
         assert int(end) - int(start) <= 400 and strand == "." and name.startswith("scan_region")
-        assert (
-            int(score) == round(float(best) * 1000) and float(best) >= float(mean) >= report["parameters"]["threshold"]
-        )
+        assert int(score) == round(float(best) * 1000) and float(best) >= float(mean) >= calling["cutoff"]
+        assert float(q) <= 0.05
+    # the planted elements cover 1.5% of the genome: most windows score like their shuffled copies
+    assert report["calibration"]["auc_real_vs_shuffled"] < 0.6 and report["calibration"]["best_q_value"] <= 0.05
     assert report["truth"]["precision"] == 1.0 and report["truth"]["recall"] == 0.75  # chr2's truth is not planted
     covered = sum(int(r[2]) - int(r[1]) for r in regions)
     scanned = 60_000 + 8_000  # both contigs are scanned end to end: no N, no blacklist
@@ -231,13 +234,13 @@ def test_planted_enhancers_are_found_and_nothing_else(planted_model, scan_genome
 
 
 def test_a_scan_calling_much_of_the_genome_is_flagged_in_plain_words(planted_model, scan_genome, tmp_path, caplog):
-    with caplog.at_level("WARNING", logger="enhancerlm.commands.predict"):
+    with caplog.at_level("WARNING", logger="enhancerlm.commands.scan_report"):
         report = predict(
             str(planted_model),
             scan_genome["fasta"],
             tmp_path,
             prefix="all",
-            options=ScanOptions(stride=50, threshold=0.0),
+            options=ScanOptions(stride=50, threshold=0.0, calibrate=False),
         )
     assert report["regions"]["fraction_called"] == 1.0
     (warning,) = report["warnings"]
@@ -264,7 +267,7 @@ def test_truth_precision_and_recall_by_hand(tmp_path):
 
 def test_chunked_scans_merge_into_the_whole_scan(planted_model, scan_genome, tmp_path):
     """Chunk borders at 10,050 and 30,050 cut through planted regions; merging restores them exactly."""
-    options = dict(stride=50, merge_gap=100, calibrate=True, calibration_windows=300, truth=scan_genome["truth"])
+    options = dict(stride=25, merge_gap=100, calibration_windows=2_600, truth=scan_genome["truth"])
     whole = predict(
         str(planted_model), scan_genome["fasta"], tmp_path / "whole", prefix="scan", options=ScanOptions(**options)
     )
@@ -478,13 +481,71 @@ def test_calibrated_regions_get_an_fdr(planted_model, scan_genome, tmp_path):
         scan_genome["fasta"],
         tmp_path,
         prefix="cal",
-        options=ScanOptions(stride=100, calibrate=True, calibration_windows=200),
+        options=ScanOptions(stride=100, threshold=0.5, calibration_windows=200),
     )
+    assert report["calling"] == {"rule": "threshold", "threshold": 0.5, "fdr": None, "cutoff": 0.5}
     regions = [line.split("\t") for line in (tmp_path / "cal.enhancers.bed").read_text().splitlines()]
     assert regions and all(len(region) == 10 and 0 <= float(region[9]) <= 1 for region in regions)
     sample = (tmp_path / "cal.calibration.tsv").read_text().splitlines()
     assert sample[0] == "chrom\tstart\tkey\tprobability" and len(sample) == 201
     assert report["calibration"]["shuffled_windows"] == 200
+
+
+def test_fdr_q_values_and_auc_by_hand():
+    counts = np.zeros(11, dtype=np.int64)  # real windows: 4 at 0.2, 4 at 0.5, 2 at 0.9 (scale of 10 here)
+    counts[[2, 5, 9]] = [4, 4, 2]
+    null = np.array([2, 2, 5, 5])
+    q = fdr_qvalues(null, counts)
+    # FDR(t) = (null >= t + 1) / 5 x 10 / (real >= t): t <= 0.2 -> 1 (capped); 0.3..0.5 -> 3/5 x 10/6 = 1 (capped);
+    # 0.6..0.9 -> 1/5 x 10/2 = 1; t = 1.0: no real window -> 1. Nothing passes at 0.05.
+    assert np.allclose(q, 1.0) and fdr_cutoff(q, 0.05) == 11
+    null = np.array([0, 0, 0, 0, 0, 0, 0, 3, 6])  # FDR(0.1) = 3/10 x 10/10 = 0.3, FDR(0.4) = 2/10 x 10/6 = 1/3
+    q = fdr_qvalues(null, counts)
+    assert q[0] == 1.0 and np.allclose(q[1:], 0.3)  # the smallest FDR of a cut-off at or below each score
+    assert fdr_cutoff(q, 0.3) == 1 and fdr_cutoff(q, 0.29) == 11
+    # AUC: P(real > null) + ties / 2 over all pairs
+    assert null_auc(np.array([2, 5]), counts) == pytest.approx(((6 + 4 / 2) + (2 + 4 / 2)) / 10 / 2)
+    assert null_auc(np.array([0]), counts) == 1.0 and null_auc(np.array([10]), counts) == 0.0
+
+
+class CompositionScorer:
+    """A model that sees nothing but GC content, as one trained on GC-richer enhancers may."""
+
+    card = {"model_id": "gc", "type": "kmer-baseline", "window": 200, "threshold": 0.5, "strand_mode": "both"}
+    max_window = None
+    language_models = []
+
+    def score_windows(self, windows, both_strands=True, batch_size=64, device=None):
+        return np.isin(windows, np.frombuffer(b"GC", dtype=np.uint8)).mean(axis=1)
+
+
+def test_a_model_of_composition_alone_calls_nothing_and_is_named(scan_genome, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(enhancerlm.commands.predict, "load_trained", lambda spec: CompositionScorer())
+    with caplog.at_level("WARNING", logger="enhancerlm.commands.scan_report"):
+        report = predict("gc", scan_genome["fasta"], tmp_path, prefix="gc", options=ScanOptions(stride=50))
+    # a dinucleotide shuffle keeps every window's GC: each shuffled copy scores exactly as its window
+    assert report["calibration"]["auc_real_vs_shuffled"] == 0.5 and report["regions"]["called"] == 0
+    assert report["calling"]["cutoff"] is None and (tmp_path / "gc.enhancers.bed").read_text() == ""
+    (warning,) = report["warnings"]
+    assert "AUC 0.50" in warning and "not trained to discriminate genomic background" in warning
+    assert any(warning in record.message for record in caplog.records)
+    table = (tmp_path / "gc.predict_mqc.tsv").read_text().splitlines()
+    assert warning in table[2] and table[-1].split("\t")[4:6] == ["", "0.5"]  # the report says it; no cut-off
+    raw = predict("gc", scan_genome["fasta"], tmp_path / "raw", prefix="gc", options=ScanOptions(threshold=0.55))
+    assert raw["regions"]["called"] > 0 and raw["warnings"][0] == warning  # a raw cut-off calls them anyway
+    assert "of the scanned bases are called enhancer" in raw["warnings"][1]
+    plot = json.loads((tmp_path / "gc.score_distribution_mqc.json").read_text())
+    assert set(plot["data"]) == {"gc", "gc (shuffled null)"} and plot["pconfig"]["ylab"] == "Windows (%)"
+    assert plot["data"]["gc"] == plot["data"]["gc (shuffled null)"]
+    assert sum(plot["data"]["gc"].values()) == pytest.approx(100, abs=0.01)
+
+
+def test_fdr_calls_need_the_null(planted_model, scan_genome, tmp_path):
+    result = invoke(
+        "predict", "--model", planted_model, "--genome", scan_genome["fasta"], "--outdir", tmp_path, "--no-calibrate"
+    )
+    assert result.exit_code == 1 and "calibrate, or give a threshold" in result.output
+    assert "--calibrate" in result.output and not list(tmp_path.iterdir())
 
 
 # ---------------------------------------------------------------------------- failures

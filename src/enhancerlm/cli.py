@@ -645,10 +645,18 @@ def _contig_list(value: str | None) -> list[str] | None:
 @click.option("--window", type=click.IntRange(8), default=None, help="Window length in nt [default: the model card's].")
 @click.option("--stride", default=50, show_default=True, type=click.IntRange(1), help="Window step in nt.")
 @click.option(
+    "--fdr",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.05,
+    show_default=True,
+    help="Call windows whose empirical FDR against their dinucleotide-shuffled copies is at most this.",
+)
+@click.option(
     "--threshold",
     type=click.FloatRange(0, 1),
     default=None,
-    help="Probability calling a window enhancer [default: the model card's].",
+    help="Call windows at this raw probability instead of an FDR (the card's validation threshold is no "
+    "genome-scan cut-off).",
 )
 @click.option(
     "--merge-gap",
@@ -680,9 +688,19 @@ def _contig_list(value: str | None) -> list[str] | None:
     help="Average each window with its reverse complement, or score the forward strand only.",
 )
 @click.option(
-    "--calibrate",
-    is_flag=True,
-    help="Score dinucleotide-shuffled copies of up to 10,000 scanned windows and give each region an FDR.",
+    "--calibrate/--no-calibrate",
+    default=True,
+    show_default=True,
+    help="Score dinucleotide-shuffled copies of a sample of the scanned windows: the null of the FDR (--no-calibrate "
+    "needs --threshold).",
+)
+@click.option(
+    "--calibration-windows",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Windows in the shuffled sample; the smallest FDR a scan can reach is about windows scored / this / "
+    "windows called.",
 )
 @click.option(
     "--truth",
@@ -712,6 +730,7 @@ def predict(
     chunk,
     window,
     stride,
+    fdr,
     threshold,
     merge_gap,
     max_n_fraction,
@@ -720,6 +739,7 @@ def predict(
     exclude_contigs,
     strand_mode,
     calibrate,
+    calibration_windows,
     truth,
     seed,
     outdir,
@@ -734,6 +754,7 @@ def predict(
         window=window,
         stride=stride,
         threshold=threshold,
+        fdr=fdr,
         merge_gap=merge_gap,
         max_n_fraction=max_n_fraction,
         strand_mode=strand_mode,
@@ -744,6 +765,7 @@ def predict(
         blacklist=blacklist,
         truth=truth,
         calibrate=calibrate,
+        calibration_windows=calibration_windows,
         seed=seed,
         batch_size=batch_size,
         device=device,
@@ -810,16 +832,24 @@ def index_genome(genome, output) -> None:
 )
 @click.option("--outdir", required=True, type=click.Path(file_okay=False))
 @click.option("--prefix", required=True, help="Output name prefix (region names use it).")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="[default: the chunks' threshold]")
+@click.option(
+    "--fdr", type=click.FloatRange(0, 1, min_open=True), default=None, help="Call at this FDR [default: as the chunks]."
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Call at this raw probability [default: as the chunks].",
+)
 @click.option("--merge-gap", type=click.IntRange(0), default=None, help="[default: the chunks' merge gap]")
 @threads_option
 @_reports_errors
-def merge_predictions(inputs, genome, fai, outdir, prefix, threshold, merge_gap) -> None:
+def merge_predictions(inputs, genome, fai, outdir, prefix, fdr, threshold, merge_gap) -> None:
     """Gather chunked `predict` outputs into the files one whole-genome run writes (regions across chunk
     borders included)."""
 
     report = run_merge_predictions(
-        list(inputs), outdir, prefix=prefix, genome=genome, fai=fai, threshold=threshold, merge_gap=merge_gap
+        list(inputs), outdir, prefix=prefix, genome=genome, fai=fai, threshold=threshold, fdr=fdr, merge_gap=merge_gap
     )
     click.echo(
         f"{report['prefix']}\twindows={report['windows']['scored']}\tregions={report['regions']['called']}\t"

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from enhancerlm.analysis.scan import ScoreCounts
 from enhancerlm.core.dna import _AS_N, dinucleotide_shuffle
 from enhancerlm.core.probability import to_millionths
 from enhancerlm.formats.bed import RegionIndex, read_bed
@@ -20,11 +19,32 @@ from enhancerlm.formats.genome import Genome
 CALIBRATION_WINDOWS = 10_000
 
 
-def region_fdr(max_millionths: int, null_sorted: np.ndarray, scores: ScoreCounts) -> float:
-    """Empirical FDR of a region: the expected share of false windows among the real windows at least
-    as high as its best window, (null fraction >= p) x (windows scored) / (real windows >= p), capped at 1."""
-    null_fraction = (len(null_sorted) - np.searchsorted(null_sorted, max_millionths, side="left")) / len(null_sorted)
-    return min(1.0, null_fraction * scores.total / scores.at_least(max_millionths))
+def fdr_qvalues(null: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The q-value of every probability in millionths (index): the smallest estimated FDR of a cut-off at or
+    below it. FDR(t) = (shuffled windows >= t + 1) / (shuffled windows + 1) x (windows scored) / (scored
+    windows >= t), capped at 1; the +1 keeps the estimate conservative above the null's highest score."""
+    real_at_least = np.cumsum(counts[::-1])[::-1]
+    null_at_least = np.cumsum(np.bincount(null, minlength=len(counts))[::-1])[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fdr = (null_at_least + 1) / (len(null) + 1) * real_at_least[0] / real_at_least
+    fdr = np.minimum(np.nan_to_num(fdr, nan=1.0, posinf=1.0), 1.0)
+    return np.minimum.accumulate(fdr)
+
+
+def fdr_cutoff(qvalues: np.ndarray, fdr: float) -> int:
+    """The lowest probability (millionths) whose q-value is at most `fdr`; past the scale when none is."""
+    passing = np.flatnonzero(qvalues <= fdr)
+    return int(passing[0]) if len(passing) else len(qvalues)
+
+
+def null_auc(null: np.ndarray, counts: np.ndarray) -> float | None:
+    """How well the scores tell the scanned windows from their shuffled copies: P(real > shuffled) + P(tie) / 2
+    (0.5: not at all)."""
+    total = int(counts.sum())
+    if not total or not len(null):
+        return None
+    above = np.concatenate([np.cumsum(counts[::-1])[::-1][1:], [0]])
+    return float((above[null].sum() + counts[null].sum() / 2) / total / len(null))
 
 
 def truth_metrics(called: list[tuple[str, int, int]], truth_path: Path, scanned: list[str]) -> dict:

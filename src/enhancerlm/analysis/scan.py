@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from enhancerlm.core.dna import _AS_N
-from enhancerlm.core.probability import SCALE, threshold_millionths
+from enhancerlm.core.probability import SCALE
 from enhancerlm.errors import InputError
 from enhancerlm.formats.bed import RegionIndex
 from enhancerlm.formats.genome import Genome
@@ -191,13 +191,10 @@ class Region:
     windows: int = 0
 
 
-def call_regions(
-    frames: Iterable[pd.DataFrame], *, window: int, threshold: float, merge_gap: int = 0
-) -> Iterator[Region]:
-    """Runs of windows at or above `threshold`, merged while their window intervals overlap or lie
+def call_regions(frames: Iterable[pd.DataFrame], *, window: int, lowest: int, merge_gap: int = 0) -> Iterator[Region]:
+    """Runs of windows scoring at least `lowest` millionths, merged while their window intervals overlap or lie
     within `merge_gap` bp; a region is the union of its windows' intervals."""
     current: Region | None = None
-    lowest = threshold_millionths(threshold)
     for frame in frames:
         called = frame[frame["millionths"] >= lowest]
         for chrom, start, value in zip(called["chrom"], called["window_start"].tolist(), called["millionths"].tolist()):
@@ -240,7 +237,8 @@ class ScoreCounts:
         rank = max(1, math.ceil(q * self.total))
         return int(np.searchsorted(np.cumsum(self.counts), rank)) / SCALE
 
-    def summary(self, threshold: float) -> dict:
+    def summary(self, lowest: int) -> dict:
+        """The histogram, quantiles and mean of the scores, and how many reach the calling cut-off (millionths)."""
         width = round(HISTOGRAM_BIN * SCALE)
         edges = np.arange(0, SCALE, width)
         counts = np.add.reduceat(self.counts[:SCALE], edges)
@@ -252,7 +250,7 @@ class ScoreCounts:
             "counts": counts.tolist(),
             "quantiles": {str(q): self.quantile(q) for q in QUANTILES} if total else {},
             "mean": float(self.counts @ np.arange(SCALE + 1) / SCALE / total) if total else None,
-            "at_or_above_threshold": self.at_least(min(threshold_millionths(threshold), SCALE)) if total else 0,
+            "at_or_above_threshold": self.at_least(lowest) if total and lowest <= SCALE else 0,
         }
 
 

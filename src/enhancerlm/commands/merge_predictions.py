@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from enhancerlm.analysis.calibration import calibration_tsv, read_calibration
-from enhancerlm.commands.predict import _finish_report, output_paths, staged_outputs, write_results
+from enhancerlm.commands.scan_report import calling_rule, finish_report, output_paths, staged_outputs, write_results
 from enhancerlm.commands.scatter import merged_throughput, read_reports, require_same
 from enhancerlm.core.probability import parse_probabilities
 from enhancerlm.errors import InputError
@@ -30,12 +30,14 @@ def merge_predictions(
     genome: str | Path | None = None,
     fai: str | Path | None = None,
     threshold: float | None = None,
+    fdr: float | None = None,
     merge_gap: int | None = None,
 ) -> dict:
     """Gather the outputs of chunked scans into the files one whole-genome scan would have written.
 
     The bedGraphs are merged in order (a window scored twice is an error), regions are called
-    again across chunk borders, counts are summed and the calibration samples pooled.
+    again across chunk borders (at the chunks' calling rule, or at `threshold` or `fdr` when given), counts are
+    summed and the calibration samples pooled.
     """
     started = time.perf_counter()
     reports = read_reports(inputs)
@@ -50,7 +52,9 @@ def merge_predictions(
         )
     sizes = genome_sizes(genome, fai)
     parameters = dict(first["parameters"])
-    parameters["threshold"] = float(threshold if threshold is not None else parameters["threshold"])
+    if threshold is not None or fdr is not None:
+        parameters.update(threshold=threshold, fdr=fdr)
+    parameters.update(calling_rule(parameters["threshold"], parameters.get("fdr"), calibrate=parameters["calibrate"]))
     parameters["merge_gap"] = merge_gap if merge_gap is not None else parameters["merge_gap"]
     window, stride = parameters["window"], parameters["stride"]
     paths = output_paths(Path(outdir), prefix, calibrate=parameters["calibrate"])
@@ -66,14 +70,14 @@ def merge_predictions(
             sizes=sizes,
             window=window,
             stride=stride,
-            threshold=parameters["threshold"],
+            calling={"threshold": parameters["threshold"], "fdr": parameters["fdr"]},
             merge_gap=parameters["merge_gap"],
             scanned=scanned,
             truth=truth,
             null=null,
         )
         report["throughput"]["merge_seconds"] = round(time.perf_counter() - started, 2)
-        return _finish_report(paths, staged, report, summary, prefix)
+        return finish_report(paths, staged, report, summary, prefix)
 
 
 def _pooled_calibration(path: Path, reports: list[tuple[Path, dict]], parameters: dict) -> np.ndarray:

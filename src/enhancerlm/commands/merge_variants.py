@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from enhancerlm.commands.scatter import merged_throughput, read_reports, require_same
-from enhancerlm.commands.variants import CONVENTIONS, TSV_COLUMNS, _finish_report, output_paths, staged_outputs
+from enhancerlm.commands.variants import CONVENTIONS, TSV_COLUMNS, finish_report, output_paths, staged_outputs
 from enhancerlm.errors import InputError
 from enhancerlm.formats.vcf import UNPLACED, _next_line, _replace_command, _vcf_header_of, write_index
 from enhancerlm.versions import software_versions
@@ -58,7 +58,7 @@ def merge_variants(inputs: list[str | Path], outdir: str | Path, *, prefix: str)
             "command": command,
             "versions": software_versions(),
         }
-        return _finish_report(paths, staged, report, index, prefix, started, merged=True)
+        return finish_report(paths, staged, report, index, prefix, started, merged=True)
 
 
 def _merge_chunks(staged: dict[str, Path], reports: list[tuple[Path, dict]], command: str) -> int:

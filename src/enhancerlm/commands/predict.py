@@ -10,45 +10,31 @@ files as one whole-genome run. Coordinates are 0-based and half-open.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import shutil
 import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from enhancerlm.analysis.calibration import (
-    CALIBRATION_WINDOWS,
-    CalibrationSample,
-    calibration_tsv,
-    region_fdr,
-    score_shuffled,
-    truth_metrics,
-)
-from enhancerlm.analysis.scan import (
-    DEFAULT_EXCLUDE,
-    GROUP_WINDOWS,
-    QUANTILES,
-    ScannedBases,
-    ScoreCounts,
-    call_regions,
-    parse_chunk,
-    regroup,
-    select_contigs,
-    window_blocks,
-)
+from enhancerlm.analysis.calibration import CALIBRATION_WINDOWS, CalibrationSample, calibration_tsv, score_shuffled
+from enhancerlm.analysis.scan import DEFAULT_EXCLUDE, GROUP_WINDOWS, parse_chunk, regroup, select_contigs, window_blocks
 from enhancerlm.commands.runtime import return_large_blocks
-from enhancerlm.core.probability import SCALE, format_probability, parse_probabilities, to_millionths
+from enhancerlm.commands.scan_report import (
+    DEFAULT_FDR,
+    calling_rule,
+    finish_report,
+    output_paths,
+    staged_outputs,
+    write_results,
+)
+from enhancerlm.core.probability import format_probability, parse_probabilities, to_millionths
 from enhancerlm.errors import InputError
 from enhancerlm.formats.bed import RegionIndex, read_bed
-from enhancerlm.formats.files import atomic_path, write_json, write_text
+from enhancerlm.formats.files import write_text
 from enhancerlm.formats.genome import open_genome
-from enhancerlm.formats.multiqc import histogram_linegraph, table_tsv
-from enhancerlm.formats.tracks import bedgraph_lines, read_bedgraph, tile_offset, write_bigbed, write_bigwig
+from enhancerlm.formats.tracks import bedgraph_lines, tile_offset
 from enhancerlm.models.classifier import resolve_device
 from enhancerlm.models.scorer import Scorer, check_strand_mode, load_trained, scan_window
 from enhancerlm.versions import software_versions
@@ -56,16 +42,15 @@ from enhancerlm.versions import software_versions
 log = logging.getLogger(__name__)
 
 
-CALLED_SHARE_WARNING = 0.2  # enhancers cover a few percent of a genome; a scan calling more than this is suspect
-
-
 @dataclass
 class ScanOptions:
-    """What to scan and how; `None` takes the model card's value (window, threshold)."""
+    """What to scan and how. Regions are called at the empirical `fdr` against shuffled windows, or at a raw
+    probability `threshold` when one is given; `window` None takes the model card's."""
 
     window: int | None = None
     stride: int = 50
     threshold: float | None = None
+    fdr: float = DEFAULT_FDR
     merge_gap: int = 0
     max_n_fraction: float = 0.1
     strand_mode: str = "both"
@@ -75,172 +60,11 @@ class ScanOptions:
     regions: Path | None = None
     blacklist: Path | None = None
     truth: Path | None = None
-    calibrate: bool = False
+    calibrate: bool = True
     calibration_windows: int = CALIBRATION_WINDOWS
     seed: int = 42
     batch_size: int = 64
     device: str = "auto"
-
-
-def output_paths(outdir: Path, prefix: str, *, calibrate: bool) -> dict[str, Path]:
-    """Every file a scan writes; the json first, so that it is moved into place last."""
-    names = {
-        "json": "predict.json",
-        "bedgraph": "windows.bedgraph",
-        "bigwig": "windows.bw",
-        "enhancers": "enhancers.bed",
-        "mqc_table": "predict_mqc.tsv",
-        "mqc_scores": "score_distribution_mqc.json",
-    }
-    if calibrate:
-        names["calibration"] = "calibration.tsv"
-    if shutil.which("bedToBigBed"):
-        names["bigbed"] = "enhancers.bb"
-    return {key: outdir / f"{prefix}.{name}" for key, name in names.items()}
-
-
-@contextlib.contextmanager
-def staged_outputs(paths: dict[str, Path]) -> Iterator[dict[str, Path]]:
-    """Temporary files for all outputs, renamed into place together (in reverse order) only on success."""
-    with contextlib.ExitStack() as stack:
-        yield {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
-
-
-def write_results(
-    staged: dict[str, Path],
-    *,
-    prefix: str,
-    sizes: dict[str, int],
-    window: int,
-    stride: int,
-    threshold: float,
-    merge_gap: int,
-    scanned: list[str],
-    truth: Path | None = None,
-    null: np.ndarray | None = None,
-) -> dict:
-    """From the staged bedGraph: the bigWig, the enhancer regions (BED, bigBed), the score distribution,
-    truth metrics and FDRs; returns their summary for the report."""
-    scores, scanned_bases = ScoreCounts(), ScannedBases(window, sizes)
-    frames = read_bedgraph(staged["bedgraph"], window, stride)
-    write_bigwig(staged["bigwig"], sizes, _counted(frames, scores, scanned_bases))
-    null_sorted = np.sort(null) if null is not None and len(null) else None
-    called, bases = [], 0
-    with open(staged["enhancers"], "w") as handle:
-        regions = call_regions(
-            read_bedgraph(staged["bedgraph"], window, stride), window=window, threshold=threshold, merge_gap=merge_gap
-        )
-        for number, region in enumerate(regions, start=1):
-            fdr = f"\t{region_fdr(region.max_millionths, null_sorted, scores):.4g}" if null_sorted is not None else ""
-            mean = region.sum_millionths / region.windows / SCALE
-            handle.write(
-                f"{region.chrom}\t{region.start}\t{region.end}\t{prefix}_region{number}\t"
-                f"{(region.max_millionths + 500) // 1000}\t.\t{format_probability(region.max_millionths)}\t"
-                f"{mean:.6f}\t{region.windows}{fdr}\n"
-            )
-            bases += region.end - region.start
-            called.append((region.chrom, region.start, region.end))
-    summary = {
-        "windows_scored": scores.total,
-        "regions": {
-            "called": len(called),
-            "bases_covered": bases,
-            "bases_scanned": scanned_bases.total,
-            "fraction_called": round(bases / scanned_bases.total, 6) if scanned_bases.total else 0.0,
-        },
-        "score_distribution": scores.summary(threshold),
-        "bigbed": write_bigbed(staged, sizes, fdr=null_sorted is not None),
-    }
-    if truth:
-        summary["truth"] = truth_metrics(called, truth, scanned)
-    if null is not None:
-        summary["calibration"] = {
-            "method": "dinucleotide-shuffled copies (Altschul-Erickson) of a sample of the scored windows, scored "
-            "like the real ones; a region's fdr = (fraction of shuffled windows >= its max_probability) x "
-            "(windows scored) / (scored windows >= its max_probability), capped at 1",
-            "shuffled_windows": int(len(null)),
-            "shuffled_quantiles": (
-                {str(q): float(np.quantile(null, q, method="inverted_cdf")) / SCALE for q in QUANTILES}
-                if len(null)
-                else {}
-            ),
-        }
-    return summary
-
-
-def _counted(frames: Iterable[pd.DataFrame], scores: ScoreCounts, scanned: ScannedBases) -> Iterator[pd.DataFrame]:
-    """The frames, counting their scores and the bases inside their windows."""
-    for frame in frames:
-        scores.add(frame["millionths"].to_numpy())
-        for chrom, part in frame.groupby("chrom", sort=False):
-            scanned.add(chrom, part["window_start"].to_numpy())
-        yield frame
-
-
-def background_warnings(regions: dict) -> list[str]:
-    """Plain-words warnings about a scan whose calls no biologist should take as enhancers."""
-    share = regions["fraction_called"]
-    if share <= CALLED_SHARE_WARNING:
-        return []
-    return [
-        f"{share:.0%} of the scanned bases are called enhancer (more than {CALLED_SHARE_WARNING:.0%}): this model was "
-        "not trained to discriminate genomic background. Train it on genome regions against GC-matched genomic "
-        "negatives (prepare --bed --genome), or call regions at a controlled FDR (--calibrate)."
-    ]
-
-
-def multiqc_table(prefix: str, report: dict) -> str:
-    """MultiQC custom content: one table row per scan."""
-    columns = {
-        "Windows scored": report["windows"]["scored"],
-        "Skipped (N)": report["windows"]["skipped"]["n_fraction"],
-        "Skipped (blacklist)": report["windows"]["skipped"]["blacklist"],
-        "Regions": report["regions"]["called"],
-        "Bases covered": report["regions"]["bases_covered"],
-        "Called (%)": round(100 * report["regions"]["fraction_called"], 2),
-    }
-    return table_tsv(
-        "enhancerlm_predict",
-        "enhancerlm: genome scan",
-        "Windows scored and skipped, and enhancer regions called, per scan.",
-        prefix,
-        columns,
-    )
-
-
-def multiqc_scores(prefix: str, distribution: dict) -> dict:
-    """MultiQC custom content: the window score distribution as a line graph (x: bin centre)."""
-    return histogram_linegraph(
-        "enhancerlm_predict_scores",
-        "enhancerlm: window score distribution",
-        prefix,
-        distribution,
-        title="enhancerlm: window probabilities",
-        xlab="Enhancer probability (bin centre)",
-        ylab="Windows",
-        xmin=0,
-        xmax=1,
-    )
-
-
-def _finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict, summary: dict, prefix: str) -> dict:
-    """Fold the results into the report and write it with the MultiQC files."""
-    report["windows"] = {"scored": summary.pop("windows_scored"), "skipped": report["windows"]["skipped"]}
-    bigbed = summary.pop("bigbed")
-    report.update(summary)
-    report["outputs"] = {key: path.name for key, path in paths.items()}
-    report["outputs"]["bigbed_made"] = bigbed["made"]
-    if not bigbed["made"]:
-        report["outputs"]["bigbed_note"] = bigbed["reason"]
-    report["warnings"] = background_warnings(report["regions"])
-    for warning in report["warnings"]:
-        log.warning("%s: %s", prefix, warning)
-    seconds = report["throughput"]["seconds"]
-    report["throughput"]["windows_per_second"] = round(report["windows"]["scored"] / seconds, 1) if seconds else None
-    write_text(staged["mqc_table"], multiqc_table(prefix, report))
-    write_json(staged["mqc_scores"], multiqc_scores(prefix, report["score_distribution"]))
-    write_json(staged["json"], report)
-    return report
 
 
 def predict(
@@ -262,7 +86,7 @@ def predict(
     model = load_trained(model_spec)
     window = scan_window(model, options.window)
     check_strand_mode(options.strand_mode)
-    threshold = model.card["threshold"] if options.threshold is None else options.threshold
+    calling = calling_rule(options.threshold, options.fdr, calibrate=options.calibrate)
     prefix = prefix or model.card["model_id"]
     device = resolve_device(options.device)
     return_large_blocks()
@@ -280,7 +104,7 @@ def predict(
                 "prefix": prefix,
                 "model": _model_summary(model, model_spec),
                 "genome": str(genome_path),
-                "parameters": _parameters(options, window, threshold),
+                "parameters": _parameters(options, window, calling),
                 **_scanned(chunk, targets, excluded, sizes, window, skipped),
                 "throughput": {"seconds": None, "device": str(device), "batch_size": options.batch_size},
                 "versions": software_versions(),
@@ -291,14 +115,14 @@ def predict(
                 sizes=sizes,
                 window=window,
                 stride=options.stride,
-                threshold=threshold,
+                calling=calling,
                 merge_gap=options.merge_gap,
                 scanned=targets,
                 truth=options.truth,
                 null=null,
             )
             report["throughput"]["seconds"] = round(time.perf_counter() - started, 2)
-            return _finish_report(paths, staged, report, summary, prefix)
+            return finish_report(paths, staged, report, summary, prefix)
 
 
 def score_genome(
@@ -407,14 +231,14 @@ def calibration_null(
     return parse_probabilities(table["probability"])
 
 
-def _parameters(options: ScanOptions, window: int, threshold: float) -> dict:
+def _parameters(options: ScanOptions, window: int, calling: dict) -> dict:
     """The settings that decide a scan's results (chunks merge only when these agree)."""
     return {
         "window": int(window),
         "stride": options.stride,
         "tile_offset": tile_offset(window, options.stride),
         "strand_mode": options.strand_mode,
-        "threshold": float(threshold),
+        **calling,
         "merge_gap": options.merge_gap,
         "max_n_fraction": options.max_n_fraction,
         "include_contigs": options.include_contigs,

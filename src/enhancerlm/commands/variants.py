@@ -357,7 +357,7 @@ def score_variants(
                 log.warning("%s: contig %s: %s", vcf_path, name, note)
             run = {"vcf": vcf, "read": read, "chunk": chunk, "contigs": contigs, "device": device, "command": command}
             report = _report(prefix, summary_model, genome_path, vcf_path, options, window, strand_mode, run)
-            return _finish_report(paths, staged, report, index, prefix, started)
+            return finish_report(paths, staged, report, index, prefix, started)
 
 
 def _report(
@@ -427,7 +427,7 @@ def write_scores(tsv, vcf_out, scorer: AlleleScorer, records: Iterator[Record], 
         release_free_memory()  # glibc would keep the freed batch buffers (see commands.runtime)
 
 
-def _finish_report(
+def finish_report(
     paths: dict[str, Path],
     staged: dict[str, Path],
     report: dict,

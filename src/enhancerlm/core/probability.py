@@ -22,6 +22,8 @@ def format_probability(millionths: int) -> str:
 
 def parse_probabilities(texts: pd.Series) -> np.ndarray:
     """Millionths from probabilities written by `format_probability` (exactly, no float parsing)."""
+    if texts.empty:
+        return np.zeros(0, dtype=np.int64)
     return texts.str.replace(".", "", regex=False).astype(np.int64).to_numpy()
 
 

@@ -67,7 +67,7 @@ def table_tsv(section_id: str, section_name: str, description: str, sample: str,
         f"#     id: {_yaml_scalar(section_id + '_table')}",
         f"#     title: {_yaml_scalar(section_name)}",
         "\t".join(["Sample", *columns]),
-        "\t".join([sample, *map(str, columns.values())]),
+        "\t".join([sample, *("" if value is None else str(value) for value in columns.values())]),
     ]
     return "\n".join(lines) + "\n"
 
@@ -86,8 +86,7 @@ def general_stats_tsv(section_id: str, sample: str, columns: Mapping[str, tuple[
 def histogram_linegraph(
     section_id: str,
     section_name: str,
-    sample: str,
-    distribution: Mapping,
+    series: Mapping[str, Mapping],
     *,
     title: str,
     xlab: str,
@@ -95,20 +94,26 @@ def histogram_linegraph(
     xmin: float,
     xmax: float,
     description: str | None = None,
+    percent: bool = False,
 ) -> dict:
-    """A histogram ({bins: left edges, bin_width, counts}) as a line graph over bin centres (JSON data)."""
-    half = distribution["bin_width"] / 2
-    section = {
+    """Histograms ({bins: left edges, bin_width, counts}), one line per series name, over bin centres (JSON data);
+    with `percent` each line is its counts as a percentage of its total, so samples of different sizes compare."""
+    data = {}
+    for name, distribution in series.items():
+        half, counts = distribution["bin_width"] / 2, distribution["counts"]
+        scale = 100 / sum(counts) if percent and sum(counts) else None
+        data[name] = {
+            round(edge + half, 3): round(count * scale, 3) if scale else count
+            for edge, count in zip(distribution["bins"], counts)
+        }
+    return {
         "id": section_id,
         "section_name": section_name,
         **({"description": description} if description else {}),
         "plot_type": "linegraph",
         "pconfig": {"id": f"{section_id}_plot", "title": title, "xlab": xlab, "ylab": ylab, "xmin": xmin, "xmax": xmax},
-        "data": {
-            sample: {round(edge + half, 3): count for edge, count in zip(distribution["bins"], distribution["counts"])}
-        },
+        "data": data,
     }
-    return section
 
 
 def multiqc_prepare(report: dict[str, Any]) -> str:
@@ -255,8 +260,7 @@ def variants_deltas_mqc(prefix: str, distribution: dict) -> dict:
     return histogram_linegraph(
         "enhancerlm_variant_deltas",
         "enhancerlm: variant effects",
-        prefix,
-        distribution,
+        {prefix: distribution},
         description="Change in enhancer probability (p_alt - p_ref) of the scored alleles.",
         title="enhancerlm: variant effect (delta)",
         xlab="p_alt - p_ref (bin centre)",

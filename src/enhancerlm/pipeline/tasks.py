@@ -261,6 +261,9 @@ def predict_task(params: dict, model: Path, indexed: Path, chunk: str, part: Pat
         str(threads),
         "--stride",
         text(params["predict_stride"]),
+        "--fdr",
+        text(params["predict_fdr"]),
+        *(["--threshold", text(params["predict_threshold"])] if params.get("predict_threshold") is not None else []),
         "--merge-gap",
         text(params["predict_merge_gap"]),
     ]

@@ -1,0 +1,248 @@
+"""What a genome scan reports, from its bedGraph and shuffled null alone: the calling rule (an FDR, or a raw
+threshold), the regions, the bigWig and bigBed, the score distributions real and shuffled, plain-words warnings
+and the MultiQC content. `predict` and `merge_predictions` both finish through here, which is why a chunked scan
+gathers into the files of a whole one."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from enhancerlm.analysis.calibration import fdr_cutoff, fdr_qvalues, null_auc, truth_metrics
+from enhancerlm.analysis.scan import ScannedBases, ScoreCounts, call_regions
+from enhancerlm.core.probability import SCALE, format_probability, threshold_millionths
+from enhancerlm.errors import InputError
+from enhancerlm.formats.files import atomic_path, write_json, write_text
+from enhancerlm.formats.multiqc import histogram_linegraph, table_tsv
+from enhancerlm.formats.tracks import read_bedgraph, write_bigbed, write_bigwig
+
+log = logging.getLogger(__name__)
+
+
+CALLED_SHARE_WARNING = 0.2  # enhancers cover a few percent of a genome; a scan calling more than this is suspect
+
+
+NULL_AUC_WARNING = 0.6  # below this the model barely tells genomic windows from their shuffled copies
+
+
+DEFAULT_FDR = 0.05
+
+
+def output_paths(outdir: Path, prefix: str, *, calibrate: bool) -> dict[str, Path]:
+    """Every file a scan writes; the json first, so that it is moved into place last."""
+    names = {
+        "json": "predict.json",
+        "bedgraph": "windows.bedgraph",
+        "bigwig": "windows.bw",
+        "enhancers": "enhancers.bed",
+        "mqc_table": "predict_mqc.tsv",
+        "mqc_scores": "score_distribution_mqc.json",
+    }
+    if calibrate:
+        names["calibration"] = "calibration.tsv"
+    if shutil.which("bedToBigBed"):
+        names["bigbed"] = "enhancers.bb"
+    return {key: outdir / f"{prefix}.{name}" for key, name in names.items()}
+
+
+@contextlib.contextmanager
+def staged_outputs(paths: dict[str, Path]) -> Iterator[dict[str, Path]]:
+    """Temporary files for all outputs, renamed into place together (in reverse order) only on success."""
+    with contextlib.ExitStack() as stack:
+        yield {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
+
+
+def write_results(
+    staged: dict[str, Path],
+    *,
+    prefix: str,
+    sizes: dict[str, int],
+    window: int,
+    stride: int,
+    calling: dict,
+    merge_gap: int,
+    scanned: list[str],
+    truth: Path | None = None,
+    null: np.ndarray | None = None,
+) -> dict:
+    """From the staged bedGraph: the bigWig, the enhancer regions (BED, bigBed) called by `calling` (a raw
+    `threshold`, or else the `fdr` against the shuffled `null`), the score distributions, truth metrics and
+    q-values; returns their summary for the report."""
+    scores, scanned_bases = ScoreCounts(), ScannedBases(window, sizes)
+    frames = read_bedgraph(staged["bedgraph"], window, stride)
+    write_bigwig(staged["bigwig"], sizes, _counted(frames, scores, scanned_bases))
+    qvalues = fdr_qvalues(null, scores.counts) if null is not None else None
+    if calling["threshold"] is not None:
+        lowest = threshold_millionths(calling["threshold"])
+    else:
+        lowest = fdr_cutoff(qvalues, calling["fdr"])
+    called, bases = [], 0
+    with open(staged["enhancers"], "w") as handle:
+        regions = call_regions(
+            read_bedgraph(staged["bedgraph"], window, stride), window=window, lowest=lowest, merge_gap=merge_gap
+        )
+        for number, region in enumerate(regions, start=1):
+            q = f"\t{qvalues[region.max_millionths]:.4g}" if qvalues is not None else ""
+            mean = region.sum_millionths / region.windows / SCALE
+            handle.write(
+                f"{region.chrom}\t{region.start}\t{region.end}\t{prefix}_region{number}\t"
+                f"{(region.max_millionths + 500) // 1000}\t.\t{format_probability(region.max_millionths)}\t"
+                f"{mean:.6f}\t{region.windows}{q}\n"
+            )
+            bases += region.end - region.start
+            called.append((region.chrom, region.start, region.end))
+    summary = {
+        "windows_scored": scores.total,
+        "calling": {
+            "rule": "threshold" if calling["threshold"] is not None else "fdr",
+            **calling,
+            "cutoff": lowest / SCALE if lowest <= SCALE else None,
+        },
+        "regions": {
+            "called": len(called),
+            "bases_covered": bases,
+            "bases_scanned": scanned_bases.total,
+            "fraction_called": round(bases / scanned_bases.total, 6) if scanned_bases.total else 0.0,
+        },
+        "score_distribution": scores.summary(lowest),
+        "bigbed": write_bigbed(staged, sizes, fdr=qvalues is not None),
+    }
+    if truth:
+        summary["truth"] = truth_metrics(called, truth, scanned)
+    if null is not None:
+        summary["calibration"] = _calibration_summary(null, scores, lowest, qvalues)
+    return summary
+
+
+def _calibration_summary(null: np.ndarray, scores: ScoreCounts, lowest: int, qvalues: np.ndarray) -> dict:
+    """How the scanned windows' scores compare with their shuffled copies': the null's distribution and the AUC."""
+    shuffled = ScoreCounts()
+    shuffled.add(null)
+    auc = null_auc(null, scores.counts)
+    return {
+        "method": "dinucleotide-shuffled copies (Altschul-Erickson) of a sample of the scored windows, scored "
+        "like the real ones. FDR(t) = (shuffled windows >= t + 1) / (shuffled windows + 1) x (windows scored) / "
+        "(scored windows >= t), capped at 1; a region's q-value (the BED's fdr column) is the smallest FDR of a "
+        "cut-off at or below its max_probability",
+        "shuffled_windows": int(len(null)),
+        "auc_real_vs_shuffled": round(auc, 6) if auc is not None else None,
+        "best_q_value": round(float(qvalues[-1]), 6),
+        "shuffled_distribution": shuffled.summary(lowest),
+    }
+
+
+def _counted(frames: Iterable[pd.DataFrame], scores: ScoreCounts, scanned: ScannedBases) -> Iterator[pd.DataFrame]:
+    """The frames, counting their scores and the bases inside their windows."""
+    for frame in frames:
+        scores.add(frame["millionths"].to_numpy())
+        for chrom, part in frame.groupby("chrom", sort=False):
+            scanned.add(chrom, part["window_start"].to_numpy())
+        yield frame
+
+
+def background_warnings(report: dict) -> list[str]:
+    """Plain-words warnings about a scan whose calls no biologist should take as enhancers."""
+    advice = (
+        "this model was not trained to discriminate genomic background. Train it on genome regions against "
+        "GC-matched genomic negatives (prepare --bed --genome)"
+    )
+    warnings = []
+    calibration = report.get("calibration", {})
+    auc, fdr = calibration.get("auc_real_vs_shuffled"), report["calling"]["fdr"] or DEFAULT_FDR
+    if auc is not None and auc < NULL_AUC_WARNING and calibration["best_q_value"] > fdr:
+        warnings.append(
+            f"the model scores the scanned windows hardly higher than their dinucleotide-shuffled copies (AUC "
+            f"{auc:.2f}, below {NULL_AUC_WARNING}) and no window reaches FDR {fdr}: {advice}."
+        )
+    share = report["regions"]["fraction_called"]
+    if share > CALLED_SHARE_WARNING:
+        rule = "" if report["calling"]["rule"] == "fdr" else ", or call regions at a controlled FDR (--fdr)"
+        warnings.append(
+            f"{share:.0%} of the scanned bases are called enhancer (more than {CALLED_SHARE_WARNING:.0%}): "
+            f"{advice}{rule}."
+        )
+    return warnings
+
+
+def multiqc_table(prefix: str, report: dict) -> str:
+    """MultiQC custom content: one table row per scan; the section's description carries the scan's warnings."""
+    columns = {
+        "Windows scored": report["windows"]["scored"],
+        "Skipped (N)": report["windows"]["skipped"]["n_fraction"],
+        "Skipped (blacklist)": report["windows"]["skipped"]["blacklist"],
+        "Cut-off": report["calling"]["cutoff"],
+        "AUC vs shuffled": report.get("calibration", {}).get("auc_real_vs_shuffled"),
+        "Regions": report["regions"]["called"],
+        "Bases covered": report["regions"]["bases_covered"],
+        "Called (%)": round(100 * report["regions"]["fraction_called"], 2),
+    }
+    return table_tsv(
+        "enhancerlm_predict",
+        "enhancerlm: genome scan",
+        " ".join(["Windows scored and skipped, and enhancer regions called, per scan.", *report["warnings"]]),
+        prefix,
+        columns,
+    )
+
+
+def multiqc_scores(prefix: str, report: dict) -> dict:
+    """MultiQC custom content: the window score distribution, and the shuffled null's beside it, as a line graph
+    of the share of windows per bin (x: bin centre)."""
+    series = {prefix: report["score_distribution"]}
+    if "calibration" in report:
+        series[f"{prefix} (shuffled null)"] = report["calibration"]["shuffled_distribution"]
+    return histogram_linegraph(
+        "enhancerlm_predict_scores",
+        "enhancerlm: window score distribution",
+        series,
+        description="Enhancer probabilities of the scanned windows and of their dinucleotide-shuffled copies: a "
+        "model that tells genomic enhancers from background puts the two apart.",
+        title="enhancerlm: window probabilities, real and shuffled",
+        xlab="Enhancer probability (bin centre)",
+        ylab="Windows (%)",
+        xmin=0,
+        xmax=1,
+        percent=True,
+    )
+
+
+def finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict, summary: dict, prefix: str) -> dict:
+    """Fold the results into the report and write it with the MultiQC files."""
+    report["windows"] = {"scored": summary.pop("windows_scored"), "skipped": report["windows"]["skipped"]}
+    bigbed = summary.pop("bigbed")
+    report.update(summary)
+    report["outputs"] = {key: path.name for key, path in paths.items()}
+    report["outputs"]["bigbed_made"] = bigbed["made"]
+    if not bigbed["made"]:
+        report["outputs"]["bigbed_note"] = bigbed["reason"]
+    report["warnings"] = background_warnings(report)
+    for warning in report["warnings"]:
+        log.warning("%s: %s", prefix, warning)
+    seconds = report["throughput"]["seconds"]
+    report["throughput"]["windows_per_second"] = round(report["windows"]["scored"] / seconds, 1) if seconds else None
+    write_text(staged["mqc_table"], multiqc_table(prefix, report))
+    write_json(staged["mqc_scores"], multiqc_scores(prefix, report))
+    write_json(staged["json"], report)
+    return report
+
+
+def calling_rule(threshold: float | None, fdr: float | None, *, calibrate: bool) -> dict:
+    """How a scan calls regions: at a raw probability `threshold` when one is given, else at the empirical `fdr`,
+    which needs the shuffled null (`calibrate`)."""
+    if threshold is not None:
+        return {"threshold": float(threshold), "fdr": None}
+    if not calibrate or fdr is None:
+        raise InputError(
+            "regions are called at an FDR against shuffled windows unless a threshold is given: calibrate, or give "
+            "a threshold for a raw cut-off",
+            parameters=("calibrate", "threshold"),
+        )
+    if not 0 < fdr <= 1:
+        raise InputError(f"fdr {fdr} is not in (0, 1]", parameters=("fdr",))
+    return {"threshold": None, "fdr": float(fdr)}
