@@ -495,17 +495,18 @@ def test_fdr_q_values_and_auc_by_hand():
     counts = np.zeros(11, dtype=np.int64)  # real windows: 4 at 0.2, 4 at 0.5, 2 at 0.9 (scale of 10 here)
     counts[[2, 5, 9]] = [4, 4, 2]
     null = np.array([2, 2, 5, 5])
-    q = fdr_qvalues(null, counts)
+    q = fdr_qvalues(np.bincount(null, minlength=11), counts)
     # FDR(t) = (null >= t + 1) / 5 x 10 / (real >= t): t <= 0.2 -> 1 (capped); 0.3..0.5 -> 3/5 x 10/6 = 1 (capped);
     # 0.6..0.9 -> 1/5 x 10/2 = 1; t = 1.0: no real window -> 1. Nothing passes at 0.05.
     assert np.allclose(q, 1.0) and fdr_cutoff(q, 0.05) == 11
     null = np.array([0, 0, 0, 0, 0, 0, 0, 3, 6])  # FDR(0.1) = 3/10 x 10/10 = 0.3, FDR(0.4) = 2/10 x 10/6 = 1/3
-    q = fdr_qvalues(null, counts)
+    q = fdr_qvalues(np.bincount(null, minlength=11), counts)
     assert q[0] == 1.0 and np.allclose(q[1:], 0.3)  # the smallest FDR of a cut-off at or below each score
     assert fdr_cutoff(q, 0.3) == 1 and fdr_cutoff(q, 0.29) == 11
     # AUC: P(real > null) + ties / 2 over all pairs
-    assert null_auc(np.array([2, 5]), counts) == pytest.approx(((6 + 4 / 2) + (2 + 4 / 2)) / 10 / 2)
-    assert null_auc(np.array([0]), counts) == 1.0 and null_auc(np.array([10]), counts) == 0.0
+    assert null_auc(np.bincount([2, 5], minlength=11), counts) == pytest.approx(((6 + 4 / 2) + (2 + 4 / 2)) / 10 / 2)
+    assert null_auc(np.bincount([0], minlength=11), counts) == 1.0
+    assert null_auc(np.bincount([10], minlength=11), counts) == 0.0
 
 
 class CompositionScorer:

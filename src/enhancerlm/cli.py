@@ -20,6 +20,7 @@ import click
 from click.core import ParameterSource
 
 from enhancerlm import __version__
+from enhancerlm.analysis.calibration import CALIBRATION_WINDOWS
 from enhancerlm.analysis.known_motifs import JASPAR_RELEASE, TAX_GROUP
 from enhancerlm.commands.benchmark import run_benchmark
 from enhancerlm.commands.chunks import write_chunks
@@ -32,6 +33,7 @@ from enhancerlm.commands.predict import ScanOptions
 from enhancerlm.commands.predict import predict as run_predict
 from enhancerlm.commands.prepare import prepare_bed, prepare_samplesheet
 from enhancerlm.commands.pretrain import pretrain as run_pretrain
+from enhancerlm.commands.scan_report import DEFAULT_FDR
 from enhancerlm.commands.train import train as train_model
 from enhancerlm.commands.variants import VariantOptions, score_variants
 from enhancerlm.errors import EnhancerLMError
@@ -647,7 +649,7 @@ def _contig_list(value: str | None) -> list[str] | None:
 @click.option(
     "--fdr",
     type=click.FloatRange(0, 1, min_open=True),
-    default=0.05,
+    default=DEFAULT_FDR,
     show_default=True,
     help="Call windows whose empirical FDR against their dinucleotide-shuffled copies is at most this.",
 )
@@ -696,7 +698,7 @@ def _contig_list(value: str | None) -> list[str] | None:
 )
 @click.option(
     "--calibration-windows",
-    default=10_000,
+    default=CALIBRATION_WINDOWS,
     show_default=True,
     type=click.IntRange(1),
     help="Windows in the shuffled sample; the smallest FDR a scan can reach is about windows scored / this / "

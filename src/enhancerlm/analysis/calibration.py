@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from enhancerlm.analysis.scan import counts_at_least
 from enhancerlm.core.dna import _AS_N, dinucleotide_shuffle
 from enhancerlm.core.probability import to_millionths
 from enhancerlm.formats.bed import RegionIndex, read_bed
@@ -19,14 +20,14 @@ from enhancerlm.formats.genome import Genome
 CALIBRATION_WINDOWS = 10_000
 
 
-def fdr_qvalues(null: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The q-value of every probability in millionths (index): the smallest estimated FDR of a cut-off at or
-    below it. FDR(t) = (shuffled windows >= t + 1) / (shuffled windows + 1) x (windows scored) / (scored
-    windows >= t), capped at 1; the +1 keeps the estimate conservative above the null's highest score."""
-    real_at_least = np.cumsum(counts[::-1])[::-1]
-    null_at_least = np.cumsum(np.bincount(null, minlength=len(counts))[::-1])[::-1]
+def fdr_qvalues(null_counts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The q-value of every probability in millionths (index), from the counts per value of the shuffled and the
+    scanned windows: the smallest estimated FDR of a cut-off at or below it. FDR(t) = (shuffled windows >= t + 1)
+    / (shuffled windows + 1) x (windows scored) / (scored windows >= t), capped at 1; the +1 keeps the estimate
+    conservative above the null's highest score."""
+    real_at_least, null_at_least = counts_at_least(counts), counts_at_least(null_counts)
     with np.errstate(divide="ignore", invalid="ignore"):
-        fdr = (null_at_least + 1) / (len(null) + 1) * real_at_least[0] / real_at_least
+        fdr = (null_at_least + 1) / (null_at_least[0] + 1) * real_at_least[0] / real_at_least
     fdr = np.minimum(np.nan_to_num(fdr, nan=1.0, posinf=1.0), 1.0)
     return np.minimum.accumulate(fdr)
 
@@ -37,14 +38,14 @@ def fdr_cutoff(qvalues: np.ndarray, fdr: float) -> int:
     return int(passing[0]) if len(passing) else len(qvalues)
 
 
-def null_auc(null: np.ndarray, counts: np.ndarray) -> float | None:
-    """How well the scores tell the scanned windows from their shuffled copies: P(real > shuffled) + P(tie) / 2
-    (0.5: not at all)."""
-    total = int(counts.sum())
-    if not total or not len(null):
+def null_auc(null_counts: np.ndarray, counts: np.ndarray) -> float | None:
+    """How well the scores tell the scanned windows from their shuffled copies (counts per value of each):
+    P(real > shuffled) + P(tie) / 2 (0.5: not at all)."""
+    total, shuffled = int(counts.sum()), int(null_counts.sum())
+    if not total or not shuffled:
         return None
-    above = np.concatenate([np.cumsum(counts[::-1])[::-1][1:], [0]])
-    return float((above[null].sum() + counts[null].sum() / 2) / total / len(null))
+    above = np.concatenate([counts_at_least(counts)[1:], [0]])
+    return float(null_counts @ (above + counts / 2) / total / shuffled)
 
 
 def truth_metrics(called: list[tuple[str, int, int]], truth_path: Path, scanned: list[str]) -> dict:

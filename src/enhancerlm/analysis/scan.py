@@ -211,6 +211,11 @@ def call_regions(frames: Iterable[pd.DataFrame], *, window: int, lowest: int, me
         yield current
 
 
+def counts_at_least(counts: np.ndarray) -> np.ndarray:
+    """From counts per value (index), how many are at or above each value."""
+    return np.cumsum(counts[::-1])[::-1]
+
+
 class ScoreCounts:
     """How many windows got each probability (in millionths): exact quantiles and tail counts in 8 MB."""
 
@@ -229,7 +234,7 @@ class ScoreCounts:
     def at_least(self, millionths: int) -> int:
         """Windows with probability >= this value."""
         if self._tail is None:
-            self._tail = np.cumsum(self.counts[::-1])[::-1]
+            self._tail = counts_at_least(self.counts)
         return int(self._tail[millionths])
 
     def quantile(self, q: float) -> float:

@@ -54,7 +54,8 @@ def merge_predictions(
     parameters = dict(first["parameters"])
     if threshold is not None or fdr is not None:
         parameters.update(threshold=threshold, fdr=fdr)
-    parameters.update(calling_rule(parameters["threshold"], parameters.get("fdr"), calibrate=parameters["calibrate"]))
+    calling = calling_rule(parameters["threshold"], parameters.get("fdr"), calibrate=parameters["calibrate"])
+    parameters.update(calling)
     parameters["merge_gap"] = merge_gap if merge_gap is not None else parameters["merge_gap"]
     window, stride = parameters["window"], parameters["stride"]
     paths = output_paths(Path(outdir), prefix, calibrate=parameters["calibrate"])
@@ -70,7 +71,7 @@ def merge_predictions(
             sizes=sizes,
             window=window,
             stride=stride,
-            calling={"threshold": parameters["threshold"], "fdr": parameters["fdr"]},
+            calling=calling,
             merge_gap=parameters["merge_gap"],
             scanned=scanned,
             truth=truth,

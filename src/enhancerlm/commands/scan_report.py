@@ -77,7 +77,8 @@ def write_results(
     scores, scanned_bases = ScoreCounts(), ScannedBases(window, sizes)
     frames = read_bedgraph(staged["bedgraph"], window, stride)
     write_bigwig(staged["bigwig"], sizes, _counted(frames, scores, scanned_bases))
-    qvalues = fdr_qvalues(null, scores.counts) if null is not None else None
+    shuffled = _counts_of(null) if null is not None else None
+    qvalues = fdr_qvalues(shuffled.counts, scores.counts) if shuffled is not None else None
     if calling["threshold"] is not None:
         lowest = threshold_millionths(calling["threshold"])
     else:
@@ -115,22 +116,26 @@ def write_results(
     }
     if truth:
         summary["truth"] = truth_metrics(called, truth, scanned)
-    if null is not None:
-        summary["calibration"] = _calibration_summary(null, scores, lowest, qvalues)
+    if shuffled is not None:
+        summary["calibration"] = _calibration_summary(shuffled, scores, lowest, qvalues)
     return summary
 
 
-def _calibration_summary(null: np.ndarray, scores: ScoreCounts, lowest: int, qvalues: np.ndarray) -> dict:
+def _counts_of(millionths: np.ndarray) -> ScoreCounts:
+    counts = ScoreCounts()
+    counts.add(millionths)
+    return counts
+
+
+def _calibration_summary(shuffled: ScoreCounts, scores: ScoreCounts, lowest: int, qvalues: np.ndarray) -> dict:
     """How the scanned windows' scores compare with their shuffled copies': the null's distribution and the AUC."""
-    shuffled = ScoreCounts()
-    shuffled.add(null)
-    auc = null_auc(null, scores.counts)
+    auc = null_auc(shuffled.counts, scores.counts)
     return {
         "method": "dinucleotide-shuffled copies (Altschul-Erickson) of a sample of the scored windows, scored "
         "like the real ones. FDR(t) = (shuffled windows >= t + 1) / (shuffled windows + 1) x (windows scored) / "
         "(scored windows >= t), capped at 1; a region's q-value (the BED's fdr column) is the smallest FDR of a "
         "cut-off at or below its max_probability",
-        "shuffled_windows": int(len(null)),
+        "shuffled_windows": shuffled.total,
         "auc_real_vs_shuffled": round(auc, 6) if auc is not None else None,
         "best_q_value": round(float(qvalues[-1]), 6),
         "shuffled_distribution": shuffled.summary(lowest),
