@@ -21,6 +21,7 @@ workflow {
         args,
         params.outdir,
         params.input,
+        params.input_regions,
         params.help,
         params.help_full,
         params.show_hidden
@@ -28,6 +29,7 @@ workflow {
 
     ENHANCERLM (
         PIPELINE_INITIALISATION.out.samplesheet,
+        PIPELINE_INITIALISATION.out.regions,
         typedParams(params, "${projectDir}/nextflow_schema.json")
     )
 

@@ -94,7 +94,10 @@ def test_params_precedence_defaults_profile_file(tmp_path):
     params = load_params(profile="test", params_file=params_file, overrides={"outdir": "elsewhere"})
     assert params["epochs"] == 4 and params["rc_augment"] is True and params["kmers"] == "3,4"
     assert params["outdir"] == "elsewhere" and params["folds"] == 3
-    assert params["input"].endswith("assets/samplesheets/mini_layer1.csv") and "${projectDir}" not in params["input"]
+    assert (
+        params["input"].endswith("assets/samplesheets/mini_layer1_external.csv")
+        and "${projectDir}" not in params["input"]
+    )
 
 
 def test_every_profile_param_is_in_the_schema():
@@ -133,13 +136,16 @@ def test_run_test_profile_lays_out_results(test_profile_results):
     assert metrics["subsets"]["all"]["n"] == 40 and metrics["subsets"]["leak_free"]["n"] == 30
     summary = json.loads((results / "pipeline_info" / "run_summary.json").read_text())
     models = ["mini_layer1_k3", "mini_layer1_k4", "mini_layer1_kmer-baseline"]
+    external = "mini_layer1_ensemble_on_ienhancer2l_independent"
     assert [s["step"] for s in summary["steps"]] == [
         "PREPARE (mini_layer1)",
+        "PREPARE (ienhancer2l_independent)",
+        "GENOMEINDEX (chr22_demo.fa.gz)",
         *(f"TRAIN ({m})" for m in models),
         "ENSEMBLE (mini_layer1_ensemble)",
         *(f"EVALUATE ({m})" for m in [*models, "mini_layer1_ensemble"]),
         "BENCHMARK (mini_layer1)",
-        "GENOMEINDEX (chr22_demo.fa.gz)",
+        f"EVALUATE_EXTERNAL ({external})",
         "CHUNKS (chr22_demo.fa.gz)",
         "PREDICT (mini_layer1_ensemble 22:0-10000000)",
         "PREDICT (mini_layer1_ensemble 22:10000000-17700000)",
@@ -156,9 +162,16 @@ def test_run_test_profile_lays_out_results(test_profile_results):
     assert (results / "predict" / "mini_layer1_ensemble.windows.bw").exists()
     rows = (results / "multiqc" / "multiqc_data" / "multiqc_general_stats.txt").read_text().splitlines()[1:]
     general_stats = {row.split("\t")[0]: row.split("\t") for row in rows}
-    assert sorted(general_stats) == sorted([*models, "mini_layer1_ensemble"])
+    assert sorted(general_stats) == sorted([*models, "mini_layer1_ensemble", external])
     mcc = float(general_stats["mini_layer1_k3"][4])
     assert mcc == pytest.approx(metrics["subsets"]["all"]["mcc"], abs=1e-3)
+    # the external test set: all 400 records of the iEnhancer-2L independent set, the 10 that copy a record the
+    # model was trained on marked, reported as its own row and left out of the training dataset's benchmark
+    on_external = json.loads((results / "evaluate" / "external" / f"{external}.metrics.json").read_text())
+    assert on_external["external"] and on_external["trained_on"] == "mini_layer1"
+    assert (on_external["subsets"]["all"]["n"], on_external["subsets"]["leak_free"]["n"]) == (400, 390)
+    assert float(general_stats[external][4]) == pytest.approx(on_external["subsets"]["all"]["mcc"], abs=1e-3)
+    assert not (results / "benchmark" / "ienhancer2l_independent.benchmark.json").exists()
     benchmark = json.loads((results / "benchmark" / "mini_layer1.benchmark.json").read_text())
     assert sorted(benchmark["models"]) == sorted([*models, "mini_layer1_ensemble"])
     k3_all = next(row for row in benchmark["table"] if row["model"] == "k3" and row["subset"] == "all")
@@ -170,6 +183,82 @@ def test_run_test_profile_lays_out_results(test_profile_results):
     assert "ENHANCERLM_TRAIN:" in versions and "transformers:" in versions
     params = json.loads(next((results / "pipeline_info").glob("params_*.json")).read_text())
     assert params["kmers"] == "3,4" and params["outdir"] == str(results)
+
+
+def test_run_trains_on_regions_against_genomic_negatives(tmp_path):
+    """`enhancerlm run` with a regions samplesheet only (no FASTA datasets): the regions and GC-matched negatives of
+    the two-contig demo genome, chr20_slice held out; models trained, evaluated on the held-out chromosome, and
+    the genome they were trained on scanned. The prepared table equals `prepare --bed` run by hand."""
+    outdir = tmp_path / "results"
+    params = tmp_path / "params.yaml"
+    demo = resource("assets/data/regions-demo")
+    params.write_text(
+        "input: null\n"
+        f"input_regions: {Path(__file__).parent / 'data' / 'regions.csv'}\n"
+        f"genome: {demo / 'regions_demo.fa.gz'}\n"
+        "genome_regions: null\nvcf: null\npredict_stride: 1000\nkmers: '3'\nbaseline: false\n"
+    )
+    result = invoke("run", "--profile", "test", "--params", params, "--outdir", outdir, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    steps = [s["step"] for s in json.loads((outdir / "pipeline_info" / "run_summary.json").read_text())["steps"]]
+    assert steps[:3] == ["GENOMEINDEX (regions_demo.fa.gz)", "PREPAREREGIONS (cpg_dense)", "TRAIN (cpg_dense_k3)"]
+    assert not any(step.startswith(("PREPARE (", "VARIANTS")) for step in steps)
+    by_hand = invoke(
+        "prepare",
+        "--bed",
+        demo / "cpg_dense.bed",
+        "--genome",
+        demo / "regions_demo.fa.gz",
+        "--test-chroms",
+        "chr20_slice",
+        "--name",
+        "cpg_dense",
+        "--folds",
+        "3",
+        "--outdir",
+        tmp_path / "by_hand",
+    )
+    assert by_hand.exit_code == 0, by_hand.output
+    table = (outdir / "prepare" / "cpg_dense.dataset.tsv").read_bytes()
+    assert table == (tmp_path / "by_hand" / "cpg_dense.dataset.tsv").read_bytes()
+    metrics = json.loads((outdir / "evaluate" / "cpg_dense_k3.metrics.json").read_text())
+    assert metrics["subsets"]["all"]["n"] == 80 and metrics["subsets"]["leak_free"]["n"] == 80  # chr20_slice
+    scan = json.loads((outdir / "predict" / "cpg_dense_k3.predict.json").read_text())
+    assert scan["windows"]["scored"] > 0 and "calibration" in scan
+    general_stats = (outdir / "multiqc" / "multiqc_data" / "multiqc_general_stats.txt").read_text()
+    assert "cpg_dense_k3" in general_stats
+
+
+def test_regions_samplesheet_errors_name_file_row_and_reason(tmp_path):
+    from enhancerlm.cli import run_task
+    from enhancerlm.commands.prepare import load_regions_sheet, load_samplesheet
+    from enhancerlm.pipeline.runner import run_pipeline
+
+    bed = resource("assets/data/regions-demo/cpg_dense.bed")
+    sheet = tmp_path / "regions.csv"
+    cases = [
+        (
+            f"mini_layer1,{bed},chr20_slice\n",
+            "row 1 (dataset mini_layer1): dataset mini_layer1 is named twice in the run",
+        ),
+        (f"a,{bed},chr20,chr22\n", "has more fields than the header dataset,bed,test_chroms"),
+        (f"a,{bed},\n", "test_chroms"),
+        (f"a,{tmp_path / 'gone.bed'},chr20_slice\n", "column bed: file not found"),
+        (f"a,{bed},chr20_slice\na,{bed},chr22_slice\n", "row 2 (dataset a): dataset a is named twice in the run"),
+    ]
+    fasta_sheet = load_samplesheet(resource("assets/samplesheets/mini_layer1.csv"))
+    for rows, message in cases:
+        sheet.write_text("dataset,bed,test_chroms\n" + rows)
+        with pytest.raises(InputError, match=re.escape(message)):
+            load_regions_sheet(sheet, fasta_sheet)
+    sheet.write_text(f"dataset,bed,test_chroms\na,{bed},chr20_slice;chr22_slice\n")
+    assert load_regions_sheet(sheet)["test_chroms"].tolist() == ["chr20_slice,chr22_slice"]
+    params = load_params(profile="test", overrides={"input_regions": str(sheet), "outdir": str(tmp_path / "out")})
+    del params["genome"]
+    params.pop("vcf")
+    with pytest.raises(InputError, match="region datasets need --genome"):
+        run_pipeline(params, run_task, device="cpu")
+    assert not (tmp_path / "out").exists()
 
 
 def test_outputs_get_ordinary_permissions(tmp_path):

@@ -165,8 +165,15 @@ def test_an_external_test_set_is_evaluated_with_leaks_checked_against_the_traini
     args = ["evaluate", "--model", str(mini_model), "--dataset", str(external), "--outdir", str(tmp_path / "eval")]
     result = CliRunner().invoke(main, [*args, "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    metrics = json.loads((tmp_path / "eval" / "mini_k3.metrics.json").read_text())
-    predictions = pd.read_csv(tmp_path / "eval" / "mini_k3.predictions.tsv", sep="\t", keep_default_na=False)
+    metrics = json.loads((tmp_path / "eval" / "mini_k3_on_external.metrics.json").read_text())
+    predictions = pd.read_csv(
+        tmp_path / "eval" / "mini_k3_on_external.predictions.tsv", sep="\t", keep_default_na=False
+    )
+    assert (
+        metrics["model_id"] == "mini_k3_on_external" and metrics["external"] and metrics["trained_on"] == "mini_layer1"
+    )
+    general_stats = (tmp_path / "eval" / "mini_k3_on_external.general_stats_mqc.tsv").read_text()
+    assert general_stats.splitlines()[-1].startswith("mini_k3_on_external\t")  # its own row beside the model's
     assert predictions.set_index("id").loc["copy_of_training", "leak"] == "identical"
     trained = set(training.loc[training["split"] == "train", "sequence"].str.upper())
     expected_leaks = int(table["sequence"].str.upper().isin(trained).sum())
@@ -186,3 +193,34 @@ def test_missing_training_data_is_said_not_guessed(tmp_path, mini_model, mini_da
     paths = evaluate_model(str(moved), prepared, outdir=tmp_path / "eval", prefix="moved", device="cpu")
     warnings = json.loads(paths["metrics"].read_text())["warnings"]
     assert any("training data" in w and "could not be checked" in w for w in warnings), warnings
+
+
+def test_an_external_set_is_labelled_by_the_model_s_classes(tmp_path, mini_model):
+    """Its own prepare step may number the classes the other way (non-enhancer positive here, as asked); evaluate
+    scores it the model's way round, so the metrics equal those of the same records numbered as the model does.
+    A set of one class (enhancers only) is prepared and evaluated too; an unknown class is an error."""
+    data = resource("assets/data/ienhancer-2l-mini")
+    rows = [f"ext,{data / 'test_strong.fa'},enhancer,test", f"ext,{data / 'test_non.fa'},non-enhancer,test"]
+    (tmp_path / "ext.csv").write_text("dataset,fasta,label,split\n" + "\n".join(rows) + "\n")
+    metrics = {}
+    for positive in ("enhancer", "non-enhancer"):
+        prepared = prepare_samplesheet(tmp_path / "ext.csv", tmp_path / positive, positive=positive)["ext"]["dataset"]
+        assert read_dataset(prepared).groupby("class")["label"].first()[positive] == 1
+        paths = evaluate_model(str(mini_model), prepared, outdir=tmp_path / "eval", device="cpu")
+        assert paths["metrics"].name == "mini_k3_on_ext.metrics.json"
+        metrics[positive] = json.loads(paths["metrics"].read_text())["subsets"]["all"]
+    assert metrics["enhancer"] == metrics["non-enhancer"]
+
+    (tmp_path / "vista.csv").write_text(f"dataset,fasta,label,split\nvista,{data / 'test_strong.fa'},enhancer,test\n")
+    prepared = prepare_samplesheet(tmp_path / "vista.csv", tmp_path / "prepared")["vista"]["dataset"]
+    paths = evaluate_model(str(mini_model), prepared, outdir=tmp_path / "eval", device="cpu")
+    only_enhancers = json.loads(paths["metrics"].read_text())["subsets"]["all"]
+    assert only_enhancers["n"] == 10 and only_enhancers["sensitivity"] is not None
+    assert only_enhancers["specificity"] is None and only_enhancers["mcc"] is None
+
+    (tmp_path / "other.csv").write_text(f"dataset,fasta,label,split\nother,{data / 'test_strong.fa'},strong,test\n")
+    prepared = prepare_samplesheet(tmp_path / "other.csv", tmp_path / "prepared")["other"]["dataset"]
+    args = ["evaluate", "--model", str(mini_model), "--dataset", str(prepared), "--outdir", str(tmp_path / "x")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0 and not (tmp_path / "x").exists()
+    assert "other.dataset.tsv: class 'strong' is not a class of model mini_k3 (enhancer, non-enhancer)" in result.output

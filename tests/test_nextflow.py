@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from unittest import mock
 
 import click
+import pandas as pd
 import pytest
 import reftrace
 import yaml
@@ -33,6 +34,7 @@ from click.testing import CliRunner
 import enhancerlm
 from enhancerlm import cli
 from enhancerlm.analysis.scan import genome_chunks
+from enhancerlm.commands.prepare import load_regions_sheet, load_samplesheet, prepare_samplesheet
 from enhancerlm.errors import InputError
 from enhancerlm.formats.genome import genome_sizes
 from enhancerlm.pipeline import params as pipeline_params
@@ -101,6 +103,7 @@ ALL_OPTIONAL = {
     "ensemble": "weighted",
     "replicates": 2,
     "motif_method": "ig",
+    "variant_edge": "shift",
 }
 # Parameter sets on top of the test profile (k = 3,4, the baseline and a mean ensemble of the k-mer models).
 OVERRIDES = {
@@ -120,6 +123,14 @@ OVERRIDES = {
         "predict_chunk_size": 7000000,
     },
     "two_datasets": {"input": str(REPO / "tests" / "data" / "two_datasets.csv")},  # one prepare task per dataset
+    "regions": {  # and a dataset of regions on a two-contig genome, chr20_slice held out: every step runs
+        "input_regions": str(REPO / "tests" / "data" / "regions.csv"),
+        "genome": str(REPO / "assets" / "data" / "regions-demo" / "regions_demo.fa.gz"),
+        "genome_regions": None,
+        "negatives_per_positive": 2,
+        "gc_tolerance": 0.05,
+        "blacklist": str(REPO / "tests" / "data" / "regions_blacklist.bed"),
+    },
 }
 VARIANTS = ("test", "all_optional")  # every module command is rendered and parsed under these
 
@@ -137,6 +148,19 @@ CASES = {
         "inputs": {
             "samplesheet": "mini_layer1.samplesheet.csv",
             "fastas": ["train_strong.fa", "train_non.fa", "test_strong.fa", "test_non.fa"],
+        },
+        "dirs": set(),
+    },
+    "ENHANCERLM_PREPAREREGIONS": {
+        "meta": {"id": "cpg_dense", "test_only": False},
+        "inputs": {
+            "bed": "cpg_dense.bed",
+            "test_chroms": "chr20_slice",
+            "meta2": {"id": "regions_demo"},
+            "fasta": "regions_demo.fa.gz",
+            "fai": "regions_demo.fa.gz.fai",
+            "gzi": "regions_demo.fa.gz.gzi",
+            "blacklist": [],
         },
         "dirs": set(),
     },
@@ -162,7 +186,16 @@ CASES = {
     },
     "ENHANCERLM_EVALUATE": {
         "meta": {"id": "mini_layer1_k3", "dataset": "mini_layer1", "kmer": 3, "seed": 42},
-        "inputs": {"model": "mini_layer1_k3", "dataset": "mini_layer1.dataset.tsv"},
+        "inputs": {"model": "mini_layer1_k3", "dataset": "mini_layer1.dataset.tsv", "training_dataset": []},
+        "dirs": {"model"},
+    },
+    "ENHANCERLM_EVALUATE/external": {  # a final model on an external test set, with the table it was trained on
+        "meta": {"id": "mini_layer1_ensemble_on_vista", "dataset": "mini_layer1", "seed": 42, "external": "vista"},
+        "inputs": {
+            "model": "mini_layer1_ensemble",
+            "dataset": "vista.dataset.tsv",
+            "training_dataset": "mini_layer1.dataset.tsv",
+        },
         "dirs": {"model"},
     },
     "ENHANCERLM_BENCHMARK": {
@@ -271,11 +304,21 @@ CASES = {
         "dirs": set(),
     },
 }
+CASES["ENHANCERLM_PREPAREREGIONS/blacklist"] = {  # two held-out chromosomes and a blacklist
+    **CASES["ENHANCERLM_PREPAREREGIONS"],
+    "inputs": {
+        **CASES["ENHANCERLM_PREPAREREGIONS"]["inputs"],
+        "test_chroms": "chr20_slice,chr22_slice",
+        "blacklist": "blacklist.bed",
+    },
+}
 # Path inputs that a command legitimately does not name.
 NOT_ON_COMMAND_LINE = {
     ("ENHANCERLM_PREPARE", "fastas"): "the staged samplesheet's rows name them",
     ("MULTIQC", "multiqc_files"): "MultiQC finds them by scanning the work directory",
     ("ENHANCERLM_BENCHMARK", "evaluations"): "staged under evaluations/, the directory the command names",
+    ("ENHANCERLM_PREPAREREGIONS", "fai"): "found beside the staged genome (<fasta>.fai), as samtools does",
+    ("ENHANCERLM_PREPAREREGIONS", "gzi"): "found beside the staged genome (<fasta>.gzi), as samtools does",
 }
 
 
@@ -302,9 +345,14 @@ class Task:
     meta: dict | None
     inputs: dict  # what the script sees: val inputs, and path inputs as staged names
     files: dict  # staged path -> (source name, is a directory)
+    alias: str | None = None  # the name a workflow includes the process under, when not its own
+
+    @property
+    def name(self) -> str:
+        return self.alias or self.process.name
 
 
-def stage(process: nfparse.Process, case: dict, meta: dict | None = None) -> Task:
+def stage(process: nfparse.Process, case: dict, meta: dict | None = None, alias: str | None = None) -> Task:
     declared = process.input_names()
     unknown = set(case["inputs"]) - set(declared)
     assert not unknown, f"{process.name}: the test case names inputs the process does not declare: {unknown}"
@@ -322,7 +370,7 @@ def stage(process: nfparse.Process, case: dict, meta: dict | None = None) -> Tas
                 files[staged_name] = (source, name in case["dirs"])
         else:
             inputs[name] = value
-    return Task(process, case["meta"] if meta is None else meta, inputs, files)
+    return Task(process, case["meta"] if meta is None else meta, inputs, files, alias)
 
 
 def materialize(task: Task, workdir: Path, sources: dict[str, Path] | None = None) -> None:
@@ -343,6 +391,26 @@ def module_options(path: Path = REPO / "conf" / "modules.config") -> dict:
     return nfparse.read_module_options(path)
 
 
+@functools.lru_cache(maxsize=None)
+def process_aliases() -> dict[str, str]:
+    """{alias: declared name} of the processes the workflows include under another name."""
+    found = {}
+    for path in NF_FILES:
+        for alias, (original, file) in nfparse.includes(path).items():
+            if file is not None and alias != original and original in nfparse.process_names(file):
+                found[alias] = original
+    return found
+
+
+def selected_options(name: str, modules_config: Path = REPO / "conf" / "modules.config") -> dict:
+    """The ext options of a process as the workflow calls it: Nextflow applies the `withName:` selectors of the
+    declared name, then of the alias, updating ext key by key (ProcessConfigBuilder.applyConfig and
+    applyConfigSettings, nextflow/script/dsl/ProcessConfigBuilder.groovy)."""
+    options = module_options(modules_config)
+    declared = options.get(process_aliases().get(name, name), {})
+    return {**declared, **{key: value for key, value in options.get(name, {}).items() if value is not None}}
+
+
 def render_task(
     task: Task,
     params: dict,
@@ -350,8 +418,8 @@ def render_task(
     accelerator=None,
     modules_config: Path = REPO / "conf" / "modules.config",
 ) -> nfparse.Rendered:
-    options = module_options(modules_config).get(task.process.name, {})
-    task_values = {"process": task.process.name, "accelerator": accelerator}
+    options = selected_options(task.name, modules_config)
+    task_values = {"process": task.name, "accelerator": accelerator}
     args = nfparse.eval_ext(options.get("args"), params, task.meta, task_values)
     prefix = nfparse.eval_ext(options.get("prefix"), params, task.meta, task_values)
     return nfparse.render_section(
@@ -366,10 +434,16 @@ def render_task(
 
 
 def staged_command(
-    process: nfparse.Process, case: dict, workdir: Path, params: dict, monkeypatch, meta: dict | None = None
+    process: nfparse.Process,
+    case: dict,
+    workdir: Path,
+    params: dict,
+    monkeypatch,
+    meta: dict | None = None,
+    alias: str | None = None,
 ) -> tuple[Task, nfparse.Rendered, list[str]]:
     """Stage a task's inputs in `workdir`, enter it, and render the task's command as Nextflow would."""
-    task = stage(process, case, meta=meta)
+    task = stage(process, case, meta=meta, alias=alias)
     materialize(task, workdir)
     monkeypatch.chdir(workdir)
     rendered = render_task(task, params)
@@ -579,7 +653,7 @@ def record_runner(params: dict) -> RunnerRecord:
 
     with mock.patch.object(pipeline_runner.Runner, "run", run):
         pipeline_runner.run_pipeline(params, cli.run_task, device="cpu", threads=2)
-    datasets = {task.label: task.outputs[0] for task in recorded if task.step == "PREPARE"}
+    datasets = {task.label: task.outputs[0] for task in recorded if task.step in ("PREPARE", "PREPAREREGIONS")}
     return RunnerRecord(params, recorded, datasets)
 
 
@@ -602,6 +676,7 @@ def workflow_text(path: str) -> nfparse.Snippet:
 
 
 SUBWORKFLOW = "subworkflows/local/train_evaluate/main.nf"
+INITIALISATION = "subworkflows/local/utils_enhancerlm_pipeline/main.nf"
 GENOME_PREDICT = "subworkflows/local/genome_predict/main.nf"
 
 
@@ -698,15 +773,68 @@ class Plan:
     merge: list[dict] = dataclasses.field(default_factory=list)
     motifs: list[dict] = dataclasses.field(default_factory=list)
     variants: list[dict] = dataclasses.field(default_factory=list)
+    external: list[dict] = dataclasses.field(default_factory=list)  # ENHANCERLM_EVALUATE_EXTERNAL tasks
 
 
-def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta: meta["id"]) -> Plan:
-    """Emulate the channels of TRAIN_EVALUATE, its closures evaluated from the file itself.
+def prepared_regions_meta(params: dict, meta: dict) -> dict:
+    """The meta map of an ENHANCERLM_PREPAREREGIONS task, from the closure the workflow maps ch_regions with."""
+    call = re.search(r"ENHANCERLM_PREPAREREGIONS \( (.*?) \)", normalized(workflow_text("workflows/enhancerlm.nf")))
+    assert call, "workflows/enhancerlm.nf: the ENHANCERLM_PREPAREREGIONS call"
+    closure = "ch_regions.map { meta, bed, test_chroms -> [ meta + [ test_only: false ], bed, test_chroms ] }"
+    assert call.group(1) == f"{closure}, ch_genome, ch_blacklist", call.group(1)
+    return {**meta, "test_only": False}
 
-    `datasets` maps each dataset id to its staged file name; `model_dir(meta)` is the directory a TRAIN task
+
+def prepared_datasets(params: dict, datasets: dict[str, str], test_only: frozenset, regions: frozenset) -> tuple:
+    """ENHANCERLM_PREPARE.out.dataset split by the workflow's filters into the datasets that train models and the
+    external test sets (meta.test_only is set when the samplesheet gives the dataset no train row), the region
+    datasets of ENHANCERLM_PREPAREREGIONS mixed into the first."""
+    workflow = "workflows/enhancerlm.nf"
+    text = normalized(workflow_text(workflow))
+    assert "[ meta + [ test_only: !splits.contains('train') ], fastas, rows ]" in text, f"{workflow}: test_only"
+    assert "TRAIN_EVALUATE ( ch_training_datasets, ch_kmers," in text, f"{workflow}: TRAIN_EVALUATE call"
+    prepared = [[{"id": d, "test_only": d in test_only}, name] for d, name in datasets.items() if d not in regions]
+    from_regions = [[prepared_regions_meta(params, {"id": d}), name] for d, name in datasets.items() if d in regions]
+    ops = channel_chain("ch_training_datasets", ["ENHANCERLM_PREPARE.out.dataset", "filter{", "mix("], path=workflow)
+    assert normalized(ops[1].body) == "ENHANCERLM_PREPAREREGIONS.out.dataset"
+    training = [item for item in prepared if nfparse.truthy(closure_call(ops[0], item, params))] + from_regions
+    (keep,) = channel_chain("ch_external_datasets", ["ENHANCERLM_PREPARE.out.dataset", "filter{"], path=workflow)
+    return training, [item for item in prepared if nfparse.truthy(closure_call(keep, item, params))]
+
+
+def external_plan(params: dict, final: list[list], ch_training: list[list], ch_external: list[list]) -> list[dict]:
+    """The ENHANCERLM_EVALUATE_EXTERNAL tasks (meta, model, dataset, training_dataset) of workflows/enhancerlm.nf:
+    every final model on every external test set, with the table the model was trained on."""
+    workflow = "workflows/enhancerlm.nf"
+    ops = channel_chain("ch_external", ["ch_final_models", "map{", "combine(", "combine(", "map{"], path=workflow)
+    assert normalized(ops[1].body) == "ch_training_datasets.map { meta, dataset -> [ meta.id, dataset ] }, by: 0"
+    assert normalized(ops[2].body) == "ch_external_datasets"
+    assert "ENHANCERLM_EVALUATE_EXTERNAL ( ch_external )" in normalized(workflow_text(workflow))
+    keyed = [closure_call(ops[0], item, params) for item in final]
+    trained = [[meta["id"], dataset] for meta, dataset in ch_training]  # the map inside combine(..., by: 0)
+    items = [[key, *rest, table] for key, *rest in keyed for other, table in trained if other == key]
+    items = [[*item, *external] for item in items for external in ch_external]  # combine: every pair
+    return [
+        dict(zip(("meta", "model", "dataset", "training_dataset"), closure_call(ops[3], item, params), strict=True))
+        for item in items
+    ]
+
+
+def nextflow_plan(
+    params: dict,
+    datasets: dict[str, str],
+    model_dir=lambda meta: meta["id"],
+    test_only: frozenset = frozenset(),
+    regions: frozenset = frozenset(),
+) -> Plan:
+    """Emulate the channels of TRAIN_EVALUATE and of the workflow after it, their closures evaluated from the files.
+
+    `datasets` maps each prepared dataset id to its staged file name, `test_only` names the external test sets
+    among them and `regions` those ENHANCERLM_PREPAREREGIONS made; `model_dir(meta)` is the directory a TRAIN task
     with that meta emits.
     """
-    ch_dataset = [[{"id": dataset_id}, name] for dataset_id, name in datasets.items()]
+    ch_training, ch_external = prepared_datasets(params, datasets, test_only, regions)
+    ch_dataset = ch_training
     ch_kmers = [int(k) for k in str(params["kmers"]).split(",")]  # workflows/enhancerlm.nf: tokenize(',')*.toInteger()
     ch_base_model = [[{"id": params["model"]}, []]]  # a preset or Hub id (a local directory is staged instead)
     seeds = "ch_seeds = channel.fromList((0..<settings.replicates).collect { replicate -> settings.seed + replicate })"
@@ -773,17 +901,22 @@ def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta:
     ]
 
     # every trained model with the dataset of its TRAIN task, and every ensemble with its dataset
-    ops = channel_chain("ch_evaluate", ["ENHANCERLM_TRAIN.out.model", "join(", "mix("])
+    ops = channel_chain("ch_evaluate", ["ENHANCERLM_TRAIN.out.model", "join(", "mix(", "map{"])
     assert normalized(ops[0].body) == "ch_train.dataset"
+    no_training_table = ops[2]  # [ meta, model, dataset ] -> [ meta, model, dataset, [] ]
     source, mix_ops = parse_chain(ops[1].body)
     assert source == "ENHANCERLM_ENSEMBLE.out.model" and [op.signature for op in mix_ops] == ["join("]
     source, join_ops = parse_chain(mix_ops[0].body)
     assert source == "ch_ensemble" and [op.signature for op in join_ops] == ["map{"], normalized(mix_ops[0].body)
-    evaluate = [{"meta": task["meta"], "model": model_dir(task["meta"]), "dataset": task["dataset"]} for task in train]
+    items = [[task["meta"], model_dir(task["meta"]), task["dataset"]] for task in train]
     for task in ensemble:
         meta, dataset = closure_call(join_ops[0], [task["meta"], task["members"], task["dataset"]], params)
         assert meta == task["meta"]
-        evaluate.append({"meta": meta, "model": model_dir(meta), "dataset": dataset})
+        items.append([meta, model_dir(meta), dataset])
+    evaluate = [
+        dict(zip(("meta", "model", "dataset", "training_dataset"), closure_call(no_training_table, item, params)))
+        for item in items
+    ]
 
     # per dataset, every evaluation's files (EVALUATE's metrics, predictions and, when present, cv outputs)
     ops = channel_chain(
@@ -810,6 +943,7 @@ def nextflow_plan(params: dict, datasets: dict[str, str], model_dir=lambda meta:
     ]
     plan = Plan(train, ensemble, evaluate, benchmark)
     plan.final = final_models(params, plan, model_dir)
+    plan.external = external_plan(params, plan.final, ch_training, ch_external)
     plan.predict, plan.merge = genome_predict_plan(params, plan.final)
     plan.motifs, plan.variants = motifs_variants_plan(params, plan.final, ch_dataset)
     return plan
@@ -879,9 +1013,9 @@ def motifs_variants_plan(params: dict, items: list[list], ch_dataset: list[list]
     assert "if (!settings.skip_motifs) {" in text and "if (score) { def vcf =" in text, f"{workflow}: motifs, variants"
     ops = channel_chain("ch_motifs", ["ch_final_models", "map{", "combine(", "map{"], path=workflow)
     # ENHANCERLM_PREPARE.out.dataset keyed by dataset id, combined on the model's dataset
-    assert (
-        normalized(ops[1].body) == "ENHANCERLM_PREPARE.out.dataset.map { meta, dataset -> [ meta.id, dataset ] }, by: 0"
-    ), normalized(ops[1].body)
+    assert normalized(ops[1].body) == "ch_training_datasets.map { meta, dataset -> [ meta.id, dataset ] }, by: 0", (
+        normalized(ops[1].body)
+    )
     keyed = [closure_call(ops[0], item, params) for item in items] if not params["skip_motifs"] else []
     combined = [[key, *rest, dataset] for key, *rest in keyed for meta, dataset in ch_dataset if meta["id"] == key]
     motifs = [
@@ -917,8 +1051,10 @@ def train_meta(dataset_id: str, kmer: int | None) -> dict:
 def publish_path(name: str, params: dict, config: Path = REPO / "conf" / "modules.config") -> Path:
     """Where conf/modules.config publishes a process's outputs."""
     scope = nfparse.read_config(config)["process"]
-    selector = scope.get(f"withName:{name}", {})
-    entries = nfparse.map_entries(selector.get("publishDir") or scope["publishDir"])
+    # the alias's selector replaces the declared name's publishDir (a repeatable directive: putWithRepeat)
+    names = [name, process_aliases().get(name, name)]
+    chosen = [scope.get(f"withName:{n}", {}).get("publishDir") for n in names]
+    entries = nfparse.map_entries(next((c for c in chosen if c), None) or scope["publishDir"])
     return Path(nfparse.config_value(entries["path"], {"params": params, "task": {"process": name}}))
 
 
@@ -1108,7 +1244,10 @@ def test_nfparse_renders_triple_quoted_commands_as_groovy(tmp_path):
 def test_every_module_has_a_test_case():
     names = {read_module(path).name for path in MODULE_FILES}
     assert names == {name.split("/")[0] for name in CASES}
-    assert set(module_options()) <= names, "conf/modules.config configures a process that does not exist"
+    assert set(module_options()) <= names | set(process_aliases()), (
+        "conf/modules.config configures a process that does not exist"
+    )
+    assert set(process_aliases().values()) <= names
 
 
 @pytest.mark.parametrize("path", MODULE_FILES, ids=module_id)
@@ -1334,8 +1473,8 @@ def test_command_check_can_fail(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------------------------------------
 
 
-def mini_samplesheet_task(workdir: Path) -> tuple[Task, dict[str, Path]]:
-    """The prepare task of the test profile, staged as workflows/enhancerlm.nf builds it."""
+def mini_samplesheet_task(workdir: Path, dataset: str = "mini_layer1") -> tuple[Task, dict[str, Path]]:
+    """A prepare task of the test profile, staged as workflows/enhancerlm.nf builds it."""
     process = read_module(module_path("ENHANCERLM_PREPARE"))
     text = workflow_text("workflows/enhancerlm.nf")
     row = re.search(r'"[^"\n]*\$\{fasta\.name\}[^"\n]*"', text)
@@ -1348,11 +1487,13 @@ def mini_samplesheet_task(workdir: Path) -> tuple[Task, dict[str, Path]]:
     rows, fastas, dataset_id = [], {}, None
     for line in lines[1:]:
         dataset_id, fasta, label, split = line.split(",")
+        if dataset_id != dataset:
+            continue
         path = (source.parent / fasta).resolve()
         fastas[path.name] = path
         scope = {"meta": {"id": dataset_id}, "fasta": nfparse.NfPath(str(path)), "label": label, "split": split}
         rows.append(nfparse.evaluate(text.sub(row.start(), row.end()), scope))
-    meta = {"id": dataset_id}
+    meta = {"id": dataset}
     name = nfparse.evaluate(text.sub(sheet_name.start(), sheet_name.end()), {"meta": meta})
     sheet = workdir.parent / f"{workdir.name}_sheet" / name
     sheet.parent.mkdir()
@@ -1361,10 +1502,37 @@ def mini_samplesheet_task(workdir: Path) -> tuple[Task, dict[str, Path]]:
     return stage(process, case), {name: sheet, **fastas}
 
 
-def test_prepare_task_outputs(tmp_path, runner_records):
+def test_prepare_regions_task_outputs(tmp_path):
+    """ENHANCERLM_PREPAREREGIONS run as Nextflow stages it (the genome with its two indexes beside it): the 40
+    regions of the held-out chr20_slice and their negatives as the test split, and
+    the staged indexes read, not rebuilt."""
+    params = variant_params("regions")
+    demo = REPO / "assets" / "data" / "regions-demo"
+    case = {**CASES["ENHANCERLM_PREPAREREGIONS/blacklist"]}
+    case["inputs"] = {**case["inputs"], "test_chroms": "chr20_slice", "blacklist": "regions_blacklist.bed"}
+    task = stage(read_module(module_path("ENHANCERLM_PREPAREREGIONS")), case)
     workdir = tmp_path / "work"
     workdir.mkdir()
-    task, sources = mini_samplesheet_task(workdir)
+    sources = {name: demo / name for name in ("cpg_dense.bed", "regions_demo.fa.gz")}
+    sources |= {f"regions_demo.fa.gz.{ext}": demo / f"regions_demo.fa.gz.{ext}" for ext in ("fai", "gzi")}
+    sources["regions_blacklist.bed"] = REPO / "tests" / "data" / "regions_blacklist.bed"
+    materialize(task, workdir, sources)
+    rendered = render_task(task, params)
+    run_script(rendered.command, workdir)
+    check_outputs(task, rendered, workdir)
+    assert all((workdir / name).is_symlink() for name in sources)  # nothing re-indexed beside the genome
+    report = json.loads((workdir / "cpg_dense.prepare.json").read_text())
+    assert report["counts"]["test"] == {"enhancer": 40, "non-enhancer": 80}  # --negatives_per_positive 2
+    table = pd.read_csv(workdir / "cpg_dense.dataset.tsv", sep="\t", keep_default_na=False)
+    assert table.loc[table["split"] == "test", "id"].str.startswith("chr20_slice_").all()
+    assert not table.loc[table["split"] == "train", "id"].str.startswith("chr20_slice_").any()
+
+
+@pytest.mark.parametrize("dataset", ["mini_layer1", "ienhancer2l_independent"])  # training, external test set
+def test_prepare_task_outputs(tmp_path, runner_records, dataset):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    task, sources = mini_samplesheet_task(workdir, dataset)
     materialize(task, workdir, sources)
     params = variant_params("test")
     rendered = render_task(task, params)
@@ -1452,7 +1620,7 @@ def test_ensemble_task_outputs(tmp_path, mini_model, baseline_run, mini_dataset)
     case = {
         "meta": task.meta,
         "dirs": {"model"},
-        "inputs": {"model": task.meta["id"], "dataset": Path(mini_dataset).name},
+        "inputs": {"model": task.meta["id"], "dataset": Path(mini_dataset).name, "training_dataset": []},
     }
     evaluate_task = stage(evaluate, case)
     evaluate_dir = tmp_path / "evaluate"
@@ -1472,7 +1640,7 @@ def evaluate_run(tmp_path_factory, mini_model, mini_dataset):
     process = read_module(module_path("ENHANCERLM_EVALUATE"))
     case = {
         **CASES["ENHANCERLM_EVALUATE"],
-        "inputs": {"model": Path(mini_model).name, "dataset": Path(mini_dataset).name},
+        "inputs": {"model": Path(mini_model).name, "dataset": Path(mini_dataset).name, "training_dataset": []},
     }
     task = stage(process, case, meta={"id": Path(mini_model).name})
     materialize(task, workdir, {Path(mini_model).name: Path(mini_model), Path(mini_dataset).name: Path(mini_dataset)})
@@ -1485,7 +1653,42 @@ def test_evaluate_task_outputs(evaluate_run):
     task, rendered, workdir = evaluate_run
     check_outputs(task, rendered, workdir)
     metrics = json.loads((workdir / f"{task.meta['id']}.metrics.json").read_text())
-    assert metrics["subsets"]["all"]["n"] > 0
+    assert metrics["subsets"]["all"]["n"] > 0 and not metrics["external"]
+
+
+def test_external_evaluate_task_outputs(tmp_path, mini_model, mini_dataset):
+    """ENHANCERLM_EVALUATE_EXTERNAL: the model on the test profile's external set, named as the workflow names the
+    task, its leaks checked against the training table staged beside it."""
+    prepared = prepare_samplesheet(variant_params("test")["input"], tmp_path / "prepared")
+    external = prepared["ienhancer2l_independent"]["dataset"]
+    model = Path(mini_model).name
+    meta = {
+        "id": f"{model}_on_ienhancer2l_independent",
+        "dataset": "mini_layer1",
+        "external": "ienhancer2l_independent",
+    }
+    case = {
+        "meta": meta,
+        "dirs": {"model"},
+        "inputs": {"model": model, "dataset": external.name, "training_dataset": Path(mini_dataset).name},
+    }
+    process = read_module(module_path("ENHANCERLM_EVALUATE"))
+    task = stage(process, case, alias="ENHANCERLM_EVALUATE_EXTERNAL")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    materialize(task, workdir, {model: mini_model, external.name: external, Path(mini_dataset).name: mini_dataset})
+    rendered = render_task(task, variant_params("test"))
+    assert f"--training-dataset {Path(mini_dataset).name}" in rendered.command and "--split test" in rendered.command
+    run_script(rendered.command, workdir)
+    check_outputs(task, rendered, workdir)
+    metrics = json.loads((workdir / f"{meta['id']}.metrics.json").read_text())
+    assert metrics["model_id"] == meta["id"] and metrics["external"] and metrics["subsets"]["all"]["n"] == 400
+    predictions = pd.read_csv(workdir / f"{meta['id']}.predictions.tsv", sep="\t", keep_default_na=False)
+    # the external set holds the 10 strong test enhancers the mini training split copies
+    assert (predictions["leak"] == "identical").sum() == 10
+    assert metrics["subsets"]["leak_free"]["n"] == 390 and not any(
+        "could not be checked" in w for w in metrics["warnings"]
+    )
 
 
 def test_benchmark_task_outputs(evaluate_run, baseline_run, mini_dataset, tmp_path):
@@ -1499,7 +1702,7 @@ def test_benchmark_task_outputs(evaluate_run, baseline_run, mini_dataset, tmp_pa
         {
             "meta": baseline_task.meta,
             "dirs": {"model"},
-            "inputs": {"model": model_id, "dataset": Path(mini_dataset).name},
+            "inputs": {"model": model_id, "dataset": Path(mini_dataset).name, "training_dataset": []},
         },
     )
     baseline_eval = tmp_path / "evaluate"
@@ -1731,6 +1934,8 @@ def test_runner_versions_name_the_steps_and_tools_of_the_modules(tmp_path):
         tools = [nfparse.evaluate(o.elements[1][1]) for o in process.outputs if o.topic == "versions"]
         if tools:
             expected[process.name] = sorted(tools)
+    for alias, declared in process_aliases().items():  # an aliased task reports under its alias (task.process)
+        expected[alias] = expected[declared]
     written = yaml.safe_load(write_versions_yaml(tmp_path / "versions.yml").read_text())
     assert {step: sorted(tools) for step, tools in written.items()} == expected
 
@@ -1818,9 +2023,11 @@ def test_runner_defaults_equal_nextflow_config():
     expected = {
         k: v.replace("${projectDir}", root) if isinstance(v, str) else v for k, v in config.items() if v is not None
     }
-    # no data is a default: --input is required
-    with pytest.raises(InputError, match="'input' is a required property"):
-        pipeline_params.load_params()
+    # no data is a default: --input or --input_regions is required, as the workflow checks before any task
+    assert pipeline_params.load_params() == expected
+    with pytest.raises(InputError, match="--input or --input_regions is required"):
+        pipeline_runner.run_pipeline(pipeline_params.load_params(), cli.run_task)
+    assert "if (!input && !input_regions) {" in normalized(workflow_text(INITIALISATION))
     assert pipeline_params.load_params(overrides={"input": "sheet.csv"}) == {**expected, "input": "sheet.csv"}
     for profile in pipeline_params.PROFILES:
         block = nfparse.read_config(REPO / "conf" / f"{profile}.config")["params"]
@@ -1843,7 +2050,8 @@ def test_project_dir_paths_exist():
 def test_workflow_process_order_matches_runner_steps(runner_records):
     calls = nfparse.workflow_calls(REPO / "main.nf")
     steps = [re.sub(r"^ENHANCERLM_", "", name) for name in calls]
-    assert steps == runner_records("test").steps, f"Nextflow runs {steps}, the runner {runner_records('test').steps}"
+    ran = runner_records("regions").steps  # the parameter set under which every step runs
+    assert steps == ran, f"Nextflow runs {steps}, the runner {ran}"
     assert list(PIPELINE_STEPS) == steps
 
 
@@ -1910,8 +2118,10 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
     params = record.params
 
     def check(process_name: str, case: dict, label: str, workdir: str, meta: dict | None = None):
-        process = read_module(module_path(process_name))
-        task, rendered, argv = staged_command(process, case, tmp_path / workdir, params, monkeypatch, meta=meta)
+        process = read_module(module_path(process_aliases().get(process_name, process_name)))
+        task, rendered, argv = staged_command(
+            process, case, tmp_path / workdir, params, monkeypatch, meta=meta, alias=process_name
+        )
         step = process_name.removeprefix("ENHANCERLM_")
         unpublished = ("PREDICT", "GENOMEINDEX", "CHUNKS")  # publishDir enabled: false, kept in the work directory
         published = None if step in unpublished else publish_path(process_name, params)
@@ -1929,8 +2139,29 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
         assert_same_command(argv, runner_task, published)
         return task, rendered
 
-    dataset_files = {}
-    for dataset_id in record.datasets:
+    dataset_files, regions = {}, frozenset(record.labels("PREPAREREGIONS"))
+    for dataset_id in record.labels("PREPAREREGIONS"):
+        (row,) = [row for row in load_regions_sheet(params["input_regions"]).itertuples() if row.dataset == dataset_id]
+        inputs = {
+            "bed": Path(row.bed).name,
+            "test_chroms": row.test_chroms,
+            "meta2": {"id": "regions_demo"},
+            "fasta": "regions_demo.fa.gz",
+            "fai": "regions_demo.fa.gz.fai",
+            "gzi": "regions_demo.fa.gz.gzi",
+            "blacklist": Path(params["blacklist"]).name if params.get("blacklist") else [],
+        }
+        meta = prepared_regions_meta(params, {"id": dataset_id})
+        task, rendered = check(
+            "ENHANCERLM_PREPAREREGIONS",
+            {"meta": meta, "dirs": set(), "inputs": inputs},
+            dataset_id,
+            f"regions_{dataset_id}",
+        )
+        dataset_files[dataset_id] = dict((o.emit, p) for o, p in nfparse.output_patterns(task.process, rendered))[
+            "dataset"
+        ][0]
+    for dataset_id in record.labels("PREPARE"):
         task, rendered = check(
             "ENHANCERLM_PREPARE",
             CASES["ENHANCERLM_PREPARE"],
@@ -1942,12 +2173,15 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
             "dataset"
         ][0]
         assert record.datasets[dataset_id].name == dataset_files[dataset_id]
-    assert record.labels("PREPARE") == list(dataset_files)
+    assert sorted(record.datasets) == sorted(dataset_files)
+    sheet = load_samplesheet(params["input"])
+    test_only = frozenset(str(d) for d, rows in sheet.groupby("dataset") if "train" not in set(rows["split"]))
+    n_training = len(dataset_files) - len(test_only)
 
-    plan = nextflow_plan(params, dataset_files)
+    plan = nextflow_plan(params, dataset_files, test_only=test_only, regions=regions)
     assert sorted(record.labels("TRAIN")) == sorted(t["meta"]["id"] for t in plan.train), "different models trained"
     n_kmers = len(str(params["kmers"]).split(","))
-    assert len(plan.train) == len(dataset_files) * (n_kmers + bool(params["baseline"])) * params["replicates"]
+    assert len(plan.train) == n_training * (n_kmers + bool(params["baseline"])) * params["replicates"]
     models = {}
     for planned in plan.train:
         meta = planned["meta"]
@@ -1962,10 +2196,16 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
             dict((o.emit, p) for o, p in nfparse.output_patterns(task.process, rendered))["model"][0],
         )
 
-    trained = nextflow_plan(params, dataset_files, model_dir=lambda meta: models.get(meta["id"], (None, meta["id"]))[1])
+    trained = nextflow_plan(
+        params,
+        dataset_files,
+        model_dir=lambda meta: models.get(meta["id"], (None, meta["id"]))[1],
+        test_only=test_only,
+        regions=regions,
+    )
     assert sorted(record.labels("ENSEMBLE")) == sorted(t["meta"]["id"] for t in trained.ensemble), "different ensembles"
     expect_ensembles = params["ensemble"] != "none" and n_kmers >= 2
-    assert len(trained.ensemble) == (len(dataset_files) * params["replicates"] if expect_ensembles else 0)
+    assert len(trained.ensemble) == (n_training * params["replicates"] if expect_ensembles else 0)
     for planned in trained.ensemble:
         meta = planned["meta"]
         kmers = [models[member][0].meta["kmer"] for member in planned["members"]]
@@ -1981,18 +2221,20 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
             dict((o.emit, p) for o, p in nfparse.output_patterns(task.process, rendered))["model"][0],
         )
 
-    full = nextflow_plan(params, dataset_files, model_dir=lambda meta: models[meta["id"]][1])
+    full = nextflow_plan(
+        params, dataset_files, model_dir=lambda meta: models[meta["id"]][1], test_only=test_only, regions=regions
+    )
     assert sorted(record.labels("EVALUATE")) == sorted(t["meta"]["id"] for t in full.evaluate) == sorted(models)
     for planned in full.evaluate:
         case = {
             "meta": planned["meta"],
             "dirs": {"model"},
-            "inputs": {"model": planned["model"], "dataset": planned["dataset"]},
+            "inputs": {k: planned[k] for k in ("model", "dataset", "training_dataset")},
         }
+        assert planned["training_dataset"] == []
         check("ENHANCERLM_EVALUATE", case, planned["meta"]["id"], f"evaluate_{planned['model']}")
-    assert (
-        sorted(record.labels("BENCHMARK")) == sorted(t["meta"]["id"] for t in full.benchmark) == sorted(dataset_files)
-    )
+    assert sorted(record.labels("BENCHMARK")) == sorted(t["meta"]["id"] for t in full.benchmark)
+    assert sorted(t["meta"]["id"] for t in full.benchmark) == sorted(set(dataset_files) - test_only)
     for planned in full.benchmark:
         check(
             "ENHANCERLM_BENCHMARK",
@@ -2001,11 +2243,26 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
             f"benchmark_{planned['meta']['id']}",
         )
 
+    # every final model on every external test set, with the table it was trained on
+    assert sorted(record.labels("EVALUATE_EXTERNAL")) == sorted(t["meta"]["id"] for t in full.external)
+    assert len(full.external) == len(full.final) * len(test_only)
+    for planned in full.external:
+        meta = planned["meta"]
+        assert planned["dataset"] == dataset_files[meta["external"]]
+        assert planned["training_dataset"] == dataset_files[meta["dataset"]]
+        case = {
+            "meta": meta,
+            "dirs": {"model"},
+            "inputs": {k: planned[k] for k in ("model", "dataset", "training_dataset")},
+        }
+        check("ENHANCERLM_EVALUATE_EXTERNAL", case, meta["id"], f"external_{meta['id']}")
+
+    genome_id = Path(params["genome"]).name.split(".")[0]  # as ENHANCERLM_GENOMEINDEX names its outputs
     genome = {
-        "meta2": {"id": "chr22_demo"},
-        "fasta": "chr22_demo.fa.gz",
-        "fai": "chr22_demo.fa.gz.fai",
-        "gzi": "chr22_demo.fa.gz.gzi",
+        "meta2": {"id": genome_id},
+        "fasta": f"{genome_id}.fa.gz",
+        "fai": f"{genome_id}.fa.gz.fai",
+        "gzi": f"{genome_id}.fa.gz.gzi",
     }
     uses_genome = bool(full.predict or full.variants)
     assert len(record.labels("GENOMEINDEX")) == int(uses_genome), "the genome is indexed once, when a step needs it"
@@ -2024,7 +2281,7 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
     if full.predict:
         check(
             "ENHANCERLM_CHUNKS",
-            {"meta": {"id": "chr22_demo"}, "dirs": set(), "inputs": {"fai": genome["fai"]}},
+            {"meta": {"id": genome_id}, "dirs": set(), "inputs": {"fai": genome["fai"]}},
             genome["fasta"],
             "chunks",
         )

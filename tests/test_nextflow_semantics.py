@@ -498,6 +498,9 @@ def test_schema_title_and_description_match_the_manifest():
         "custom_config_base",
         "custom_config_version",
     }
-    assert "input" in schema["$defs"]["input_output_options"]["required"]
+    # --input or --input_regions (or both): PIPELINE_INITIALISATION fails before any task when neither is given
+    assert schema["$defs"]["input_output_options"]["required"] == ["outdir"]
+    assert schema_properties()["input_regions"]["schema"] == "assets/schema_regions.json"
+    assert (REPO / "assets" / "schema_regions.json").is_file()
     assert "default" not in schema_properties()["input"]
     assert json.dumps(schema).count("use_gpu") == 0

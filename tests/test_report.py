@@ -257,12 +257,18 @@ def test_general_statistics_equal_the_metrics_and_motif_files(test_profile_resul
     ).set_index("Sample")
     metrics = {
         path.name.removesuffix(".metrics.json"): json.loads(path.read_text())
-        for path in (test_profile_results / "evaluate").glob("*.metrics.json")
+        for path in (test_profile_results / "evaluate").rglob("*.metrics.json")  # and external/
     }
     assert (
         sorted(table.index)
         == sorted(metrics)
-        == ["mini_layer1_ensemble", "mini_layer1_k3", "mini_layer1_k4", "mini_layer1_kmer-baseline"]
+        == [
+            "mini_layer1_ensemble",
+            "mini_layer1_ensemble_on_ienhancer2l_independent",
+            "mini_layer1_k3",
+            "mini_layer1_k4",
+            "mini_layer1_kmer-baseline",
+        ]
     )
     for model, report in metrics.items():
         for column, key in GENERAL_STATS.items():
@@ -344,6 +350,7 @@ def test_report_renders_in_chromium(browser, test_profile_results, tmp_path):
     rows = browser.find_elements(By.CSS_SELECTOR, "#general_stats_table_table tbody tr")
     assert sorted(row.get_attribute("data-sample-group") for row in rows) == [
         "mini_layer1_ensemble",
+        "mini_layer1_ensemble_on_ienhancer2l_independent",
         "mini_layer1_k3",
         "mini_layer1_k4",
         "mini_layer1_kmer-baseline",

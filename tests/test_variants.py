@@ -15,7 +15,7 @@ import pytest
 import torch
 from conftest import MOTIF, invoke, planted_samplesheet, random_dna
 
-from enhancerlm.analysis.variant_effect import allele_kind, allele_windows, changed_spans, window_span
+from enhancerlm.analysis.variant_effect import allele_kind, allele_windows, changed_spans, window_placement, window_span
 from enhancerlm.cli import main
 from enhancerlm.commands.merge_variants import merge_variants
 from enhancerlm.commands.prepare import prepare_samplesheet
@@ -138,15 +138,29 @@ def hand_run(tiny_lm, hand, tmp_path_factory) -> dict:
 
 def test_windows_snv_mnv_insertion_deletion_by_hand():
     context = "abcdefghijklmnopqrst"  # window 10: REF starts at offset 5 ("f")
-    assert allele_windows(context, 1, "X", 10) == ("abcdefghij", "abcdeXghij")  # SNV, centred
-    assert allele_windows(context, 2, "XY", 10) == ("abcdefghij", "abcdeXYhij")  # MNV in place
-    assert allele_windows(context, 3, "f", 10) == ("abcdefghij", "abcdefijkl")  # deletion: right flank extended
-    assert allele_windows(context, 1, "fXYZ", 10) == ("abcdefghij", "abcdefXYZg")  # insertion: right flank trimmed
-    assert allele_windows(context, 1, "f" + "X" * 8, 10) == ("abcdefghij", "abcdefXXXX")  # insertion cut itself
-    assert window_span(100, 1, 1, 10) == (95, 105)
-    assert window_span(5, 3, 1, 10) == (0, 12)  # the deletion reads two bases past the window
-    assert window_span(5, 1, 4, 10) == (0, 10)
-    assert window_span(100, 1, 1, 11) == (95, 106)  # odd window: one more base on the right
+    assert allele_windows(context, 1, "X", 10, 5) == ("abcdefghij", "abcdeXghij")  # SNV, centred
+    assert allele_windows(context, 2, "XY", 10, 5) == ("abcdefghij", "abcdeXYhij")  # MNV in place
+    assert allele_windows(context, 3, "f", 10, 5) == ("abcdefghij", "abcdefijkl")  # deletion: right flank extended
+    assert allele_windows(context, 1, "fXYZ", 10, 5) == ("abcdefghij", "abcdefXYZg")  # insertion: flank trimmed
+    assert allele_windows(context, 1, "f" + "X" * 8, 10, 5) == ("abcdefghij", "abcdefXXXX")  # insertion cut itself
+    assert allele_windows(context, 1, "X", 10, 8) == ("abcdefghij", "abcdefghXj")  # slid window: off centre
+    assert window_span(100, 1, 1, 10, 5) == (95, 105)
+    assert window_span(5, 3, 1, 10, 5) == (0, 12)  # the deletion reads two bases past the window
+    assert window_span(5, 1, 4, 10, 5) == (0, 10)
+    assert window_span(100, 1, 1, 11, 5) == (95, 106)  # odd window: one more base on the right
+
+
+def test_window_placement_centred_or_slid_inside_the_contig():
+    # a 100-base contig, window 10
+    assert window_placement(50, 1, 1, 10, 100, "center") == window_placement(50, 1, 1, 10, 100, "shift") == (45, 55, 5)
+    assert window_placement(2, 1, 1, 10, 100, "center") is None  # would start at -3
+    assert window_placement(2, 1, 1, 10, 100, "shift") == (0, 10, 2)  # slid right: REF at offset 2
+    assert window_placement(97, 1, 1, 10, 100, "shift") == (90, 100, 7)  # slid left
+    # a deletion of 4 at 93 reads genome[93 + 5 + 4, ...) centred; slid so that its right flank ends at 100
+    assert window_placement(93, 5, 1, 10, 100, "center") is None
+    start, end, offset = window_placement(93, 5, 1, 10, 100, "shift")
+    assert (start, end, offset) == (86, 100, 7) and window_span(93, 5, 1, 10, offset) == (start, end)
+    assert window_placement(3, 1, 1, 10, 8, "shift") is None  # the contig is shorter than the window
 
 
 def test_changed_spans_and_allele_kinds():
@@ -506,6 +520,7 @@ def test_the_recorded_command_repeats_the_run_with_every_option(tmp_path):
         window=40,
         strand_mode="forward",
         max_n_fraction=0.3,
+        edge="shift",
         motifs="jaspar",
         jaspar_release="JASPAR2022",
         tax_group="insects",
@@ -538,3 +553,53 @@ def test_the_recorded_command_repeats_the_run_with_every_option(tmp_path):
         str(tmp_path / "g.fa.fai"),
         str(tmp_path / "g.fa.gzi"),
     )
+
+
+def test_edge_shift_slides_off_contig_windows_and_records_the_offset(tiny_lm, hand, hand_run, tmp_path):
+    """--edge shift scores the three hand cases whose centred window runs off a contig (a SNV 5 bases from the start
+    of chr2, a SNV 6 bases from the end of chr1, a deletion whose right flank runs past it), each window computed
+    by hand; every other allele is scored exactly as centred, and chunks still merge to the unchunked run."""
+    options = VariantOptions(strand_mode="both", edge="shift", device="cpu")
+    report = score_variants(
+        str(tiny_lm), hand["genome"], hand["vcf"], tmp_path / "whole", prefix="cases", options=options
+    )
+    rows, centred = read_tsv(tmp_path / "whole" / "cases.scores.tsv"), hand_run["rows"]
+    assert report["parameters"]["edge"] == "shift" and report["alleles"]["by_status"]["window_off_contig"] == 0
+    slid = {row["id"]: row for row, before in zip(rows, centred) if before["status"] == "window_off_contig"}
+    assert sorted(slid) == ["v11", "v12", "v14"] and all(row["status"] == "scored" for row in slid.values())
+    for row, before in zip(rows, centred):
+        if row["id"] not in slid:
+            same = {k: v for k, v in row.items() if k != "window_offset"}
+            assert same == {k: v for k, v in before.items() if k != "window_offset"}
+            assert row["window_offset"] == ("10" if row["status"] == "scored" else "")
+
+    model = load_trained(str(tiny_lm))
+    chr1, chr2 = hand["chr1"], hand["chr2"]
+    expected = {  # id: (offset, reference window, alternative window)
+        "v14": (4, chr2[0:20], chr2[0:4] + slid["v14"]["alt"] + chr2[5:20]),
+        "v12": (14, chr1[180:200], chr1[180:194] + slid["v12"]["alt"] + chr1[195:200]),
+        "v11": (15, chr1[169:189], chr1[169:184] + slid["v11"]["alt"] + chr1[196:200]),  # REF 184..196 deleted
+    }
+    for variant, (offset, ref, alt) in expected.items():
+        assert len(ref) == len(alt) == W
+        p_ref, p_alt = model.predict_proba([ref, alt], both_strands=True)
+        assert int(slid[variant]["window_offset"]) == offset
+        assert float(slid[variant]["p_ref"]) == pytest.approx(p_ref, abs=2e-6)
+        assert float(slid[variant]["p_alt"]) == pytest.approx(p_alt, abs=2e-6)
+    vcf = cyvcf2.VCF(str(tmp_path / "whole" / "cases.scored.vcf.gz"))
+    assert vcf.get_header_type("ENHLM_OFFSET")["Type"] == "Integer"
+    offsets = {record.ID: record.INFO.get("ENHLM_OFFSET") for record in vcf}
+    assert (offsets["v14"], offsets["v12"], offsets["v1"]) == (4, 14, 10) and offsets["v2"] is None
+    assert "ENHLM_OFFSET" not in cyvcf2.VCF(str(hand_run["outdir"] / "cases.scored.vcf.gz")).raw_header
+
+    for number, chunk in enumerate(["chr1:0-100", "chr1:100-200", "chr2:0-100", "MT:0-60", "unplaced"]):
+        chunk_options = VariantOptions(strand_mode="both", edge="shift", chunk=chunk, device="cpu")
+        score_variants(
+            str(tiny_lm), hand["genome"], hand["vcf"], tmp_path / f"c{number}", prefix="cases", options=chunk_options
+        )
+    merge_variants([tmp_path / f"c{n}" for n in range(5)], tmp_path / "merged", prefix="cases")
+    assert (tmp_path / "merged" / "cases.scores.tsv").read_bytes() == (
+        tmp_path / "whole" / "cases.scores.tsv"
+    ).read_bytes()
+    with pytest.raises(InputError, match="edge"):  # a centred and a slid chunk do not merge
+        merge_variants([tmp_path / "c0", hand_run["outdir"]], tmp_path / "bad", prefix="cases")

@@ -1,10 +1,14 @@
 /*
- * The enhancerlm workflow: prepare -> train, ensemble, evaluate and benchmark -> with the final models, the
- * genome scan (with --genome), motif discovery and variant scoring (with --genome and --vcf) -> MultiQC.
+ * The enhancerlm workflow: prepare (FASTA datasets, and regions on the genome with GC-matched genomic negatives)
+ * -> train, ensemble, evaluate and benchmark -> with the final models, the evaluation on external test sets
+ * (datasets of test rows only), the genome scan (with --genome), motif discovery and variant scoring (with
+ * --genome and --vcf) -> MultiQC.
  */
 
 include { ENHANCERLM_PREPARE     } from '../modules/local/enhancerlm/prepare/main'
 include { ENHANCERLM_GENOMEINDEX } from '../modules/local/enhancerlm/genomeindex/main'
+include { ENHANCERLM_PREPAREREGIONS } from '../modules/local/enhancerlm/prepareregions/main'
+include { ENHANCERLM_EVALUATE as ENHANCERLM_EVALUATE_EXTERNAL } from '../modules/local/enhancerlm/evaluate/main'
 include { TRAIN_EVALUATE         } from '../subworkflows/local/train_evaluate/main'
 include { GENOME_PREDICT         } from '../subworkflows/local/genome_predict/main'
 include { ENHANCERLM_MOTIFS      } from '../modules/local/enhancerlm/motifs/main'
@@ -16,20 +20,22 @@ include { paramsSummaryMultiqc   } from '../subworkflows/nf-core/utils_nfcore_pi
 workflow ENHANCERLM {
     take:
     ch_samplesheet // channel: [ val(meta), path(fasta), val(label), val(split) ]
+    ch_regions     // channel: [ val(meta), path(bed), val(test_chroms) ]
     settings       // map: the run's parameters, typed as nextflow_schema.json declares them
 
     main:
     // One samplesheet per dataset, naming each FASTA as the prepare task stages it (fasta/<name>), rows in
-    // their original order (the positive class may be decided by the first row).
-    // channel: [ val(meta), [ path(fasta), ... ], [ val(row), ... ] ]
+    // their original order (the positive class may be decided by the first row). A dataset of test rows only is
+    // an external test set (meta.test_only): it trains nothing, and every final model is evaluated on it.
+    // channel: [ val(meta), [ path(fasta), ... ], [ val(row), ... ] ], meta = [ id, test_only ]
     ch_grouped = ch_samplesheet
-        .map { meta, fasta, label, split -> [ meta, fasta, "${meta.id},fasta/${fasta.name},${label},${split}" ] }
+        .map { meta, fasta, label, split -> [ meta, fasta, "${meta.id},fasta/${fasta.name},${label},${split}", split ] }
         .groupTuple()
-        .map { meta, fastas, rows ->
+        .map { meta, fastas, rows, splits ->
             if (fastas*.name.toSet().size() != fastas.size()) {
                 error("${settings.input}: dataset ${meta.id}: two FASTA files share a file name, which staging cannot keep apart; rename one")
             }
-            [ meta, fastas, rows ]
+            [ meta + [ test_only: !splits.contains('train') ], fastas, rows ]
         }
 
     // channel: [ val(meta), path(samplesheet), [ path(fasta), ... ] ]
@@ -41,6 +47,39 @@ workflow ENHANCERLM {
         .map { _id, sheet, meta, fastas -> [ meta, sheet, fastas ] }
 
     ENHANCERLM_PREPARE ( ch_prepare )
+
+    // The reference, indexed once for every task that reads it, only when a step needs it
+    if (settings.vcf && !settings.genome) {
+        error("--vcf ${settings.vcf}: variant scoring needs --genome, the reference the VCF refers to")
+    }
+    if (settings.input_regions && !settings.genome) {
+        error("--input_regions ${settings.input_regions}: region datasets need --genome, the genome their regions and negatives come from")
+    }
+    def scan  = settings.genome && !settings.skip_predict
+    def score = settings.genome && settings.vcf && !settings.skip_variants
+    // channel (value): [ val(meta), path(fasta), path(fai), path(gzi) ]
+    ch_genome = channel.empty()
+    if (scan || score || settings.input_regions) {
+        def genome = file(settings.genome, checkIfExists: true)
+        ENHANCERLM_GENOMEINDEX ( channel.value([ [ id: genome.simpleName ], genome ]) )
+        ch_genome = ENHANCERLM_GENOMEINDEX.out.index
+    }
+    // channel (value): path(blacklist), or [] for none
+    ch_blacklist = channel.value(settings.blacklist ? file(settings.blacklist, checkIfExists: true) : [])
+
+    // Datasets of positive regions on the genome, with GC-matched negatives drawn from it and the held-out
+    // chromosomes as their test split (the route DNABERT-Enhancer trained on)
+    ENHANCERLM_PREPAREREGIONS (
+        ch_regions.map { meta, bed, test_chroms -> [ meta + [ test_only: false ], bed, test_chroms ] },
+        ch_genome,
+        ch_blacklist
+    )
+
+    // channel: [ val(meta), path(dataset) ]: the datasets that train models, and the external test sets
+    ch_training_datasets = ENHANCERLM_PREPARE.out.dataset
+        .filter { meta, _dataset -> !meta.test_only }
+        .mix( ENHANCERLM_PREPAREREGIONS.out.dataset )
+    ch_external_datasets = ENHANCERLM_PREPARE.out.dataset.filter { meta, _dataset -> meta.test_only }
 
     // channel (value): [ val(meta2), path(base_model) ]: a local model directory is staged; a preset or Hub id
     // travels as meta2.id
@@ -59,7 +98,7 @@ workflow ENHANCERLM {
     // channel: val(seed): settings.seed, settings.seed + 1, ... (settings.replicates of them)
     ch_seeds = channel.fromList((0..<settings.replicates).collect { replicate -> settings.seed + replicate })
 
-    TRAIN_EVALUATE ( ENHANCERLM_PREPARE.out.dataset, ch_kmers, ch_seeds, ch_base_model, settings )
+    TRAIN_EVALUATE ( ch_training_datasets, ch_kmers, ch_seeds, ch_base_model, settings )
 
     // The final models: the first seed's ensembles, or its k-mer models when no ensemble is built; they scan the
     // genome, explain themselves with motifs and score variants
@@ -69,23 +108,22 @@ workflow ENHANCERLM {
         .mix( TRAIN_EVALUATE.out.model.filter { meta, _model -> meta.kmer != null && !ensembled } )
         .filter { meta, _model -> meta.seed == settings.seed }
 
-    // The reference, indexed once for every task that reads it, only when a step needs it
-    if (settings.vcf && !settings.genome) {
-        error("--vcf ${settings.vcf}: variant scoring needs --genome, the reference the VCF refers to")
-    }
-    def scan  = settings.genome && !settings.skip_predict
-    def score = settings.genome && settings.vcf && !settings.skip_variants
-    // channel (value): [ val(meta), path(fasta), path(fai), path(gzi) ]
-    ch_genome = channel.empty()
-    if (scan || score) {
-        def genome = file(settings.genome, checkIfExists: true)
-        ENHANCERLM_GENOMEINDEX ( channel.value([ [ id: genome.simpleName ], genome ]) )
-        ch_genome = ENHANCERLM_GENOMEINDEX.out.index
-    }
+    // Every final model on every external test set, its records checked for copies of the model's own training
+    // records (the dataset it was trained on travels with it)
+    // channel: [ val(meta), path(model), path(dataset), path(training_dataset) ], meta.id = <model>_on_<test set>
+    ch_external = ch_final_models
+        .map { meta, model -> [ meta.dataset, meta, model ] }
+        .combine( ch_training_datasets.map { meta, dataset -> [ meta.id, dataset ] }, by: 0 )
+        .combine( ch_external_datasets )
+        .map { _dataset_id, meta, model, training, meta2, dataset ->
+            [ meta + [ id: "${meta.id}_on_${meta2.id}", external: meta2.id ], model, dataset, training ]
+        }
+
+    ENHANCERLM_EVALUATE_EXTERNAL ( ch_external )
 
     // channel: [ path(mqc), ... ]
     ch_multiqc_files = ENHANCERLM_PREPARE.out.multiqc
-        .mix( TRAIN_EVALUATE.out.multiqc )
+        .mix( ENHANCERLM_PREPAREREGIONS.out.multiqc, TRAIN_EVALUATE.out.multiqc, ENHANCERLM_EVALUATE_EXTERNAL.out.multiqc )
         .flatMap { _meta, files -> files }
 
     if (scan) {
@@ -93,7 +131,7 @@ workflow ENHANCERLM {
             ch_final_models,
             ch_genome,
             channel.value(settings.genome_regions ? file(settings.genome_regions, checkIfExists: true) : []),
-            channel.value(settings.blacklist ? file(settings.blacklist, checkIfExists: true) : [])
+            ch_blacklist
         )
         ch_multiqc_files = ch_multiqc_files.mix( GENOME_PREDICT.out.multiqc.flatMap { _meta, files -> files } )
     }
@@ -103,7 +141,7 @@ workflow ENHANCERLM {
         // channel: [ val(meta), path(model), path(dataset) ]
         ch_motifs = ch_final_models
             .map { meta, model -> [ meta.dataset, meta, model ] }
-            .combine( ENHANCERLM_PREPARE.out.dataset.map { meta, dataset -> [ meta.id, dataset ] }, by: 0 )
+            .combine( ch_training_datasets.map { meta, dataset -> [ meta.id, dataset ] }, by: 0 )
             .map { _dataset_id, meta, model, dataset -> [ meta, model, dataset ] }
 
         ENHANCERLM_MOTIFS ( ch_motifs )

@@ -22,6 +22,7 @@ from click.core import ParameterSource
 from enhancerlm import __version__
 from enhancerlm.analysis.calibration import CALIBRATION_WINDOWS
 from enhancerlm.analysis.known_motifs import JASPAR_RELEASE, TAX_GROUP
+from enhancerlm.analysis.variant_effect import EDGES
 from enhancerlm.commands.benchmark import run_benchmark
 from enhancerlm.commands.chunks import write_chunks
 from enhancerlm.commands.ensemble import build_ensemble
@@ -375,16 +376,26 @@ def train(
 @click.option("--dataset", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test"]))
 @click.option("--outdir", required=True, type=click.Path(file_okay=False))
-@click.option("--prefix", default=None, help="Output name prefix [default: the model id].")
+@click.option(
+    "--prefix",
+    default=None,
+    help="Output name prefix [default: the model id; <model id>_on_<dataset> on a dataset it was not trained on].",
+)
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="Override the card's threshold.")
+@click.option(
+    "--training-dataset",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="The prepared table the model was trained on, for the leak check of an external test set "
+    "[default: the path on the model's card]; it must match the card's sha256.",
+)
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
 @device_option
 @threads_option
 @_reports_errors
-def evaluate(model_spec, dataset, split, outdir, prefix, threshold, batch_size, device) -> None:
+def evaluate(model_spec, dataset, split, outdir, prefix, threshold, training_dataset, batch_size, device) -> None:
     """Metrics (whole split and leak-free subset), predictions and MultiQC content for a trained model."""
 
-    prefix = prefix or read_card(model_spec).get("model_id") or Path(model_spec).name
     paths = evaluate_model(
         model_spec,
         dataset,
@@ -394,6 +405,7 @@ def evaluate(model_spec, dataset, split, outdir, prefix, threshold, batch_size, 
         batch_size=batch_size,
         device=device,
         threshold=threshold,
+        training_dataset=training_dataset,
     )
     click.echo(paths["metrics"])
 
@@ -1073,6 +1085,14 @@ def scan_motifs(source, fasta, jaspar_release, tax_group, threshold, output) -> 
     help="Skip alleles whose reference or alternative window has a larger fraction of non-ACGT bases.",
 )
 @click.option(
+    "--edge",
+    type=click.Choice(EDGES),
+    default="center",
+    show_default=True,
+    help="A window that runs off a contig end: 'center' leaves the allele unscored (window_off_contig); 'shift' "
+    "slides the window inside the contig, the variant off centre (its offset in ENHLM_OFFSET and window_offset).",
+)
+@click.option(
     "--motifs",
     default=None,
     help="Report TF sites gained and lost: 'jaspar' (JASPAR CORE, offline) or a MEME motif file.",
@@ -1112,6 +1132,7 @@ def variants(
     window,
     strand_mode,
     max_n_fraction,
+    edge,
     motifs,
     jaspar_release,
     tax_group,
@@ -1127,6 +1148,7 @@ def variants(
         window=window,
         strand_mode=strand_mode,
         max_n_fraction=max_n_fraction,
+        edge=edge,
         motifs=motifs,
         jaspar_release=jaspar_release,
         tax_group=tax_group,

@@ -35,10 +35,13 @@ def prepare_dataset(
     """
     name = _dataset_name(rows)
     classes = list(dict.fromkeys(rows["label"]))
-    positive_class, rule = _choose_positive(name, classes, positive)
+    if len(classes) == 1 and set(rows["split"]) == {"test"}:  # an external set of one class, such as enhancers only
+        labels = _one_class_labels(classes[0], positive)
+    else:
+        positive_class, rule = _choose_positive(name, classes, positive)
+        negative_class = next(c for c in classes if c != positive_class)
+        labels = {"0": negative_class, "1": positive_class, "positive_rule": rule}
     table, rejected, inputs = _read_records(rows)
-    negative_class = next(c for c in classes if c != positive_class)
-    labels = {"0": negative_class, "1": positive_class, "positive_rule": rule}
     return _assemble(name, table, labels, inputs, rejected, folds=folds, seed=seed, max_n_fraction=max_n_fraction)
 
 
@@ -116,6 +119,14 @@ def _choose_positive(name: str, classes: list[str], positive: str | None) -> tup
     if len(negative) == 1:
         return next(c for c in classes if c not in negative), "negative-name"
     return classes[0], "first-row"
+
+
+def _one_class_labels(label: str, positive: str | None) -> dict[str, str]:
+    """The labels of a test set of one class: positive unless it is not the one requested or looks negative (the
+    model that scores it numbers the classes its own way)."""
+    if positive == label or (positive is None and not _NEGATIVE_LABEL.search(label)):
+        return {"0": "", "1": label, "positive_rule": "one class"}
+    return {"0": label, "1": "", "positive_rule": "one class"}
 
 
 def _read_records(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, str]], list[dict[str, Any]]]:

@@ -40,17 +40,36 @@ TOP = 10  # largest gains and losses listed in the report
 SUMMARY_ROWS = 8192  # TSV rows read at a time by the summary (a few MB)
 
 
-def window_span(pos: int, ref_length: int, alt_length: int, window: int) -> tuple[int, int]:
-    """The genome interval [start, end) that the two windows of one allele read (0-based `pos`)."""
-    start = pos - window // 2
-    return start, max(start + window, pos + ref_length + max(0, window - window // 2 - alt_length))
+EDGES = ("center", "shift")  # windows that run off a contig: not scored, or slid inside it
 
 
-def allele_windows(context: str, ref_length: int, alt: str, window: int) -> tuple[str, str]:
-    """The reference and alternative windows of one allele from `context`, the genome sequence from the window
-    start on (at least as far as `window_span` reaches): ALT replaces the REF bases at offset window // 2 and
-    the right flank is filled or trimmed to keep `window` bases."""
+def window_span(pos: int, ref_length: int, alt_length: int, window: int, offset: int) -> tuple[int, int]:
+    """The genome interval [start, end) that the two windows of one allele read (0-based `pos`), REF's first
+    base at `offset` in them."""
+    start = pos - offset
+    return start, max(start + window, pos + ref_length + max(0, window - offset - alt_length))
+
+
+def window_placement(
+    pos: int, ref_length: int, alt_length: int, window: int, size: int, edge: str
+) -> tuple[int, int, int] | None:
+    """(start, end, offset) of one allele's windows on a contig of `size` bases, or None when they run off it.
+    Centred (offset window // 2); with edge "shift" a window that would run off an end slides inside the contig,
+    the variant off centre, as far as a deletion's right flank needs."""
     offset = window // 2
+    start, end = window_span(pos, ref_length, alt_length, window, offset)
+    if edge == "shift" and (start < 0 or end > size):
+        offset = pos - min(max(start, 0), size - window)
+        start, end = window_span(pos, ref_length, alt_length, window, offset)
+        offset += max(0, end - size)
+        start, end = window_span(pos, ref_length, alt_length, window, offset)
+    return (start, end, offset) if start >= 0 and end <= size and offset < window else None
+
+
+def allele_windows(context: str, ref_length: int, alt: str, window: int, offset: int) -> tuple[str, str]:
+    """The reference and alternative windows of one allele from `context`, the genome sequence from the window
+    start on (at least as far as `window_span` reaches): ALT replaces the REF bases at `offset` and the right
+    flank is filled or trimmed to keep `window` bases."""
     return context[:window], (context[:offset] + alt + context[offset + ref_length :])[:window]
 
 
@@ -91,6 +110,7 @@ class AlleleScorer:
     device: object
     motifs: list | None = None
     motif_threshold: float = 1e-4
+    edge: str = "center"  # one of EDGES
     progress: Callable[[int], object] | None = None  # told how many windows each scoring call scored
     _max_width: int = field(init=False, default=0)
 
@@ -102,7 +122,7 @@ class AlleleScorer:
         """Each record's alleles, in order."""
         results: list[list[Allele]] = []
         rows: list[bytes] = []
-        pending: list[tuple[Allele, int, int, str, str, str, str]] = []  # allele, ref row, alt row, windows, REF, ALT
+        pending: list[tuple] = []  # allele, ref row, alt row, the two windows, REF, ALT, REF's offset in them
         limit = self.max_n_fraction * self.window
         for record in records:
             alleles = [Allele(status) for status in self._record_statuses(record)]
@@ -111,38 +131,35 @@ class AlleleScorer:
                 continue
             chrom, pos = self.contigs.resolve(record.chrom), record.pos - 1
             size = self.genome.sizes[chrom]
-            spans = {
-                i: window_span(pos, len(record.ref), len(record.alts[i]), self.window)
+            placed = {
+                i: window_placement(pos, len(record.ref), len(record.alts[i]), self.window, size, self.edge)
                 for i, a in enumerate(alleles)
                 if not a.status
             }
-            start, end = pos - self.window // 2, max(high for _, high in spans.values())
-            context = self.genome.fetch(chrom, start, min(end, size)) if start >= 0 else ""  # off-contig: unused
-            ref_row = None
-            for i, (low, high) in spans.items():
-                if low < 0 or high > size:
-                    alleles[i].status = "window_off_contig"
-                    continue
-                ref_window, alt_window = allele_windows(context, len(record.ref), record.alts[i].upper(), self.window)
+            for i in [i for i, placement in placed.items() if placement is None]:
+                alleles[i].status = "window_off_contig"
+                del placed[i]
+            if not placed:
+                continue
+            first = min(start for start, _, _ in placed.values())
+            context = self.genome.fetch(chrom, first, max(end for _, end, _ in placed.values()))
+            ref_rows: dict[int, int] = {}  # window start -> row: alleles of a record share a reference window
+            for i, (start, _, offset) in placed.items():
+                alt = record.alts[i].upper()
+                ref_window, alt_window = allele_windows(
+                    context[start - first :], len(record.ref), alt, self.window, offset
+                )
+                alleles[i].offset = offset
                 if _non_acgt(ref_window) > limit or _non_acgt(alt_window) > limit:
                     alleles[i].status = "too_many_n"
                     continue
                 alleles[i].status = "scored"
-                if ref_row is None:
-                    ref_row = len(rows)
+                if start not in ref_rows:
+                    ref_rows[start] = len(rows)
                     rows.append(ref_window.encode("ascii"))
                 rows.append(alt_window.encode("ascii"))
-                pending.append(
-                    (
-                        alleles[i],
-                        ref_row,
-                        len(rows) - 1,
-                        ref_window,
-                        alt_window,
-                        record.ref.upper(),
-                        record.alts[i].upper(),
-                    )
-                )
+                windows = (ref_window, alt_window, record.ref.upper(), alt, offset)
+                pending.append((alleles[i], ref_rows[start], len(rows) - 1, *windows))
         if pending:
             millionths = self._probabilities(rows)
             for allele, ref_row, alt_row, *_ in pending:
@@ -184,8 +201,8 @@ class AlleleScorer:
 
         reach = self._max_width - 1
         sequences, offsets, spans = [], [], []
-        for _, _, _, ref_window, alt_window, ref, alt in pending:
-            for sequence, span in zip((ref_window, alt_window), changed_spans(ref, alt, self.window // 2)):
+        for _, _, _, ref_window, alt_window, ref, alt, offset in pending:
+            for sequence, span in zip((ref_window, alt_window), changed_spans(ref, alt, offset)):
                 low = max(0, min(span[0], self.window) - reach)
                 high = min(self.window, max(span[1], span[0] + 1) + reach)
                 sequences.append(sequence[low:high])

@@ -11,7 +11,7 @@ import pandas as pd
 from enhancerlm import __version__
 from enhancerlm.errors import InputError
 from enhancerlm.formats.dataset_table import read_dataset
-from enhancerlm.formats.files import atomic_dir, write_json
+from enhancerlm.formats.files import atomic_dir, sha256_file, write_json
 from enhancerlm.models.card import CARD_FILE, read_card
 from enhancerlm.models.classifier import resolve_device
 from enhancerlm.models.ensemble import MEMBERS_DIR, METHODS, MODEL_TYPE
@@ -56,6 +56,8 @@ def build_ensemble(
         "members": _member_entries(cards, ids),
         "training_data": {
             "dataset": Path(dataset).name,
+            "path": str(dataset),
+            "sha256": sha256_file(dataset),
             "train_records": len(train),
             "train_sha256": _train_digest(train),
         },

@@ -139,29 +139,39 @@ def evaluate_model(
     dataset: str | Path,
     *,
     outdir: str | Path,
-    prefix: str,
+    prefix: str | None = None,
     split: str = "test",
     batch_size: int = 64,
     device: str = "auto",
     threshold: float | None = None,
+    training_dataset: str | Path | None = None,
 ) -> dict[str, Path]:
     """Score one split of a prepared dataset with a trained model and write its metrics and predictions.
 
-    Window handling, strand mode and threshold come from the model card unless overridden.
+    Window handling, strand mode and threshold come from the model card unless overridden. On a dataset the model
+    was not trained on (an external test set), the records are labelled by the model's own classes and their leaks
+    are checked against its training data: `training_dataset`, or else the table its card names.
     """
     model = load_trained(model_spec)
     table = read_dataset(dataset)
     table = table[table["split"] == split].reset_index(drop=True)
     if table.empty:
         raise InputError(f"{dataset}: no records in split {split!r}")
-    table, warnings = training_leaks(table, Path(dataset), model.card)
+    external = is_external(Path(dataset), model.card)
+    warnings = []
+    if external:
+        table = labels_from_card(table, Path(dataset), model.card)
+        table, warnings = training_leaks(table, model.card, training_dataset)
     probabilities = model.predict_proba(
         table["sequence"].tolist(), batch_size=batch_size, device=resolve_device(device)
     )
     chosen = model.card["threshold"] if threshold is None else threshold
+    name = evaluation_name(model.card["model_id"], Path(dataset), external)
     provenance = {
         "dataset": str(dataset),
         "split": split,
+        "external": external,
+        "trained_on": model.card["task"].get("dataset"),
         "strand_mode": model.card.get("strand_mode"),
         "weights_sha256": model.card.get("weights_sha256"),
         "seed": _seed(model.card),
@@ -170,22 +180,46 @@ def evaluate_model(
         table,
         probabilities,
         chosen,
-        model_id=model.card["model_id"],
+        model_id=name,
         outdir=outdir,
-        prefix=prefix,
+        prefix=prefix or name,
         provenance=provenance,
         warnings=warnings,
     )
-    return {**paths, **copy_cross_validation(Path(model_spec), Path(outdir), prefix)}
+    return {**paths, **copy_cross_validation(Path(model_spec), Path(outdir), prefix or name)}
 
 
-def training_leaks(table: pd.DataFrame, dataset: Path, card: dict) -> tuple[pd.DataFrame, list[str]]:
-    """On a dataset the model was not trained on, each record's leak status against the model's own training
-    records (the card names their table and its sha256), and a warning when those cannot be read as trained on."""
+def is_external(dataset: Path, card: dict) -> bool:
+    """Whether a prepared table is not the one the model was trained on (its card holds that table's sha256)."""
+    trained = (card.get("training_data") or {}).get("sha256")
+    return bool(trained) and trained != sha256_file(dataset)
+
+
+def evaluation_name(model_id: str, dataset: Path, external: bool) -> str:
+    """The evaluation's name in reports: the model id on its own test split, `<model>_on_<dataset>` elsewhere."""
+    return f"{model_id}_on_{dataset.name.removesuffix('.dataset.tsv')}" if external else model_id
+
+
+def labels_from_card(table: pd.DataFrame, dataset: Path, card: dict) -> pd.DataFrame:
+    """The records labelled as the model numbers its classes: an external set's own prepare step may have chosen
+    the other positive class. A class the model was not trained on is an error."""
+    classes = {name: int(label) for label, name in card["labels"].items()}
+    unknown = sorted(set(table["class"]) - set(classes))
+    if unknown:
+        raise InputError(
+            f"{dataset}: class {unknown[0]!r} is not a class of model {card['model_id']} "
+            f"({', '.join(sorted(classes))}); name the classes as its training samplesheet did"
+        )
+    return table.assign(label=table["class"].map(classes).astype(int))
+
+
+def training_leaks(
+    table: pd.DataFrame, card: dict, training_dataset: str | Path | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Each record's leak status against the model's own training records (`training_dataset`, or the table its
+    card names, either checked against the card's sha256), and a warning when those cannot be read as trained on."""
     training = card.get("training_data") or {}
-    if not training.get("sha256") or training["sha256"] == sha256_file(dataset):
-        return table, []  # the model's own dataset: its leak column already compares with its train split
-    path = Path(training.get("path") or "")
+    path = Path(training_dataset or training.get("path") or "")
     if not path.is_file() or sha256_file(path) != training["sha256"]:
         return table, [
             f"the model's training data ({path}) is missing or changed since training, so whether these records "

@@ -42,6 +42,28 @@ def load_samplesheet(path: str | os.PathLike) -> pd.DataFrame:
     return sheet
 
 
+def load_regions_sheet(path: str | os.PathLike, samplesheet: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Read and validate a `dataset,bed,test_chroms` regions samplesheet (one dataset of positive regions per
+    row, prepared against the pipeline's genome); BED paths are returned absolute, test_chroms comma-separated.
+    A dataset id may not repeat, here or in `samplesheet` (the FASTA datasets of the same run)."""
+    path = Path(path)
+    schema = json.loads(resource("assets/schema_regions.json").read_text())
+    sheet = _read_sheet(path, list(schema["items"]["properties"]))
+    _check_schema(path, sheet.to_dict("records"), schema)
+    taken = set() if samplesheet is None else set(samplesheet["dataset"])
+    for index, row in enumerate(sheet.itertuples(index=False)):
+        if row.dataset in taken:
+            raise InputError(f"{_where(path, index, row.dataset)}: dataset {row.dataset} is named twice in the run")
+        taken.add(row.dataset)
+        if not _resolve(path, row.bed).is_file():
+            raise InputError(
+                f"{_where(path, index, row.dataset)}, column bed: file not found: {_resolve(path, row.bed)}"
+            )
+    return sheet.assign(
+        bed=[str(_resolve(path, bed)) for bed in sheet["bed"]], test_chroms=sheet["test_chroms"].str.replace(";", ",")
+    )
+
+
 def _read_sheet(path: Path, columns: list[str]) -> pd.DataFrame:
     """Read the CSV as strings and check it has exactly the schema's columns and some rows."""
     try:
@@ -51,6 +73,11 @@ def _read_sheet(path: Path, columns: list[str]) -> pd.DataFrame:
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         reason = "empty file" if isinstance(exc, pd.errors.EmptyDataError) else str(exc).strip()
         raise InputError(f"{path}: cannot read samplesheet: {reason}") from exc
+    if isinstance(sheet.index, pd.MultiIndex) or sheet.index.dtype != "int64":  # rows with more fields than the header
+        raise InputError(
+            f"{path}: a row has more fields than the header {','.join(sheet.columns)}; "
+            "quote a value that holds a comma (test_chroms take ';' between chromosomes)"
+        )
     sheet.columns = [str(column).strip() for column in sheet.columns]
     missing = [column for column in columns if column not in sheet.columns]
     extra = [column for column in sheet.columns if column not in columns]
@@ -100,12 +127,14 @@ def _check_files(path: Path, sheet: pd.DataFrame) -> None:
 
 
 def _check_dataset(path: Path, name: str, rows: pd.DataFrame) -> None:
-    """A dataset is a binary task: exactly two labels (a dataset of test rows only is an external test set, for
-    evaluating models trained elsewhere)."""
+    """A dataset is a binary task: exactly two labels. A dataset of test rows only is an external test set, for
+    evaluating models trained elsewhere, and may hold one class (enhancers only)."""
     labels = list(dict.fromkeys(rows["label"]))
-    if len(labels) != 2:
+    one_class_test_set = len(labels) == 1 and set(rows["split"]) == {"test"}
+    if len(labels) != 2 and not one_class_test_set:
         raise InputError(
             f"{path}: dataset {name}: needs exactly two label values, found {len(labels)} ({', '.join(labels)})"
+            + ("" if len(labels) > 2 else "; only a dataset of test rows only may hold one class")
         )
 
 

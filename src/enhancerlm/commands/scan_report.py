@@ -155,7 +155,7 @@ def background_warnings(report: dict) -> list[str]:
     """Plain-words warnings about a scan whose calls no biologist should take as enhancers."""
     advice = (
         "this model was not trained to discriminate genomic background. Train it on genome regions against "
-        "GC-matched genomic negatives (prepare --bed --genome)"
+        "GC-matched genomic negatives (prepare --bed --genome, or --input_regions in the pipeline)"
     )
     warnings = []
     calibration = report.get("calibration", {})

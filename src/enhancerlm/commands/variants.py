@@ -10,7 +10,10 @@ the left flank (W // 2 bases) never moves and ALT follows it, so SNVs and MNVs (
 place, a deletion (m < r) extends the right flank with the genome sequence after the window's end, and an
 insertion (m > r) trims the right flank (an insertion of more than W - W // 2 bases fills the rest of the
 window and is itself cut). Alleles are used as written (not normalised): a VCF's shared padding base stays
-at the centre. Both windows are scored with the model's `Scorer.score_windows`, as genome scans are (both
+at the centre. With edge "shift", a window that would run off a contig end slides inside it instead: s is the
+nearest start that keeps both windows on the contig (a deletion's right flank included), REF's first base then
+sits at offset p - s (reported as window_offset and ENHLM_OFFSET), and the variant is off centre.
+Both windows are scored with the model's `Scorer.score_windows`, as genome scans are (both
 strands averaged unless the strand mode is `forward`), many records per call.
 
 Scores, per allele, from the two probabilities rounded to 6 decimals (as reported):
@@ -25,7 +28,8 @@ Statuses (ENHLM_STATUS, per allele), in the order they are checked; only `scored
   symbolic_allele    ALT is symbolic (<DEL>, <*>), `*`, `.` (no ALT), or a breakend ([, ], or a leading or
                      trailing `.`)
   invalid_allele     ALT holds letters other than A, C, G, T, N (e.g. IUPAC codes)
-  window_off_contig  the reference or alternative window runs off either end of the contig
+  window_off_contig  the reference or alternative window runs off either end of the contig (with edge "shift":
+                     the contig is shorter than the window)
   too_many_n         the reference or alternative window has more than `max_n_fraction` non-ACGT bases
   scored             scored
 
@@ -105,6 +109,7 @@ TSV_COLUMNS = [
     "delta",
     "diff",
     "logor",
+    "window_offset",
     "tfbs_gain",
     "tfbs_loss",
     "record",
@@ -128,6 +133,7 @@ class VariantOptions:
     window: int | None = None
     strand_mode: str | None = None
     max_n_fraction: float = 0.1
+    edge: str = "center"  # or "shift" (analysis.variant_effect.EDGES)
     motifs: str | None = None  # "jaspar" or a MEME file
     jaspar_release: str = JASPAR_RELEASE
     tax_group: str = TAX_GROUP
@@ -156,6 +162,7 @@ def tsv_rows(record: Record, alleles: list[Allele], with_sites: bool) -> str:
                     str(index),
                     allele.status,
                     *scores.values(),
+                    "" if allele.offset is None or allele.status != "scored" else str(allele.offset),
                     *sites,
                     str(record.number),
                 ]
@@ -271,6 +278,7 @@ def _command(
         strand_mode,
         "--max-n-fraction",
         str(options.max_n_fraction),
+        *(["--edge", options.edge] if options.edge != "center" else []),
     ]
     if options.motifs:
         words += ["--motifs", options.motifs, "--motif-threshold", str(options.motif_threshold)]
@@ -291,6 +299,7 @@ def _parameters(options: VariantOptions, window: int, strand_mode: str) -> dict:
         "window": window,
         "strand_mode": strand_mode,
         "max_n_fraction": options.max_n_fraction,
+        "edge": options.edge,
         "eps": EPS,
         "motifs": motifs,
         "motif_threshold": options.motif_threshold if motifs else None,
@@ -322,7 +331,7 @@ def score_variants(
     motifs = _known_motifs(options)
     summary_model = _model_summary(model, model_spec)
     command = _command(model_spec, genome_path, vcf_path, outdir, prefix, options, window, strand_mode, fai, gzi)
-    with_sites = motifs is not None
+    with_sites, shifted = motifs is not None, options.edge == "shift"
     with open_genome(genome_path, fai=fai, gzi=gzi) as genome, VcfReader(vcf_path) as vcf:
         chunk = parse_variant_chunk(options.chunk, genome.sizes)
         contigs = ContigMap(vcf.contig_lengths, genome.sizes)
@@ -336,7 +345,9 @@ def score_variants(
 
         paths = output_paths(Path(outdir), prefix)
         with staged_outputs(paths) as (staged, stack):
-            header = vcf_header(vcf.header, model=summary_model, command=command, with_sites=with_sites)
+            header = vcf_header(
+                vcf.header, model=summary_model, command=command, with_sites=with_sites, with_offsets=shifted
+            )
             scorer = AlleleScorer(
                 model,
                 genome,
@@ -348,6 +359,7 @@ def score_variants(
                 device=device,
                 motifs=motifs,
                 motif_threshold=options.motif_threshold,
+                edge=options.edge,
             )
             _write_scored(staged, header, scorer, selected(vcf.records()), with_sites)
             index = write_index(staged, stack, paths["vcf"], read.sorted)
@@ -423,7 +435,8 @@ def write_scores(tsv, vcf_out, scorer: AlleleScorer, records: Iterator[Record], 
     for group in _batches(records, GROUP_RECORDS):
         results = scorer.score(group)
         tsv.write("".join(tsv_rows(r, a, with_sites) for r, a in zip(group, results)))
-        vcf_out.write("".join(vcf_line(r, a, with_sites) for r, a in zip(group, results)).encode())
+        lines = (vcf_line(r, a, with_sites, with_offsets=scorer.edge == "shift") for r, a in zip(group, results))
+        vcf_out.write("".join(lines).encode())
         release_free_memory()  # glibc would keep the freed batch buffers (see commands.runtime)
 
 

@@ -37,6 +37,11 @@ INFO_FIELDS = {
         "String",
         "enhancerlm: TF sites lost at the variant, MOTIFID:NAME:STRAND:P items joined by |, . for none",
     ),
+    "ENHLM_OFFSET": (
+        "Integer",
+        "enhancerlm: 0-based offset of REF's first base in the scored windows; the window was slid inside the "
+        "contig where it differs from half the window (--edge shift)",
+    ),
     "ENHLM_STATUS": (
         "String",
         "enhancerlm: scored, or why not: contig_missing, outside_contig, ref_mismatch, "
@@ -82,6 +87,7 @@ class Allele:
     alt_millionths: int | None = None
     gain: str | None = None
     loss: str | None = None
+    offset: int | None = None  # REF's first base in the allele's windows (None: no window was built)
 
 
 class ContigMap:
@@ -286,8 +292,9 @@ def _is_bcf(path: Path) -> bool:
     return head[:3] == b"BCF"
 
 
-def vcf_line(record: Record, alleles: list[Allele], with_sites: bool) -> str:
-    """The record's line with the ENHLM_ INFO fields (Number=A: a value per ALT, `.` where unscored)."""
+def vcf_line(record: Record, alleles: list[Allele], with_sites: bool, with_offsets: bool = False) -> str:
+    """The record's line with the ENHLM_ INFO fields (Number=A: a value per ALT, `.` where unscored); TF sites
+    and window offsets only when the run reports them."""
     fields = record.line.split("\t")
     scores = [score_fields(a.ref_millionths, a.alt_millionths) if a.status == "scored" else None for a in alleles]
     values = {
@@ -300,13 +307,15 @@ def vcf_line(record: Record, alleles: list[Allele], with_sites: bool) -> str:
     if with_sites:
         values["ENHLM_TFBS_GAIN"] = [a.gain if a.gain else "." for a in alleles]
         values["ENHLM_TFBS_LOSS"] = [a.loss if a.loss else "." for a in alleles]
+    if with_offsets:
+        values["ENHLM_OFFSET"] = [str(a.offset) if a.status == "scored" else "." for a in alleles]
     values["ENHLM_STATUS"] = [a.status for a in alleles]
     kept = [item for item in fields[7].split(";") if item != "." and not item.startswith("ENHLM_")]
     fields[7] = ";".join(kept + [f"{key}={','.join(value)}" for key, value in values.items()])
     return "\t".join(fields) + "\n"
 
 
-def vcf_header(header: str, *, model: dict, command: str, with_sites: bool) -> str:
+def vcf_header(header: str, *, model: dict, command: str, with_sites: bool, with_offsets: bool = False) -> str:
     """The input header without earlier enhancerlm lines, plus provenance and the ENHLM_ INFO definitions."""
     lines = [
         line
@@ -319,8 +328,9 @@ def vcf_header(header: str, *, model: dict, command: str, with_sites: bool) -> s
         f"##enhancerlm_weights_sha256={_weights_digest(model)}",
         f"##enhancerlm_command={command}",
     ]
+    optional = {"ENHLM_TFBS_GAIN": with_sites, "ENHLM_TFBS_LOSS": with_sites, "ENHLM_OFFSET": with_offsets}
     for key, (kind, description) in INFO_FIELDS.items():
-        if with_sites or not key.startswith("ENHLM_TFBS"):
+        if optional.get(key, True):
             added.append(f'##INFO=<ID={key},Number=A,Type={kind},Description="{description}">')
     return "\n".join(lines[:-1] + added + lines[-1:]) + "\n"
 

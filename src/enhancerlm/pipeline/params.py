@@ -98,7 +98,9 @@ def load_params(
         params.update(loaded)
     params.update(overrides or {})
     root = str(project_dir())
-    params = {k: v.replace("${projectDir}", root) if isinstance(v, str) else v for k, v in params.items()}
+    params = {  # null unsets a parameter, as in a Nextflow params file
+        k: v.replace("${projectDir}", root) if isinstance(v, str) else v for k, v in params.items() if v is not None
+    }
     validate_params(params, params_schema, source=str(params_file or profile or "defaults"))
     return params
 

@@ -1,10 +1,12 @@
 """The embedded local runner: the Nextflow workflow's tasks, one after another, without Nextflow.
 
 Each task is the command line its module renders (`pipeline.tasks`), run through the `enhancerlm` CLI in this
-process. The plan follows `workflows/enhancerlm.nf` and its subworkflows: prepare -> train (one model per dataset,
-k and seed, and the k-mer baseline) -> ensemble of the k-mer models -> evaluate every model on the test split ->
-benchmark table per dataset -> with the final models (the first seed's ensembles, else its k-mer models): genome
-scan in chunks, gathered per model, motif discovery on the model's dataset and variant scoring -> MultiQC.
+process. The plan follows `workflows/enhancerlm.nf` and its subworkflows: prepare the FASTA datasets -> index the
+genome when a step needs it -> prepare the region datasets (GC-matched genomic negatives) -> train (one model per
+dataset with train rows, k and seed, and the k-mer baseline) -> ensemble of the k-mer models -> evaluate every
+model on the test split -> benchmark table per dataset -> with the final models (the first seed's ensembles, else
+its k-mer models): evaluation on every external test set (a dataset of test rows only), genome scan in chunks,
+gathered per model, motif discovery on the model's dataset and variant scoring -> MultiQC.
 
 Results land where the Nextflow pipeline publishes them (OUTDIR/prepare, train, ensemble, evaluate, benchmark,
 predict, motifs, variants, multiqc and pipeline_info); what Nextflow keeps in its work directory (the genome index,
@@ -15,6 +17,7 @@ chunk scans) stays in OUTDIR/pipeline_info/work. With `resume`, a task is skippe
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -27,8 +30,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from enhancerlm import __version__
-from enhancerlm.commands.prepare import load_samplesheet
+from enhancerlm.commands.prepare import load_regions_sheet, load_samplesheet
 from enhancerlm.errors import EnhancerLMError, InputError
 from enhancerlm.formats.files import resource, sha256_file, sweep_temporaries, write_json, write_text
 from enhancerlm.models.baseline import MODEL_TYPE as BASELINE
@@ -77,7 +82,8 @@ class Runner:
 class Plan:
     """What the run has made so far, as the workflow's channels carry it."""
 
-    datasets: dict[str, Path] = field(default_factory=dict)  # dataset id -> prepared table
+    datasets: dict[str, Path] = field(default_factory=dict)  # dataset id -> prepared table, of those that train
+    external: dict[str, Path] = field(default_factory=dict)  # dataset id -> prepared table, of test rows only
     evaluations: dict[str, list[Path]] = field(default_factory=dict)  # dataset id -> evaluation files
     final_models: list[tuple[Path, str]] = field(default_factory=list)  # (model, dataset id)
 
@@ -86,19 +92,22 @@ def run_pipeline(
     params: dict[str, Any], invoke: Invoke, *, device: str = "auto", resume: bool = False, threads: int = 1
 ) -> Path:
     """Run every task of the workflow for these parameters; returns the run summary's path."""
-    if params.get("vcf") and not params.get("genome"):  # before any task, as the workflow fails before any task
-        raise InputError(f"--vcf {params['vcf']}: variant scoring needs --genome, the reference the VCF refers to")
+    check_inputs(params)  # before any task, as the workflow fails before any task
     outdir, started = Path(params["outdir"]), datetime.now(timezone.utc)
     swept = sweep_temporaries(outdir)  # a killed earlier run's half-written files: never an output, never reused
     if swept:
         log.info("removed %d temporary files of an interrupted run under %s", len(swept), outdir)
     runner, plan = Runner(outdir, invoke, resume), Plan()
-    prepare(params, runner, plan, threads)
+    sheet = prepare(params, runner, plan, threads)
+    indexed = genome_index(params, runner, threads)
+    prepare_regions(params, runner, plan, sheet, indexed, threads)
     for dataset, table in plan.datasets.items():
         train_evaluate(params, runner, plan, dataset, table, device, threads)
     for dataset in plan.datasets:
         runner.run(tasks.benchmark_task(dataset, plan.evaluations.get(dataset, []), outdir, threads))
-    ran = genome_steps(params, runner, plan, device, threads)
+    for (model, dataset), external in itertools.product(plan.final_models, plan.external.values()):
+        runner.run(tasks.evaluate_task(model, external, outdir, threads, training_dataset=plan.datasets[dataset]))
+    ran = genome_steps(params, runner, plan, indexed, device, threads)
     multiqc(params, runner, ran)
     summary = {
         "enhancerlm_version": __version__,
@@ -110,8 +119,27 @@ def run_pipeline(
     return write_json(outdir / "pipeline_info" / "run_summary.json", summary)
 
 
-def prepare(params: dict, runner: Runner, plan: Plan, threads: int) -> None:
-    """One prepare task per dataset of the samplesheet, each with a samplesheet of that dataset only."""
+def check_inputs(params: dict) -> None:
+    """The parameter combinations the workflow refuses before any task."""
+    if not params.get("input") and not params.get("input_regions"):
+        raise InputError(
+            "--input or --input_regions is required: a samplesheet of FASTA files (dataset,fasta,label,split) "
+            "or of regions on --genome (dataset,bed,test_chroms)"
+        )
+    if params.get("vcf") and not params.get("genome"):
+        raise InputError(f"--vcf {params['vcf']}: variant scoring needs --genome, the reference the VCF refers to")
+    if params.get("input_regions") and not params.get("genome"):
+        raise InputError(
+            f"--input_regions {params['input_regions']}: region datasets need --genome, the genome their regions "
+            "and negatives come from"
+        )
+
+
+def prepare(params: dict, runner: Runner, plan: Plan, threads: int) -> pd.DataFrame | None:
+    """One prepare task per dataset of the samplesheet, each with a samplesheet of that dataset only; a dataset of
+    test rows only is an external test set. Returns the samplesheet (None without --input)."""
+    if not params.get("input"):
+        return None
     sheet = load_samplesheet(params["input"])
     for dataset, rows in sheet.groupby("dataset", sort=False):
         samplesheet = Path(params["input"])
@@ -122,7 +150,34 @@ def prepare(params: dict, runner: Runner, plan: Plan, threads: int) -> None:
             params, samplesheet, list(map(Path, rows["fasta"])), str(dataset), runner.outdir, threads
         )
         runner.run(task)
-        plan.datasets[str(dataset)] = task.outputs[0]
+        (plan.datasets if "train" in set(rows["split"]) else plan.external)[str(dataset)] = task.outputs[0]
+    return sheet
+
+
+def genome_index(params: dict, runner: Runner, threads: int) -> Path | None:
+    """The genome, indexed once, when a step needs it: region datasets, the scan or variant scoring."""
+    scan = not params["skip_predict"]
+    score = bool(params.get("vcf")) and not params["skip_variants"]
+    if not params.get("genome") or not (scan or score or params.get("input_regions")):
+        return None
+    genome = Path(params["genome"])
+    indexed = work_dir(runner.outdir) / f"{simple_name(genome)}.fa.gz"
+    runner.run(tasks.genome_index_task(genome, indexed, threads))
+    return indexed
+
+
+def prepare_regions(
+    params: dict, runner: Runner, plan: Plan, sheet: pd.DataFrame | None, indexed: Path | None, threads: int
+) -> None:
+    """One PREPAREREGIONS task per dataset of the regions samplesheet: it trains like the FASTA datasets."""
+    if not params.get("input_regions"):
+        return
+    for row in load_regions_sheet(params["input_regions"], sheet).itertuples(index=False):
+        task = tasks.prepare_regions_task(
+            params, row.dataset, Path(row.bed), row.test_chroms, indexed, runner.outdir, threads
+        )
+        runner.run(task)
+        plan.datasets[row.dataset] = task.outputs[0]
 
 
 def train_evaluate(
@@ -165,17 +220,14 @@ def train_evaluate(
         plan.evaluations.setdefault(dataset, []).extend(evaluation_files(task.outputs[0]))
 
 
-def genome_steps(params: dict, runner: Runner, plan: Plan, device: str, threads: int) -> dict[str, bool]:
-    """Genome index, scan, motifs and variants of the final models, where the parameters ask for them."""
+def genome_steps(
+    params: dict, runner: Runner, plan: Plan, indexed: Path | None, device: str, threads: int
+) -> dict[str, bool]:
+    """Scan, motifs and variants of the final models, where the parameters ask for them."""
     final = plan.final_models
-    scan = bool(params.get("genome")) and not params["skip_predict"] and bool(final)
-    score = bool(params.get("genome") and params.get("vcf")) and not params["skip_variants"] and bool(final)
+    scan = indexed is not None and not params["skip_predict"] and bool(final)
+    score = indexed is not None and bool(params.get("vcf")) and not params["skip_variants"] and bool(final)
     motifs = not params["skip_motifs"] and bool(final)
-    work = work_dir(runner.outdir)
-    if scan or score:
-        genome = Path(params["genome"])
-        indexed = work / f"{simple_name(genome)}.fa.gz"
-        runner.run(tasks.genome_index_task(genome, indexed, threads))
     if scan:
         genome_predict(params, runner, [model for model, _ in final], indexed, device, threads)
     for model, dataset in final if motifs else []:

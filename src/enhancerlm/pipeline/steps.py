@@ -26,11 +26,13 @@ class Step:
 
 STEPS = (
     Step("PREPARE", "prepare", ("enhancerlm",)),
+    Step("GENOMEINDEX", "index-genome", ("enhancerlm",)),
+    Step("PREPAREREGIONS", "prepare", ("enhancerlm",)),  # `prepare --bed --genome`: regions, genomic negatives
     Step("TRAIN", "train", ("enhancerlm", "torch", "transformers", "cuda")),
     Step("ENSEMBLE", "ensemble", ("enhancerlm",)),
     Step("EVALUATE", "evaluate", ("enhancerlm", "torch")),
     Step("BENCHMARK", "benchmark", ("enhancerlm",)),
-    Step("GENOMEINDEX", "index-genome", ("enhancerlm",)),
+    Step("EVALUATE_EXTERNAL", "evaluate", ("enhancerlm", "torch")),  # ENHANCERLM_EVALUATE on external test sets
     Step("CHUNKS", "chunks", ("enhancerlm",)),
     Step("PREDICT", "predict", ("enhancerlm", "torch", "cuda")),
     Step("MERGEPREDICTIONS", "merge-predictions", ("enhancerlm",)),

@@ -54,12 +54,7 @@ def prepare_task(params: dict, samplesheet: Path, fastas: list[Path], dataset: s
         dataset,
         "--threads",
         str(threads),
-        "--folds",
-        text(params["folds"]),
-        "--seed",
-        text(params["seed"]),
-        "--max-n-fraction",
-        text(params["max_n_fraction"]),
+        *dataset_options(params),
         *(["--positive", params["positive"]] if params.get("positive") else []),
     ]
     return enhancerlm_task(
@@ -67,6 +62,52 @@ def prepare_task(params: dict, samplesheet: Path, fastas: list[Path], dataset: s
         dataset,
         options,
         inputs=(samplesheet, *fastas),
+        outputs=(prepared / f"{dataset}.dataset.tsv", prepared / f"{dataset}.prepare.json"),
+    )
+
+
+def dataset_options(params: dict) -> list[str]:
+    """The options PREPARE and PREPAREREGIONS share: folds, their seed and the N threshold."""
+    return [
+        "--folds",
+        text(params["folds"]),
+        "--seed",
+        text(params["seed"]),
+        "--max-n-fraction",
+        text(params["max_n_fraction"]),
+    ]
+
+
+def prepare_regions_task(
+    params: dict, dataset: str, bed: Path, test_chroms: str, indexed: Path, outdir: Path, threads: int
+) -> Task:
+    """PREPAREREGIONS: one dataset of positive regions on the indexed genome, with GC-matched genomic negatives."""
+    prepared, blacklist = outdir / "prepare", params.get("blacklist")
+    options = [
+        "--bed",
+        str(bed),
+        "--genome",
+        str(indexed),
+        *(["--blacklist", blacklist] if blacklist else []),
+        "--test-chroms",
+        test_chroms,
+        "--name",
+        dataset,
+        "--outdir",
+        str(prepared),
+        "--threads",
+        str(threads),
+        *dataset_options(params),
+        "--negatives-per-positive",
+        text(params["negatives_per_positive"]),
+        "--gc-tolerance",
+        text(params["gc_tolerance"]),
+    ]
+    return enhancerlm_task(
+        "PREPAREREGIONS",
+        dataset,
+        options,
+        inputs=(bed, indexed, *([Path(blacklist)] if blacklist else [])),
         outputs=(prepared / f"{dataset}.dataset.tsv", prepared / f"{dataset}.prepare.json"),
     )
 
@@ -167,17 +208,21 @@ def ensemble_task(
     )
 
 
-def evaluate_task(model: Path, dataset: Path, outdir: Path, threads: int) -> Task:
-    evaluated = outdir / "evaluate"
+def evaluate_task(model: Path, dataset: Path, outdir: Path, threads: int, training_dataset: Path | None = None) -> Task:
+    """EVALUATE of a model on its own dataset's test split, or with `training_dataset` (the table it was trained
+    on) EVALUATE_EXTERNAL on an external test set, named `<model>_on_<test set>` and published apart."""
+    name = model.name + (f"_on_{dataset.name.removesuffix('.dataset.tsv')}" if training_dataset else "")
+    evaluated = outdir / "evaluate" / ("external" if training_dataset else "")
     options = [
         "--model",
         str(model),
         "--dataset",
         str(dataset),
+        *(["--training-dataset", str(training_dataset)] if training_dataset else []),
         "--outdir",
         str(evaluated),
         "--prefix",
-        model.name,
+        name,
         "--device",
         "cpu",
         "--threads",
@@ -186,7 +231,11 @@ def evaluate_task(model: Path, dataset: Path, outdir: Path, threads: int) -> Tas
         "test",
     ]
     return enhancerlm_task(
-        "EVALUATE", model.name, options, inputs=(model, dataset), outputs=(evaluated / f"{model.name}.metrics.json",)
+        "EVALUATE_EXTERNAL" if training_dataset else "EVALUATE",
+        name,
+        options,
+        inputs=(model, dataset, *([training_dataset] if training_dataset else [])),
+        outputs=(evaluated / f"{name}.metrics.json",),
     )
 
 
@@ -350,6 +399,8 @@ def variants_task(params: dict, model: Path, indexed: Path, device: str, outdir:
         device,
         "--threads",
         str(threads),
+        "--edge",
+        params["variant_edge"],
         *(["--motifs", "jaspar"] if motifs == "jaspar" else []),
     ]
     return enhancerlm_task(

@@ -60,10 +60,13 @@ workflow TRAIN_EVALUATE {
 
     ENHANCERLM_ENSEMBLE ( ch_ensemble )
 
-    // channel: [ val(meta), path(model), path(dataset) ]
+    // Each model on the test split of its own dataset (no training table to check leaks against: the dataset's
+    // leak column already compares its test with its train split)
+    // channel: [ val(meta), path(model), path(dataset), [] ]
     ch_evaluate = ENHANCERLM_TRAIN.out.model
         .join( ch_train.dataset )
         .mix( ENHANCERLM_ENSEMBLE.out.model.join( ch_ensemble.map { meta, _models, dataset -> [ meta, dataset ] } ) )
+        .map { meta, model, dataset -> [ meta, model, dataset, [] ] }
 
     ENHANCERLM_EVALUATE ( ch_evaluate )
 

@@ -17,7 +17,8 @@ workflow PIPELINE_INITIALISATION {
     monochrome_logs   // boolean: no colours in the log
     nextflow_cli_args // list: positional arguments of `nextflow run`
     outdir            // string: the output directory
-    input             // string: path of the samplesheet CSV
+    input             // string: path of the samplesheet CSV, or null
+    input_regions     // string: path of the regions samplesheet CSV, or null
     help              // boolean or string: show the help
     help_full         // boolean: show the full help
     show_hidden       // boolean: show hidden parameters in the help
@@ -34,21 +35,38 @@ workflow PIPELINE_INITIALISATION {
         log.info "Config profile: ${params.config_profile_name}${params.config_profile_description ? ' - ' + params.config_profile_description : ''}"
     }
 
-    // Relative FASTA paths are resolved against the samplesheet's directory, as `enhancerlm prepare` does.
-    def sheet_dir = file(input).parent
+    if (!input && !input_regions) {
+        error("--input or --input_regions is required: a samplesheet of FASTA files (dataset,fasta,label,split) or of regions on --genome (dataset,bed,test_chroms)")
+    }
+    def rows    = input ? samplesheetToList(input, "${projectDir}/assets/schema_input.json") : []
+    def regions = input_regions ? samplesheetToList(input_regions, "${projectDir}/assets/schema_regions.json") : []
+    def twice   = regions.collect { row -> row[0].id }.intersect(rows.collect { row -> row[0].id }.unique())
+    if (twice) {
+        error("${input_regions}: dataset ${twice[0]} is named twice in the run (also in ${input})")
+    }
+
+    // Relative FASTA and BED paths are resolved against their samplesheet's directory, as `enhancerlm prepare` does.
     // channel: [ val(meta), path(fasta), val(label), val(split) ]
     ch_samplesheet = channel
-        .fromList(samplesheetToList(input, "${projectDir}/assets/schema_input.json"))
-        .map { meta, fasta, label, split ->
-            def path = fasta.contains('://') || fasta.startsWith('/') ? file(fasta) : sheet_dir.resolve(fasta)
-            if (!path.exists()) {
-                error("${input}: dataset ${meta.id}: FASTA file not found: ${path}")
-            }
-            [ meta, path, label, split ]
-        }
+        .fromList(rows)
+        .map { meta, fasta, label, split -> [ meta, sheetFile(input, meta, fasta, 'FASTA'), label, split ] }
+    // channel: [ val(meta), path(bed), val(test_chroms) ], test_chroms comma-separated as `enhancerlm prepare` takes them
+    ch_regions = channel
+        .fromList(regions)
+        .map { meta, bed, test_chroms -> [ meta, sheetFile(input_regions, meta, bed, 'BED'), test_chroms.tokenize(';').join(',') ] }
 
     emit:
     samplesheet = ch_samplesheet // channel: [ val(meta), path(fasta), val(label), val(split) ]
+    regions     = ch_regions     // channel: [ val(meta), path(bed), val(test_chroms) ]
+}
+
+// A file a samplesheet names: a URL or absolute path as given, a relative path under the samplesheet's directory
+def sheetFile(sheet, meta, name, kind) {
+    def path = name.contains('://') || name.startsWith('/') ? file(name) : file(sheet).parent.resolve(name)
+    if (!path.exists()) {
+        error("${sheet}: dataset ${meta.id}: ${kind} file not found: ${path}")
+    }
+    return path
 }
 
 workflow PIPELINE_COMPLETION {

@@ -6,7 +6,7 @@ process ENHANCERLM_EVALUATE {
     container 'ghcr.io/enhancerlm/enhancerlm:0.1.0'
 
     input:
-    tuple val(meta), path(model), path(dataset)
+    tuple val(meta), path(model), path(dataset), path(training_dataset)
 
     output:
     tuple val(meta), path("${prefix}.metrics.json")   , emit: metrics
@@ -20,12 +20,14 @@ process ENHANCERLM_EVALUATE {
     task.ext.when == null || task.ext.when
 
     script:
-    def args = task.ext.args ?: ''
-    prefix   = task.ext.prefix ?: "${meta.id}"
+    def args      = task.ext.args ?: ''
+    prefix        = task.ext.prefix ?: "${meta.id}"
+    def training_ = training_dataset ? "--training-dataset ${training_dataset}" : ''
     """
     enhancerlm evaluate \\
         --model ${model} \\
         --dataset ${dataset} \\
+        ${training_} \\
         --outdir . \\
         --prefix ${prefix} \\
         --device cpu \\
