@@ -163,7 +163,8 @@ def background_warnings(report: dict) -> list[str]:
     if auc is not None and auc < NULL_AUC_WARNING and calibration["best_q_value"] > fdr:
         warnings.append(
             f"the model scores the scanned windows hardly higher than their dinucleotide-shuffled copies (AUC "
-            f"{auc:.2f}, below {NULL_AUC_WARNING}) and no window reaches FDR {fdr}: {advice}."
+            f"{auc:.2f}, below {NULL_AUC_WARNING}) and no window reaches FDR {fdr}: {advice}. A model trained so "
+            "whose signal is dinucleotide composition (CpG density, say) gets this warning too: the shuffle keeps it."
         )
     share = report["regions"]["fraction_called"]
     if share > CALLED_SHARE_WARNING:
