@@ -84,13 +84,16 @@ def allele_windows_of(genome_path: Path, vcf: Path) -> np.ndarray:
     with open_genome(genome_path) as genome:
         for record in cyvcf2.VCF(str(vcf)):
             chrom, pos, ref = record.CHROM, record.POS - 1, record.REF.upper()
-            if chrom not in genome.sizes or genome.fetch(chrom, pos, pos + len(ref)) != ref:
+            if chrom not in genome.sizes or pos + len(ref) > genome.sizes[chrom]:
+                continue
+            if genome.fetch(chrom, pos, pos + len(ref)) != ref:
                 continue
             for alt in record.ALT:
-                start, end = window_span(pos, len(ref), len(alt), WINDOW)
+                start, end = window_span(pos, len(ref), len(alt), WINDOW, WINDOW // 2)  # centred
                 if allele_kind(alt) or start < 0 or end > genome.sizes[chrom]:
                     continue
-                pairs.append(allele_windows(genome.fetch(chrom, start, end), len(ref), alt.upper(), WINDOW))
+                window = genome.fetch(chrom, start, end)
+                pairs.append(allele_windows(window, len(ref), alt.upper(), WINDOW, WINDOW // 2))
     return np.frombuffer("".join(a + b for a, b in pairs).encode(), dtype=np.uint8).reshape(-1, 2, WINDOW)
 
 

@@ -243,3 +243,46 @@ def test_a_broken_model_card_is_a_one_line_error_naming_the_file(tmp_path, text,
 
 def test_a_directory_without_a_card_is_a_plain_checkpoint(tmp_path):
     assert read_card(tmp_path) == {}
+
+
+def test_a_hugging_face_sequence_classifier_scores_as_its_own_softmax(tmp_path):
+    """A fine-tuned DNABERT-6 laid out as BertForSequenceClassification (safetensors, k-mer vocab.txt, no card)
+    loads as a trained model whose probability is the checkpoint's own softmax of label 1, on k-mers tokenized as
+    DNABERT tokenizes them (BertTokenizer over space-separated 6-mers)."""
+    from transformers import BertForSequenceClassification, BertTokenizer
+
+    from enhancerlm.models.scorer import load_trained
+
+    directory = tmp_path / "dnabert6_enhancer"
+    config = BertConfig(
+        vocab_size=4**6 + 5,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        num_labels=2,
+        id2label={0: "non-enhancer", 1: "enhancer"},
+        label2id={"non-enhancer": 0, "enhancer": 1},
+    )
+    torch.manual_seed(3)
+    hf_model = BertForSequenceClassification(config).eval()
+    hf_model.save_pretrained(directory, safe_serialization=True)
+    (directory / "vocab.txt").write_text("\n".join(kmer_vocabulary(6)) + "\n")
+    hf_tokenizer = BertTokenizer(str(directory / "vocab.txt"), do_lower_case=False)
+    hf_tokenizer.save_pretrained(directory)
+
+    model = load_trained(str(directory))
+    assert model.card["labels"] == {"0": "non-enhancer", "1": "enhancer"} and model.card["strand_mode"] == "forward"
+    sequences = ["".join(np.random.default_rng(i).choice(list("ACGT"), 120)) for i in range(4)]
+    ours = model.predict_proba(sequences, both_strands=False)
+    kmers = [" ".join(s[i : i + 6] for i in range(len(s) - 5)) for s in sequences]
+    with torch.no_grad():
+        logits = hf_model(**hf_tokenizer(kmers, return_tensors="pt", padding=True)).logits
+    assert np.allclose(ours, logits.softmax(-1)[:, 1].numpy(), atol=1e-5)
+
+    (directory / "config.json").write_text(
+        json.dumps({**json.loads((directory / "config.json").read_text()), "architectures": ["BertForMaskedLM"]})
+    )
+    with pytest.raises(InputError, match="not a trained enhancerlm model"):
+        load_trained(str(directory))

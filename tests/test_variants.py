@@ -603,3 +603,16 @@ def test_edge_shift_slides_off_contig_windows_and_records_the_offset(tiny_lm, ha
     ).read_bytes()
     with pytest.raises(InputError, match="edge"):  # a centred and a slid chunk do not merge
         merge_variants([tmp_path / "c0", hand_run["outdir"]], tmp_path / "bad", prefix="cases")
+
+
+def test_the_throughput_benchmark_builds_the_windows_variants_scores(hand, hand_run, monkeypatch):
+    """benchmarks/variants_throughput.py's bare and naive baselines rebuild the windows from the library's own
+    functions: the same number of alleles as `variants` scores (a changed signature would break it here)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    import variants_throughput
+
+    monkeypatch.setattr(variants_throughput, "WINDOW", W)
+    pairs = variants_throughput.allele_windows_of(hand["genome"], hand["plain"])
+    # it reads contigs as the VCF names them (chr1 only here: no renaming) and does not screen for N
+    windowed = [r for r in hand_run["rows"] if r["chrom"] == "chr1" and r["status"] in ("scored", "too_many_n")]
+    assert len(windowed) >= 6 and pairs.shape == (len(windowed), 2, W)

@@ -54,6 +54,10 @@ def load_model(
             f"{spec}: its vocabulary is for k={tokenizer.k}, but kmer {kmer} was given", parameters=("kmer",)
         )
     encoder = _load_encoder(directory, trust_remote_code)
+    imported = None if card else sequence_classifier(directory, encoder)
+    if imported:
+        classifier, card = imported
+        return LoadedModel(classifier, tokenizer, card, spec)
     classifier = EnhancerClassifier(encoder, pooling=card.get("pooling", pooling))
     if card:
         head = {
@@ -63,6 +67,37 @@ def load_model(
         }
         classifier.classifier.load_state_dict(head)
     return LoadedModel(classifier, tokenizer, card, spec)
+
+
+def sequence_classifier(directory: Path, encoder: nn.Module) -> tuple[EnhancerClassifier, dict] | None:
+    """A Hugging Face `*ForSequenceClassification` checkpoint of two labels (a fine-tuned DNABERT, say) as a
+    trained model: [CLS] -> the pooler's dense layer and tanh -> the difference of the two label rows, so that the
+    sigmoid of the logit is the checkpoint's own softmax probability of label 1. None for other checkpoints."""
+    config = json.loads((directory / "config.json").read_text())
+    if not any(name.endswith("ForSequenceClassification") for name in config.get("architectures") or []):
+        return None
+    weights = load_file(directory / WEIGHTS_FILE)
+    pooler = [key for key in weights if key.endswith("pooler.dense.weight")]
+    rows, bias = weights.get("classifier.weight"), weights.get("classifier.bias")
+    if len(pooler) != 1 or rows is None or rows.shape[0] != 2:
+        raise InputError(f"{directory}: a sequence classifier without a pooler and a head of two labels")
+    classifier = EnhancerClassifier(encoder, pooling="cls", head_size=encoder.config.hidden_size)
+    head = classifier.classifier
+    with torch.no_grad():
+        head[1].weight.copy_(weights[pooler[0]])
+        head[1].bias.copy_(weights[pooler[0].removesuffix("weight") + "bias"])
+        head[3].weight.copy_((rows[1] - rows[0]).unsqueeze(0))
+        head[3].bias.copy_((bias[1] - bias[0]).unsqueeze(0))
+    labels = config.get("id2label") or {}
+    card = {
+        "model_id": directory.name,
+        "type": "language-model",
+        "source": f"Hugging Face {config['architectures'][0]} (softmax probability of label 1)",
+        "labels": {"0": labels.get("0", "0"), "1": labels.get("1", "1")},
+        "threshold": 0.5,
+        "strand_mode": "forward",
+    }
+    return classifier, card
 
 
 def _scratch_model(preset: str, kmer: int, pooling: str, max_positions: int) -> LoadedModel:
