@@ -21,6 +21,37 @@ def rss_mb(field: str = "VmHWM") -> float:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
+DNABERT_SHAPES = {
+    "micro": dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64),
+    "small": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024),
+    "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+}
+
+
+def dnabert_checkpoint(shape: str, directory: Path) -> Path:
+    """A DNABERT-6-layout `BertForSequenceClassification` checkpoint (random weights, DNABERT's 6-mer `vocab.txt`,
+    512 positions, two labels) of one of DNABERT_SHAPES (base: DNABERT's own): what a fine-tuned DNABERT on the
+    Hub looks like, so that every tool in a comparison loads the same file."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    from enhancerlm.models.tokenize import kmer_vocabulary
+
+    directory.mkdir(parents=True, exist_ok=True)
+    config = BertConfig(
+        vocab_size=4**6 + 5,
+        max_position_embeddings=512,
+        num_labels=2,
+        id2label={0: "background", 1: "enhancer"},
+        **DNABERT_SHAPES[shape],
+    )
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(directory, safe_serialization=True)
+    (directory / "vocab.txt").write_text("\n".join(kmer_vocabulary(6)) + "\n")
+    BertTokenizer(str(directory / "vocab.txt"), do_lower_case=False).save_pretrained(directory)
+    return directory
+
+
 def run_worker(script: str, *arguments) -> dict:
     """Run `script --worker ARGUMENTS...` in a fresh Python process and return the JSON it prints last."""
     command = [sys.executable, script, "--worker", *map(str, arguments)]
@@ -64,14 +95,18 @@ def bare_forward_seconds(model, windows, batch_size: int) -> float:
 
 def print_ratio_table(results: dict[str, dict], models, methods, unit: str, compared: tuple[str, str, str]) -> None:
     """A markdown table of every (model, method) result, `unit` per second, with the end-to-end method's
-    ratios to the other two of `compared` ((a)/(b), (a)/(c)) in its row."""
+    ratios to the other two of `compared` ((a)/(b), (a)/(c)) in its row; a model measured by fewer methods
+    (a cost floor, say) has its rows without ratios."""
     print(f"| model | method | {unit} | seconds | {unit}/s | (a)/(b) | (a)/(c) | peak RSS (MB) |")
     print("|---|---|---|---|---|---|---|---|")
     for model in models:
-        a, b, c = (results[f"{model}/{method}"][f"{unit}_per_second"] for method in compared)
+        rates = [results.get(f"{model}/{method}", {}).get(f"{unit}_per_second") for method in compared]
         for method in methods:
-            r = results[f"{model}/{method}"]
-            ratios = f"{a / b:.2f} | {a / c:.2f}" if method == compared[0] else " | "
+            r = results.get(f"{model}/{method}")
+            if r is None:
+                continue
+            a, b, c = rates
+            ratios = f"{a / b:.2f} | {a / c:.2f}" if method == compared[0] and None not in rates else " | "
             print(
                 f"| {model} | {method} | {r[unit]} | {r['seconds']:.2f} | {r[f'{unit}_per_second']:.1f} | "
                 f"{ratios} | {r['peak_rss_mb']} |"

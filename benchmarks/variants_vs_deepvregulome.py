@@ -31,72 +31,61 @@ import tempfile
 import time
 from pathlib import Path
 
-from measure import rss_mb
+from measure import dnabert_checkpoint, rss_mb
 from variants_throughput import head_of_vcf
 
 PEER_REPO = "duttaprat/DeepVRegulome"  # the Hub repository DeepVRegulome's registry reads its models from
 SNAPSHOT = "0" * 40  # the Hub cache's revision of the local copy
 WINDOW, BATCH = 301, 64
-SHAPES = {
-    "small": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024),
-    "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
-}
 
 
 def build_checkpoint(shape: str, hub: Path, model_name: str) -> Path:
     """The checkpoint in a Hugging Face Hub cache laid out as the peer's repository (models/<name>/)."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
-
-    from enhancerlm.models.tokenize import kmer_vocabulary
-
     repo = hub / f"models--{PEER_REPO.replace('/', '--')}"
-    directory = repo / "snapshots" / SNAPSHOT / "models" / model_name
-    directory.mkdir(parents=True, exist_ok=True)
-    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
     (repo / "refs" / "main").write_text(SNAPSHOT)
-    labels = {0: "background", 1: "bound"}
-    config = BertConfig(
-        vocab_size=4**6 + 5, max_position_embeddings=512, num_labels=2, id2label=labels, **SHAPES[shape]
-    )
-    torch.manual_seed(0)
-    BertForSequenceClassification(config).save_pretrained(directory, safe_serialization=True)
-    (directory / "vocab.txt").write_text("\n".join(kmer_vocabulary(6)) + "\n")
-    BertTokenizer(str(directory / "vocab.txt"), do_lower_case=False).save_pretrained(directory)
-    return directory
+    return dnabert_checkpoint(shape, repo / "snapshots" / SNAPSHOT / "models" / model_name)
 
 
-def run_enhancerlm(model: Path, genome: Path, vcf: Path, scratch: Path) -> dict:
+def run_enhancerlm(
+    model: Path, genome: Path, vcf: Path, scratch: Path, *, window: int = WINDOW, keep_probabilities: bool = True
+) -> dict:
     from enhancerlm.commands.variants import VariantOptions, score_variants
 
-    options = VariantOptions(window=WINDOW, strand_mode="forward", batch_size=BATCH, device="cpu")
+    options = VariantOptions(window=window, strand_mode="forward", batch_size=BATCH, device="cpu")
     started = time.perf_counter()
     report = score_variants(str(model), genome, vcf, scratch, prefix="bench", options=options)
-    seconds = time.perf_counter() - started
-    rows = [line.split("\t") for line in (scratch / "bench.scores.tsv").read_text().splitlines()]
-    column = {name: i for i, name in enumerate(rows[0])}
-    scored = [row for row in rows[1:] if row[column["status"]] == "scored"]
-    p_ref = {
-        f"{r[column['chrom']]}:{r[column['pos']]}:{r[column['ref']]}:{r[column['alt']]}": r[column["p_ref"]]
-        for r in scored
-    }
-    return {
-        "seconds": seconds,
+    result = {
+        "seconds": time.perf_counter() - started,
         "alleles_in": report["alleles"]["total"],
         "alleles": report["alleles"]["scored"],
         "by_status": {status: n for status, n in report["alleles"]["by_status"].items() if n},
-        "p_ref": p_ref,
     }
+    if keep_probabilities:
+        rows = [line.split("\t") for line in (scratch / "bench.scores.tsv").read_text().splitlines()]
+        column = {name: i for i, name in enumerate(rows[0])}
+        result["p_ref"] = {
+            ":".join(r[column[field]] for field in ("chrom", "pos", "ref", "alt")): r[column["p_ref"]]
+            for r in rows[1:]
+            if r[column["status"]] == "scored"
+        }
+    return result
 
 
-def run_peer(model_name: str, genome: Path, vcf: Path, scratch: Path) -> dict:
+def run_peer(
+    model_name: str, genome: Path, vcf: Path, scratch: Path, *, window: int = WINDOW, keep_probabilities: bool = True
+) -> dict:
     from deepvregulome import DVR
 
     started = time.perf_counter()
-    table = DVR(genome=str(genome), device="cpu").score_vcf(str(vcf), models=[model_name], batch_size=BATCH)
-    seconds = time.perf_counter() - started
-    keys = table["chrom"].astype(str) + ":" + table["pos"].astype(str) + ":" + table["ref"] + ":" + table["alt"]
-    return {"seconds": seconds, "alleles": len(table), "p_ref": dict(zip(keys, table["prob_ref"].map("{:.6f}".format)))}
+    table = DVR(genome=str(genome), device="cpu").score_vcf(
+        str(vcf), models=[model_name], batch_size=BATCH, flank=(window - 1) // 2
+    )
+    result = {"seconds": time.perf_counter() - started, "alleles": len(table)}
+    if keep_probabilities:
+        keys = table["chrom"].astype(str) + ":" + table["pos"].astype(str) + ":" + table["ref"] + ":" + table["alt"]
+        result["p_ref"] = dict(zip(keys, table["prob_ref"].map("{:.6f}".format)))
+    return result
 
 
 def worker(tool: str, model: Path, genome: Path, vcf: Path, threads: int) -> None:
