@@ -1,15 +1,20 @@
-"""What the benchmark scripts share: memory readings, each measurement in a fresh process, the bare forward
-pass that end-to-end runs are compared with, and the table of ratios."""
+"""What the benchmark scripts share: memory readings, each measurement in a fresh process (with a memory cap
+where a peer may hold its whole input), the checkpoint every tool in a comparison loads, the bare forward pass
+that end-to-end runs are compared with, and the table of ratios."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+
+MEMORY_SAMPLE_SECONDS = 0.2
 
 
 def rss_mb(field: str = "VmHWM") -> float:
@@ -57,6 +62,45 @@ def run_worker(script: str, *arguments) -> dict:
     command = [sys.executable, script, "--worker", *map(str, arguments)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
+
+
+def tree_pss_mb(pid: int) -> float:
+    """Proportional resident memory (PSS: a page shared by n processes counts 1/n in each, so forked children
+    are not counted twice) of a process and its descendants now, in MB (0 once it has gone)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/smaps_rollup").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("Pss:")), 0) / 1024
+        pending.extend(int(child) for child in children)
+    return total
+
+
+def monitored(command: list[str], env: dict, cap_mb: float) -> dict:
+    """Run a worker, sampling its memory; stop it (and its children) if it passes `cap_mb`."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    peak, stopped = 0.0, False
+    while process.poll() is None:
+        peak = max(peak, tree_pss_mb(process.pid))
+        if peak > cap_mb:
+            os.killpg(process.pid, signal.SIGKILL)
+            stopped = True
+            break
+        time.sleep(MEMORY_SAMPLE_SECONDS)
+    stdout, stderr = process.communicate()
+    outcome = {"sampled_peak_pss_mb": round(peak, 1), "wall_seconds": round(time.perf_counter() - started, 1)}
+    if stopped:
+        return {**outcome, "stopped": f"passed the {cap_mb:,.0f} MB cap"}
+    if process.returncode != 0:
+        return {**outcome, "error": stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {process.returncode}"}
+    return {**outcome, **json.loads(stdout.strip().splitlines()[-1])}
 
 
 def measure_memory(mode: str, run: Callable[[], dict]) -> dict:

@@ -59,8 +59,8 @@ def build_inputs(directory: Path, n_windows: int) -> None:
     dnabert_checkpoint("base", directory / "dnabert-base")
     card = {"labels": {"0": "background", "1": "enhancer"}, "window": WINDOW, "threshold": 0.5, "strand_mode": "both"}
     torch.manual_seed(0)
-    save_model(load_model("scratch-tiny", kmer=6), directory / "scratch-tiny",
-               {**card, "model_id": "scratch-tiny", "type": "language-model"})  # fmt: skip
+    tiny_card = {**card, "model_id": "scratch-tiny", "type": "language-model"}
+    save_model(load_model("scratch-tiny", kmer=6), directory / "scratch-tiny", tiny_card)
     features = spectrum_features(["ACGT"]).shape[1]
     weights = np.random.default_rng(0).normal(size=features).astype(np.float32)
     baseline = KmerBaseline(np.zeros(features, np.float32), np.ones(features, np.float32), weights, 0.0)
@@ -106,7 +106,8 @@ def hf_model(model_dir: Path):
     from safetensors.torch import load_file
     from transformers import AutoModel, AutoModelForSequenceClassification
 
-    if "ForSequenceClassification" in (model_dir / "config.json").read_text():
+    architectures = json.loads((model_dir / "config.json").read_text()).get("architectures") or []
+    if any(name.endswith("ForSequenceClassification") for name in architectures):
         classifier = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
         return lambda encoded, special: torch.softmax(classifier(**encoded).logits, -1)[:, 1]
     encoder = AutoModel.from_pretrained(str(model_dir)).eval()

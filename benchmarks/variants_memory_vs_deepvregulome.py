@@ -18,72 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from measure import rss_mb
+from measure import monitored
 from variants_memory import CONTIG, SPACING, write_genome, write_vcf
-from variants_vs_deepvregulome import build_checkpoint, run_enhancerlm, run_peer
+from variants_vs_deepvregulome import build_checkpoint, peer_environment, worker_command
 
 TOOLS = ("enhancerlm", "peer")
-SAMPLE_SECONDS = 0.2
-
-
-def tree_pss_mb(pid: int) -> float:
-    """Proportional resident memory (PSS: a page shared by n processes counts 1/n in each, so forked children
-    are not counted twice) of a process and its descendants now, in MB (0 once it has gone)."""
-    total, pending = 0.0, [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            status = Path(f"/proc/{current}/smaps_rollup").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("Pss:")), 0) / 1024
-        pending.extend(int(child) for child in children)
-    return total
-
-
-def monitored(command: list[str], env: dict, cap_mb: float) -> dict:
-    """Run a worker, sampling its memory; stop it (and its children) if it passes `cap_mb`."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
-    )
-    peak, stopped = 0.0, False
-    while process.poll() is None:
-        peak = max(peak, tree_pss_mb(process.pid))
-        if peak > cap_mb:
-            os.killpg(process.pid, signal.SIGKILL)
-            stopped = True
-            break
-        time.sleep(SAMPLE_SECONDS)
-    stdout, stderr = process.communicate()
-    outcome = {"sampled_peak_pss_mb": round(peak, 1), "wall_seconds": round(time.perf_counter() - started, 1)}
-    if stopped:
-        return {**outcome, "stopped": f"passed the {cap_mb:,.0f} MB cap"}
-    if process.returncode != 0:
-        return {**outcome, "error": stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {process.returncode}"}
-    return {**outcome, **json.loads(stdout.strip().splitlines()[-1])}
-
-
-def worker(tool: str, model: Path, genome: Path, vcf: Path, window: int, threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-    with tempfile.TemporaryDirectory() as scratch:
-        if tool == "enhancerlm":
-            result = run_enhancerlm(model, genome, vcf, Path(scratch), window=window, keep_probabilities=False)
-        else:
-            result = run_peer(model.name, genome, vcf, Path(scratch), window=window, keep_probabilities=False)
-    result["peak_rss_mb"] = round(rss_mb(), 1)  # this process alone (VmHWM)
-    print(json.dumps(result))
 
 
 def print_table(results: dict) -> None:
@@ -112,12 +55,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cap-gb", type=float, default=12.0, help="Stop a run whose memory passes this.")
     parser.add_argument("--outdir", type=Path, default=None)
-    parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        tool, model, genome, vcf, window, threads = args.worker
-        worker(tool, Path(model), Path(genome), Path(vcf), int(window), int(threads))
-        return
     from deepvregulome import ModelRegistry
 
     counts = [int(c) for c in args.counts.split(",")]
@@ -126,14 +64,12 @@ def main() -> None:
     hub = directory / "hub"
     model = build_checkpoint("micro", hub, ModelRegistry().list()[0].name)
     sequences = write_genome(directory / "genome.fa", -(-max(counts) * SPACING // (CONTIG - 200)))
-    env = {**os.environ, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     results: dict[int, dict] = {}
     for count in counts:
         vcf = write_vcf(directory / f"snvs_{count}.vcf.gz", sequences, count)
         for tool in TOOLS:
-            arguments = [tool, model, directory / "genome.fa", vcf, args.window, args.threads]
-            command = [sys.executable, __file__, "--worker", *map(str, arguments)]
-            results.setdefault(count, {})[tool] = monitored(command, env, args.cap_gb * 1024)
+            command = worker_command(tool, model, directory / "genome.fa", vcf, args.threads, args.window, False)
+            results.setdefault(count, {})[tool] = monitored(command, peer_environment(hub), args.cap_gb * 1024)
             print(f"{count} SNVs, {tool}: {results[count][tool]}", file=sys.stderr, flush=True)
     (directory / "variants_memory_vs_deepvregulome.json").write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)

@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from measure import dnabert_checkpoint, rss_mb
+from measure import dnabert_checkpoint, monitored, rss_mb
 from variants_throughput import head_of_vcf
 
 PEER_REPO = "duttaprat/DeepVRegulome"  # the Hub repository DeepVRegulome's registry reads its models from
@@ -88,27 +88,41 @@ def run_peer(
     return result
 
 
-def worker(tool: str, model: Path, genome: Path, vcf: Path, threads: int) -> None:
+def worker(
+    tool: str, model: Path, genome: Path, vcf: Path, threads: int, window: int, keep_probabilities: bool
+) -> None:
     import torch
 
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as scratch:
         if tool == "enhancerlm":
-            result = run_enhancerlm(model, genome, vcf, Path(scratch))
+            result = run_enhancerlm(
+                model, genome, vcf, Path(scratch), window=window, keep_probabilities=keep_probabilities
+            )
         else:
-            result = run_peer(model.name, genome, vcf, Path(scratch))
-    result["peak_rss_mb"] = round(rss_mb(), 1)
+            result = run_peer(
+                model.name, genome, vcf, Path(scratch), window=window, keep_probabilities=keep_probabilities
+            )
+    result["peak_rss_mb"] = round(rss_mb(), 1)  # this process alone (VmHWM)
     print(json.dumps(result))
 
 
+def worker_command(
+    tool: str, model: Path, genome: Path, vcf: Path, threads: int, window: int = WINDOW, keep_probabilities: bool = True
+) -> list[str]:
+    """The command line that runs `worker` for one tool in a fresh process."""
+    arguments = [tool, model, genome, vcf, threads, window, int(keep_probabilities)]
+    return [sys.executable, __file__, "--worker", *map(str, arguments)]
+
+
+def peer_environment(hub: Path) -> dict:
+    """The environment in which the peer reads its model from the Hub cache `hub`, offline."""
+    return {**os.environ, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
 def measure(tool: str, model: Path, hub: Path, genome: Path, vcf: Path, threads: int) -> dict:
-    """One tool on one checkpoint in a fresh process; the peer reads the Hub cache offline."""
-    env = {**os.environ, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    command = [sys.executable, __file__, "--worker", tool, str(model), str(genome), str(vcf), str(threads)]
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """One tool on one checkpoint in a fresh process, with no memory cap."""
+    return monitored(worker_command(tool, model, genome, vcf, threads), peer_environment(hub), math.inf)
 
 
 def compare(ours: dict, theirs: dict) -> dict:
@@ -127,11 +141,11 @@ def main() -> None:
     parser.add_argument("--base-records", type=int, default=200, help="Records for the base shape (0: all).")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--outdir", type=Path, default=None)
-    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        tool, model, genome, vcf, threads = args.worker
-        worker(tool, Path(model), Path(genome), Path(vcf), int(threads))
+        tool, model, genome, vcf, threads, window, keep = args.worker
+        worker(tool, Path(model), Path(genome), Path(vcf), int(threads), int(window), keep == "1")
         return
     if not args.genome or not args.vcf:
         parser.error("--genome and --vcf are required")

@@ -39,9 +39,9 @@ def test_the_hugging_face_loop_scores_a_sequence_classifier_as_predict_does(benc
 
 
 def test_a_run_past_the_memory_cap_is_stopped_and_reported(benchmarks):
-    """variants_memory_vs_deepvregulome.py stops a worker (and its children) whose memory passes the cap, and says
-    so instead of a result; a worker under the cap reports its own JSON."""
-    from variants_memory_vs_deepvregulome import monitored
+    """The peer benchmarks' launcher (measure.monitored) stops a worker (and its children) whose memory passes the
+    cap, and says so instead of a result; a worker under the cap reports its own JSON."""
+    from measure import monitored
 
     grow = "import time\nblocks = []\nwhile True:\n    blocks.append(bytearray(50 * 2**20))\n    time.sleep(0.05)"
     stopped = monitored([sys.executable, "-c", grow], {}, cap_mb=300)
