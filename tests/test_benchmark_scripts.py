@@ -48,3 +48,57 @@ def test_a_run_past_the_memory_cap_is_stopped_and_reported(benchmarks):
     assert stopped["stopped"] == "passed the 300 MB cap" and stopped["sampled_peak_pss_mb"] > 300
     finished = monitored([sys.executable, "-c", "print('{\"alleles\": 3}')"], {}, cap_mb=300)
     assert finished["alleles"] == 3 and "stopped" not in finished
+
+
+@pytest.mark.parametrize("shape, tokens", [("micro", 197), ("small", 61)])
+def test_the_flop_count_of_a_forward_pass_is_what_torch_counts(benchmarks, shape, tokens):
+    """gpu_throughput.forward_flops (from the model's shape) equals torch's own count of a BERT encoder's forward
+    pass (eager attention, which the counter sees whole), per sequence."""
+    import torch
+    from gpu_throughput import forward_flops
+    from measure import DNABERT_SHAPES
+    from torch.utils.flop_counter import FlopCounterMode
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=4**6 + 5, attn_implementation="eager", **DNABERT_SHAPES[shape])
+    encoder = BertModel(config, add_pooling_layer=False).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        encoder(torch.randint(5, 4**6, (2, tokens)))
+    assert counter.get_total_flops() / 2 == forward_flops(config, tokens)
+
+
+def test_the_gpu_benchmark_runs_on_the_cpu_and_both_methods_see_the_same_work(benchmarks, tmp_path):
+    """gpu_throughput.py end to end on a micro checkpoint and the CPU: for train, predict and variants the command
+    and the bare pass did the same units of work (the bare pass's windows are the scan's and the VCF's), and the
+    ratio, FLOP rates and share of peak follow from the rates."""
+    import json
+    import subprocess
+
+    import pandas as pd
+    from gpu_throughput import PASSES, SEQUENCES_PER_UNIT, forward_flops
+    from transformers import AutoConfig
+
+    samplesheet = BENCHMARKS.parent / "assets" / "samplesheets" / "mini_layer1.csv"
+    arguments = "--device cpu --shape micro --epochs 2 --contigs 1 --chunk chr1:1000-11000 --variants 60 --threads 1"
+    command = [sys.executable, str(BENCHMARKS / "gpu_throughput.py"), *arguments.split()]
+    table = subprocess.run(
+        [*command, "--samplesheet", str(samplesheet), "--outdir", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    results = json.loads((tmp_path / "gpu_throughput.json").read_text())["results"]
+    prepared = pd.read_csv(next((tmp_path / "prepare").glob("*.dataset.tsv")), sep="\t")
+    trained = int(((prepared["split"] == "train") & (prepared["fold"] != 0)).sum())  # validation: fold 0
+    flops = forward_flops(AutoConfig.from_pretrained(tmp_path / "dnabert-micro"), 197)
+    expected = {"train": ("sequences", 2 * trained), "predict": ("windows", 200), "variants": ("alleles", 59)}
+    for phase, (unit, count) in expected.items():
+        result, end_to_end, bare = results[phase], results[phase]["end_to_end"], results[phase]["bare"]
+        assert result["unit"] == unit and end_to_end[unit] == bare[unit] and bare["tokens"] == 197
+        assert end_to_end[unit] == count
+        assert result["gflop_per_unit"] * 1e9 == pytest.approx(flops * PASSES[phase] * SEQUENCES_PER_UNIT[phase])
+        assert result["ratio"] == pytest.approx(end_to_end["per_second"] / bare["per_second"])
+        for method in (end_to_end, bare):
+            assert method["per_second"] == pytest.approx(method[unit] / method["seconds"])
+            assert method["share_of_peak"] == pytest.approx(method["tflops"] / 989)
+    assert [line.split(" | ")[0] for line in table.splitlines()[2:]] == ["| train", "| predict", "| variants"]
