@@ -100,23 +100,15 @@ def run_end_to_end(phase: str, inputs: dict[str, Path], out: Path, args) -> dict
 
 
 def scan_windows(genome_path: Path, chunk: str | None) -> np.ndarray:
-    """The windows `predict` scores (every STRIDE nt from each start in the chunk or genome), as ASCII rows."""
+    """The windows `predict` scores, as ASCII rows: the scan's own window grid over the chunk or the genome."""
+    from enhancerlm.analysis.scan import parse_chunk, window_blocks
     from enhancerlm.formats.genome import open_genome
 
     with open_genome(genome_path) as genome:
-        if chunk:
-            contig, span = chunk.rsplit(":", 1)
-            regions = [(contig, *map(int, span.split("-")))]
-        else:
-            regions = [(contig, 0, size) for contig, size in genome.sizes.items()]
-        rows = []
-        for contig, start, end in regions:
-            codes = np.frombuffer(
-                genome.fetch(contig, start, min(end + WINDOW, genome.sizes[contig])).encode(), np.uint8
-            )
-            starts = np.arange(0, min(end - start, len(codes) - WINDOW + 1), STRIDE)
-            rows.append(codes[starts[:, None] + np.arange(WINDOW)])
-    return np.concatenate(rows)
+        region = parse_chunk(chunk, genome.sizes) if chunk else None
+        contigs = [region[0]] if region else list(genome.sizes)
+        blocks = window_blocks(genome, contigs, window=WINDOW, stride=STRIDE, chunk=region)
+        return np.concatenate([windows for _, _, windows in blocks])
 
 
 def bare_training_seconds(model, windows: np.ndarray, batch_size: int, device: str) -> float:
@@ -208,9 +200,8 @@ def measure_phase(phase: str, inputs: dict[str, Path], directory: Path, args) ->
     result = {"unit": unit, "end_to_end": end_to_end, "bare": bare, "gflop_per_unit": flops / 1e9}
     for method in ("end_to_end", "bare"):
         rate = result[method][unit] / result[method]["seconds"]
-        result[method].update(
-            per_second=rate, tflops=rate * flops / 1e12, share_of_peak=rate * flops / 1e12 / args.peak_tflops
-        )
+        tflops = rate * flops / 1e12
+        result[method].update(per_second=rate, tflops=tflops, share_of_peak=tflops / args.peak_tflops)
     result["ratio"] = result["end_to_end"]["per_second"] / result["bare"]["per_second"]
     return result
 
