@@ -2,8 +2,8 @@
 end to end against the network alone on tensors batched beforehand, and the share of the GPU's bf16 peak the rates
 imply.
 
-Usage: python benchmarks/gpu_throughput.py [--device cuda] [--shape base] [--epochs 2] [--contigs 10]
-           [--chunk CONTIG:START-END] [--variants 50000] [--batch-size 256] [--peak-tflops 989]
+Usage: python benchmarks/gpu_throughput.py [--device cuda] [--shape base] [--epochs 2] [--contigs 6]
+           [--chunk CONTIG:START-END] [--variants 30000] [--batch-size 256] [--peak-tflops 989]
            [--samplesheet CSV] [--outdir DIR]
 
 The model is one DNABERT-6-layout `BertForSequenceClassification` checkpoint (random weights; base: DNABERT's
@@ -206,19 +206,30 @@ def measure_phase(phase: str, inputs: dict[str, Path], directory: Path, args) ->
     return result
 
 
-def print_table(results: dict[str, dict]) -> None:
-    print(
+def results_table(results: dict[str, dict]) -> str:
+    """The Markdown table of the results, as committed in benchmarks/gpu/gpu_throughput.md."""
+    lines = [
         "| command | unit | end to end /s | bare /s | end to end / bare | GFLOP per unit | TFLOP/s end to end | "
-        "TFLOP/s bare | share of bf16 peak, end to end | bare |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+        "TFLOP/s bare | share of bf16 peak, end to end | bare |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for phase, r in results.items():
         e, b = r["end_to_end"], r["bare"]
-        print(
+        lines.append(
             f"| {phase} | {r['unit']} | {e['per_second']:,.1f} | {b['per_second']:,.1f} | {r['ratio']:.2f} | "
             f"{r['gflop_per_unit']:.3g} | {e['tflops']:.3g} | {b['tflops']:.3g} | "
             f"{e['share_of_peak']:.1%} | {b['share_of_peak']:.1%} |"
         )
+    return "\n".join(lines)
+
+
+def recorded_arguments(args) -> dict:
+    """The run's options as the JSON records them: the samplesheet relative to the repository where it lies in it,
+    without the output directory and the worker's internals."""
+    recorded = {name: value for name, value in vars(args).items() if name not in ("outdir", "worker")}
+    samplesheet = args.samplesheet.resolve()
+    recorded["samplesheet"] = str(samplesheet.relative_to(ROOT) if samplesheet.is_relative_to(ROOT) else samplesheet)
+    return recorded
 
 
 def main() -> None:
@@ -226,9 +237,9 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--shape", default="base", help="Checkpoint shape: micro, small or base.")
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--contigs", type=int, default=10, help="1 Mb random contigs in the genome.")
+    parser.add_argument("--contigs", type=int, default=6, help="1 Mb random contigs in the genome.")
     parser.add_argument("--chunk", default=None, help="Scan only CONTIG:START-END of the genome.")
-    parser.add_argument("--variants", type=int, default=50_000, help="SNVs to score.")
+    parser.add_argument("--variants", type=int, default=30_000, help="SNVs to score.")
     parser.add_argument("--batch-size", type=int, default=256, help="Sequences per forward pass in scoring.")
     parser.add_argument("--threads", type=int, default=4, help="torch CPU threads of the bare passes.")
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="The GPU's dense bf16 peak.")
@@ -249,9 +260,9 @@ def main() -> None:
             print(f"{phase}: {json.dumps(results[phase])}", file=sys.stderr, flush=True)
         if args.outdir:
             (directory / "gpu_throughput.json").write_text(
-                json.dumps({"arguments": vars(args), "results": results}, indent=2, default=str) + "\n"
+                json.dumps({"arguments": recorded_arguments(args), "results": results}, indent=2) + "\n"
             )
-    print_table(results)
+    print(results_table(results))
 
 
 if __name__ == "__main__":

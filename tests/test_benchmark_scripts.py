@@ -102,3 +102,29 @@ def test_the_gpu_benchmark_runs_on_the_cpu_and_both_methods_see_the_same_work(be
             assert method["per_second"] == pytest.approx(method[unit] / method["seconds"])
             assert method["share_of_peak"] == pytest.approx(method["tflops"] / 989)
     assert [line.split(" | ")[0] for line in table.splitlines()[2:]] == ["| train", "| predict", "| variants"]
+
+
+def test_the_committed_gpu_measurement_is_what_its_json_says(benchmarks):
+    """benchmarks/gpu/ holds one GPU run: its table is the one its JSON renders, every rate follows from the counts
+    and seconds measured, the GPU is the one nvidia-smi reported, and the README quotes the same ratios."""
+    import json
+
+    import pandas as pd
+    from gpu_throughput import PASSES, UNITS, results_table
+
+    run = json.loads((BENCHMARKS / "gpu" / "gpu_throughput.json").read_text())
+    results, peak = run["results"], run["arguments"]["peak_tflops"]
+    gpu = pd.read_csv(BENCHMARKS / "gpu" / "gpu.csv", skipinitialspace=True)["name"].item()
+    assert run["arguments"]["device"] == "cuda" and list(results) == list(PASSES)
+    for phase, result in results.items():
+        unit, end_to_end, bare = UNITS[phase], result["end_to_end"], result["bare"]
+        assert result["unit"] == unit and end_to_end[unit] == bare[unit] > 0 and bare["gpu"] == gpu
+        assert result["ratio"] == pytest.approx(end_to_end["per_second"] / bare["per_second"])
+        for method in (end_to_end, bare):
+            assert method["per_second"] == pytest.approx(method[unit] / method["seconds"])
+            assert method["tflops"] == pytest.approx(method["per_second"] * result["gflop_per_unit"] / 1e3)
+            assert method["share_of_peak"] == pytest.approx(method["tflops"] / peak)
+    assert (BENCHMARKS / "gpu" / "gpu_throughput.md").read_text().strip() == results_table(results)
+    readme = (BENCHMARKS.parent / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `train`, `predict`, `variants` with"))
+    assert " / ".join(f"{results[phase]['ratio']:.2f}" for phase in PASSES) in row
