@@ -2,7 +2,8 @@
 end to end against the network alone on tensors batched beforehand, and the share of the GPU's bf16 peak the rates
 imply.
 
-Usage: python benchmarks/gpu_throughput.py [--device cuda] [--shape base] [--epochs 2] [--contigs 6]
+Usage: python benchmarks/gpu_throughput.py [--device cuda] [--shape base] [--phases train,predict,variants]
+           [--epochs 2] [--contigs 6]
            [--chunk CONTIG:START-END] [--variants 30000] [--batch-size 256] [--peak-tflops 989]
            [--samplesheet CSV] [--outdir DIR]
 
@@ -237,6 +238,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--shape", default="base", help="Checkpoint shape: micro, small or base.")
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--phases", default=",".join(PASSES), help="Commands to measure, comma-separated.")
     parser.add_argument("--contigs", type=int, default=6, help="1 Mb random contigs in the genome.")
     parser.add_argument("--chunk", default=None, help="Scan only CONTIG:START-END of the genome.")
     parser.add_argument("--variants", type=int, default=30_000, help="SNVs to score.")
@@ -247,6 +249,8 @@ def main() -> None:
     parser.add_argument("--outdir", type=Path, default=None)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not set(args.phases.split(",")) <= set(PASSES):
+        parser.error(f"--phases: each of {args.phases!r} must be one of {', '.join(PASSES)}")
     if args.worker:
         print(json.dumps(run_bare(json.loads(args.worker))))
         return
@@ -255,7 +259,7 @@ def main() -> None:
         directory.mkdir(parents=True, exist_ok=True)
         inputs = build_inputs(directory, args.shape, args.contigs, args.variants, args.samplesheet)
         results = {}
-        for phase in PASSES:
+        for phase in args.phases.split(","):
             results[phase] = measure_phase(phase, inputs, directory, args)
             print(f"{phase}: {json.dumps(results[phase])}", file=sys.stderr, flush=True)
         if args.outdir:
