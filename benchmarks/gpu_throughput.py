@@ -249,7 +249,8 @@ def main() -> None:
     parser.add_argument("--outdir", type=Path, default=None)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not set(args.phases.split(",")) <= set(PASSES):
+    phases = args.phases.split(",")
+    if not set(phases) <= set(PASSES):
         parser.error(f"--phases: each of {args.phases!r} must be one of {', '.join(PASSES)}")
     if args.worker:
         print(json.dumps(run_bare(json.loads(args.worker))))
@@ -259,7 +260,7 @@ def main() -> None:
         directory.mkdir(parents=True, exist_ok=True)
         inputs = build_inputs(directory, args.shape, args.contigs, args.variants, args.samplesheet)
         results = {}
-        for phase in args.phases.split(","):
+        for phase in phases:
             results[phase] = measure_phase(phase, inputs, directory, args)
             print(f"{phase}: {json.dumps(results[phase])}", file=sys.stderr, flush=True)
         if args.outdir:

@@ -67,6 +67,16 @@ def test_the_flop_count_of_a_forward_pass_is_what_torch_counts(benchmarks, shape
     assert counter.get_total_flops() / 2 == forward_flops(config, tokens)
 
 
+def assert_rates_follow_from_counts(result: dict, unit: str, peak_tflops: float) -> None:
+    """A phase's result of gpu_throughput.py: each rate is its units over its seconds, the FLOP rate that rate
+    times the FLOPs per unit, the share of peak that over the peak, and the ratio end to end over bare."""
+    for method in (result["end_to_end"], result["bare"]):
+        assert method["per_second"] == pytest.approx(method[unit] / method["seconds"])
+        assert method["tflops"] == pytest.approx(method["per_second"] * result["gflop_per_unit"] / 1e3)
+        assert method["share_of_peak"] == pytest.approx(method["tflops"] / peak_tflops)
+    assert result["ratio"] == pytest.approx(result["end_to_end"]["per_second"] / result["bare"]["per_second"])
+
+
 def test_the_gpu_benchmark_runs_on_the_cpu_and_both_methods_see_the_same_work(benchmarks, tmp_path):
     """gpu_throughput.py end to end on a micro checkpoint and the CPU: for train, predict and variants the command
     and the bare pass did the same units of work (the bare pass's windows are the scan's and the VCF's), and the
@@ -97,10 +107,7 @@ def test_the_gpu_benchmark_runs_on_the_cpu_and_both_methods_see_the_same_work(be
         assert result["unit"] == unit and end_to_end[unit] == bare[unit] and bare["tokens"] == 197
         assert end_to_end[unit] == count
         assert result["gflop_per_unit"] * 1e9 == pytest.approx(flops * PASSES[phase] * SEQUENCES_PER_UNIT[phase])
-        assert result["ratio"] == pytest.approx(end_to_end["per_second"] / bare["per_second"])
-        for method in (end_to_end, bare):
-            assert method["per_second"] == pytest.approx(method[unit] / method["seconds"])
-            assert method["share_of_peak"] == pytest.approx(method["tflops"] / 989)
+        assert_rates_follow_from_counts(result, unit, peak_tflops=989)
     assert [line.split(" | ")[0] for line in table.splitlines()[2:]] == ["| train", "| predict", "| variants"]
 
 
@@ -124,11 +131,7 @@ def test_the_committed_gpu_measurements_are_what_their_json_says(benchmarks, run
     for phase, result in results.items():
         unit, end_to_end, bare = UNITS[phase], result["end_to_end"], result["bare"]
         assert result["unit"] == unit and end_to_end[unit] == bare[unit] > 0 and bare["gpu"] == gpu
-        assert result["ratio"] == pytest.approx(end_to_end["per_second"] / bare["per_second"])
-        for method in (end_to_end, bare):
-            assert method["per_second"] == pytest.approx(method[unit] / method["seconds"])
-            assert method["tflops"] == pytest.approx(method["per_second"] * result["gflop_per_unit"] / 1e3)
-            assert method["share_of_peak"] == pytest.approx(method["tflops"] / peak)
+        assert_rates_follow_from_counts(result, unit, peak)
     assert (directory / "gpu_throughput.md").read_text().strip() == results_table(results)
     readme = (BENCHMARKS.parent / "README.md").read_text()
     row = next(line for line in readme.splitlines() if line.startswith("| `train`, `predict`, `variants` with"))
