@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -81,26 +82,29 @@ def tree_pss_mb(pid: int) -> float:
 
 
 def monitored(command: list[str], env: dict, cap_mb: float) -> dict:
-    """Run a worker, sampling its memory; stop it (and its children) if it passes `cap_mb`."""
+    """Run a worker, sampling its memory; stop it (and its children) if it passes `cap_mb`. Its output goes to
+    files, not pipes: a pipe nobody reads while the worker runs fills at 64 KB and the worker blocks for ever."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
-    )
-    peak, stopped = 0.0, False
-    while process.poll() is None:
-        peak = max(peak, tree_pss_mb(process.pid))
-        if peak > cap_mb:
-            os.killpg(process.pid, signal.SIGKILL)
-            stopped = True
-            break
-        time.sleep(MEMORY_SAMPLE_SECONDS)
-    stdout, stderr = process.communicate()
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True, env=env, start_new_session=True)
+        peak, stopped = 0.0, False
+        while process.poll() is None:
+            peak = max(peak, tree_pss_mb(process.pid))
+            if peak > cap_mb:
+                os.killpg(process.pid, signal.SIGKILL)
+                stopped = True
+                break
+            time.sleep(MEMORY_SAMPLE_SECONDS)
+        process.wait()
+        stdout.seek(0)
+        stderr.seek(0)
+        out, err = stdout.read().strip(), stderr.read().strip()
     outcome = {"sampled_peak_pss_mb": round(peak, 1), "wall_seconds": round(time.perf_counter() - started, 1)}
     if stopped:
         return {**outcome, "stopped": f"passed the {cap_mb:,.0f} MB cap"}
     if process.returncode != 0:
-        return {**outcome, "error": stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {process.returncode}"}
-    return {**outcome, **json.loads(stdout.strip().splitlines()[-1])}
+        return {**outcome, "error": err.splitlines()[-1] if err else f"exit {process.returncode}"}
+    return {**outcome, **json.loads(out.splitlines()[-1])}
 
 
 def measure_memory(mode: str, run: Callable[[], dict]) -> dict:

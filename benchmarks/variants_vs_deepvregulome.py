@@ -132,6 +132,11 @@ def compare(ours: dict, theirs: dict) -> dict:
     return {"both_scored": len(shared), "max_p_ref_difference": max(differences, default=None)}
 
 
+def rate(result: dict) -> float:
+    """Alleles scored per second."""
+    return result["alleles"] / result["seconds"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--genome", type=Path)
@@ -153,23 +158,27 @@ def main() -> None:
 
     model_name = ModelRegistry().list()[0].name  # the model the peer also takes its tokenizer from
     directory = args.outdir or Path(tempfile.mkdtemp(prefix="vs_deepvregulome_"))
+    directory.mkdir(parents=True, exist_ok=True)
     results = {}
     for shape in args.shapes.split(","):
         hub = directory / f"hub_{shape}"
         model = build_checkpoint(shape, hub, model_name)
         records = args.records if shape == "small" else args.base_records
         vcf = head_of_vcf(args.vcf, records, directory / f"{shape}.vcf")
-        ours, theirs = (measure(tool, model, hub, args.genome, vcf, args.threads) for tool in ("enhancerlm", "peer"))
+        measured = {}
+        for tool in ("enhancerlm", "peer"):  # each kept as it ends, so a long run that is cut short keeps its half
+            measured[tool] = measure(tool, model, hub, args.genome, vcf, args.threads)
+            (directory / f"{shape}.{tool}.json").write_text(json.dumps(measured[tool]) + "\n")
+        ours, theirs = measured["enhancerlm"], measured["peer"]
         row = {"enhancerlm": ours, "deepvregulome": theirs}
         if "error" not in ours and "error" not in theirs:
             row["agreement"] = compare(ours, theirs)
         for result in (ours, theirs):
             result.pop("p_ref", None)
             if "seconds" in result:
-                result["alleles_per_second"] = round(result["alleles"] / result["seconds"], 1)
+                result["alleles_per_second"] = round(rate(result), 2)
         results[shape] = row
         print(f"{shape}: {json.dumps(row)}", file=sys.stderr, flush=True)
-    directory.mkdir(parents=True, exist_ok=True)
     (directory / "variants_vs_deepvregulome.json").write_text(json.dumps(results, indent=2) + "\n")
     print("| shape | tool | alleles scored (of input) | seconds | alleles/s | ratio | peak RSS (MB) |")
     print("|---|---|---|---|---|---|---|")
@@ -180,7 +189,7 @@ def main() -> None:
                 print(f"| {shape} | {tool} | failed: {r['error']} | | | | |")
                 continue
             ratio = (
-                f"{ours['alleles_per_second'] / theirs['alleles_per_second']:.2f}"
+                f"{rate(ours) / rate(theirs):.2f}"  # from the unrounded rates
                 if tool == "enhancerlm" and "error" not in theirs
                 else ""
             )

@@ -50,6 +50,22 @@ def test_a_run_past_the_memory_cap_is_stopped_and_reported(benchmarks):
     assert finished["alleles"] == 3 and "stopped" not in finished
 
 
+def test_a_worker_that_writes_more_than_a_pipe_holds_still_finishes(benchmarks):
+    """A worker's result (with every allele's probability) and its warnings pass 64 KB; the launcher must not
+    block it, and must return the worker's last line."""
+    from measure import monitored
+
+    chatty = "import json, sys\nsys.stderr.write('w' * 300_000)\nprint(json.dumps({'alleles': 2, 'p': 'x' * 300_000}))"
+    finished = monitored([sys.executable, "-c", chatty], {}, cap_mb=300)
+    assert finished["alleles"] == 2 and len(finished["p"]) == 300_000
+    failed = monitored(
+        [sys.executable, "-c", "import sys\nsys.stderr.write('e' * 100_000 + '\\nbad input')\nsys.exit(3)"],
+        {},
+        cap_mb=300,
+    )
+    assert failed["error"] == "bad input"
+
+
 @pytest.mark.parametrize("shape, tokens", [("micro", 197), ("small", 61)])
 def test_the_flop_count_of_a_forward_pass_is_what_torch_counts(benchmarks, shape, tokens):
     """gpu_throughput.forward_flops (from the model's shape) equals torch's own count of a BERT encoder's forward
