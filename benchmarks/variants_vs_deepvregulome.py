@@ -17,7 +17,8 @@ the base one.
 
 Reported: alleles in the input, alleles each tool scored (enhancerlm: by status), alleles/s, the ratio, peak RSS,
 and how far the two tools' reference probabilities differ on the SNVs both scored (the same model on the same
-window should give the same number). Results: a Markdown table on stdout and DIR/variants_vs_deepvregulome.json.
+window should give the same number). Results: a Markdown table on stdout and DIR/variants_vs_deepvregulome.json;
+each tool's raw result, as soon as it ends, in DIR/SHAPE.TOOL.json.
 """
 
 from __future__ import annotations

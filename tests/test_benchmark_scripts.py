@@ -4,6 +4,7 @@ cap that keeps a peer from exhausting the machine must stop a run."""
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,14 @@ def test_a_worker_that_writes_more_than_a_pipe_holds_still_finishes(benchmarks):
     from measure import monitored
 
     chatty = "import json, sys\nsys.stderr.write('w' * 300_000)\nprint(json.dumps({'alleles': 2, 'p': 'x' * 300_000}))"
-    finished = monitored([sys.executable, "-c", chatty], {}, cap_mb=300)
+    results = []
+    launcher = threading.Thread(
+        target=lambda: results.append(monitored([sys.executable, "-c", chatty], {}, cap_mb=300)), daemon=True
+    )
+    launcher.start()
+    launcher.join(timeout=60)  # a launcher that blocks the worker fails here instead of hanging the suite
+    assert results, "the launcher is still waiting on a worker that has written 600 KB"
+    finished = results[0]
     assert finished["alleles"] == 2 and len(finished["p"]) == 300_000
     failed = monitored(
         [sys.executable, "-c", "import sys\nsys.stderr.write('e' * 100_000 + '\\nbad input')\nsys.exit(3)"],
