@@ -67,7 +67,10 @@ def test_constraints_pin_every_runtime_dependency_as_installed():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     closure = module.runtime_closure("enhancerlm")
-    assert {name: d.version.split("+")[0] for name, d in closure.items()} == pins()
+    # PyPI's torch wheel is the CUDA build: its CUDA runtime packages are not pinned for the CPU image
+    cuda_runtime = [name for name in closure if name.startswith(("nvidia-", "cuda-")) or name == "triton"]
+    assert not cuda_runtime or "nvidia-cublas" in closure, cuda_runtime
+    assert {name: d.version.split("+")[0] for name, d in closure.items() if name not in cuda_runtime} == pins()
     assert {"torch", "transformers", "multiqc", "pyfaidx", "cyvcf2", "click", "pandas"} <= set(pins())
 
 

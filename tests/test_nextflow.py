@@ -924,7 +924,13 @@ def nextflow_plan(
     )
     assert [normalized(op.body) for op in ops[:2]] == [
         "ENHANCERLM_EVALUATE.out.predictions",
-        "ENHANCERLM_EVALUATE.out.cv, remainder: true",
+        "ch_cross_validation, remainder: true",
+    ]
+    # the cv output is a tuple of two files, made one list before the join (a model without cv gets one null)
+    (cv_op,) = channel_chain("ch_cross_validation", ["ENHANCERLM_EVALUATE.out.cv", "map{"])
+    assert closure_call(cv_op, [{"id": "m"}, "m.cv.json", "m.cv_predictions.tsv"], params) == [
+        {"id": "m"},
+        ["m.cv.json", "m.cv_predictions.tsv"],
     ]
     assert not normalized(ops[3].body), "groupTuple with options"
     cross_validation = params["cv"] or params["ensemble"] == "stacking"
@@ -935,10 +941,12 @@ def nextflow_plan(
         items.append(
             closure_call(ops[2], [task["meta"], f"{prefix}.metrics.json", f"{prefix}.predictions.tsv", cv], params)
         )
-    # `files.flatten()`: the grouped lists of files, flattened
-    assert normalized(ops[4].body) == "dataset_id, files -> [ [ id: dataset_id ], files.flatten() ]"
+    # `files.flatten()`: the grouped lists of files, flattened and sorted by name (the same inputs under -resume)
+    assert normalized(ops[4].body) == (
+        "dataset_id, files -> [ [ id: dataset_id ], files.flatten().sort { file -> file.name } ]"
+    )
     benchmark = [
-        {"meta": {"id": key}, "evaluations": [f for files in groups for f in files]}
+        {"meta": {"id": key}, "evaluations": sorted(f for files in groups for f in files)}
         for key, groups in group_tuple(items)
     ]
     plan = Plan(train, ensemble, evaluate, benchmark)
@@ -998,11 +1006,13 @@ def genome_predict_plan(params: dict, items: list[list]) -> tuple[list[dict], li
         "ch_chunk_count",
         "meta, scan, count -> [ groupKey(meta, count), scan ]",
         "",
-        "key, scans -> [ key.getGroupTarget(), scans ]",
+        "key, scans -> [ key.getGroupTarget(), scans.sort { scan -> scan.name } ]",
     ]
     assert "ENHANCERLM_MERGEPREDICTIONS ( ch_merge, ch_fai )" in normalized(workflow_text(GENOME_PREDICT))
     assert "CHUNK_SUMMARY ( ch_merge )" in normalized(workflow_text(GENOME_PREDICT))
-    return predict, [{"meta": meta, "chunks": list(chunks["name"])} for meta, _ in items]
+    # the scans sorted by file name, <model>.<chunk with ':' and '-' as '_'>, so -resume sees the same inputs
+    by_scan_name = sorted(chunks["name"], key=lambda chunk: "_".join(re.split("[:-]", chunk)))
+    return predict, [{"meta": meta, "chunks": by_scan_name} for meta, _ in items]
 
 
 def motifs_variants_plan(params: dict, items: list[list], ch_dataset: list[list]) -> tuple[list[dict], list[dict]]:
@@ -1889,7 +1899,9 @@ def test_version_outputs_and_commands(tmp_path):
 
     expected = {
         "enhancerlm": enhancerlm.__version__,
-        "torch": str(torch.__version__),
+        # the installed distribution's version, as `versions` reads it without importing torch (a CUDA wheel's
+        # torch.__version__ adds a local tag, 2.13.0+cu130, that its metadata does not carry)
+        "torch": importlib.metadata.version("torch"),
         "transformers": transformers.__version__,
         "cuda": torch.version.cuda or "none",
         "multiqc": importlib.metadata.version("multiqc"),

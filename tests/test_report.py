@@ -3,6 +3,7 @@ the report as a browser shows it (headless Chromium from Debian's `chromium` and
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import os
@@ -236,10 +237,13 @@ def test_run_report_has_every_section_in_order(test_profile_results):
         keep_default_na=False,
     ).set_index("Sample")
     import torch
-    import transformers
 
     train = versions.loc["ENHANCERLM_TRAIN"]
-    assert (train["torch"], train["transformers"]) == (torch.__version__, transformers.__version__)
+    # the installed distributions' versions (a CUDA wheel's torch.__version__ adds +cu130, its metadata does not)
+    assert (train["torch"], train["transformers"]) == (
+        importlib.metadata.version("torch"),
+        importlib.metadata.version("transformers"),
+    )
     assert train["cuda"] == (torch.version.cuda or "none")
     assert versions.loc["CHUNK_SUMMARY", "python"] == platform.python_version()
     # every step but MultiQC, which reads the versions and reports none (its own is in the report's footer)

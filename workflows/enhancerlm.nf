@@ -15,7 +15,7 @@ include { ENHANCERLM_MOTIFS      } from '../modules/local/enhancerlm/motifs/main
 include { ENHANCERLM_VARIANTS    } from '../modules/local/enhancerlm/variants/main'
 include { MULTIQC                } from '../modules/local/multiqc/main'
 include { paramsSummaryMap       } from 'plugin/nf-schema'
-include { paramsSummaryMultiqc   } from '../subworkflows/nf-core/utils_nfcore_pipeline'
+include { paramsSummaryMultiqc   } from '../subworkflows/local/utils_nfcore_pipeline'
 
 workflow ENHANCERLM {
     take:
@@ -182,7 +182,7 @@ workflow ENHANCERLM {
     def multiqc_logo = settings.multiqc_logo ? file(settings.multiqc_logo, checkIfExists: true) : []
     ch_multiqc = ch_multiqc_files
         .mix( ch_versions, ch_workflow_summary )
-        .collect()
+        .collect( sort: { a, b -> a.name <=> b.name } ) // arrival order would change the staging and defeat -resume
         .map { files -> [ [ id: 'multiqc' ], files, multiqc_configs, multiqc_logo, [], [] ] }
 
     MULTIQC ( ch_multiqc )

@@ -247,8 +247,9 @@ def genome_predict(params: dict, runner: Runner, models: list[Path], indexed: Pa
         parts = [work / f"{model.name}.{'_'.join(re.split('[:-]', chunk))}" for chunk in names]
         for chunk, part in zip(names, parts):
             runner.run(tasks.predict_task(params, model, indexed, chunk, part, device, threads))
-        runner.run(tasks.merge_predictions_task(model.name, parts, indexed, runner.outdir, threads))
-        runner.run(tasks.chunk_summary_task(model.name, parts, runner.outdir))
+        by_name = sorted(parts, key=lambda part: part.name)  # as the workflow hands them on (the same under -resume)
+        runner.run(tasks.merge_predictions_task(model.name, by_name, indexed, runner.outdir, threads))
+        runner.run(tasks.chunk_summary_task(model.name, by_name, runner.outdir))
 
 
 def multiqc(params: dict, runner: Runner, ran: dict[str, bool]) -> None:

@@ -42,7 +42,7 @@ workflow GENOME_PREDICT {
         .combine(ch_chunk_count)
         .map { meta, scan, count -> [ groupKey(meta, count), scan ] }
         .groupTuple()
-        .map { key, scans -> [ key.getGroupTarget(), scans ] }
+        .map { key, scans -> [ key.getGroupTarget(), scans.sort { scan -> scan.name } ] } // arrival order would defeat -resume
 
     ENHANCERLM_MERGEPREDICTIONS ( ch_merge, ch_fai )
 

@@ -72,12 +72,16 @@ workflow TRAIN_EVALUATE {
 
     // Every evaluation of a dataset (all models and seeds), with the cross-validation files where there are some
     // channel: [ val(meta), [ path(evaluation_file), ... ] ], meta = [ id: <dataset> ]
+    // channel: [ val(meta), [ path(cv_json), path(cv_predictions) ] ], only models trained with cross-validation
+    ch_cross_validation = ENHANCERLM_EVALUATE.out.cv
+        .map { meta, cv_json, cv_predictions -> [ meta, [ cv_json, cv_predictions ] ] }
+    // the remainder join pads a model without cross-validation with one null
     ch_benchmark = ENHANCERLM_EVALUATE.out.metrics
         .join( ENHANCERLM_EVALUATE.out.predictions )
-        .join( ENHANCERLM_EVALUATE.out.cv, remainder: true )
+        .join( ch_cross_validation, remainder: true )
         .map { meta, metrics, predictions, cv -> [ meta.dataset, [ metrics, predictions ] + ( cv ?: [] ) ] }
         .groupTuple()
-        .map { dataset_id, files -> [ [ id: dataset_id ], files.flatten() ] }
+        .map { dataset_id, files -> [ [ id: dataset_id ], files.flatten().sort { file -> file.name } ] } // arrival order would defeat -resume
 
     ENHANCERLM_BENCHMARK ( ch_benchmark )
 

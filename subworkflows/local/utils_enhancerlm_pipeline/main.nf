@@ -3,10 +3,10 @@
  * the completion summary. The shape of the nf-core template's utils_nfcore_<pipeline>_pipeline subworkflow.
  */
 
-include { UTILS_NFSCHEMA_PLUGIN   } from '../../nf-core/utils_nfschema_plugin'
-include { UTILS_NEXTFLOW_PIPELINE } from '../../nf-core/utils_nextflow_pipeline'
-include { UTILS_NFCORE_PIPELINE   } from '../../nf-core/utils_nfcore_pipeline'
-include { completionSummary       } from '../../nf-core/utils_nfcore_pipeline'
+include { UTILS_NFSCHEMA_PLUGIN   } from '../utils_nfschema_plugin'
+include { UTILS_NEXTFLOW_PIPELINE } from '../utils_nextflow_pipeline'
+include { UTILS_NFCORE_PIPELINE   } from '../utils_nfcore_pipeline'
+include { completionSummary       } from '../utils_nfcore_pipeline'
 include { samplesheetToList       } from 'plugin/nf-schema'
 
 workflow PIPELINE_INITIALISATION {
@@ -30,6 +30,7 @@ workflow PIPELINE_INITIALISATION {
     UTILS_NFSCHEMA_PLUGIN ( workflow, validate_params, null, help, help_full, show_hidden, '', citationText(), command, true )
 
     UTILS_NFCORE_PIPELINE ( nextflow_cli_args )
+    checkSoftwareOnPath()
 
     if (params.config_profile_name) {
         log.info "Config profile: ${params.config_profile_name}${params.config_profile_description ? ' - ' + params.config_profile_description : ''}"
@@ -38,9 +39,11 @@ workflow PIPELINE_INITIALISATION {
     if (!input && !input_regions) {
         error("--input or --input_regions is required: a samplesheet of FASTA files (dataset,fasta,label,split) or of regions on --genome (dataset,bed,test_chroms)")
     }
-    def rows    = input ? samplesheetToList(input, "${projectDir}/assets/schema_input.json") : []
-    def regions = input_regions ? samplesheetToList(input_regions, "${projectDir}/assets/schema_regions.json") : []
-    def twice   = regions.collect { row -> row[0].id }.intersect(rows.collect { row -> row[0].id }.unique())
+    // (local names differ from the emit names: an emit assigns into the workflow's binding, a `def` of the same
+    // name would take the assignment and leave the output unset)
+    def fasta_rows  = input ? samplesheetToList(input, "${projectDir}/assets/schema_input.json") : []
+    def region_rows = input_regions ? samplesheetToList(input_regions, "${projectDir}/assets/schema_regions.json") : []
+    def twice       = region_rows.collect { row -> row[0].id }.intersect(fasta_rows.collect { row -> row[0].id }.unique())
     if (twice) {
         error("${input_regions}: dataset ${twice[0]} is named twice in the run (also in ${input})")
     }
@@ -48,16 +51,39 @@ workflow PIPELINE_INITIALISATION {
     // Relative FASTA and BED paths are resolved against their samplesheet's directory, as `enhancerlm prepare` does.
     // channel: [ val(meta), path(fasta), val(label), val(split) ]
     ch_samplesheet = channel
-        .fromList(rows)
+        .fromList(fasta_rows)
         .map { meta, fasta, label, split -> [ meta, sheetFile(input, meta, fasta, 'FASTA'), label, split ] }
     // channel: [ val(meta), path(bed), val(test_chroms) ], test_chroms comma-separated as `enhancerlm prepare` takes them
     ch_regions = channel
-        .fromList(regions)
+        .fromList(region_rows)
         .map { meta, bed, test_chroms -> [ meta, sheetFile(input_regions, meta, bed, 'BED'), test_chroms.tokenize(';').join(',') ] }
 
     emit:
     samplesheet = ch_samplesheet // channel: [ val(meta), path(fasta), val(label), val(split) ]
     regions     = ch_regions     // channel: [ val(meta), path(bed), val(test_chroms) ]
+}
+
+// Without a container engine or conda the tasks run what is on PATH: enhancerlm, multiqc and a python3 that imports
+// enhancerlm (bin/chunk_scans_mqc.py), all from one activated environment (the tasks set PYTHONNOUSERSITE, so a
+// `pip install --user` is not seen). Say so before any task fails for it.
+def checkSoftwareOnPath() {
+    if (workflow.containerEngine || workflow.profile.tokenize(',').intersect(['conda', 'mamba'])) {
+        return
+    }
+    def path    = System.getenv('PATH') ?: ''
+    def missing = ['enhancerlm', 'multiqc', 'python3'].findAll { tool ->
+        !path.tokenize(':').any { dir -> new File(dir, tool).canExecute() }
+    }
+    if (!missing) {
+        def probe = ['python3', '-c', 'import enhancerlm'].execute(["PATH=${path}", 'PYTHONNOUSERSITE=1'], null)
+        if (probe.waitFor() != 0) {
+            missing << 'a python3 that imports enhancerlm'
+        }
+    }
+    if (missing) {
+        log.warn("No container engine or conda profile is active, and the tasks will not find ${missing.join(', ')} on PATH: " +
+            "add -profile docker, singularity or conda, or activate the environment enhancerlm is installed in")
+    }
 }
 
 // A file a samplesheet names: a URL or absolute path as given, a relative path under the samplesheet's directory
@@ -79,15 +105,21 @@ workflow PIPELINE_COMPLETION {
     main:
     def multiqc_reports = multiqc_report.toList()
 
+    // the handlers call script functions only: inside a named workflow's closure `workflow` is null by run end
     workflow.onComplete {
         completionSummary(monochrome_logs)
-        if (workflow.success && multiqc_reports.getVal()) {
-            log.info "Report: ${outdir}/multiqc/multiqc_report.html"
-        }
+        reportSummary(outdir, multiqc_reports)
     }
 
     workflow.onError {
         log.error "Pipeline failed: see the error above and the task's .command.err in its work directory"
+    }
+}
+
+// Where the MultiQC report is, once the run has succeeded and made one
+def reportSummary(outdir, multiqc_reports) {
+    if (workflow.success && multiqc_reports.getVal()) {
+        log.info "Report: ${outdir}/multiqc/multiqc_report.html"
     }
 }
 

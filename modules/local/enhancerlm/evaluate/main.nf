@@ -11,7 +11,7 @@ process ENHANCERLM_EVALUATE {
     output:
     tuple val(meta), path("${prefix}.metrics.json")   , emit: metrics
     tuple val(meta), path("${prefix}.predictions.tsv"), emit: predictions
-    tuple val(meta), path("${prefix}.cv*", arity: '2'), emit: cv, optional: true
+    tuple val(meta), path("${prefix}.cv.json"), path("${prefix}.cv_predictions.tsv"), emit: cv, optional: true
     tuple val(meta), path("${prefix}.*_mqc.*")        , emit: multiqc
     tuple val("${task.process}"), val('enhancerlm'), eval('enhancerlm versions --tool enhancerlm'), topic: versions, emit: versions_enhancerlm
     tuple val("${task.process}"), val('torch'), eval('enhancerlm versions --tool torch'), topic: versions, emit: versions_torch

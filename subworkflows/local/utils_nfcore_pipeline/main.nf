@@ -1,7 +1,7 @@
 /*
  * Checks on how the pipeline was launched, and the completion summary. The interface is nf-core's
  * utils_nfcore_pipeline subworkflow (nf-core/modules, 2026-08): UTILS_NFCORE_PIPELINE, checkConfigProvided,
- * checkProfileProvided, completionSummary.
+ * checkProfileProvided, completionSummary. This pipeline's own copy, not installed by nf-core tools.
  */
 
 workflow UTILS_NFCORE_PIPELINE {
@@ -27,13 +27,16 @@ def checkConfigProvided() {
     return true
 }
 
-// Fail on a profile list that ends with a comma; warn on positional arguments (usually a mistyped option)
+// Fail on a profile list that ends with a comma; warn on positional arguments (usually a mistyped option). Nextflow
+// 25.10's launcher turns `-stub` before another option into `-stub true` and the flag takes no value, so under
+// -stub a lone 'true' is the engine's, not the user's (Launcher.normalizeArgs).
 def checkProfileProvided(nextflow_cli_args) {
     if (workflow.profile.endsWith(',')) {
         error("The -profile option cannot end with a trailing comma: ${workflow.profile}")
     }
-    if (nextflow_cli_args[0]) {
-        log.warn("nextflow run was given a positional argument, '${nextflow_cli_args[0]}', which is ignored; options take two dashes for pipeline parameters (--input) and one for Nextflow's own (-profile)")
+    def positional = workflow.stubRun && nextflow_cli_args && nextflow_cli_args[0] == 'true' ? nextflow_cli_args.drop(1) : nextflow_cli_args
+    if (positional[0]) {
+        log.warn("nextflow run was given a positional argument, '${positional[0]}', which is ignored; options take two dashes for pipeline parameters (--input) and one for Nextflow's own (-profile)")
     }
 }
 
@@ -56,10 +59,11 @@ def completionSummary(monochrome_logs = true) {
 }
 
 // The parameter summary (nf-schema's paramsSummaryMap: group -> parameter -> value) as a MultiQC custom-content
-// section, <manifest name with - for />-summary, which assets/multiqc_config.yml orders last
+// section, <manifest name with - for />-summary, which assets/multiqc_config.yml orders last; the run name is left out
 def paramsSummaryMultiqc(summary_params) {
     def groups = summary_params.findAll { _group, values -> values }.collect { group, values ->
-        def rows = values.keySet().sort().collect { name ->
+        // runName differs in every run: in the report's input it would make MultiQC re-run under -resume
+        def rows = values.keySet().findAll { name -> name != 'runName' }.sort().collect { name ->
             "        <dt>${name}</dt><dd><samp>${values.get(name) ?: 'N/A'}</samp></dd>"
         }
         ([ "    <p><b>${group}</b></p>", "    <dl class=\"dl-horizontal\">" ] + rows + [ "    </dl>" ]).join('\n')

@@ -1,7 +1,7 @@
 /*
  * Parameter help, summary and validation through the nf-schema plugin. The interface (inputs in this order) is
- * nf-core's utils_nfschema_plugin subworkflow of nf-core/modules (2026-08), cli_typecast included, so that
- * `nf-core subworkflows install utils_nfschema_plugin` can replace this file.
+ * nf-core's utils_nfschema_plugin subworkflow of nf-core/modules (2026-08), cli_typecast included. This pipeline's own
+ * copy (in subworkflows/local/, not installed by nf-core tools: no modules.json entry).
  */
 
 include { paramsSummaryLog   } from 'plugin/nf-schema'

@@ -1,7 +1,8 @@
 /*
  * Generic Nextflow chores at the start of a run: --version, the parameters written to pipeline_info, and a
  * warning when conda's channels are set up so that packages may resolve differently. The interface is nf-core's
- * utils_nextflow_pipeline subworkflow (nf-core/modules, 2026-08).
+ * utils_nextflow_pipeline subworkflow (nf-core/modules, 2026-08); this pipeline's own copy, not
+ * installed by nf-core tools.
  */
 
 workflow UTILS_NEXTFLOW_PIPELINE {
