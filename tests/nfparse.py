@@ -671,6 +671,10 @@ class _Evaluator:
                 }[name]
             if name == "size" and nargs == 0:
                 return len(value)
+            if name == "replaceAll" and nargs == 2 and all(isinstance(a, str) for a in args):
+                if "$" in args[1] or "\\" in args[1]:
+                    raise self.error("replaceAll() with group references is not supported", at)
+                return re.sub(args[0], args[1], value)  # a Java regex; the ones used are Python's too
         if isinstance(value, NfPath) and name == "join" and nargs <= 1:
             separator = args[0] if args else ""
             return groovy_str(separator).join(str(part) for part in iterate(value, self.error, at))

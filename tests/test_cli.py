@@ -140,20 +140,20 @@ def test_run_test_profile_lays_out_results(test_profile_results):
     assert [s["step"] for s in summary["steps"]] == [
         "PREPARE (mini_layer1)",
         "PREPARE (ienhancer2l_independent)",
-        "GENOMEINDEX (chr22_demo.fa.gz)",
+        "GENOMEINDEX (chr22_demo)",
         *(f"TRAIN ({m})" for m in models),
         "ENSEMBLE (mini_layer1_ensemble)",
         *(f"EVALUATE ({m})" for m in [*models, "mini_layer1_ensemble"]),
         "BENCHMARK (mini_layer1)",
         f"EVALUATE_EXTERNAL ({external})",
-        "CHUNKS (chr22_demo.fa.gz)",
+        "CHUNKS (chr22_demo)",
         "PREDICT (mini_layer1_ensemble 22:0-10000000)",
         "PREDICT (mini_layer1_ensemble 22:10000000-17700000)",
         "MERGEPREDICTIONS (mini_layer1_ensemble)",
         "CHUNK_SUMMARY (mini_layer1_ensemble)",
         "MOTIFS (mini_layer1_ensemble)",
         "VARIANTS (mini_layer1_ensemble)",
-        "MULTIQC",
+        "MULTIQC (multiqc)",
     ]
     scan = json.loads((results / "predict" / "mini_layer1_ensemble.predict.json").read_text())
     assert scan["windows"]["scored"] == 10_000 // 50  # test_regions.bed: 10 kb of real sequence, stride 50
@@ -294,7 +294,7 @@ def test_run_resume_skips_only_unchanged_steps(tmp_path):
     assert (outdir / "train" / "mini_layer1_k3" / "enhancerlm.json").read_bytes() == card
     changed = run(2, "--resume")  # a training parameter changed: training and what depends on it re-run
     assert changed["PREPARE (mini_layer1)"] and not changed["TRAIN (mini_layer1_k3)"]
-    assert not changed["EVALUATE (mini_layer1_k3)"] and not changed["MULTIQC"]
+    assert not changed["EVALUATE (mini_layer1_k3)"] and not changed["MULTIQC (multiqc)"]
     card = json.loads((outdir / "train" / "mini_layer1_k3" / "enhancerlm.json").read_text())
     assert card["hyperparameters"]["epochs"] == 2
     assert not any(run(2).values())  # without --resume everything runs

@@ -40,7 +40,7 @@ from enhancerlm.formats.genome import genome_sizes
 from enhancerlm.pipeline import params as pipeline_params
 from enhancerlm.pipeline import runner as pipeline_runner
 from enhancerlm.pipeline.reports import write_versions_yaml
-from enhancerlm.pipeline.steps import PIPELINE_STEPS
+from enhancerlm.pipeline.steps import PIPELINE_STEPS, STEPS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nfparse  # noqa: E402
@@ -1010,8 +1010,9 @@ def genome_predict_plan(params: dict, items: list[list]) -> tuple[list[dict], li
     ]
     assert "ENHANCERLM_MERGEPREDICTIONS ( ch_merge, ch_fai )" in normalized(workflow_text(GENOME_PREDICT))
     assert "CHUNK_SUMMARY ( ch_merge )" in normalized(workflow_text(GENOME_PREDICT))
-    # the scans sorted by file name, <model>.<chunk with ':' and '-' as '_'>, so -resume sees the same inputs
-    by_scan_name = sorted(chunks["name"], key=lambda chunk: "_".join(re.split("[:-]", chunk)))
+    # the scans sorted by file name, <model>.<chunk, each character but [A-Za-z0-9._] as '_'>, so -resume sees the
+    # same inputs
+    by_scan_name = sorted(chunks["name"], key=lambda chunk: re.sub(r"[^A-Za-z0-9._]", "_", chunk))
     return predict, [{"meta": meta, "chunks": by_scan_name} for meta, _ in items]
 
 
@@ -1180,7 +1181,7 @@ def test_nfparse_fails_loudly_on_modules(tmp_path, name):
         ('"""\n    echo $(date)\n    """', "illegal string body character after dollar sign"),
         ('"""\n    echo ${unknown}\n    """', "no such variable: unknown"),
         ('"""\n    echo ${meta.id.tokenize(1)}\n    """', "tokenize() needs"),
-        ('"""\n    echo ${meta.id.replaceAll("a", "b")}\n    """', "unsupported method replaceAll()"),
+        ('"""\n    echo ${meta.id.replaceFirst("a", "b")}\n    """', "unsupported method replaceFirst()"),
         ('"""\n    echo \\d\n    """', "unsupported escape sequence"),
         ('"""\n    echo ${meta.missing.id}\n    """', "cannot get property 'id' on null object"),
         ('"""\n    echo ${meta.id < 3}\n    """', "cannot compare 'a' < 3"),
@@ -1948,8 +1949,14 @@ def test_runner_versions_name_the_steps_and_tools_of_the_modules(tmp_path):
             expected[process.name] = sorted(tools)
     for alias, declared in process_aliases().items():  # an aliased task reports under its alias (task.process)
         expected[alias] = expected[declared]
-    written = yaml.safe_load(write_versions_yaml(tmp_path / "versions.yml").read_text())
+    every_step = {step.name for step in STEPS}
+    text = write_versions_yaml(tmp_path / "versions.yml", every_step, "enhancerlm/enhancerlm").read_text()
+    written = yaml.safe_load(text)
+    assert written.pop("Workflow") == {"enhancerlm/enhancerlm": f"v{enhancerlm.__version__}"}
     assert {step: sorted(tools) for step, tools in written.items()} == expected
+    # the text the workflow's collectFile writes: blocks sorted by name, four-space indents, tools sorted
+    assert text.startswith("CHUNK_SUMMARY:\n    python: ") and "\n    cuda: " in text
+    assert "ENHANCERLM_PREPARE" not in write_versions_yaml(tmp_path / "ran.yml", {"TRAIN"}, "p").read_text()
 
 
 def run_version_command(command: str, workdir: Path) -> str:
@@ -2283,7 +2290,7 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
         check(
             "ENHANCERLM_GENOMEINDEX",
             {"meta": {"id": source.name.split(".")[0]}, "dirs": set(), "inputs": {"fasta": source.name}},
-            source.name,
+            genome_id,  # tagged by the genome's simple name, as the workflow tags it
             "index",
         )
     assert sorted(record.labels("PREDICT")) == sorted(f"{t['model']} {t['chunk']}" for t in full.predict), (
@@ -2294,7 +2301,7 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
         check(
             "ENHANCERLM_CHUNKS",
             {"meta": {"id": genome_id}, "dirs": set(), "inputs": {"fai": genome["fai"]}},
-            genome["fasta"],
+            genome_id,
             "chunks",
         )
     for planned in full.predict:
@@ -2318,7 +2325,7 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
     )
     for planned in full.merge:
         meta = planned["meta"]
-        scans = [f"{meta['id']}.{'_'.join(re.split('[:-]', chunk))}" for chunk in planned["chunks"]]
+        scans = [f"{meta['id']}.{re.sub(r'[^A-Za-z0-9._]', '_', chunk)}" for chunk in planned["chunks"]]
         check(
             "ENHANCERLM_MERGEPREDICTIONS",
             {
@@ -2379,12 +2386,12 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
         read_module(module_path("MULTIQC")), CASES["MULTIQC"], tmp_path / "multiqc", params, monkeypatch
     )
     nextflow = parsed_command(argv, None)
-    runner = parsed_command(["multiqc", *record.task("MULTIQC", "").argv], None)
+    runner = parsed_command(["multiqc", *record.task("MULTIQC", "multiqc").argv], None)
     configs = ["multiqc_config.yml", *([Path(params["multiqc_config"]).name] if params.get("multiqc_config") else [])]
     assert runner["config_files"] == configs and nextflow["title"] == runner["title"]
     for option in ("force", "cl_config"):
         assert nextflow[option] == runner[option], option
-    runner_argv = record.task("MULTIQC", "").argv
+    runner_argv = record.task("MULTIQC", "multiqc").argv
     assert Path(runner_argv[runner_argv.index("--outdir") + 1]) == publish_path("MULTIQC", params)
 
 

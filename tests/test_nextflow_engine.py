@@ -270,3 +270,13 @@ def test_the_runner_runs_the_tasks_the_engine_ran(runner_records):  # noqa: F811
     engine = collections.Counter(trace_task(row["name"]) for row in read_trace("test.trace.txt"))
     assert sum(engine.values()) == 21
     assert runner_tasks(runner_records("test")) == engine
+
+
+def test_a_stub_run_is_not_warned_about_the_engines_positional_true():
+    """Nextflow 25.10's launcher turns `-stub --x y` into `-stub true --x y` (Launcher.normalizeArgs), and -stub
+    takes no value, so every stub run had a positional 'true' and a warning about a mistyped option."""
+    text = (REPO / "subworkflows/local/utils_nfcore_pipeline/main.nf").read_text()
+    body = text[text.index("def checkProfileProvided") :]
+    body = body[: body.index("\n}\n")]
+    assert "workflow.stubRun" in body and "nextflow_cli_args[0] == 'true'" in body
+    assert "if (nextflow_cli_args[0])" not in body

@@ -396,7 +396,7 @@ def test_nf_test_setup_follows_nf_core_lint():
         assert re.search(r"outdir *= *[\"']\$\{?outputDir\}?[\"']", text) and re.search(r"versions\.yml", text), test
 
 
-FILES_EXIST = [  # nf-core/tools pipelines/lint/files_exist.py (files_fail and files_warn), for enhancerlm
+FILES_EXIST = [  # nf-core/tools 4.2.1 pipelines/lint/files_exist.py (files_fail and files_warn), for enhancerlm
     ".gitattributes",
     ".gitignore",
     ".nf-core.yml",
@@ -410,7 +410,6 @@ FILES_EXIST = [  # nf-core/tools pipelines/lint/files_exist.py (files_fail and f
     "nextflow.config",
     "README.md",
     ".github/.dockstore.yml",
-    ".github/CONTRIBUTING.md",
     ".github/ISSUE_TEMPLATE/bug_report.yml",
     ".github/ISSUE_TEMPLATE/config.yml",
     ".github/ISSUE_TEMPLATE/feature_request.yml",
@@ -419,7 +418,7 @@ FILES_EXIST = [  # nf-core/tools pipelines/lint/files_exist.py (files_fail and f
     ".github/workflows/nf-test.yml",
     ".github/actions/get-shards/action.yml",
     ".github/actions/nf-test/action.yml",
-    ".github/workflows/linting_comment.yml",
+    ".github/workflows/pr-comment.yml",
     ".github/workflows/linting.yml",
     "assets/email_template.html",
     "assets/email_template.txt",
@@ -428,6 +427,7 @@ FILES_EXIST = [  # nf-core/tools pipelines/lint/files_exist.py (files_fail and f
     "conf/modules.config",
     "conf/test.config",
     "conf/test_full.config",
+    "docs/CONTRIBUTING.md",
     "docs/images/nf-core-enhancerlm_logo_light.png",
     "docs/images/nf-core-enhancerlm_logo_dark.png",
     "docs/output.md",

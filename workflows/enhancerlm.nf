@@ -167,6 +167,10 @@ workflow ENHANCERLM {
     ch_versions = channel.topic('versions')
         .unique()
         .map { process, tool, version -> [ process.tokenize(':').last(), "    ${tool}: ${version}" ] }
+        .mix( channel.of(
+            [ 'Workflow', "    ${workflow.manifest.name}: v${workflow.manifest.version}" ],
+            [ 'Workflow', "    Nextflow: ${workflow.nextflow.version}" ]
+        ) )
         .groupTuple()
         .map { process, lines -> "${process}:\n" + lines.unique().sort().join('\n') }
         .collectFile(name: 'enhancerlm_software_mqc_versions.yml', storeDir: "${settings.outdir}/pipeline_info", newLine: true, sort: true)

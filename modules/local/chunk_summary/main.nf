@@ -17,13 +17,15 @@ process CHUNK_SUMMARY {
 
     script:
     // chunk_scans_mqc.py is this pipeline's own script (bin/), so this module is not portable on its own
+    def args   = task.ext.args ?: ''
     prefix     = task.ext.prefix ?: "${meta.id}"
     def inputs = scans.collect { scan -> "--input ${scan}" }.join(' ')
     """
     chunk_scans_mqc.py \\
         ${inputs} \\
         --model-id ${meta.id} \\
-        --output ${prefix}.chunks_mqc.tsv
+        --output ${prefix}.chunks_mqc.tsv \\
+        ${args}
     """
 
     stub:

@@ -8,20 +8,25 @@ import platform
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from enhancerlm.formats.files import write_text
 from enhancerlm.pipeline.params import schema_defaults
 from enhancerlm.pipeline.steps import STEPS
 from enhancerlm.versions import software_versions
 
 
-def write_versions_yaml(path: Path) -> Path:
-    """MultiQC's software-versions file, one entry per step that reports tools, as the Nextflow workflow collects
-    it from the `versions` topic."""
+def write_versions_yaml(path: Path, ran: set[str], pipeline: str) -> Path:
+    """MultiQC's software-versions file, as the Nextflow workflow writes it from the `versions` topic: a block per
+    step that ran and reports tools, and the workflow's own block (`pipeline` is the manifest name; Nextflow also
+    writes its own version there)."""
     found = {**software_versions(), "python": platform.python_version()}
-    versions = {step.process: {tool: found[tool] for tool in step.tools} for step in STEPS if step.tools}
-    return write_text(path, yaml.safe_dump(versions, sort_keys=True))
+    blocks = {step.process: [f"{tool}: {found[tool]}" for tool in step.tools] for step in STEPS if step.name in ran}
+    blocks["Workflow"] = [f"{pipeline}: v{found['enhancerlm']}"]
+    text = "".join(
+        f"{name}:\n" + "".join(f"    {line}\n" for line in sorted(lines))
+        for name, lines in sorted(blocks.items())
+        if lines
+    )
+    return write_text(path, text)
 
 
 def workflow_summary_yaml(params: dict[str, Any], params_schema: dict) -> str:

@@ -161,7 +161,7 @@ def genome_index(params: dict, runner: Runner, threads: int) -> Path | None:
     if not params.get("genome") or not (scan or score or params.get("input_regions")):
         return None
     genome = Path(params["genome"])
-    indexed = work_dir(runner.outdir) / f"{simple_name(genome)}.fa.gz"
+    indexed = work_dir(runner.outdir) / f"{tasks.simple_name(genome)}.fa.gz"
     runner.run(tasks.genome_index_task(genome, indexed, threads))
     return indexed
 
@@ -240,11 +240,11 @@ def genome_steps(
 def genome_predict(params: dict, runner: Runner, models: list[Path], indexed: Path, device: str, threads: int) -> None:
     """The genome cut into chunks, every chunk scanned by every model, each model's scans merged and summarised."""
     work = work_dir(runner.outdir)
-    chunks = tasks.chunks_task(params, indexed, work / f"{simple_name(indexed)}.chunks.bed", threads)
+    chunks = tasks.chunks_task(params, indexed, work / f"{tasks.simple_name(indexed)}.chunks.bed", threads)
     runner.run(chunks)
     names = [line.split("\t")[3] for line in chunks.outputs[0].read_text().splitlines()]
     for model in models:
-        parts = [work / f"{model.name}.{'_'.join(re.split('[:-]', chunk))}" for chunk in names]
+        parts = [work / f"{model.name}.{re.sub(r'[^A-Za-z0-9._]', '_', chunk)}" for chunk in names]
         for chunk, part in zip(names, parts):
             runner.run(tasks.predict_task(params, model, indexed, chunk, part, device, threads))
         by_name = sorted(parts, key=lambda part: part.name)  # as the workflow hands them on (the same under -resume)
@@ -255,7 +255,11 @@ def genome_predict(params: dict, runner: Runner, models: list[Path], indexed: Pa
 def multiqc(params: dict, runner: Runner, ran: dict[str, bool]) -> None:
     """The report over every step's MultiQC files, the software versions and the workflow summary."""
     outdir = runner.outdir
-    versions = write_versions_yaml(outdir / "pipeline_info" / "enhancerlm_software_mqc_versions.yml")
+    steps_run = {step["step"].split(" (")[0] for step in runner.steps}
+    pipeline = schema()["title"].removesuffix(" pipeline parameters")  # the manifest name
+    versions = write_versions_yaml(
+        outdir / "pipeline_info" / "enhancerlm_software_mqc_versions.yml", steps_run, pipeline
+    )
     summary = write_text(work_dir(outdir) / "workflow_summary_mqc.yaml", workflow_summary_yaml(params, schema()))
     reports = [
         outdir / "prepare",
@@ -324,8 +328,3 @@ def run_program(task: Task) -> None:
 def file_name(name: str) -> str:
     """`TRAIN (layer1_k3)` -> `TRAIN_layer1_k3`."""
     return re.sub(r"[^\w.-]+", "_", name).strip("_")
-
-
-def simple_name(path: Path) -> str:
-    """The file name up to its first dot, as Nextflow's Path.simpleName."""
-    return path.name.split(".", 1)[0]

@@ -261,11 +261,16 @@ def benchmark_task(dataset: str, evaluations: list[Path], outdir: Path, threads:
     )
 
 
+def simple_name(path: Path) -> str:
+    """The file name up to its first dot, as Nextflow's Path.simpleName (the genome tasks' tag)."""
+    return path.name.split(".", 1)[0]
+
+
 def genome_index_task(genome: Path, indexed: Path, threads: int) -> Task:
     options = ["--genome", str(genome), "--output", str(indexed), "--threads", str(threads)]
     return enhancerlm_task(
         "GENOMEINDEX",
-        genome.name,
+        simple_name(genome),
         options,
         inputs=(genome,),
         outputs=(indexed, Path(f"{indexed}.fai"), Path(f"{indexed}.gzi")),
@@ -284,7 +289,7 @@ def chunks_task(params: dict, indexed: Path, chunks: Path, threads: int) -> Task
         "--size",
         text(params["predict_chunk_size"]),
     ]
-    return enhancerlm_task("CHUNKS", indexed.name, options, inputs=(fai,), outputs=(chunks,))
+    return enhancerlm_task("CHUNKS", simple_name(indexed), options, inputs=(fai,), outputs=(chunks,))
 
 
 def model_and_genome(model: Path, indexed: Path) -> list[str]:
@@ -428,7 +433,7 @@ def multiqc_task(
     )
     return Task(
         "MULTIQC",
-        "",
+        "multiqc",
         argv,
         inputs=tuple(reports),
         outputs=(outdir / "multiqc" / "multiqc_report.html",),

@@ -14,7 +14,7 @@ workflow PIPELINE_INITIALISATION {
     take:
     version           // boolean: print the version and exit
     validate_params   // boolean: validate the parameters against nextflow_schema.json
-    monochrome_logs   // boolean: no colours in the log
+    _monochrome_logs  // boolean: no colours in the log (nf-core's interface; the summary is nf-schema's)
     nextflow_cli_args // list: positional arguments of `nextflow run`
     outdir            // string: the output directory
     input             // string: path of the samplesheet CSV, or null

@@ -23,7 +23,8 @@ process ENHANCERLM_PREDICT {
 
     script:
     def args       = task.ext.args ?: ''
-    prefix         = task.ext.prefix ?: "${meta.id}.${chunk.tokenize(':-').join('_')}"
+    // the chunk's name as a file name: contig names may hold glob characters (hg38's HLA-A*01:01:01:01)
+    prefix         = task.ext.prefix ?: "${meta.id}.${chunk.replaceAll('[^A-Za-z0-9._]', '_')}"
     def device     = task.accelerator ? 'cuda' : 'cpu'
     def regions_   = regions ? "--regions ${regions}" : ''
     def blacklist_ = blacklist ? "--blacklist ${blacklist}" : ''
@@ -33,7 +34,7 @@ process ENHANCERLM_PREDICT {
         --genome ${fasta} \\
         --fai ${fai} \\
         --gzi ${gzi} \\
-        --chunk ${chunk} \\
+        --chunk '${chunk}' \\
         ${regions_} \\
         ${blacklist_} \\
         --outdir ${prefix} \\
@@ -44,7 +45,7 @@ process ENHANCERLM_PREDICT {
     """
 
     stub:
-    prefix = task.ext.prefix ?: "${meta.id}.${chunk.tokenize(':-').join('_')}"
+    prefix = task.ext.prefix ?: "${meta.id}.${chunk.replaceAll('[^A-Za-z0-9._]', '_')}"
     """
     mkdir -p ${prefix}
     touch ${prefix}/${meta.id}.windows.bedgraph ${prefix}/${meta.id}.enhancers.bed
