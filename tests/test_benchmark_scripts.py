@@ -160,3 +160,31 @@ def test_the_committed_gpu_measurements_are_what_their_json_says(benchmarks, run
     readme = (BENCHMARKS.parent / "README.md").read_text()
     row = next(line for line in readme.splitlines() if line.startswith("| `train`, `predict`, `variants` with"))
     assert " / ".join(f"{result['ratio']:.2f}" for result in results.values()) in row
+
+
+def test_a_nextflow_run_and_the_runner_compare_equal_when_only_paths_and_provenance_differ(benchmarks, tmp_path):
+    """compare_runs.py: the runner records absolute paths and its command line, a Nextflow task the names it staged
+    and Nextflow's version; those and the engines' own reports are not results. A changed value still differs."""
+    import gzip
+    import json
+
+    from compare_runs import compare
+
+    runner, engine = tmp_path / "runner", tmp_path / "nextflow"
+    sides = (
+        (runner, "/r/out/prepare/d.dataset.tsv", "auto", "work/x"),
+        (engine, "d.dataset.tsv", "cpu", "execution_1.txt"),
+    )
+    for side, path, device, own in sides:
+        (side / "evaluate").mkdir(parents=True)
+        (side / "pipeline_info" / own).parent.mkdir(parents=True)
+        (side / "pipeline_info" / own).write_text("the engine's own record")
+        metrics = {"dataset": path, "mcc": 0.5, "seconds": len(path), "command": f"evaluate --device {device}"}
+        (side / "evaluate" / "m.metrics.json").write_text(json.dumps(metrics))
+        header = f"##enhancerlm_command=enhancerlm variants --genome {path}\n#CHROM\n22\t1\n"
+        (side / "m.vcf.gz").write_bytes(gzip.compress(header.encode()))
+        versions = "TRAIN:\n    torch: 2.13.0\nWorkflow:\n    enhancerlm/enhancerlm: v0.1.0\n"
+        (side / "pipeline_info" / "v.yml").write_text(versions + ("    Nextflow: 25.10.7\n" if side is engine else ""))
+    assert compare(runner, engine) == ([], 3)
+    (engine / "evaluate" / "m.metrics.json").write_text(json.dumps({"dataset": "d.dataset.tsv", "mcc": 0.6}))
+    assert compare(runner, engine) == (["differs: evaluate/m.metrics.json"], 2)

@@ -201,7 +201,7 @@ def test_run_trains_on_regions_against_genomic_negatives(tmp_path):
     result = invoke("run", "--profile", "test", "--params", params, "--outdir", outdir, "--device", "cpu")
     assert result.exit_code == 0, result.output
     steps = [s["step"] for s in json.loads((outdir / "pipeline_info" / "run_summary.json").read_text())["steps"]]
-    assert steps[:3] == ["GENOMEINDEX (regions_demo.fa.gz)", "PREPAREREGIONS (cpg_dense)", "TRAIN (cpg_dense_k3)"]
+    assert steps[:3] == ["GENOMEINDEX (regions_demo)", "PREPAREREGIONS (cpg_dense)", "TRAIN (cpg_dense_k3)"]
     assert not any(step.startswith(("PREPARE (", "VARIANTS")) for step in steps)
     by_hand = invoke(
         "prepare",

@@ -280,3 +280,31 @@ def test_a_stub_run_is_not_warned_about_the_engines_positional_true():
     body = body[: body.index("\n}\n")]
     assert "workflow.stubRun" in body and "nextflow_cli_args[0] == 'true'" in body
     assert "if (nextflow_cli_args[0])" not in body
+
+
+def plugin_properties_without_their_plugin(root: Path) -> list[str]:
+    """nf-test files that read a path through a plugin's property (`path(x).vcf`, nft-vcf's) that nf-test.config
+    does not load: the test fails with `No such property: vcf for class: sun.nio.fs.UnixPath`."""
+    loaded = (root / "nf-test.config").read_text()
+    found = []
+    for test in sorted([*root.glob("modules/**/*.nf.test"), *root.glob("tests/*.nf.test")]):
+        text = test.read_text()  # (nf-test files hold slashy regexes, which the reader here does not parse)
+        for plugin, pattern in (("nft-vcf", r"\)\.vcf\b"), ("nft-bam", r"\)\.bam\b"), ("nft-csv", r"\)\.csv\b")):
+            if re.search(pattern, text) and plugin not in loaded:
+                found.append(f"{test.relative_to(root)}: {plugin}")
+    return found
+
+
+def test_nf_tests_use_only_the_plugins_they_load():
+    assert plugin_properties_without_their_plugin(REPO) == []
+
+
+def test_plugin_check_finds_the_variants_vcf_count(tmp_path):
+    relative = "modules/local/enhancerlm/variants/tests/main.nf.test"
+    (tmp_path / relative).parent.mkdir(parents=True)
+    (tmp_path / "nf-test.config").write_text((REPO / "nf-test.config").read_text())
+    text = (REPO / relative).read_text()
+    new = "path(process.out.vcf[0][1]).linesGzip.count { line -> !line.startsWith('#') } == 2185"
+    assert new in text
+    (tmp_path / relative).write_text(text.replace(new, "path(process.out.vcf[0][1]).vcf.variantCount == 2185"))
+    assert plugin_properties_without_their_plugin(tmp_path) == [f"{relative}: nft-vcf"]
