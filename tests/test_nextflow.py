@@ -1012,8 +1012,13 @@ def genome_predict_plan(params: dict, items: list[list]) -> tuple[list[dict], li
     assert "CHUNK_SUMMARY ( ch_merge )" in normalized(workflow_text(GENOME_PREDICT))
     # the scans sorted by file name, <model>.<chunk, each character but [A-Za-z0-9._] as '_'>, so -resume sees the
     # same inputs
-    by_scan_name = sorted(chunks["name"], key=lambda chunk: re.sub(r"[^A-Za-z0-9._]", "_", chunk))
+    by_scan_name = sorted(chunks["name"], key=chunk_file_name)
     return predict, [{"meta": meta, "chunks": by_scan_name} for meta, _ in items]
+
+
+def chunk_file_name(chunk: str) -> str:
+    """A chunk's name in its scan folder's name, as ENHANCERLM_PREDICT's prefix writes it (22:0-100 -> 22_0_100)."""
+    return re.sub(r"[^A-Za-z0-9._]", "_", chunk)
 
 
 def motifs_variants_plan(params: dict, items: list[list], ch_dataset: list[list]) -> tuple[list[dict], list[dict]]:
@@ -2325,7 +2330,7 @@ def test_runner_tasks_are_the_rendered_module_commands(variant, runner_records, 
     )
     for planned in full.merge:
         meta = planned["meta"]
-        scans = [f"{meta['id']}.{re.sub(r'[^A-Za-z0-9._]', '_', chunk)}" for chunk in planned["chunks"]]
+        scans = [f"{meta['id']}.{chunk_file_name(chunk)}" for chunk in planned["chunks"]]
         check(
             "ENHANCERLM_MERGEPREDICTIONS",
             {

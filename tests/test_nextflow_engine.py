@@ -16,20 +16,12 @@ import nfparse
 import pytest
 from test_nextflow import MODULE_FILES, REPO, parse_chain, read_module
 from test_nextflow import runner_records as runner_records  # the fixture
+from test_nextflow_semantics import pipeline_copy
 
 from enhancerlm.pipeline.steps import STEPS
 
 TRACES = REPO / "benchmarks" / "nextflow"
 WORKFLOW_FILES = sorted([*REPO.glob("workflows/*.nf"), *REPO.glob("subworkflows/**/main.nf")])
-
-
-def copy_tree(tmp_path: Path) -> Path:
-    """The pipeline's .nf files, copied so that a test can put an old construct back."""
-    for path in [*MODULE_FILES, *WORKFLOW_FILES]:
-        target = tmp_path / path.relative_to(REPO)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(path.read_text())
-    return tmp_path
 
 
 def put_back(root: Path, relative: str, new: str, old: str) -> None:
@@ -70,7 +62,7 @@ def test_no_optional_output_needs_a_file():
 
 
 def test_fixed_arity_check_finds_the_evaluate_cv_output(tmp_path):
-    root = copy_tree(tmp_path)
+    root = pipeline_copy(tmp_path)
     put_back(
         root,
         "modules/local/enhancerlm/evaluate/main.nf",
@@ -93,12 +85,7 @@ def named_workflows(path: Path) -> dict[str, nfparse.Snippet]:
     masked = nfparse.mask(text)
     bodies = {}
     for match in re.finditer(r"^workflow\s+(\w+)\s*\{", masked, re.M):
-        depth, position = 0, match.end() - 1
-        for position in range(match.end() - 1, len(masked)):
-            depth += {"{": 1, "}": -1}.get(masked[position], 0)
-            if depth == 0:
-                break
-        bodies[match.group(1)] = text.sub(match.end(), position)
+        bodies[match.group(1)] = text.sub(match.end(), nfparse._matching(masked, match.end() - 1, text))
     return bodies
 
 
@@ -145,7 +132,7 @@ def test_no_emit_is_taken_by_a_local():
 
 
 def test_emit_check_finds_the_initialisation_regions(tmp_path):
-    root = copy_tree(tmp_path)
+    root = pipeline_copy(tmp_path)
     relative = "subworkflows/local/utils_enhancerlm_pipeline/main.nf"
     put_back(root, relative, "def region_rows = ", "def regions = ")
     found = emits_taken_by_locals(sorted(root.glob("subworkflows/**/main.nf")))
@@ -157,7 +144,7 @@ def test_completion_handlers_read_the_run_through_functions():
 
 
 def test_handler_check_finds_workflow_success_in_the_closure(tmp_path):
-    root = copy_tree(tmp_path)
+    root = pipeline_copy(tmp_path)
     put_back(
         root,
         "subworkflows/local/utils_enhancerlm_pipeline/main.nf",
@@ -200,7 +187,7 @@ def test_task_outputs_are_gathered_in_a_fixed_order():
 
 
 def test_order_check_finds_the_gathers_that_re_ran_under_resume(tmp_path):
-    root = copy_tree(tmp_path)
+    root = pipeline_copy(tmp_path)
     put_back(root, "workflows/enhancerlm.nf", ".collect( sort: { a, b -> a.name <=> b.name } )", ".collect()")
     put_back(root, "subworkflows/local/genome_predict/main.nf", "scans.sort { scan -> scan.name } ]", "scans ]")
     paths = sorted([*root.glob("workflows/*.nf"), *root.glob("subworkflows/**/main.nf")])

@@ -19,12 +19,14 @@ def write_versions_yaml(path: Path, ran: set[str], pipeline: str) -> Path:
     step that ran and reports tools, and the workflow's own block (`pipeline` is the manifest name; Nextflow also
     writes its own version there)."""
     found = {**software_versions(), "python": platform.python_version()}
-    blocks = {step.process: [f"{tool}: {found[tool]}" for tool in step.tools] for step in STEPS if step.name in ran}
+    blocks = {
+        step.process: [f"{tool}: {found[tool]}" for tool in step.tools]
+        for step in STEPS
+        if step.name in ran and step.tools
+    }
     blocks["Workflow"] = [f"{pipeline}: v{found['enhancerlm']}"]
     text = "".join(
-        f"{name}:\n" + "".join(f"    {line}\n" for line in sorted(lines))
-        for name, lines in sorted(blocks.items())
-        if lines
+        f"{name}:\n" + "".join(f"    {line}\n" for line in sorted(lines)) for name, lines in sorted(blocks.items())
     )
     return write_text(path, text)
 

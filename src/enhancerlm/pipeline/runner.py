@@ -255,12 +255,13 @@ def genome_predict(params: dict, runner: Runner, models: list[Path], indexed: Pa
 def multiqc(params: dict, runner: Runner, ran: dict[str, bool]) -> None:
     """The report over every step's MultiQC files, the software versions and the workflow summary."""
     outdir = runner.outdir
+    params_schema = schema()
     steps_run = {step["step"].split(" (")[0] for step in runner.steps}
-    pipeline = schema()["title"].removesuffix(" pipeline parameters")  # the manifest name
+    pipeline = params_schema["title"].removesuffix(" pipeline parameters")  # the manifest name
     versions = write_versions_yaml(
         outdir / "pipeline_info" / "enhancerlm_software_mqc_versions.yml", steps_run, pipeline
     )
-    summary = write_text(work_dir(outdir) / "workflow_summary_mqc.yaml", workflow_summary_yaml(params, schema()))
+    summary = write_text(work_dir(outdir) / "workflow_summary_mqc.yaml", workflow_summary_yaml(params, params_schema))
     reports = [
         outdir / "prepare",
         outdir / "evaluate",
