@@ -388,3 +388,50 @@ def test_library_messages_name_values_and_the_cli_shows_flags(message, parameter
     from enhancerlm.cli import flag_names
 
     assert flag_names(InputError(message, parameters=parameters)) == shown
+
+
+HEAVY_MODULES = ("torch", "transformers", "pandas", "scipy", "sklearn", "pyfaidx", "Bio")
+
+
+def run_in_fresh_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["--version"],
+        ["versions", "--tool", "enhancerlm"],
+        ["versions", "--tool", "cuda"],
+        ["predict", "-h"],
+    ],
+)
+def test_help_versions_and_a_commands_help_import_no_heavy_library(argv):
+    """Every Nextflow task runs `enhancerlm versions --tool ...`: it must not pay for torch and pandas."""
+    result = run_in_fresh_python(
+        "import sys\nfrom enhancerlm.cli import main\n"
+        f"try:\n    main({argv!r}, standalone_mode=False)\n"
+        f"finally:\n    print('LOADED', [m for m in {HEAVY_MODULES!r} if m in sys.modules])\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("LOADED []"), result.stdout
+
+
+def test_versions_reads_the_cuda_runtime_as_torch_reports_it():
+    import torch
+
+    assert invoke("versions", "--tool", "cuda").output.strip() == (torch.version.cuda or "none")
+
+
+def test_threads_caps_torch_and_the_blas_and_openmp_pools(tmp_path):
+    fai = tmp_path / "g.fa.fai"
+    fai.write_text("chr1\t1000\t6\t60\t61\n")
+    result = run_in_fresh_python(
+        "import numpy, scipy.linalg\nfrom threadpoolctl import threadpool_info\nfrom enhancerlm.cli import main\n"
+        f"main(['chunks', '--threads', '1', '--fai', {str(fai)!r}, '--output', {str(tmp_path / 'c.bed')!r}], "
+        "standalone_mode=False)\nimport torch\n"
+        "print('POOLS', sorted({p['num_threads'] for p in threadpool_info()}), torch.get_num_threads())"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "POOLS [1] 1"

@@ -370,7 +370,7 @@ def test_language_model_chunks_merge_byte_identically(tiny_lm, scan_genome, tmp_
     assert invoke("predict", *common, "--outdir", tmp_path / "first", "--prefix", "lm").exit_code == 0
     report = json.loads((tmp_path / "first" / "lm.predict.json").read_text())
     assert report["windows"]["scored"] == (60_000 - 60) // 25 + 1 + (8_000 - 60) // 25 + 1
-    assert report["parameters"]["window"] == 60 and report["parameters"]["strand_mode"] == "both"
+    assert report["parameters"]["window"] == 60 and report["parameters"]["strand_mode"] == "forward"  # the card's
     threshold = str(report["score_distribution"]["quantiles"]["0.95"])
     assert (
         invoke("predict", *common, "--threshold", threshold, "--outdir", tmp_path / "whole", "--prefix", "lm").exit_code
@@ -471,7 +471,11 @@ def test_fast_scoring_matches_predict_proba_and_ensembles(tiny_lm, planted_model
     forward = baseline.score_windows(windows, both_strands=False)
     assert np.allclose(forward, baseline.predict_proba(sequences))
     ensemble = Ensemble([lm, baseline], {"method": "mean", "weights": [0.5, 0.5]})
-    assert np.allclose(ensemble.score_windows(windows, batch_size=8), (fast + baseline.score_windows(windows)) / 2)
+    both = (fast + baseline.score_windows(windows, both_strands=True)) / 2
+    assert np.allclose(ensemble.score_windows(windows, both_strands=True, batch_size=8), both)
+    # by default each member scores the strands its card names (both cards here: forward)
+    assert np.allclose(ensemble.score_windows(windows, batch_size=8), (lm.score_windows(windows) + forward) / 2)
+    assert np.allclose(lm.score_windows(windows), lm.score_windows(windows, both_strands=False))
     assert ensemble.max_window == 64 and baseline.max_window is None
 
 

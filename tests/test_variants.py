@@ -616,3 +616,36 @@ def test_the_throughput_benchmark_builds_the_windows_variants_scores(hand, hand_
     # it reads contigs as the VCF names them (chr1 only here: no renaming) and does not screen for N
     windowed = [r for r in hand_run["rows"] if r["chrom"] == "chr1" and r["status"] in ("scored", "too_many_n")]
     assert len(windowed) >= 6 and pairs.shape == (len(windowed), 2, W)
+
+
+def test_a_forward_only_model_scores_a_window_alike_in_a_scan_and_as_a_variant(mini_model, tmp_path):
+    """One strand rule: a model trained without --rc-augment is scanned and variant-scored on the forward strand
+    (its card's mode), so a variant's reference probability is the scan's score of the same window."""
+    from enhancerlm.commands.predict import ScanOptions, predict
+
+    assert json.loads((mini_model / "enhancerlm.json").read_text())["strand_mode"] == "forward"
+    sequence = random_dna(np.random.default_rng(5), 1_000)
+    genome = tmp_path / "genome.fa"
+    genome.write_text(f">chr1\n{sequence}\n")
+    scanned = {}
+    for mode in (None, "both"):
+        options = ScanOptions(stride=50, threshold=0.5, calibrate=False, strand_mode=mode, device="cpu")
+        report = predict(str(mini_model), genome, tmp_path / f"scan_{mode}", prefix="scan", options=options)
+        assert report["parameters"]["strand_mode"] == (mode or "forward")  # predict.json records the mode used
+        lines = (tmp_path / f"scan_{mode}" / "scan.windows.bedgraph").read_text().splitlines()
+        # a window's score lies on its centre tile, (200 - 50) // 2 = 75 bases into it
+        scanned[mode] = {int(line.split("\t")[1]) - 75: line.split("\t")[3] for line in lines}
+    assert scanned[None][400] != scanned["both"][400]
+    centre = 400 + 100  # the variant's window is centred on it: the scan window starting at 400
+    vcf = tmp_path / "one.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=1000>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        f"chr1\t{centre + 1}\tv1\t{sequence[centre]}\t{other_base(sequence[centre])}\t.\t.\t.\n"
+    )
+    for mode in (None, "both"):
+        report = score_variants(
+            str(mini_model), genome, vcf, tmp_path / f"variants_{mode}", options=VariantOptions(strand_mode=mode)
+        )
+        assert report["parameters"]["strand_mode"] == (mode or "forward")
+        (row,) = read_tsv(tmp_path / f"variants_{mode}" / "one.scores.tsv")
+        assert row["p_ref"] == scanned[mode][400]

@@ -5,8 +5,9 @@ Kept apart from the heavy modules: asking for one tool's version imports nothing
 
 from __future__ import annotations
 
+import ast
 import platform
-from importlib.metadata import version
+from importlib.metadata import distribution, version
 
 from enhancerlm import __version__
 
@@ -20,9 +21,7 @@ def tool_version(tool: str) -> str:
     if tool in ("torch", "transformers", "multiqc"):
         return version(tool)
     if tool == "cuda":
-        import torch
-
-        return torch.version.cuda or "none"
+        return cuda_version()
     if tool == "python":
         return platform.python_version()
     raise ValueError(f"unknown tool {tool!r}")
@@ -31,3 +30,14 @@ def tool_version(tool: str) -> str:
 def software_versions() -> dict[str, str]:
     """Every tool in TOOLS with its version."""
     return {tool: tool_version(tool) for tool in TOOLS}
+
+
+def cuda_version() -> str:
+    """The CUDA runtime torch was built with, `none` for CPU builds: read from the `cuda` line of torch's
+    generated version file, since importing torch for it takes over a second in every task."""
+    tree = ast.parse(distribution("torch").locate_file("torch/version.py").read_text())
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        if isinstance(target, ast.Name) and target.id == "cuda" and node.value is not None:
+            return ast.literal_eval(node.value) or "none"
+    return "none"

@@ -17,8 +17,6 @@ from enhancerlm.core.probability import to_millionths
 from enhancerlm.formats.bed import RegionIndex, read_bed
 from enhancerlm.formats.genome import Genome
 
-CALIBRATION_WINDOWS = 10_000
-
 
 def fdr_qvalues(null_counts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The q-value of every probability in millionths (index), from the counts per value of the shuffled and the
@@ -108,7 +106,7 @@ class CalibrationSample:
 
 
 def score_shuffled(
-    model, genome: Genome, sample: pd.DataFrame, *, window: int, both_strands: bool, batch_size: int, device
+    model, genome: Genome, sample: pd.DataFrame, *, window: int, both_strands: bool | None, batch_size: int, device
 ) -> np.ndarray:
     """Probabilities (millionths) of dinucleotide-shuffled copies of the sampled windows; each copy is
     shuffled with its window's key as the seed, so it is the same in every run."""

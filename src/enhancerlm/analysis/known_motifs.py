@@ -14,15 +14,10 @@ import pandas as pd
 
 from enhancerlm.core.dna import ALPHABET, one_hot
 from enhancerlm.core.stats import bh_qvalues
+from enhancerlm.defaults import JASPAR_RELEASE, TAX_GROUP
 from enhancerlm.errors import InputError
 from enhancerlm.formats.files import cache_dir
 from enhancerlm.formats.meme import meme_names, read_meme
-
-JASPAR_RELEASE = "JASPAR2024"
-
-
-TAX_GROUP = "vertebrates"
-
 
 SCAN_COLUMNS = ["sequence", "motif_id", "motif_name", "start", "end", "strand", "score", "p_value"]
 

@@ -13,12 +13,10 @@ import pandas as pd
 
 from enhancerlm.core.dna import _AS_N
 from enhancerlm.core.probability import SCALE
+from enhancerlm.defaults import DEFAULT_EXCLUDE
 from enhancerlm.errors import InputError
 from enhancerlm.formats.bed import RegionIndex
 from enhancerlm.formats.genome import Genome
-
-DEFAULT_EXCLUDE = r"_alt|_random|^chrUn|decoy|_fix|hap"  # alternate haplotypes, unplaced and decoy contigs
-
 
 HISTOGRAM_BIN = 0.05
 

@@ -40,9 +40,6 @@ TOP = 10  # largest gains and losses listed in the report
 SUMMARY_ROWS = 8192  # TSV rows read at a time by the summary (a few MB)
 
 
-EDGES = ("center", "shift")  # windows that run off a contig: not scored, or slid inside it
-
-
 def window_span(pos: int, ref_length: int, alt_length: int, window: int, offset: int) -> tuple[int, int]:
     """The genome interval [start, end) that the two windows of one allele read (0-based `pos`), REF's first
     base at `offset` in them."""
@@ -104,7 +101,7 @@ class AlleleScorer:
     genome: Genome
     contigs: ContigMap
     window: int
-    both_strands: bool
+    both_strands: bool | None  # None: as the model card says
     max_n_fraction: float
     batch_size: int
     device: object

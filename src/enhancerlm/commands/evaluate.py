@@ -15,6 +15,8 @@ from enhancerlm.errors import InputError
 from enhancerlm.formats.dataset_table import read_dataset
 from enhancerlm.formats.files import copy_file, sha256_file, write_json, write_text, write_tsv
 from enhancerlm.formats.multiqc import confusion_mqc, general_stats_mqc
+from enhancerlm.models.card import both_strands
+from enhancerlm.models.card import strand_mode as card_strand_mode
 from enhancerlm.models.classifier import resolve_device
 from enhancerlm.models.scorer import load_trained
 
@@ -145,6 +147,7 @@ def evaluate_model(
     device: str = "auto",
     threshold: float | None = None,
     training_dataset: str | Path | None = None,
+    strand_mode: str | None = None,
 ) -> dict[str, Path]:
     """Score one split of a prepared dataset with a trained model and write its metrics and predictions.
 
@@ -162,8 +165,12 @@ def evaluate_model(
     if external:
         table = labels_from_card(table, Path(dataset), model.card)
         table, warnings = training_leaks(table, model.card, training_dataset)
+    mode = card_strand_mode(model.card, strand_mode)
     probabilities = model.predict_proba(
-        table["sequence"].tolist(), batch_size=batch_size, device=resolve_device(device)
+        table["sequence"].tolist(),
+        batch_size=batch_size,
+        device=resolve_device(device),
+        both_strands=both_strands(mode),
     )
     chosen = model.card["threshold"] if threshold is None else threshold
     name = evaluation_name(model.card["model_id"], Path(dataset), external)
@@ -172,7 +179,7 @@ def evaluate_model(
         "split": split,
         "external": external,
         "trained_on": model.card["task"].get("dataset"),
-        "strand_mode": model.card.get("strand_mode"),
+        "strand_mode": mode,
         "weights_sha256": model.card.get("weights_sha256"),
         "seed": _seed(model.card),
     }

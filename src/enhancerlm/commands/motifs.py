@@ -15,14 +15,7 @@ import pandas as pd
 
 from enhancerlm import __version__
 from enhancerlm.analysis.attribution import METHODS, score_nucleotides
-from enhancerlm.analysis.known_motifs import (
-    JASPAR_RELEASE,
-    SCAN_COLUMNS,
-    TAX_GROUP,
-    load_motifs,
-    match_motifs,
-    scan_motifs,
-)
+from enhancerlm.analysis.known_motifs import SCAN_COLUMNS, load_motifs, match_motifs, scan_motifs
 from enhancerlm.analysis.motif_discovery import (
     _COORDINATES,
     CONTROL_COLUMNS,
@@ -42,6 +35,7 @@ from enhancerlm.analysis.motif_discovery import (
     split_halves,
 )
 from enhancerlm.core.dna import ALPHABET, canonical_sequence, consensus
+from enhancerlm.defaults import JASPAR_RELEASE, TAX_GROUP
 from enhancerlm.errors import InputError
 from enhancerlm.formats.dataset_table import read_dataset
 from enhancerlm.formats.fasta import read_fasta
@@ -87,7 +81,7 @@ class MotifOptions:
     method: str = "attention"
     split: str = "train"
     min_len: int = 5  # shortest high-attention region (DNABERT)
-    f: float = 1.0  # score > f * min(score) (iEnhancer-ELM; DNABERT uses 10)
+    min_factor: float = 1.0  # score > min_factor * min(score) (iEnhancer-ELM's f; DNABERT uses 10)
     gap: int = 1  # low nucleotides bridged inside a region
     kmer_length: int = 6  # candidate length
     min_count: int = 3  # candidate attended in at least this many discovery sequences (DNABERT's min_n_motif)
@@ -112,7 +106,7 @@ def discover_motifs(
     dataset: str | os.PathLike,
     outdir: str | os.PathLike,
     *,
-    prefix: str,
+    prefix: str | None = None,
     options: MotifOptions = MotifOptions(),
 ) -> dict:
     """Find the motifs a model relies on, test them honestly, match them to known motifs, write everything.
@@ -126,6 +120,7 @@ def discover_motifs(
 
     _check_options(options)
     model = load_trained(model_spec)
+    prefix = prefix or model.card["model_id"]
     records = read_dataset(dataset)
     split = DiscoverySplit.of(records, options, dataset)
     device = resolve_device(options.device)
@@ -196,7 +191,7 @@ def _attended_kmers(
         discovery_scores,
         width=options.kmer_length,
         min_len=options.min_len,
-        f=options.f,
+        f=options.min_factor,
         gap=options.gap,
     )
 

@@ -12,31 +12,26 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from enhancerlm.analysis.calibration import CALIBRATION_WINDOWS, CalibrationSample, calibration_tsv, score_shuffled
-from enhancerlm.analysis.scan import DEFAULT_EXCLUDE, GROUP_WINDOWS, parse_chunk, regroup, select_contigs, window_blocks
+from enhancerlm.analysis.calibration import CalibrationSample, calibration_tsv, score_shuffled
+from enhancerlm.analysis.scan import GROUP_WINDOWS, parse_chunk, regroup, select_contigs, window_blocks
 from enhancerlm.commands.runtime import return_large_blocks
-from enhancerlm.commands.scan_report import (
-    DEFAULT_FDR,
-    calling_rule,
-    finish_report,
-    output_paths,
-    staged_outputs,
-    write_results,
-)
+from enhancerlm.commands.scan_report import calling_rule, finish_report, output_paths, staged_outputs, write_results
 from enhancerlm.core.probability import format_probability, parse_probabilities, to_millionths
+from enhancerlm.defaults import CALIBRATION_WINDOWS, DEFAULT_EXCLUDE, DEFAULT_FDR
 from enhancerlm.errors import InputError
 from enhancerlm.formats.bed import RegionIndex, read_bed
 from enhancerlm.formats.files import write_text
 from enhancerlm.formats.genome import open_genome
 from enhancerlm.formats.tracks import bedgraph_lines, tile_offset
+from enhancerlm.models.card import both_strands, strand_mode
 from enhancerlm.models.classifier import resolve_device
-from enhancerlm.models.scorer import Scorer, check_strand_mode, load_trained, scan_window
+from enhancerlm.models.scorer import Scorer, load_trained, scan_window
 from enhancerlm.versions import software_versions
 
 log = logging.getLogger(__name__)
@@ -53,7 +48,7 @@ class ScanOptions:
     fdr: float = DEFAULT_FDR
     merge_gap: int = 0
     max_n_fraction: float = 0.1
-    strand_mode: str = "both"
+    strand_mode: str | None = None  # None: as the model card says
     include_contigs: list[str] | None = None
     exclude_contigs: str | None = None  # None: DEFAULT_EXCLUDE; "": none
     chunk: str | None = None
@@ -85,7 +80,7 @@ def predict(
     started = time.perf_counter()
     model = load_trained(model_spec)
     window = scan_window(model, options.window)
-    check_strand_mode(options.strand_mode)
+    options = replace(options, strand_mode=strand_mode(model.card, options.strand_mode))
     calling = calling_rule(options.threshold, options.fdr, calibrate=options.calibrate)
     prefix = prefix or model.card["model_id"]
     device = resolve_device(options.device)
@@ -196,7 +191,7 @@ def write_window_scores(
     for pieces, windows in regroup(blocks, options.batch_size * max(1, GROUP_WINDOWS // options.batch_size)):
         millionths = to_millionths(
             model.score_windows(
-                windows, both_strands=options.strand_mode == "both", batch_size=options.batch_size, device=device
+                windows, both_strands=both_strands(options.strand_mode), batch_size=options.batch_size, device=device
             )
         )
         for chrom, starts in pieces:
@@ -222,7 +217,7 @@ def calibration_null(
             genome,
             table,
             window=window,
-            both_strands=options.strand_mode == "both",
+            both_strands=both_strands(options.strand_mode),
             batch_size=options.batch_size,
             device=device,
         )

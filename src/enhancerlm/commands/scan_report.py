@@ -17,6 +17,7 @@ import pandas as pd
 from enhancerlm.analysis.calibration import fdr_cutoff, fdr_qvalues, null_auc, truth_metrics
 from enhancerlm.analysis.scan import ScannedBases, ScoreCounts, call_regions
 from enhancerlm.core.probability import SCALE, format_probability, threshold_millionths
+from enhancerlm.defaults import DEFAULT_FDR
 from enhancerlm.errors import InputError
 from enhancerlm.formats.files import atomic_path, write_json, write_text
 from enhancerlm.formats.multiqc import histogram_linegraph, table_tsv
@@ -29,9 +30,6 @@ CALLED_SHARE_WARNING = 0.2  # enhancers cover a few percent of a genome; a scan 
 
 
 NULL_AUC_WARNING = 0.6  # below this the model barely tells genomic windows from their shuffled copies
-
-
-DEFAULT_FDR = 0.05
 
 
 def output_paths(outdir: Path, prefix: str, *, calibrate: bool) -> dict[str, Path]:

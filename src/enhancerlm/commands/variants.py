@@ -64,12 +64,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from enhancerlm.analysis.known_motifs import JASPAR_RELEASE, TAX_GROUP, load_motifs
+from enhancerlm.analysis.known_motifs import load_motifs
 from enhancerlm.analysis.scan import parse_chunk
 from enhancerlm.analysis.variant_effect import AlleleScorer, summarise_scores
 from enhancerlm.commands.predict import _model_summary
 from enhancerlm.commands.runtime import release_free_memory
 from enhancerlm.core.probability import EPS, score_fields
+from enhancerlm.defaults import JASPAR_RELEASE, TAX_GROUP
 from enhancerlm.formats.files import atomic_path, write_json, write_text
 from enhancerlm.formats.genome import open_genome
 from enhancerlm.formats.multiqc import variants_deltas_mqc, variants_table_mqc, variants_top_mqc
@@ -84,8 +85,9 @@ from enhancerlm.formats.vcf import (
     vcf_stem,
     write_index,
 )
+from enhancerlm.models.card import PER_MEMBER, both_strands, strand_mode
 from enhancerlm.models.classifier import resolve_device
-from enhancerlm.models.scorer import STRAND_MODES, check_strand_mode, load_trained, scan_window
+from enhancerlm.models.scorer import load_trained, scan_window
 from enhancerlm.versions import software_versions
 
 log = logging.getLogger(__name__)
@@ -254,7 +256,7 @@ def _command(
     prefix: str,
     options: VariantOptions,
     window: int,
-    strand_mode: str,
+    mode: str,
     fai: str | Path | None,
     gzi: str | Path | None,
 ) -> str:
@@ -274,8 +276,7 @@ def _command(
         prefix,
         "--window",
         str(window),
-        "--strand-mode",
-        strand_mode,
+        *(["--strand-mode", mode] if mode != PER_MEMBER else []),
         "--max-n-fraction",
         str(options.max_n_fraction),
         *(["--edge", options.edge] if options.edge != "center" else []),
@@ -292,12 +293,12 @@ def _command(
     return shlex.join(words)
 
 
-def _parameters(options: VariantOptions, window: int, strand_mode: str) -> dict:
+def _parameters(options: VariantOptions, window: int, mode: str) -> dict:
     """The settings that decide the scores (chunks merge only when these agree)."""
     motifs = options.motifs
     return {
         "window": window,
-        "strand_mode": strand_mode,
+        "strand_mode": mode,
         "max_n_fraction": options.max_n_fraction,
         "edge": options.edge,
         "eps": EPS,
@@ -325,12 +326,12 @@ def score_variants(
     started = time.perf_counter()
     model = load_trained(model_spec)
     window = scan_window(model, options.window)
-    strand_mode = _strand_mode(options, model.card)
+    mode = strand_mode(model.card, options.strand_mode)
     prefix = prefix or vcf_stem(vcf_path)
     device = resolve_device(options.device)
     motifs = _known_motifs(options)
     summary_model = _model_summary(model, model_spec)
-    command = _command(model_spec, genome_path, vcf_path, outdir, prefix, options, window, strand_mode, fai, gzi)
+    command = _command(model_spec, genome_path, vcf_path, outdir, prefix, options, window, mode, fai, gzi)
     with_sites, shifted = motifs is not None, options.edge == "shift"
     with open_genome(genome_path, fai=fai, gzi=gzi) as genome, VcfReader(vcf_path) as vcf:
         chunk = parse_variant_chunk(options.chunk, genome.sizes)
@@ -353,7 +354,7 @@ def score_variants(
                 genome,
                 contigs,
                 window=window,
-                both_strands=strand_mode == "both",
+                both_strands=both_strands(mode),
                 max_n_fraction=options.max_n_fraction,
                 batch_size=options.batch_size,
                 device=device,
@@ -368,12 +369,12 @@ def score_variants(
             for name, note in contigs.notes.items():
                 log.warning("%s: contig %s: %s", vcf_path, name, note)
             run = {"vcf": vcf, "read": read, "chunk": chunk, "contigs": contigs, "device": device, "command": command}
-            report = _report(prefix, summary_model, genome_path, vcf_path, options, window, strand_mode, run)
+            report = _report(prefix, summary_model, genome_path, vcf_path, options, window, mode, run)
             return finish_report(paths, staged, report, index, prefix, started)
 
 
 def _report(
-    prefix: str, model: dict, genome_path, vcf_path, options: VariantOptions, window: int, strand_mode: str, run: dict
+    prefix: str, model: dict, genome_path, vcf_path, options: VariantOptions, window: int, mode: str, run: dict
 ) -> dict:
     """The run's report (NAME.variants.json): inputs, parameters, conventions, chunk, contigs and throughput."""
     return {
@@ -386,7 +387,7 @@ def _report(
             "header_sha256": run["vcf"].header_sha256,
             "sorted": run["read"].sorted,
         },
-        "parameters": _parameters(options, window, strand_mode),
+        "parameters": _parameters(options, window, mode),
         "conventions": CONVENTIONS,
         "chunks": [chunk_label(run["chunk"])] if run["chunk"] else None,
         "contigs": run["contigs"].report(),
@@ -394,15 +395,6 @@ def _report(
         "command": run["command"],
         "versions": software_versions(),
     }
-
-
-def _strand_mode(options: VariantOptions, card: dict) -> str:
-    """The strands to score: as asked, else as the model was trained (both when its card does not say)."""
-    strand_mode = options.strand_mode or (
-        card.get("strand_mode") if card.get("strand_mode") in STRAND_MODES else "both"
-    )
-    check_strand_mode(strand_mode)
-    return strand_mode
 
 
 def _known_motifs(options: VariantOptions):

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from enhancerlm.core.dna import strand_average, with_reverse_strands
+from enhancerlm.core.dna import reverse_complement, strand_average
 from enhancerlm.formats.files import atomic_path, sha256_file, write_json
-from enhancerlm.models.card import BASELINE, CARD_FILE, WEIGHTS_FILE, read_card
+from enhancerlm.models.card import BASELINE, CARD_FILE, WEIGHTS_FILE, read_card, strand_mode
 from enhancerlm.models.tokenize import kmer_codes
 
 MODEL_TYPE = BASELINE
@@ -55,22 +55,25 @@ class KmerBaseline:
     def predict_proba(
         self, sequences: list[str], *, batch_size: int = 64, device: object = "cpu", both_strands: bool | None = None
     ) -> np.ndarray:
-        """Enhancer probability per sequence (k-mer frequencies count both strands alike, and there are no batches
-        or devices, so the options do not apply).
+        """Enhancer probability per sequence; strands as the model card says (forward: the baseline is trained on
+        strand-specific k-mer counts) unless `both_strands` is given. There are no batches or devices.
 
         The dot products go through einsum rather than BLAS: BLAS sums a row differently depending on
         where it falls in the matrix, so a sequence's probability would depend on the others scored with it
         (in the 7th decimal), and chunked genome scans or variant runs would not match whole ones."""
-        x = (spectrum_features(list(sequences)) - self.mean) / self.scale
+        if both_strands is None:
+            both_strands = strand_mode(self.card) == "both"
+        strands = [*sequences, *map(reverse_complement, sequences)] if both_strands else list(sequences)
+        x = (spectrum_features(strands) - self.mean) / self.scale
         logits = np.einsum("ij,j->i", x, self.weights).astype(np.float64) + self.bias
-        return 1.0 / (1.0 + np.exp(-logits))
+        return strand_average(1.0 / (1.0 + np.exp(-logits)), both_strands)
 
     def score_windows(
-        self, windows: np.ndarray, *, both_strands: bool = True, batch_size: int = 64, device: object = "cpu"
+        self, windows: np.ndarray, *, both_strands: bool | None = None, batch_size: int = 64, device: object = "cpu"
     ) -> np.ndarray:
-        """Enhancer probability of each window (rows of an (n, length) ASCII array), strands averaged."""
-        rows = with_reverse_strands(windows, both_strands)
-        return strand_average(self.predict_proba([row.tobytes().decode("ascii") for row in rows]), both_strands)
+        """Enhancer probability of each window (rows of an (n, length) ASCII array); strands as in `predict_proba`."""
+        sequences = [row.tobytes().decode("ascii") for row in windows]
+        return self.predict_proba(sequences, both_strands=both_strands)
 
     def save(self, directory: str | Path, card: dict) -> dict:
         directory = Path(directory)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Literal, TypedDict
 
+from enhancerlm.defaults import STRAND_MODES
 from enhancerlm.errors import InputError
 
 CARD_FILE = "enhancerlm.json"
@@ -18,6 +19,9 @@ REQUIRED = {
     BASELINE: ("model_id", "threshold"),
     ENSEMBLE: ("model_id", "threshold", "members", "method", "weights"),
 }
+
+
+PER_MEMBER = "per member"  # an ensemble's strand mode when each member follows its own card
 
 
 class ModelCard(TypedDict, total=False):
@@ -60,3 +64,24 @@ def read_card(directory: str | Path) -> ModelCard:
     if missing:
         raise InputError(f"{path}: the model card lacks {', '.join(missing)}; train the model again")
     return card
+
+
+def strand_mode(card: dict, requested: str | None = None) -> str:
+    """The strands every command scores with: `requested` (the user's choice) if given, else what the card says the
+    model was trained for: 'both' (reverse-complement augmentation, strands averaged), else 'forward', and 'per
+    member' for an ensemble. One rule, so a genome scan, a variant's reference allele and an evaluation score the
+    same window alike, and the validation threshold keeps the meaning it was chosen with."""
+    if requested is not None:
+        if requested not in STRAND_MODES:
+            raise InputError(
+                f"strand_mode must be one of {', '.join(STRAND_MODES)}, got {requested!r}", parameters=("strand_mode",)
+            )
+        return requested
+    if card.get("type") == ENSEMBLE:
+        return PER_MEMBER
+    return "both" if card.get("strand_mode") == "both" else "forward"
+
+
+def both_strands(mode: str) -> bool | None:
+    """A strand mode as the scorers' `both_strands` argument (None: each model as its own card says)."""
+    return None if mode == PER_MEMBER else mode == "both"

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from enhancerlm.core.dna import reverse_complement, strand_average, with_reverse_strands
+from enhancerlm.models.card import strand_mode
 from enhancerlm.models.classifier import EnhancerClassifier, autocast
 from enhancerlm.models.tokenize import KmerTokenizer, SequenceTokenizer, TokenBatch
 
@@ -56,7 +57,7 @@ class LoadedModel:
         averaged. A batch holds at most `batch_size` windows (or one long sequence).
         """
         if both_strands is None:
-            both_strands = self.card.get("strand_mode") == "both"
+            both_strands = strand_mode(self.card) == "both"
         strands = [*sequences, *map(reverse_complement, sequences)] if both_strands else list(sequences)
         classifier = self.classifier.to(device).eval()
         probabilities = np.empty(len(strands), dtype=np.float64)
@@ -72,16 +73,19 @@ class LoadedModel:
         self,
         windows: np.ndarray,
         *,
-        both_strands: bool = True,
+        both_strands: bool | None = None,
         batch_size: int = 64,
         device: torch.device | str = "cpu",
     ) -> np.ndarray:
-        """Enhancer probability of each window (rows of an (n, length) ASCII array), strands averaged.
+        """Enhancer probability of each window (rows of an (n, length) ASCII array); strands as the model card
+        says unless `both_strands` is given (both: the two strands' probabilities averaged).
 
         k-mer models are tokenized straight from the array, `batch_size` rows per forward pass (a window's
         two strands are two rows), so a row's result does not depend on which rows share its batch and a
         chunked scan matches a whole one. Other tokenizers get the windows as strings.
         """
+        if both_strands is None:
+            both_strands = strand_mode(self.card) == "both"
         rows = with_reverse_strands(windows, both_strands)
         if isinstance(self.tokenizer, KmerTokenizer):
             probabilities = self._fixed_batch_probabilities(rows, batch_size, device)

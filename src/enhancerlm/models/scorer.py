@@ -21,8 +21,6 @@ from enhancerlm.models.ensemble import MODEL_TYPE as ENSEMBLE
 from enhancerlm.models.ensemble import Ensemble
 from enhancerlm.models.language_model import LoadedModel
 
-STRAND_MODES = ("both", "forward")
-
 
 class Scorer(Protocol):
     """What every trained model offers: its card, the longest window it reads in one pass (None: any), enhancer
@@ -38,7 +36,7 @@ class Scorer(Protocol):
     ) -> np.ndarray: ...
 
     def score_windows(
-        self, windows: np.ndarray, *, both_strands: bool = True, batch_size: int = 64, device: object = "cpu"
+        self, windows: np.ndarray, *, both_strands: bool | None = None, batch_size: int = 64, device: object = "cpu"
     ) -> np.ndarray: ...
 
     def language_models(self) -> list[LoadedModel]: ...
@@ -55,14 +53,6 @@ def load_trained(spec: str) -> Scorer:
     if not model.card:
         raise InputError(f"{spec}: not a trained enhancerlm model (no {CARD_FILE}); train it first")
     return model
-
-
-def check_strand_mode(strand_mode: str) -> None:
-    """Strands are scored both (averaged) or forward only."""
-    if strand_mode not in STRAND_MODES:
-        raise InputError(
-            f"strand_mode must be one of {', '.join(STRAND_MODES)}, got {strand_mode!r}", parameters=("strand_mode",)
-        )
 
 
 def scan_window(model: Scorer, window: int | None = None) -> int:
