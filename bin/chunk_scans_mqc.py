@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The genome scan of one model chunk by chunk, as a MultiQC table: which chunk scored how many windows, how
-many it skipped and why, how many regions it called, and how long it took on which device. The merged scan
-reports only totals; this table is where a slow or empty chunk shows.
+many it skipped and why, and how long it took on which device (a chunk calls no regions: the merge calls them over
+the whole scan). The merged scan reports only totals; this table is where a slow or empty chunk shows.
 
 Used by the pipeline's CHUNK_SUMMARY step (and by `enhancerlm run` the same way); it reads the
 NAME.predict.json that `enhancerlm predict --chunk` writes into each chunk's directory.
@@ -14,7 +14,7 @@ import click
 
 from enhancerlm.formats.files import write_text
 
-COLUMNS = ("Windows scored", "Skipped (N)", "Skipped (blacklist)", "Regions", "Seconds", "Windows/s", "Device")
+COLUMNS = ("Windows scored", "Skipped (N)", "Skipped (blacklist)", "Seconds", "Windows/s", "Device")
 
 
 def chunk_row(report: dict) -> list:
@@ -26,7 +26,6 @@ def chunk_row(report: dict) -> list:
         windows["scored"],
         skipped.get("n_fraction", 0),
         skipped.get("blacklist", 0),
-        report["regions"]["called"],
         throughput["seconds"],
         throughput.get("windows_per_second") or "",
         throughput["device"],
@@ -38,8 +37,8 @@ def table_text(model_id: str, rows: list[list]) -> str:
     header = [
         "# id: 'enhancerlm_predict_chunks'",
         "# section_name: 'enhancerlm: genome scan by chunk'",
-        "# description: 'Each chunk of the genome scan of each final model: windows scored and skipped, regions "
-        "called, seconds and device.'",
+        "# description: 'Each chunk of the genome scan of each final model: windows scored and skipped, seconds "
+        "and device.'",
         "# plot_type: 'table'",
         "# pconfig:",
         "#     id: 'enhancerlm_predict_chunks_table'",

@@ -184,6 +184,27 @@ def long_files(root: Path) -> list[str]:
     return problems
 
 
+def private_imports(roots: list[Path]) -> list[str]:
+    """Imports of another module's `_private` names: a name used elsewhere is public, so it is named so."""
+    problems = []
+    for path in sorted(p for root in roots for p in root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("enhancerlm"):
+                names = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                problems += [f"{path.name}:{node.lineno}: imports {node.module}.{name}" for name in names]
+    return problems
+
+
+def test_no_private_name_is_imported_across_modules():
+    tests = Path(__file__).resolve().parent
+    assert not private_imports([SRC, tests, tests.parent / "benchmarks"]), private_imports([SRC, tests])
+
+
+def test_private_import_check_can_fail(tmp_path):
+    (tmp_path / "a.py").write_text("from enhancerlm.core.dna import _mask, reverse_complement\n")
+    assert private_imports([tmp_path]) == ["a.py:1: imports enhancerlm.core.dna._mask"]
+
+
 def test_every_module_is_in_a_layer_and_imports_only_below_it():
     graph = import_graph(SRC)
     assert len(graph) > 20 and all(layer(module) in LAYERS for module in graph), sorted(graph)

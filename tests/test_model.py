@@ -286,3 +286,20 @@ def test_a_hugging_face_sequence_classifier_scores_as_its_own_softmax(tmp_path):
     )
     with pytest.raises(InputError, match="not a trained enhancerlm model"):
         load_trained(str(directory))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not safetensors"])
+def test_a_broken_weights_file_is_a_one_line_error_naming_the_file(mini_model, mini_dataset, tmp_path, damage):
+    """A copy cut short or a file that is not safetensors: the file and the reason, no SafetensorError traceback."""
+    import shutil
+
+    model = shutil.copytree(mini_model, tmp_path / "model")
+    weights = model / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"not weights" * 100)
+    argv = ["evaluate", "--model", str(model), "--dataset", str(mini_dataset), "--outdir", str(tmp_path / "out")]
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"Error: {weights}: not a readable safetensors file (")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -20,7 +20,7 @@ from enhancerlm.cli import main
 from enhancerlm.commands.merge_variants import merge_variants
 from enhancerlm.commands.prepare import prepare_samplesheet
 from enhancerlm.commands.train import train
-from enhancerlm.commands.variants import VariantOptions, _command, score_variants
+from enhancerlm.commands.variants import VariantOptions, command_line, score_variants
 from enhancerlm.core.dna import reverse_complement
 from enhancerlm.core.probability import score_fields
 from enhancerlm.errors import InputError
@@ -530,7 +530,7 @@ def test_the_recorded_command_repeats_the_run_with_every_option(tmp_path):
         device="cpu",
     )
     assert all(getattr(used, f.name) != f.default for f in dataclasses.fields(VariantOptions)), "test every option"
-    command = _command(
+    command = command_line(
         str(tmp_path / "model"),
         tmp_path / "g.fa",
         tmp_path / "v.vcf",

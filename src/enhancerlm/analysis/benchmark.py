@@ -28,7 +28,7 @@ SUBSETS = {"all": "test split", "leak_free": "leak-free test records", "cv": "cr
 BASELINE_FAMILY = BASELINE  # model ids end in the kind: <dataset>_kmer-baseline
 
 
-_SEED_SUFFIX = re.compile(r"_seed(\d+)$")
+SEED_SUFFIX = re.compile(r"_seed(\d+)$")
 
 
 @dataclass
@@ -52,7 +52,7 @@ def dataset_name(metrics: dict) -> str:
 
 def model_family(model_id: str, dataset: str) -> str:
     """A model id without its dataset prefix and seed suffix: `layer1_k3_seed42` -> `k3`."""
-    family = _SEED_SUFFIX.sub("", model_id)
+    family = SEED_SUFFIX.sub("", model_id)
     return family.removeprefix(f"{dataset}_") or family
 
 
@@ -187,7 +187,7 @@ def _cell(row: pd.Series | dict, name: str) -> str:
     return f"{value:.3f} ± {spread:.3f}"
 
 
-def _rows(table: pd.DataFrame, published: pd.DataFrame) -> list[list[str]]:
+def table_rows(table: pd.DataFrame, published: pd.DataFrame) -> list[list[str]]:
     rows = [
         [r["model"], SUBSETS[r["subset"]], str(r["seeds"]), *(_cell(r, name) for name in METRICS)]
         for _, r in table.iterrows()
@@ -199,7 +199,7 @@ def _rows(table: pd.DataFrame, published: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
-def _sentences(report: dict) -> list[str]:
+def summary_sentences(report: dict) -> list[str]:
     lines = list(report["warnings"])
     best = report["best"]
     if best is None:
@@ -223,6 +223,6 @@ def markdown_table(table: pd.DataFrame, published: pd.DataFrame, report: dict) -
     """The table as Markdown (for READMEs and notes), values as mean ± sd over seeds."""
     header = ["model", "evaluated on", "seeds", *METRICS]
     lines = [f"# Benchmark: {report['dataset']}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in _rows(table, published)]
-    lines += ["", *(f"- {sentence}" for sentence in _sentences(report))]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(table, published)]
+    lines += ["", *(f"- {sentence}" for sentence in summary_sentences(report))]
     return "\n".join(lines) + "\n"

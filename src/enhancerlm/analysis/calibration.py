@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from enhancerlm.analysis.scan import counts_at_least
-from enhancerlm.core.dna import _AS_N, dinucleotide_shuffle
+from enhancerlm.core.dna import AS_N, dinucleotide_shuffle
 from enhancerlm.core.probability import to_millionths
 from enhancerlm.formats.bed import RegionIndex, read_bed
 from enhancerlm.formats.genome import Genome
@@ -113,7 +113,7 @@ def score_shuffled(
     shuffled = np.empty((len(sample), window), dtype=np.uint8)
     for row, (chrom, start, key) in enumerate(sample[["chrom", "start", "key"]].itertuples(index=False)):
         text = genome.fetch(chrom, int(start), int(start) + window)
-        sequence = _AS_N[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+        sequence = AS_N[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
         shuffled[row] = dinucleotide_shuffle(sequence, np.random.default_rng(int(key)))
     return to_millionths(model.score_windows(shuffled, both_strands=both_strands, batch_size=batch_size, device=device))
 

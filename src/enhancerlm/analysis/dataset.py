@@ -42,10 +42,10 @@ def prepare_dataset(
         negative_class = next(c for c in classes if c != positive_class)
         labels = {"0": negative_class, "1": positive_class, "positive_rule": rule}
     table, rejected, inputs = _read_records(rows)
-    return _assemble(name, table, labels, inputs, rejected, folds=folds, seed=seed, max_n_fraction=max_n_fraction)
+    return assemble(name, table, labels, inputs, rejected, folds=folds, seed=seed, max_n_fraction=max_n_fraction)
 
 
-def _assemble(
+def assemble(
     name: str,
     table: pd.DataFrame,
     labels: dict[str, str],
@@ -135,7 +135,7 @@ def _read_records(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, str]
     rejected: list[dict[str, str]] = []
     inputs: list[dict[str, Any]] = []
     for row in rows.itertuples(index=False):
-        source = _source_name(row.fasta)
+        source = source_name(row.fasta)
         count = 0
         for record in read_fasta(row.fasta):
             count += 1
@@ -152,7 +152,7 @@ def _read_records(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, str]
     return table, rejected, inputs
 
 
-def _source_name(fasta: str | os.PathLike) -> str:
+def source_name(fasta: str | os.PathLike) -> str:
     """File name without .gz and the FASTA extension, e.g. test_strong."""
     name = Path(fasta).name
     if name.lower().endswith(".gz"):
@@ -223,7 +223,7 @@ def _assign_folds(name: str, table: pd.DataFrame, folds: int, seed: int) -> np.n
     return assignment
 
 
-def _describe(values: pd.Series) -> dict[str, float]:
+def describe(values: pd.Series) -> dict[str, float]:
     """min, median, mean, sd (population) and max, rounded for a readable report."""
     array = values.to_numpy(dtype=float)
     stats = {
@@ -245,12 +245,12 @@ def _counts(table: pd.DataFrame) -> dict[str, dict[str, int]]:
 
 
 def _by_split(table: pd.DataFrame, values: pd.Series) -> dict[str, dict[str, float]]:
-    return {split: _describe(values[table["split"] == split]) for split in table["split"].unique()}
+    return {split: describe(values[table["split"] == split]) for split in table["split"].unique()}
 
 
 def _by_split_class(table: pd.DataFrame, values: pd.Series) -> dict[str, dict[str, dict[str, float]]]:
     return {
-        split: {str(c): _describe(values[part.index]) for c, part in frame.groupby("class", sort=False)}
+        split: {str(c): describe(values[part.index]) for c, part in frame.groupby("class", sort=False)}
         for split, frame in table.groupby("split", sort=False)
     }
 

@@ -323,7 +323,7 @@ MOTIF_COLUMNS = [
 ]
 
 
-_COORDINATES = re.compile(r"^(.+)_(\d+)_(\d+)$")
+COORDINATES = re.compile(r"^(.+)_(\d+)_(\d+)$")
 
 
 def split_halves(table: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
@@ -357,7 +357,7 @@ def model_skill(model, records: pd.DataFrame, *, batch_size: int = 32, device="c
     }
 
 
-def _skill_records(table: pd.DataFrame, split: str, heldout: pd.DataFrame) -> pd.DataFrame:
+def skill_records(table: pd.DataFrame, split: str, heldout: pd.DataFrame) -> pd.DataFrame:
     """Records the model never trained on: the test split when motifs come from another split, else the
     held-out half of the analysed split."""
     test = table[table["split"] == "test"]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from enhancerlm.analysis.dataset import _assemble, _describe, _source_name
+from enhancerlm.analysis.dataset import assemble, describe, source_name
 from enhancerlm.core.dna import gc_fraction, invalid_characters
 from enhancerlm.errors import InputError
 from enhancerlm.formats.bed import BED_COLUMNS, RegionIndex, read_bed
@@ -55,7 +55,7 @@ def prepare_bed_dataset(
     characters are rejected with the reason. Ids are `chrom_start_end` (0-based, half-open).
     """
     bed = Path(bed)
-    name = _check_name(name or _source_name(bed))
+    name = _check_name(name or source_name(bed))
     with open_genome(genome) as reference:
         regions, blacklisted, pools = _read_regions(reference, bed, blacklist, test_chroms)
         positives, rejected, rejections = _screen_positives(regions, blacklisted, max_n_fraction, bed)
@@ -89,7 +89,7 @@ def prepare_bed_dataset(
         positives, negatives, pools, rejections, per_positive=negatives_per_positive, gc_tolerance=gc_tolerance
     )
     labels = {"0": NEGATIVE_CLASS, "1": POSITIVE_CLASS, "positive_rule": "bed"}
-    return _assemble(
+    return assemble(
         name,
         table,
         labels,
@@ -271,8 +271,8 @@ def _negatives_summary(
     widened = negatives["tolerance"] > gc_tolerance + 1e-12
     drawn = not negatives.empty
     gc = {
-        "positives": _describe(positives["sequence"].map(gc_fraction)),
-        "negatives": _describe(negatives["sequence"].map(gc_fraction)) if drawn else None,
+        "positives": describe(positives["sequence"].map(gc_fraction)),
+        "negatives": describe(negatives["sequence"].map(gc_fraction)) if drawn else None,
         "mean_abs_difference": round(float(negatives["gc_difference"].abs().mean()), 4) if drawn else None,
     }
     return {

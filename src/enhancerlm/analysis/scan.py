@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from enhancerlm.core.dna import _AS_N
+from enhancerlm.core.dna import AS_N
 from enhancerlm.core.probability import SCALE
 from enhancerlm.defaults import DEFAULT_EXCLUDE
 from enhancerlm.errors import InputError
@@ -144,7 +144,7 @@ def window_blocks(
                 if not len(starts):
                     continue
                 text = genome.fetch(chrom, int(starts[0]), int(starts[-1]) + window)
-                sequence = _AS_N[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+                sequence = AS_N[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
                 unknown = np.concatenate([[0], np.cumsum(sequence == ord("N"))])
                 offsets = starts - starts[0]
                 rich = unknown[offsets + window] - unknown[offsets] > max_n_fraction * window

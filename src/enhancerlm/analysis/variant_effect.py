@@ -14,10 +14,10 @@ import pandas as pd
 
 from enhancerlm.analysis.known_motifs import scan_motifs
 from enhancerlm.analysis.scan import GROUP_WINDOWS, QUANTILES
-from enhancerlm.core.dna import _AS_N
+from enhancerlm.core.dna import AS_N
 from enhancerlm.core.probability import SCALE, parse_probabilities, to_millionths
 from enhancerlm.formats.genome import Genome
-from enhancerlm.formats.vcf import _NAME_UNSAFE, _SEQUENCE, Allele, ContigMap, Record
+from enhancerlm.formats.vcf import NAME_UNSAFE, SEQUENCE, Allele, ContigMap, Record
 
 STATUSES = (
     "scored",
@@ -86,7 +86,7 @@ def changed_spans(ref: str, alt: str, offset: int) -> tuple[tuple[int, int], tup
 
 def allele_kind(alt: str) -> str | None:
     """None for a sequence allele; otherwise the status that keeps it from being scored."""
-    if _SEQUENCE.fullmatch(alt):
+    if SEQUENCE.fullmatch(alt):
         return None
     if alt in (".", "*") or alt.startswith(("<", ".")) or alt.endswith(".") or "[" in alt or "]" in alt:
         return "symbolic_allele"
@@ -171,7 +171,7 @@ class AlleleScorer:
         millionths: list[int] = []
         for first in range(0, len(rows), step):
             part = rows[first : first + step]
-            windows = _AS_N[np.frombuffer(b"".join(part), dtype=np.uint8).reshape(len(part), self.window)]
+            windows = AS_N[np.frombuffer(b"".join(part), dtype=np.uint8).reshape(len(part), self.window)]
             millionths += to_millionths(
                 self.model.score_windows(
                     windows, both_strands=self.both_strands, batch_size=self.batch_size, device=self.device
@@ -240,7 +240,7 @@ def _site_items(sites: dict) -> str:
         return "."
     items = sorted(sites.items(), key=lambda item: (item[1], item[0]))
     return "|".join(
-        f"{_NAME_UNSAFE.sub('_', motif_id)}:{_NAME_UNSAFE.sub('_', name)}:{strand}:{p:.3g}"
+        f"{NAME_UNSAFE.sub('_', motif_id)}:{NAME_UNSAFE.sub('_', name)}:{strand}:{p:.3g}"
         for (motif_id, name, strand), p in items
     )
 

@@ -124,8 +124,9 @@ def predict(model_spec, genome, outdir, prefix, fai, gzi, **params) -> None:
 
     options = options_from(ScanOptions, params)
     report = scan(model_spec, genome, outdir, prefix=prefix, options=options, fai=fai, gzi=gzi)
+    regions = report["regions"]["called"] if "regions" in report else "at merge"  # a chunk calls none
     click.echo(
-        f"{report['prefix']}\twindows={report['windows']['scored']}\tregions={report['regions']['called']}\t"
+        f"{report['prefix']}\twindows={report['windows']['scored']}\tregions={regions}\t"
         f"{Path(outdir) / report['outputs']['json']}"
     )
 

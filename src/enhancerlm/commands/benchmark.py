@@ -10,19 +10,19 @@ import numpy as np
 import pandas as pd
 
 from enhancerlm.analysis.benchmark import (
-    _SEED_SUFFIX,
     BASELINE_FAMILY,
     METRICS,
+    SEED_SUFFIX,
     Evaluation,
-    _rows,
-    _sentences,
     choose_best,
     compare_with_baseline,
     dataset_name,
     markdown_table,
     model_family,
     summarise_tests,
+    summary_sentences,
     summary_table,
+    table_rows,
 )
 from enhancerlm.errors import InputError
 from enhancerlm.formats.files import resource, write_json, write_text, write_tsv
@@ -46,7 +46,7 @@ def read_evaluations(directory: str | Path, dataset: str | None = None) -> list[
         predictions = _read_table(directory / f"{prefix}.predictions.tsv", required=True)
         cv_path = directory / f"{prefix}.cv.json"
         seed = metrics.get("seed")
-        match = _SEED_SUFFIX.search(metrics["model_id"])
+        match = SEED_SUFFIX.search(metrics["model_id"])
         evaluations.append(
             Evaluation(
                 model_id=metrics["model_id"],
@@ -132,12 +132,14 @@ def run_benchmark(
 def multiqc_section(table: pd.DataFrame, published: pd.DataFrame, report: dict) -> str:
     """MultiQC custom content: the benchmark table beside the published rows, and the paired tests."""
     name = report["dataset"]
-    notes = "".join(f"<li>{html.escape(sentence)}</li>" for sentence in _sentences(report))
+    notes = "".join(f"<li>{html.escape(sentence)}</li>" for sentence in summary_sentences(report))
     description = (
         "Mean ± standard deviation over seeds, on the whole test split, on its leak-free records, and in "
         "cross-validation on the training set; published results below."
     )
-    body = html_table("enhancerlm-benchmark", ["model", "evaluated on", "seeds", *METRICS], _rows(table, published))
+    body = html_table(
+        "enhancerlm-benchmark", ["model", "evaluated on", "seeds", *METRICS], table_rows(table, published)
+    )
     return html_section(
         BENCHMARK_SECTION,
         f"enhancerlm_benchmark_{name}",

@@ -16,7 +16,7 @@ from enhancerlm.models.card import CARD_FILE, read_card
 from enhancerlm.models.classifier import resolve_device
 from enhancerlm.models.ensemble import MEMBERS_DIR, METHODS, MODEL_TYPE
 from enhancerlm.models.scorer import load_trained
-from enhancerlm.training.ensemble import _fit, cross_validate_ensemble, out_of_fold_predictions
+from enhancerlm.training.ensemble import cross_validate_ensemble, fit_ensemble, out_of_fold_predictions
 from enhancerlm.training.folds import CV_PREDICTIONS
 from enhancerlm.versions import software_versions
 
@@ -42,7 +42,7 @@ def build_ensemble(
     train = table[table["split"] == "train"].reset_index(drop=True)  # test records go no further
     members = [load_trained(str(d)) for d in member_dirs]
     outdir = Path(outdir)
-    fitted = _fit(method, members, member_dirs, cards, train, batch_size, resolve_device(device))
+    fitted = fit_ensemble(method, members, member_dirs, cards, train, batch_size, resolve_device(device))
     ids = _member_ids(cards)
     card = {
         "model_id": model_id or outdir.name,

@@ -13,7 +13,7 @@ from pathlib import Path
 from enhancerlm.commands.scatter import merged_throughput, read_reports, require_same
 from enhancerlm.commands.variants import CONVENTIONS, TSV_COLUMNS, finish_report, output_paths, staged_outputs
 from enhancerlm.errors import InputError
-from enhancerlm.formats.vcf import UNPLACED, _next_line, _replace_command, _vcf_header_of, write_index
+from enhancerlm.formats.vcf import UNPLACED, next_line, replace_command, vcf_header_of, write_index
 from enhancerlm.versions import software_versions
 
 
@@ -75,8 +75,8 @@ def _merge_chunks(staged: dict[str, Path], reports: list[tuple[Path, dict]], com
             _chunk_records(path.parent / report["outputs"]["tsv"], path.parent / report["outputs"]["vcf"], readers)
             for path, report in reports
         ]
-        header = _vcf_header_of(first_path.parent / first["outputs"]["vcf"])
-        out.write(_replace_command(header, command).encode())
+        header = vcf_header_of(first_path.parent / first["outputs"]["vcf"])
+        out.write(replace_command(header, command).encode())
         tsv.write("\t".join(TSV_COLUMNS) + "\n")
         written = 0
         for number, rows, line, source in heapq.merge(*streams, key=lambda item: item[0]):
@@ -108,12 +108,12 @@ def _chunk_records(tsv: Path, vcf: Path, stack: contextlib.ExitStack) -> Iterato
     for row in rows:
         number = int(row.rsplit("\t", 1)[1])
         if current is not None and number != current:
-            yield current, "".join(text), _next_line(body, vcf), tsv
+            yield current, "".join(text), next_line(body, vcf), tsv
             text = []
         current = number
         text.append(row)
     if current is not None:
-        yield current, "".join(text), _next_line(body, vcf), tsv
+        yield current, "".join(text), next_line(body, vcf), tsv
     if next(body, None) is not None:
         raise InputError(f"{vcf}: has more records than {tsv}")
 

@@ -17,11 +17,10 @@ from enhancerlm import __version__
 from enhancerlm.analysis.attribution import METHODS, score_nucleotides
 from enhancerlm.analysis.known_motifs import SCAN_COLUMNS, load_motifs, match_motifs, scan_motifs
 from enhancerlm.analysis.motif_discovery import (
-    _COORDINATES,
     CONTROL_COLUMNS,
+    COORDINATES,
     ENRICHMENT_COLUMNS,
     MOTIF_COLUMNS,
-    _skill_records,
     attended_kmers,
     composition_controlled,
     containing,
@@ -32,6 +31,7 @@ from enhancerlm.analysis.motif_discovery import (
     pfm_from_instances,
     pick_candidates,
     shuffled_controls,
+    skill_records,
     split_halves,
 )
 from enhancerlm.core.dna import ALPHABET, canonical_sequence, consensus
@@ -157,7 +157,7 @@ def _skill(
     """How well the model separates held-out positives from negatives; `passed` when better than chance, since
     only then are its attributions evidence."""
     skill = model_skill(
-        model, _skill_records(records, options.split, split.heldout), batch_size=options.batch_size, device=device
+        model, skill_records(records, options.split, split.heldout), batch_size=options.batch_size, device=device
     )
     passed = skill["p_value"] <= options.max_skill_p
     if not passed:
@@ -359,7 +359,7 @@ def motif_paths(outdir: Path, prefix: str) -> dict[str, Path]:
 def track_lines(name: str, values: np.ndarray) -> Iterator[str]:
     """bedGraph lines of one sequence's per-nucleotide scores, in genome coordinates when the name is
     `chrom_start_end` (0-based, half-open, matching the length), else on a contig named after the sequence."""
-    match = _COORDINATES.match(name)
+    match = COORDINATES.match(name)
     if match and int(match[3]) - int(match[2]) == len(values):
         chrom, offset = match[1], int(match[2])
     else:

@@ -21,7 +21,14 @@ import pandas as pd
 from enhancerlm.analysis.calibration import CalibrationSample, calibration_tsv, score_shuffled
 from enhancerlm.analysis.scan import GROUP_WINDOWS, parse_chunk, regroup, select_contigs, window_blocks
 from enhancerlm.commands.runtime import return_large_blocks
-from enhancerlm.commands.scan_report import calling_rule, finish_report, output_paths, staged_outputs, write_results
+from enhancerlm.commands.scan_report import (
+    calling_rule,
+    finish_chunk,
+    finish_report,
+    output_paths,
+    staged_outputs,
+    write_results,
+)
 from enhancerlm.core.probability import format_probability, parse_probabilities, to_millionths
 from enhancerlm.defaults import CALIBRATION_WINDOWS, DEFAULT_EXCLUDE, DEFAULT_FDR
 from enhancerlm.errors import InputError
@@ -29,7 +36,7 @@ from enhancerlm.formats.bed import RegionIndex, read_bed
 from enhancerlm.formats.files import write_text
 from enhancerlm.formats.genome import open_genome
 from enhancerlm.formats.tracks import bedgraph_lines, tile_offset
-from enhancerlm.models.card import both_strands, strand_mode
+from enhancerlm.models.card import both_strands, model_summary, strand_mode
 from enhancerlm.models.classifier import resolve_device
 from enhancerlm.models.scorer import Scorer, load_trained, scan_window
 from enhancerlm.versions import software_versions
@@ -90,20 +97,22 @@ def predict(
         targets, excluded, chunk = scan_targets(sizes, options)
         regions = _region_index(read_bed(options.regions, sizes)) if options.regions else None
         blacklist = _region_index(read_bed(options.blacklist)) if options.blacklist else None
-        paths = output_paths(Path(outdir), prefix, calibrate=options.calibrate)
+        paths = output_paths(Path(outdir), prefix, calibrate=options.calibrate, chunk=chunk is not None)
         with staged_outputs(paths) as staged:
-            null, skipped = score_genome(
+            null, windows = score_genome(
                 staged, genome, model, targets, chunk, (regions, blacklist), window, options, device
             )
             report = {
                 "prefix": prefix,
-                "model": _model_summary(model, model_spec),
+                "model": model_summary(model.card, model_spec),
                 "genome": str(genome_path),
                 "parameters": _parameters(options, window, calling),
-                **_scanned(chunk, targets, excluded, sizes, window, skipped),
+                **_scanned(chunk, targets, excluded, sizes, window, windows),
                 "throughput": {"seconds": None, "device": str(device), "batch_size": options.batch_size},
                 "versions": software_versions(),
             }
+            if chunk:  # a piece of a scan: merge-predictions calls the regions and builds the tracks
+                return finish_chunk(paths, staged, report, started)
             summary = write_results(
                 staged,
                 prefix=prefix,
@@ -130,10 +139,10 @@ def score_genome(
     window: int,
     options: ScanOptions,
     device,
-) -> tuple[np.ndarray | None, dict[str, int]]:
+) -> tuple[np.ndarray | None, dict]:
     """Score every window of the targets (inside the regions, outside the blacklist: `masks`) into the staged
     bedGraph; with calibration, also the shuffled sample of the windows. Returns the sample's probabilities (the
-    null of the FDR) and the windows skipped, by reason."""
+    null of the FDR) and the count of windows scored and skipped, by reason."""
     skipped = {"n_fraction": 0, "blacklist": 0}
     blocks = window_blocks(
         genome,
@@ -148,10 +157,11 @@ def score_genome(
     )
     sample = CalibrationSample(options.calibration_windows, options.seed) if options.calibrate else None
     with open(staged["bedgraph"], "w") as handle:
-        write_window_scores(handle, blocks, model, options, genome.sizes, window, device, sample)
+        scored = write_window_scores(handle, blocks, model, options, genome.sizes, window, device, sample)
+    windows = {"scored": scored, "skipped": skipped}
     if sample is None:
-        return None, skipped
-    return calibration_null(staged["calibration"], sample, model, genome, window, options, device), skipped
+        return None, windows
+    return calibration_null(staged["calibration"], sample, model, genome, window, options, device), windows
 
 
 def scan_targets(sizes: dict[str, int], options: ScanOptions) -> tuple[list[str], list[str], tuple | None]:
@@ -166,13 +176,13 @@ def scan_targets(sizes: dict[str, int], options: ScanOptions) -> tuple[list[str]
     return ([chunk[0]] if chunk else contigs), excluded, chunk
 
 
-def _scanned(chunk, targets: list[str], excluded: list[str], sizes: dict[str, int], window: int, skipped: dict) -> dict:
+def _scanned(chunk, targets: list[str], excluded: list[str], sizes: dict[str, int], window: int, windows: dict) -> dict:
     """The report's account of what was scanned: the chunk, the contigs, those shorter than a window, skips."""
     return {
         "chunks": [f"{chunk[0]}:{chunk[1]}-{chunk[2]}"] if chunk else None,
         "contigs": {"scanned": targets, "excluded": excluded},
         "short_contigs": [c for c in targets if sizes[c] < window],
-        "windows": {"skipped": skipped},
+        "windows": windows,
     }
 
 
@@ -185,9 +195,10 @@ def write_window_scores(
     window: int,
     device,
     sample: CalibrationSample | None,
-) -> None:
+) -> int:
     """Score the windows group by group and write their bedGraph lines; offer each window to the calibration
-    sample."""
+    sample. Returns the number of windows scored."""
+    scored = 0
     for pieces, windows in regroup(blocks, options.batch_size * max(1, GROUP_WINDOWS // options.batch_size)):
         millionths = to_millionths(
             model.score_windows(
@@ -203,6 +214,8 @@ def write_window_scores(
             millionths = millionths[len(starts) :]
             if sample:
                 sample.offer(chrom, starts)
+        scored += len(windows)
+    return scored
 
 
 def calibration_null(
@@ -249,20 +262,6 @@ def _parameters(options: ScanOptions, window: int, calling: dict) -> dict:
 
 def _region_index(table: pd.DataFrame) -> RegionIndex:
     return RegionIndex(table[["chrom", "start", "end"]].itertuples(index=False))
-
-
-def _model_summary(model, spec: str) -> dict:
-    card = model.card
-    summary = {
-        "id": card["model_id"],
-        "type": card.get("type"),
-        "path": str(spec),
-        "weights_sha256": card.get("weights_sha256"),
-        "card_strand_mode": card.get("strand_mode"),
-    }
-    if "members" in card:
-        summary["members"] = [{"id": m["model_id"], "weights_sha256": m.get("weights_sha256")} for m in card["members"]]
-    return summary
 
 
 def _path_or_none(path: str | Path | None) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -32,19 +33,20 @@ CALLED_SHARE_WARNING = 0.2  # enhancers cover a few percent of a genome; a scan 
 NULL_AUC_WARNING = 0.6  # below this the model barely tells genomic windows from their shuffled copies
 
 
-def output_paths(outdir: Path, prefix: str, *, calibrate: bool) -> dict[str, Path]:
-    """Every file a scan writes; the json first, so that it is moved into place last."""
-    names = {
-        "json": "predict.json",
-        "bedgraph": "windows.bedgraph",
-        "bigwig": "windows.bw",
-        "enhancers": "enhancers.bed",
-        "mqc_table": "predict_mqc.tsv",
-        "mqc_scores": "score_distribution_mqc.json",
-    }
+def output_paths(outdir: Path, prefix: str, *, calibrate: bool, chunk: bool = False) -> dict[str, Path]:
+    """Every file a scan writes; the json first, so that it is moved into place last. A chunk of a scan writes
+    only what merge-predictions reads: its report, window scores and calibration sample."""
+    names = {"json": "predict.json", "bedgraph": "windows.bedgraph"}
+    if not chunk:
+        names |= {
+            "bigwig": "windows.bw",
+            "enhancers": "enhancers.bed",
+            "mqc_table": "predict_mqc.tsv",
+            "mqc_scores": "score_distribution_mqc.json",
+        }
     if calibrate:
         names["calibration"] = "calibration.tsv"
-    if shutil.which("bedToBigBed"):
+    if not chunk and shutil.which("bedToBigBed"):
         names["bigbed"] = "enhancers.bb"
     return {key: outdir / f"{prefix}.{name}" for key, name in names.items()}
 
@@ -232,6 +234,17 @@ def finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict,
     report["throughput"]["windows_per_second"] = round(report["windows"]["scored"] / seconds, 1) if seconds else None
     write_text(staged["mqc_table"], multiqc_table(prefix, report))
     write_json(staged["mqc_scores"], multiqc_scores(prefix, report))
+    write_json(staged["json"], report)
+    return report
+
+
+def finish_chunk(paths: dict[str, Path], staged: dict[str, Path], report: dict, started: float) -> dict:
+    """Write a chunk scan's report: no regions, tracks or MultiQC files, since a region may cross the chunk's
+    border and an FDR holds only over the whole scan; merge-predictions makes them once, from every chunk."""
+    seconds = round(time.perf_counter() - started, 2)
+    scored = report["windows"]["scored"]
+    report["throughput"].update(seconds=seconds, windows_per_second=round(scored / seconds, 1) if seconds else None)
+    report["outputs"] = {key: path.name for key, path in paths.items()}
     write_json(staged["json"], report)
     return report
 

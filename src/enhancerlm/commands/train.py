@@ -19,16 +19,17 @@ from enhancerlm.models.baseline import MODEL_TYPE as BASELINE
 from enhancerlm.models.checkpoint import save_model
 from enhancerlm.models.classifier import resolve_device
 from enhancerlm.models.language_model import LoadedModel
-from enhancerlm.training.baseline import _train_baseline
-from enhancerlm.training.finetune import _card, _fresh_model
+from enhancerlm.training.baseline import train_baseline
+from enhancerlm.training.cards import training_card
 from enhancerlm.training.folds import FoldResult, cross_validate, split_train_validation
 from enhancerlm.training.loop import (
     CHECKPOINT_DIR,
     EpochCallback,
     FitResult,
     TrainOptions,
-    _validation_probabilities,
     fit,
+    fresh_model,
+    predict_validation,
 )
 
 
@@ -53,14 +54,14 @@ def train(
     table = _training_table(dataset)
     started = time.perf_counter()
     if model_spec == BASELINE:
-        return _train_baseline(
+        return train_baseline(
             table, dataset, outdir, options, model_id=model_id, cross_validation=cross_validation, started=started
         )
     torch_device = resolve_device(device)
     fit_fold = _fold_fitter(model_spec, kmer, options, trust_remote_code, torch_device, progress_label=f"cv {model_id}")
     cv_summary = cross_validate(table, outdir, fit_fold) if cross_validation else None
     train_rows, validation = split_train_validation(table, options.val_fold)
-    model = _fresh_model(model_spec, kmer, options, trust_remote_code)
+    model = fresh_model(model_spec, kmer, options, trust_remote_code)
     checkpoint_dir = _checkpoint_dir(outdir, resume)
     _write_run_identity(checkpoint_dir, dataset, model_spec, kmer, options, resume)
     result = fit(
@@ -75,7 +76,7 @@ def train(
         progress_label=model_id,
     )
     card = {
-        **_card(
+        **training_card(
             table,
             dataset,
             train_rows,
@@ -116,12 +117,10 @@ def _fold_fitter(
     """The per-fold training of cross-validation: a fresh model fitted on the fold, then scored on its held-out part."""
 
     def fit_fold(training: pd.DataFrame, validation: pd.DataFrame, held_out: pd.DataFrame) -> FoldResult:
-        model = _fresh_model(model_spec, kmer, options, trust_remote_code)
+        model = fresh_model(model_spec, kmer, options, trust_remote_code)
         result = fit(model, training, validation, options, device=torch_device, progress_label=progress_label)
         return FoldResult(
-            result.val_probabilities,
-            _validation_probabilities(model, held_out, options, torch_device),
-            result.best_epoch,
+            result.val_probabilities, predict_validation(model, held_out, options, torch_device), result.best_epoch
         )
 
     return fit_fold

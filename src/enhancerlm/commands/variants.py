@@ -67,7 +67,6 @@ from pathlib import Path
 from enhancerlm.analysis.known_motifs import load_motifs
 from enhancerlm.analysis.scan import parse_chunk
 from enhancerlm.analysis.variant_effect import AlleleScorer, summarise_scores
-from enhancerlm.commands.predict import _model_summary
 from enhancerlm.commands.runtime import release_free_memory
 from enhancerlm.core.probability import EPS, score_fields
 from enhancerlm.defaults import JASPAR_RELEASE, TAX_GROUP
@@ -85,7 +84,7 @@ from enhancerlm.formats.vcf import (
     vcf_stem,
     write_index,
 )
-from enhancerlm.models.card import PER_MEMBER, both_strands, strand_mode
+from enhancerlm.models.card import PER_MEMBER, both_strands, model_summary, strand_mode
 from enhancerlm.models.classifier import resolve_device
 from enhancerlm.models.scorer import load_trained, scan_window
 from enhancerlm.versions import software_versions
@@ -248,7 +247,7 @@ def _batches(records: Iterable[Record], size: int, text_limit: int = GROUP_TEXT)
         yield batch
 
 
-def _command(
+def command_line(
     model_spec: str,
     genome: str | Path,
     vcf: str | Path,
@@ -330,8 +329,8 @@ def score_variants(
     prefix = prefix or vcf_stem(vcf_path)
     device = resolve_device(options.device)
     motifs = _known_motifs(options)
-    summary_model = _model_summary(model, model_spec)
-    command = _command(model_spec, genome_path, vcf_path, outdir, prefix, options, window, mode, fai, gzi)
+    summary_model = model_summary(model.card, model_spec)
+    command = command_line(model_spec, genome_path, vcf_path, outdir, prefix, options, window, mode, fai, gzi)
     with_sites, shifted = motifs is not None, options.edge == "shift"
     with open_genome(genome_path, fai=fai, gzi=gzi) as genome, VcfReader(vcf_path) as vcf:
         chunk = parse_variant_chunk(options.chunk, genome.sizes)

@@ -61,7 +61,7 @@ _ACGT = np.zeros(256, dtype=bool)
 _ACGT[list(b"ACGT")] = True
 
 
-_AS_N = np.where(_ACGT, np.arange(256), ord("N")).astype(np.uint8)  # anything but ACGT reads as N
+AS_N = np.where(_ACGT, np.arange(256), ord("N")).astype(np.uint8)  # anything but ACGT reads as N
 
 
 _COMPLEMENT_CODES = np.full(256, ord("N"), dtype=np.uint8)

@@ -50,7 +50,7 @@ INFO_FIELDS = {
 }
 
 
-_SEQUENCE = re.compile(r"[ACGTNacgtn]+")
+SEQUENCE = re.compile(r"[ACGTNacgtn]+")
 
 
 _LETTERS = re.compile(r"[A-Za-z]+")
@@ -62,7 +62,7 @@ _CONTIG_LENGTH = re.compile(r"^##contig=<(?=.*\bID=([^,>]+))(?=.*\blength=(\d+))
 _MITOCHONDRIAL = ("MT", "chrM", "chrMT", "M")
 
 
-_NAME_UNSAFE = re.compile(r"[\s;=,|]")
+NAME_UNSAFE = re.compile(r"[\s;=,|]")
 
 
 @dataclass
@@ -360,14 +360,14 @@ def vcf_stem(path: str | Path) -> str:
     return name
 
 
-def _next_line(body: Iterator[str], vcf: Path) -> str:
+def next_line(body: Iterator[str], vcf: Path) -> str:
     line = next(body, None)
     if line is None:
         raise InputError(f"{vcf}: has fewer records than its scores TSV")
     return line
 
 
-def _vcf_header_of(path: Path) -> str:
+def vcf_header_of(path: Path) -> str:
     lines = []
     with gzip.open(path, "rt") as handle:
         for line in handle:
@@ -377,7 +377,7 @@ def _vcf_header_of(path: Path) -> str:
     return "".join(lines)
 
 
-def _replace_command(header: str, command: str) -> str:
+def replace_command(header: str, command: str) -> str:
     return "".join(
         f"##enhancerlm_command={command}\n" if line.startswith("##enhancerlm_command=") else line
         for line in header.splitlines(keepends=True)

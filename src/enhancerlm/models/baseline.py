@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from enhancerlm.core.dna import reverse_complement, strand_average
 from enhancerlm.formats.files import atomic_path, sha256_file, write_json
-from enhancerlm.models.card import BASELINE, CARD_FILE, WEIGHTS_FILE, read_card, strand_mode
+from enhancerlm.models.card import BASELINE, CARD_FILE, WEIGHTS_FILE, check_weights, read_card, strand_mode
 from enhancerlm.models.tokenize import kmer_codes
 
 MODEL_TYPE = BASELINE
@@ -99,6 +99,6 @@ class KmerBaseline:
     @classmethod
     def load(cls, directory: str | Path) -> "KmerBaseline":
         directory = Path(directory)
-        tensors = {k: v.numpy() for k, v in load_file(directory / WEIGHTS_FILE).items()}
+        tensors = {k: v.numpy() for k, v in load_file(check_weights(directory / WEIGHTS_FILE)).items()}
         card = read_card(directory)
         return cls(tensors["mean"], tensors["scale"], tensors["weights"], float(tensors["bias"][0]), card)

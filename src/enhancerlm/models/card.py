@@ -85,3 +85,34 @@ def strand_mode(card: dict, requested: str | None = None) -> str:
 def both_strands(mode: str) -> bool | None:
     """A strand mode as the scorers' `both_strands` argument (None: each model as its own card says)."""
     return None if mode == PER_MEMBER else mode == "both"
+
+
+def model_summary(card: dict, spec: str | Path) -> dict:
+    """A trained model as the reports of scans and variant runs name it: id, kind, path, weights' checksum and the
+    strand mode it was trained for (an ensemble's members with theirs)."""
+    summary = {
+        "id": card["model_id"],
+        "type": card.get("type"),
+        "path": str(spec),
+        "weights_sha256": card.get("weights_sha256"),
+        "card_strand_mode": card.get("strand_mode"),
+    }
+    if "members" in card:
+        summary["members"] = [{"id": m["model_id"], "weights_sha256": m.get("weights_sha256")} for m in card["members"]]
+    return summary
+
+
+def check_weights(path: Path) -> Path:
+    """`path` if safetensors can read it; else a one-line error naming the file (a copy or download cut short, or
+    not a safetensors file), instead of the reader's traceback. Only the header is read."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as weights:
+            weights.keys()
+    except (SafetensorError, OSError) as error:
+        raise InputError(
+            f"{path}: not a readable safetensors file ({error}); the file is corrupt or was cut short: copy or "
+            "train the model again"
+        ) from None
+    return path

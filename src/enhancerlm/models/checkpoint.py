@@ -16,7 +16,7 @@ from torch import nn
 
 from enhancerlm.errors import InputError
 from enhancerlm.formats.files import atomic_path, sha256_file, write_json
-from enhancerlm.models.card import CARD_FILE, WEIGHTS_FILE, read_card
+from enhancerlm.models.card import CARD_FILE, WEIGHTS_FILE, check_weights, read_card
 from enhancerlm.models.classifier import HEAD_PREFIX, PRESETS, EnhancerClassifier
 from enhancerlm.models.language_model import LoadedModel
 from enhancerlm.models.tokenize import KmerTokenizer, load_tokenizer
@@ -168,6 +168,8 @@ def resolve_checkpoint(spec: str, allow_bin: bool = False) -> Path:
                 f"Convert once with: enhancerlm convert --input {spec} --outdir <dir>"
             )
         raise InputError(f"{directory}: no {WEIGHTS_FILE} found")
+    if (directory / WEIGHTS_FILE).exists():
+        check_weights(directory / WEIGHTS_FILE)
     return directory
 
 

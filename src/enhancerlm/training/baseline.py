@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from enhancerlm.models.baseline import MODEL_TYPE as BASELINE
 from enhancerlm.models.baseline import KmerBaseline, spectrum_features
-from enhancerlm.training.finetune import _card
+from enhancerlm.training.cards import training_card
 from enhancerlm.training.folds import FoldResult, cross_validate, split_train_validation
 from enhancerlm.training.loop import TrainOptions
 
@@ -42,7 +42,7 @@ def fit_baseline(
     return KmerBaseline(mean, scale, model.coef_[0].astype(np.float32), float(model.intercept_[0])), history
 
 
-def _train_baseline(
+def train_baseline(
     table: pd.DataFrame,
     dataset,
     outdir: Path,
@@ -68,7 +68,7 @@ def _train_baseline(
     probabilities = model.predict_proba(validation["sequence"].tolist()) if len(validation) else None
     chosen = max(history, key=lambda record: record.get("val_auc", 0))
     card = {
-        **_card(
+        **training_card(
             table,
             dataset,
             train_rows,

@@ -102,7 +102,7 @@ def cross_validate_ensemble(method: str, member_out_of_fold: np.ndarray, train: 
     return write_cross_validation(outdir, pd.concat(out_of_fold, ignore_index=True), per_fold)
 
 
-def _fit(
+def fit_ensemble(
     method: str, members: list, member_dirs: list[Path], cards: list[dict], train: pd.DataFrame, batch_size: int, device
 ) -> dict:
     """Weights, bias, threshold and the metrics on the data they were chosen on."""

@@ -21,6 +21,7 @@ from enhancerlm.core.dna import reverse_complement
 from enhancerlm.core.stats import binary_metrics
 from enhancerlm.errors import InputError
 from enhancerlm.formats.files import atomic_path
+from enhancerlm.models.checkpoint import load_model
 from enhancerlm.models.classifier import PRESETS, autocast
 from enhancerlm.models.language_model import LoadedModel, window_batch
 
@@ -122,7 +123,7 @@ def fit(
             callback(epoch, record)
     _load_best(classifier, checkpoint_dir, best_state, result, device)
     if len(validation):
-        result.val_probabilities = _validation_probabilities(model, validation, options, device)
+        result.val_probabilities = predict_validation(model, validation, options, device)
     return result
 
 
@@ -218,7 +219,7 @@ def _validate(
     model: LoadedModel, validation: pd.DataFrame, options: TrainOptions, device: torch.device, record: dict
 ) -> float:
     """Add the validation loss, AUC, MCC and accuracy to the epoch's record; the score that picks the best epoch."""
-    probabilities = _validation_probabilities(model, validation, options, device)
+    probabilities = predict_validation(model, validation, options, device)
     metrics = binary_metrics(validation["label"].to_numpy(), probabilities, 0.5)
     record.update(
         val_loss=_bce(validation["label"].to_numpy(), probabilities),
@@ -294,7 +295,7 @@ def _restore(directory: Path, classifier, optimizer, scheduler, options: TrainOp
     return state["epoch"] + 1, result
 
 
-def _validation_probabilities(
+def predict_validation(
     model: LoadedModel, validation: pd.DataFrame, options: TrainOptions, device: torch.device
 ) -> np.ndarray:
     probabilities = model.predict_proba(
@@ -305,3 +306,19 @@ def _validation_probabilities(
     )
     model.classifier.train()
     return probabilities
+
+
+def fresh_model(model_spec: str, kmer: int | None, options: TrainOptions, trust_remote_code: bool) -> LoadedModel:
+    """The classifier a training run starts from: a preset built from scratch, a pretrained checkpoint with a new
+    head, or a trained model to continue, its head seeded alike every time."""
+    torch.manual_seed(options.seed)  # the head (and a scratch encoder) start from the same weights every time
+    model = load_model(
+        model_spec,
+        kmer=kmer,
+        pooling=options.pooling,
+        trust_remote_code=trust_remote_code,
+        max_positions=options.max_length,
+    )
+    if model.card:
+        log.info("continuing from the trained model %s", model_spec)
+    return model

@@ -1,44 +1,25 @@
-"""Fine-tuning or training from scratch: the starting classifier and the model card every trained model carries.
-Validation is one fold of the prepared training records (duplicate-aware); the test split never reaches here."""
+"""The model card every trained language model carries: what it was trained on and how, its validation metrics and
+threshold, and the software that trained it. Validation is one fold of the prepared training records
+(duplicate-aware); the test split never reaches here."""
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from enhancerlm import __version__
 from enhancerlm.core.stats import binary_metrics, choose_threshold
 from enhancerlm.formats.files import sha256_file
 from enhancerlm.models.card import LANGUAGE_MODEL
-from enhancerlm.models.checkpoint import load_model
-from enhancerlm.models.language_model import LoadedModel
 from enhancerlm.training.loop import TrainOptions
 from enhancerlm.versions import software_versions
 
-log = logging.getLogger(__name__)
 
-
-def _fresh_model(model_spec: str, kmer: int | None, options: TrainOptions, trust_remote_code: bool) -> LoadedModel:
-    torch.manual_seed(options.seed)  # the head (and a scratch encoder) start from the same weights every time
-    model = load_model(
-        model_spec,
-        kmer=kmer,
-        pooling=options.pooling,
-        trust_remote_code=trust_remote_code,
-        max_positions=options.max_length,
-    )
-    if model.card:
-        log.info("continuing from the trained model %s", model_spec)
-    return model
-
-
-def _card(
+def training_card(
     table: pd.DataFrame,
     dataset,
     train_rows: pd.DataFrame,
