@@ -14,8 +14,9 @@ from conftest import composition_samplesheet, planted_motif_samplesheet
 
 from enhancerlm.analysis.known_motifs import load_motifs
 from enhancerlm.analysis.motif_discovery import MOTIF_COLUMNS, containing, shuffled_controls, split_halves
+from enhancerlm.analysis.motif_search import MotifOptions
 from enhancerlm.cli import main
-from enhancerlm.commands.motifs import MotifOptions, discover_motifs
+from enhancerlm.commands.motifs import discover_motifs
 from enhancerlm.commands.prepare import prepare_samplesheet
 from enhancerlm.commands.train import train
 from enhancerlm.formats.meme import read_meme

@@ -8,7 +8,7 @@ import os
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,26 @@ def prepare_dataset(
     return assemble(name, table, labels, inputs, rejected, folds=folds, seed=seed, max_n_fraction=max_n_fraction)
 
 
+class DatasetReport(TypedDict):
+    """What preparing one data set found (the body of NAME.prepare.json and its MultiQC section): inputs, labels,
+    counts, lengths and GC by split and class, rejected and N-rich records, renamed ids, folds, duplicates and leaks,
+    the genome negatives of the regions route, and plain-words warnings."""
+
+    dataset: str
+    inputs: list[dict[str, Any]]
+    labels: dict[str, str]
+    counts: dict
+    length: dict
+    gc: dict
+    rejected: list[dict[str, str]]
+    n_rich: list[dict]
+    renamed_ids: list
+    folds: dict
+    duplicates: dict
+    genome_negatives: NotRequired[dict]
+    warnings: list[str]
+
+
 def assemble(
     name: str,
     table: pd.DataFrame,
@@ -56,7 +76,7 @@ def assemble(
     seed: int,
     max_n_fraction: float,
     sections: dict[str, Any] | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, DatasetReport]:
     """Finish the kept records (id, sequence, split, class, source) of one dataset and its report.
 
     Repeated ids are renamed, labels set from `labels["1"]`, duplicates grouped, test-vs-train
@@ -75,7 +95,7 @@ def assemble(
     n_rich = [
         {"id": i, "n_fraction": round(float(f), 4)} for i, f in zip(table["id"][rich], n_fraction[rich], strict=True)
     ]
-    report: dict[str, Any] = {
+    report = {
         "dataset": name,
         "inputs": inputs,
         "labels": labels,
@@ -92,8 +112,7 @@ def assemble(
         },
         **(sections or {}),
     }
-    report["warnings"] = _warnings(report, max_n_fraction)
-    return table, report
+    return table, DatasetReport(**report, warnings=_warnings(report, max_n_fraction))
 
 
 def _dataset_name(rows: pd.DataFrame) -> str:

@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -282,7 +283,19 @@ class DeltaCounts:
         return result
 
 
-def summarise_scores(tsv: Path) -> dict:
+class VariantSummary(TypedDict):
+    """The summary of a scores TSV: records, alleles by status, TF-site changes, the delta distribution and the
+    largest gains and losses."""
+
+    records: int
+    alleles: dict
+    tfbs: dict
+    delta_distribution: dict
+    top_gains: list[dict]
+    top_losses: list[dict]
+
+
+def summarise_scores(tsv: Path) -> VariantSummary:
     """Counts by status, the delta distribution and the largest gains and losses, from a scores TSV.
 
     Both a run and a merge of chunks summarise their final TSV this way, so the two reports agree.

@@ -125,7 +125,8 @@ from enhancerlm.cli.shared import (
 def motifs(model_spec, dataset, outdir, prefix, **params) -> None:
     """Discover the motifs a model relies on (attention or integrated gradients), test them on held-out
     sequences, match them to JASPAR with TOMTOM; MEME, TSV, logos, score tracks, JSON and MultiQC content."""
-    from enhancerlm.commands.motifs import MotifOptions, discover_motifs
+    from enhancerlm.analysis.motif_search import MotifOptions
+    from enhancerlm.commands.motifs import discover_motifs
 
     report = discover_motifs(model_spec, dataset, outdir, prefix=prefix, options=options_from(MotifOptions, params))
     click.echo(

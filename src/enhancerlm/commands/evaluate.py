@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,29 @@ from enhancerlm.models.classifier import resolve_device
 from enhancerlm.models.scorer import load_trained
 
 log = logging.getLogger(__name__)
+
+
+class Provenance(TypedDict):
+    """Where an evaluation's scores come from: the data set and split, whether it is external to the model's
+    training data, the model's training set, strand mode (the one used), weights and seed."""
+
+    dataset: str
+    split: str
+    external: bool
+    trained_on: str | None
+    strand_mode: str
+    weights_sha256: str | None
+    seed: int | None
+
+
+class EvaluationReport(Provenance):
+    """NAME.metrics.json: the model, the provenance of its scores, the threshold, warnings (leaks) and the metrics
+    of each subset (all, leak_free)."""
+
+    model_id: str
+    threshold: float
+    warnings: list[str]
+    subsets: dict
 
 
 def subsets(table: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -45,14 +69,14 @@ def write_evaluation(
     model_id: str,
     outdir: str | Path,
     prefix: str,
-    provenance: dict,
+    provenance: Provenance,
     warnings: list[str] = (),
 ) -> dict[str, Path]:
     """Write NAME.metrics.json, NAME.predictions.tsv and the MultiQC custom content for one model."""
     outdir = Path(outdir)
     report = evaluation_report(table, probabilities, threshold)
     labels = table["label"].to_numpy()
-    metrics = {
+    metrics: EvaluationReport = {
         "model_id": model_id,
         **provenance,
         "threshold": threshold,
@@ -174,7 +198,7 @@ def evaluate_model(
     )
     chosen = model.card["threshold"] if threshold is None else threshold
     name = evaluation_name(model.card["model_id"], Path(dataset), external)
-    provenance = {
+    provenance: Provenance = {
         "dataset": str(dataset),
         "split": split,
         "external": external,

@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from enhancerlm.analysis.calibration import calibration_tsv, read_calibration
-from enhancerlm.commands.scan_report import calling_rule, finish_report, output_paths, staged_outputs, write_results
+from enhancerlm.commands.scan_report import (
+    ScanScope,
+    calling_rule,
+    finish_report,
+    output_paths,
+    staged_outputs,
+    write_results,
+)
 from enhancerlm.commands.scatter import merged_throughput, read_reports, require_same
 from enhancerlm.core.probability import parse_probabilities
 from enhancerlm.errors import InputError
@@ -62,8 +69,8 @@ def merge_predictions(
     with staged_outputs(paths) as staged:
         _merge_bedgraphs([_sibling(path, report, "bedgraph") for path, report in reports], staged["bedgraph"])
         null = _pooled_calibration(staged["calibration"], reports, parameters) if parameters["calibrate"] else None
-        report = _merged_report(prefix, reports, parameters)
-        scanned = report["contigs"]["scanned"]
+        scope = _merged_scope(prefix, reports, parameters)
+        scanned = scope["contigs"]["scanned"]
         truth = Path(parameters["truth"]) if parameters["truth"] else None
         summary = write_results(
             staged,
@@ -77,8 +84,8 @@ def merge_predictions(
             truth=truth,
             null=null,
         )
-        report["throughput"]["merge_seconds"] = round(time.perf_counter() - started, 2)
-        return finish_report(paths, staged, report, summary, prefix)
+        throughput = {**scope["throughput"], "merge_seconds": round(time.perf_counter() - started, 2)}
+        return finish_report(paths, staged, scope, summary, throughput)
 
 
 def _pooled_calibration(path: Path, reports: list[tuple[Path, dict]], parameters: dict) -> np.ndarray:
@@ -90,8 +97,8 @@ def _pooled_calibration(path: Path, reports: list[tuple[Path, dict]], parameters
     return parse_probabilities(table["probability"])
 
 
-def _merged_report(prefix: str, reports: list[tuple[Path, dict]], parameters: dict) -> dict:
-    """The report one whole scan would have written, from its chunks' reports (throughput summed)."""
+def _merged_scope(prefix: str, reports: list[tuple[Path, dict]], parameters: dict) -> ScanScope:
+    """What the chunks covered together, as one whole scan would report it (throughput summed)."""
     first = reports[0][1]
     every = [r for _, r in reports]
     return {
@@ -109,9 +116,10 @@ def _merged_report(prefix: str, reports: list[tuple[Path, dict]], parameters: di
         },
         "short_contigs": sorted({c for r in every for c in r["short_contigs"]}),
         "windows": {
+            "scored": sum(r["windows"]["scored"] for r in every),
             "skipped": {
                 reason: sum(r["windows"]["skipped"][reason] for r in every) for reason in first["windows"]["skipped"]
-            }
+            },
         },
         "throughput": merged_throughput(reports, {"merge_seconds": None}),
         "versions": software_versions(),

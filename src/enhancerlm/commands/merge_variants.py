@@ -11,7 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from enhancerlm.commands.scatter import merged_throughput, read_reports, require_same
-from enhancerlm.commands.variants import CONVENTIONS, TSV_COLUMNS, finish_report, output_paths, staged_outputs
+from enhancerlm.commands.variants import (
+    CONVENTIONS,
+    TSV_COLUMNS,
+    VariantScope,
+    finish_report,
+    output_paths,
+    staged_outputs,
+)
 from enhancerlm.errors import InputError
 from enhancerlm.formats.vcf import UNPLACED, next_line, replace_command, vcf_header_of, write_index
 from enhancerlm.versions import software_versions
@@ -45,7 +52,7 @@ def merge_variants(inputs: list[str | Path], outdir: str | Path, *, prefix: str)
                 raise InputError(f"the chunks hold {written} records, but the input VCF has {expected}")
             _missing_or_repeated(expected + 1, written, None)
         index = write_index(staged, stack, paths["vcf"], all(r["vcf"]["sorted"] for _, r in reports))
-        report = {
+        scope: VariantScope = {
             "prefix": prefix,
             "model": first["model"],
             "genome": first["genome"],
@@ -58,7 +65,7 @@ def merge_variants(inputs: list[str | Path], outdir: str | Path, *, prefix: str)
             "command": command,
             "versions": software_versions(),
         }
-        return finish_report(paths, staged, report, index, prefix, started, merged=True)
+        return finish_report(paths, staged, scope, index, started, merged=True)
 
 
 def _merge_chunks(staged: dict[str, Path], reports: list[tuple[Path, dict]], command: str) -> int:

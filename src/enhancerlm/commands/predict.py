@@ -22,6 +22,7 @@ from enhancerlm.analysis.calibration import CalibrationSample, calibration_tsv, 
 from enhancerlm.analysis.scan import GROUP_WINDOWS, parse_chunk, regroup, select_contigs, window_blocks
 from enhancerlm.commands.runtime import return_large_blocks
 from enhancerlm.commands.scan_report import (
+    ScanScope,
     calling_rule,
     finish_chunk,
     finish_report,
@@ -102,7 +103,7 @@ def predict(
             null, windows = score_genome(
                 staged, genome, model, targets, chunk, (regions, blacklist), window, options, device
             )
-            report = {
+            scope: ScanScope = {
                 "prefix": prefix,
                 "model": model_summary(model.card, model_spec),
                 "genome": str(genome_path),
@@ -112,7 +113,7 @@ def predict(
                 "versions": software_versions(),
             }
             if chunk:  # a piece of a scan: merge-predictions calls the regions and builds the tracks
-                return finish_chunk(paths, staged, report, started)
+                return finish_chunk(paths, staged, scope, _throughput(scope, started))
             summary = write_results(
                 staged,
                 prefix=prefix,
@@ -125,8 +126,11 @@ def predict(
                 truth=options.truth,
                 null=null,
             )
-            report["throughput"]["seconds"] = round(time.perf_counter() - started, 2)
-            return finish_report(paths, staged, report, summary, prefix)
+            return finish_report(paths, staged, scope, summary, _throughput(scope, started))
+
+
+def _throughput(scope: ScanScope, started: float) -> dict:
+    return {**scope["throughput"], "seconds": round(time.perf_counter() - started, 2)}
 
 
 def score_genome(

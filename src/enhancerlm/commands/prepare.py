@@ -15,7 +15,7 @@ import pandas as pd
 from jsonschema import Draft202012Validator
 
 from enhancerlm import __version__
-from enhancerlm.analysis.dataset import prepare_dataset
+from enhancerlm.analysis.dataset import DatasetReport, prepare_dataset
 from enhancerlm.analysis.negatives import prepare_bed_dataset
 from enhancerlm.errors import InputError
 from enhancerlm.formats.files import resource, sha256_file, write_json, write_text, write_tsv
@@ -181,8 +181,7 @@ def prepare_samplesheet(
     }
     written: dict[str, dict[str, Path]] = {}
     for name, (table, report) in prepared.items():
-        for item in report["inputs"]:
-            item["sha256"] = sha256_file(item["fasta"])
+        report = {**report, "inputs": [{**item, "sha256": sha256_file(item["fasta"])} for item in report["inputs"]]}
         header = {
             "samplesheet": str(Path(samplesheet).resolve()),
             "version": __version__,
@@ -193,7 +192,7 @@ def prepare_samplesheet(
 
 
 def _write_prepared(
-    outdir: Path, table: pd.DataFrame, report: dict[str, Any], header: dict[str, Any], prefix: str
+    outdir: Path, table: pd.DataFrame, report: DatasetReport, header: dict[str, Any], prefix: str
 ) -> dict[str, Path]:
     """Write `<prefix>.dataset.tsv`, `<prefix>.prepare.json` (header first) and the MultiQC section, and log
     the warnings."""
@@ -217,8 +216,7 @@ def prepare_bed(
     training and evaluation read it unchanged.
     """
     table, report = prepare_bed_dataset(bed, genome, **options)
-    for item in report["inputs"]:
-        item["sha256"] = sha256_file(item["path"])
+    report = {**report, "inputs": [{**item, "sha256": sha256_file(item["path"])} for item in report["inputs"]]}
     used = inspect.signature(prepare_bed_dataset).bind(bed, genome, **options)
     used.apply_defaults()
     parameters = {key: value for key, value in used.arguments.items() if key not in ("bed", "genome", "name")}

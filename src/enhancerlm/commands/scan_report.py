@@ -8,9 +8,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,52 @@ CALLED_SHARE_WARNING = 0.2  # enhancers cover a few percent of a genome; a scan 
 
 
 NULL_AUC_WARNING = 0.6  # below this the model barely tells genomic windows from their shuffled copies
+
+
+class ScanScope(TypedDict):
+    """What a scan covered and how, as `predict` and `merge-predictions` know it before any result."""
+
+    prefix: str
+    model: dict
+    genome: str
+    parameters: dict
+    chunks: list[str] | None
+    contigs: dict
+    short_contigs: list[str]
+    windows: dict  # scored and skipped (by reason)
+    throughput: dict
+    versions: dict
+
+
+class ChunkReport(ScanScope):
+    """NAME.predict.json of a chunk: its scope and files; a chunk calls no regions."""
+
+    outputs: dict
+
+
+class ScanReport(ScanScope):
+    """NAME.predict.json of a whole or merged scan: its scope, the calling rule and its results, files, warnings."""
+
+    calling: dict
+    regions: dict
+    score_distribution: dict
+    truth: NotRequired[dict]
+    calibration: NotRequired[dict]
+    outputs: dict
+    warnings: list[str]
+
+
+@dataclass
+class ScanSummary:
+    """What `write_results` found in a scan's bedGraph."""
+
+    windows_scored: int
+    calling: dict
+    regions: dict
+    score_distribution: dict
+    bigbed: dict  # made, or the reason not
+    truth: dict | None = None
+    calibration: dict | None = None
 
 
 def output_paths(outdir: Path, prefix: str, *, calibrate: bool, chunk: bool = False) -> dict[str, Path]:
@@ -70,7 +117,7 @@ def write_results(
     scanned: list[str],
     truth: Path | None = None,
     null: np.ndarray | None = None,
-) -> dict:
+) -> ScanSummary:
     """From the staged bedGraph: the bigWig, the enhancer regions (BED, bigBed) called by `calling` (a raw
     `threshold`, or else the `fdr` against the shuffled `null`), the score distributions, truth metrics and
     q-values; returns their summary for the report."""
@@ -98,27 +145,24 @@ def write_results(
             )
             bases += region.end - region.start
             called.append((region.chrom, region.start, region.end))
-    summary = {
-        "windows_scored": scores.total,
-        "calling": {
+    return ScanSummary(
+        windows_scored=scores.total,
+        calling={
             "rule": "threshold" if calling["threshold"] is not None else "fdr",
             **calling,
             "cutoff": lowest / SCALE if lowest <= SCALE else None,
         },
-        "regions": {
+        regions={
             "called": len(called),
             "bases_covered": bases,
             "bases_scanned": scanned_bases.total,
             "fraction_called": round(bases / scanned_bases.total, 6) if scanned_bases.total else 0.0,
         },
-        "score_distribution": scores.summary(lowest),
-        "bigbed": write_bigbed(staged, sizes, fdr=qvalues is not None),
-    }
-    if truth:
-        summary["truth"] = truth_metrics(called, truth, scanned)
-    if shuffled is not None:
-        summary["calibration"] = _calibration_summary(shuffled, scores, lowest, qvalues)
-    return summary
+        score_distribution=scores.summary(lowest),
+        bigbed=write_bigbed(staged, sizes, fdr=qvalues is not None),
+        truth=truth_metrics(called, truth, scanned) if truth else None,
+        calibration=_calibration_summary(shuffled, scores, lowest, qvalues) if shuffled is not None else None,
+    )
 
 
 def _counts_of(millionths: np.ndarray) -> ScoreCounts:
@@ -151,24 +195,24 @@ def _counted(frames: Iterable[pd.DataFrame], scores: ScoreCounts, scanned: Scann
         yield frame
 
 
-def background_warnings(report: dict) -> list[str]:
+def background_warnings(summary: ScanSummary) -> list[str]:
     """Plain-words warnings about a scan whose calls no biologist should take as enhancers."""
     advice = (
         "this model was not trained to discriminate genomic background. Train it on genome regions against "
         "GC-matched genomic negatives (prepare --bed --genome, or --input_regions in the pipeline)"
     )
     warnings = []
-    calibration = report.get("calibration", {})
-    auc, fdr = calibration.get("auc_real_vs_shuffled"), report["calling"]["fdr"] or DEFAULT_FDR
+    calibration = summary.calibration or {}
+    auc, fdr = calibration.get("auc_real_vs_shuffled"), summary.calling["fdr"] or DEFAULT_FDR
     if auc is not None and auc < NULL_AUC_WARNING and calibration["best_q_value"] > fdr:
         warnings.append(
             f"the model scores the scanned windows hardly higher than their dinucleotide-shuffled copies (AUC "
             f"{auc:.2f}, below {NULL_AUC_WARNING}) and no window reaches FDR {fdr}: {advice}. A model trained so "
             "whose signal is dinucleotide composition (CpG density, say) gets this warning too: the shuffle keeps it."
         )
-    share = report["regions"]["fraction_called"]
+    share = summary.regions["fraction_called"]
     if share > CALLED_SHARE_WARNING:
-        rule = "" if report["calling"]["rule"] == "fdr" else ", or call regions at a controlled FDR (--fdr)"
+        rule = "" if summary.calling["rule"] == "fdr" else ", or call regions at a controlled FDR (--fdr)"
         warnings.append(
             f"{share:.0%} of the scanned bases are called enhancer (more than {CALLED_SHARE_WARNING:.0%}): "
             f"{advice}{rule}."
@@ -218,33 +262,42 @@ def multiqc_scores(prefix: str, report: dict) -> dict:
     )
 
 
-def finish_report(paths: dict[str, Path], staged: dict[str, Path], report: dict, summary: dict, prefix: str) -> dict:
-    """Fold the results into the report and write it with the MultiQC files."""
-    report["windows"] = {"scored": summary.pop("windows_scored"), "skipped": report["windows"]["skipped"]}
-    bigbed = summary.pop("bigbed")
-    report.update(summary)
-    report["outputs"] = {key: path.name for key, path in paths.items()}
-    report["outputs"]["bigbed_made"] = bigbed["made"]
-    if not bigbed["made"]:
-        report["outputs"]["bigbed_note"] = bigbed["reason"]
-    report["warnings"] = background_warnings(report)
+def finish_report(
+    paths: dict[str, Path], staged: dict[str, Path], scope: ScanScope, summary: ScanSummary, throughput: dict
+) -> ScanReport:
+    """The report of a whole or merged scan from its scope and results, written with the MultiQC files."""
+    windows = {"scored": summary.windows_scored, "skipped": scope["windows"]["skipped"]}
+    seconds = throughput["seconds"]
+    outputs = {key: path.name for key, path in paths.items()} | {"bigbed_made": summary.bigbed["made"]}
+    report: ScanReport = {
+        **scope,
+        "windows": windows,
+        "throughput": {**throughput, "windows_per_second": round(windows["scored"] / seconds, 1) if seconds else None},
+        "calling": summary.calling,
+        "regions": summary.regions,
+        "score_distribution": summary.score_distribution,
+        **({"truth": summary.truth} if summary.truth is not None else {}),
+        **({"calibration": summary.calibration} if summary.calibration is not None else {}),
+        "outputs": outputs | ({} if summary.bigbed["made"] else {"bigbed_note": summary.bigbed["reason"]}),
+        "warnings": background_warnings(summary),
+    }
     for warning in report["warnings"]:
-        log.warning("%s: %s", prefix, warning)
-    seconds = report["throughput"]["seconds"]
-    report["throughput"]["windows_per_second"] = round(report["windows"]["scored"] / seconds, 1) if seconds else None
-    write_text(staged["mqc_table"], multiqc_table(prefix, report))
-    write_json(staged["mqc_scores"], multiqc_scores(prefix, report))
+        log.warning("%s: %s", scope["prefix"], warning)
+    write_text(staged["mqc_table"], multiqc_table(scope["prefix"], report))
+    write_json(staged["mqc_scores"], multiqc_scores(scope["prefix"], report))
     write_json(staged["json"], report)
     return report
 
 
-def finish_chunk(paths: dict[str, Path], staged: dict[str, Path], report: dict, started: float) -> dict:
+def finish_chunk(paths: dict[str, Path], staged: dict[str, Path], scope: ScanScope, throughput: dict) -> ChunkReport:
     """Write a chunk scan's report: no regions, tracks or MultiQC files, since a region may cross the chunk's
     border and an FDR holds only over the whole scan; merge-predictions makes them once, from every chunk."""
-    seconds = round(time.perf_counter() - started, 2)
-    scored = report["windows"]["scored"]
-    report["throughput"].update(seconds=seconds, windows_per_second=round(scored / seconds, 1) if seconds else None)
-    report["outputs"] = {key: path.name for key, path in paths.items()}
+    seconds, scored = throughput["seconds"], scope["windows"]["scored"]
+    report: ChunkReport = {
+        **scope,
+        "throughput": {**throughput, "windows_per_second": round(scored / seconds, 1) if seconds else None},
+        "outputs": {key: path.name for key, path in paths.items()},
+    }
     write_json(staged["json"], report)
     return report
 

@@ -63,6 +63,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from enhancerlm.analysis.known_motifs import load_motifs
 from enhancerlm.analysis.scan import parse_chunk
@@ -368,14 +369,14 @@ def score_variants(
             for name, note in contigs.notes.items():
                 log.warning("%s: contig %s: %s", vcf_path, name, note)
             run = {"vcf": vcf, "read": read, "chunk": chunk, "contigs": contigs, "device": device, "command": command}
-            report = _report(prefix, summary_model, genome_path, vcf_path, options, window, mode, run)
-            return finish_report(paths, staged, report, index, prefix, started)
+            scope = variant_scope(prefix, summary_model, genome_path, vcf_path, options, window, mode, run)
+            return finish_report(paths, staged, scope, index, started)
 
 
-def _report(
+def variant_scope(
     prefix: str, model: dict, genome_path, vcf_path, options: VariantOptions, window: int, mode: str, run: dict
-) -> dict:
-    """The run's report (NAME.variants.json): inputs, parameters, conventions, chunk, contigs and throughput."""
+) -> VariantScope:
+    """What the run scored and how: inputs, parameters, conventions, chunk, contigs and throughput."""
     return {
         "prefix": prefix,
         "model": model,
@@ -431,27 +432,60 @@ def write_scores(tsv, vcf_out, scorer: AlleleScorer, records: Iterator[Record], 
         release_free_memory()  # glibc would keep the freed batch buffers (see commands.runtime)
 
 
+class VariantScope(TypedDict):
+    """What a variant run scored and how, as `variants` and `merge-variants` know it before the scores."""
+
+    prefix: str
+    model: dict
+    genome: str
+    vcf: dict
+    parameters: dict
+    conventions: dict
+    chunks: list[str] | None
+    contigs: dict
+    throughput: dict
+    command: str
+    versions: dict
+
+
+class VariantReport(VariantScope):
+    """NAME.variants.json: the scope, the summary of the scores (as `VariantSummary`, records as input and reported
+    counts) and the files."""
+
+    records: dict
+    alleles: dict
+    tfbs: dict
+    delta_distribution: dict
+    top_gains: list[dict]
+    top_losses: list[dict]
+    outputs: dict
+
+
 def finish_report(
     paths: dict[str, Path],
     staged: dict[str, Path],
-    report: dict,
+    scope: VariantScope,
     index: dict,
-    prefix: str,
     started: float,
     merged: bool = False,
-) -> dict:
-    """Summarise the staged TSV into the report and write it with the MultiQC files."""
+) -> VariantReport:
+    """The run's report from its scope and the summary of the staged TSV, written with the MultiQC files."""
     summary = summarise_scores(staged["tsv"])
-    report["records"] = {"input": report["vcf"]["records"], "reported": summary.pop("records")}
-    report.update(summary)
-    report["outputs"] = {key: path.name for key, path in paths.items()}
-    report["outputs"]["tbi"] = index.get("file")
-    if not index["made"]:
-        report["outputs"]["tbi_note"] = index["reason"]
     seconds = round(time.perf_counter() - started, 2)
-    report["throughput"]["merge_seconds" if merged else "seconds"] = seconds
-    if not merged:
-        report["throughput"]["alleles_per_second"] = round(report["alleles"]["total"] / seconds, 1) if seconds else None
+    if merged:
+        throughput = {**scope["throughput"], "merge_seconds": seconds}
+    else:
+        rate = round(summary["alleles"]["total"] / seconds, 1) if seconds else None
+        throughput = {**scope["throughput"], "seconds": seconds, "alleles_per_second": rate}
+    outputs = {key: path.name for key, path in paths.items()} | {"tbi": index.get("file")}
+    report: VariantReport = {
+        **scope,
+        "throughput": throughput,
+        **summary,
+        "records": {"input": scope["vcf"]["records"], "reported": summary["records"]},
+        "outputs": outputs | ({} if index["made"] else {"tbi_note": index["reason"]}),
+    }
+    prefix = scope["prefix"]
     write_text(staged["mqc_table"], variants_table_mqc(prefix, report))
     write_json(staged["mqc_deltas"], variants_deltas_mqc(prefix, report["delta_distribution"]))
     write_text(staged["mqc_top"], variants_top_mqc(prefix, report))

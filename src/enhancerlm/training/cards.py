@@ -14,7 +14,7 @@ import pandas as pd
 from enhancerlm import __version__
 from enhancerlm.core.stats import binary_metrics, choose_threshold
 from enhancerlm.formats.files import sha256_file
-from enhancerlm.models.card import LANGUAGE_MODEL
+from enhancerlm.models.card import LANGUAGE_MODEL, ModelCard
 from enhancerlm.training.loop import TrainOptions
 from enhancerlm.versions import software_versions
 
@@ -30,7 +30,7 @@ def training_card(
     validation_probabilities: np.ndarray | None,
     cv_summary: dict | None,
     started: float,
-) -> dict:
+) -> ModelCard:
     """The model-card fields every trained model shares: task, data, threshold, validation, provenance."""
     classes = table.drop_duplicates("label").set_index("label")["class"].to_dict()
     digest = hashlib.sha256("".join(sorted(train_rows["group"])).encode()).hexdigest()[:16]
