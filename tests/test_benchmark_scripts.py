@@ -188,3 +188,26 @@ def test_a_nextflow_run_and_the_runner_compare_equal_when_only_paths_and_provena
     assert compare(runner, engine) == ([], 3)
     (engine / "evaluate" / "m.metrics.json").write_text(json.dumps({"dataset": "d.dataset.tsv", "mcc": 0.6}))
     assert compare(runner, engine) == (["differs: evaluate/m.metrics.json"], 2)
+
+
+def test_a_replayed_step_writes_where_the_replay_says_and_reads_the_run(benchmarks, tmp_path):
+    """replay_steps.py moves only where a step writes (--outdir) and a merge's chunk folders (--input) from the run
+    to the replay's folder; the model, genome and other inputs are still read from the run."""
+    from replay_steps import moved
+
+    run, out = tmp_path / "run", tmp_path / "out"
+    argv = ["merge-predictions", "--input", f"{run}/pipeline_info/work/a", "--fai", f"{run}/g.fa.fai"]
+    argv += ["--outdir", f"{run}/predict", "--prefix", "m", "--model", f"{run}/ensemble/m"]
+    assert moved(argv, run, out) == [
+        "merge-predictions",
+        "--input",
+        f"{out}/pipeline_info/work/a",
+        "--fai",
+        f"{run}/g.fa.fai",
+        "--outdir",
+        f"{out}/predict",
+        "--prefix",
+        "m",
+        "--model",
+        f"{run}/ensemble/m",
+    ]

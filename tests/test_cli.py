@@ -1,3 +1,6 @@
+"""The command line (cli/): commands, options, errors as one line, start-up without torch, --threads, and the
+embedded runner's parameters."""
+
 import json
 import re
 import subprocess
@@ -6,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import invoke
+from helpers import invoke
 
 from enhancerlm.errors import InputError
 from enhancerlm.formats.files import resource, sweep_temporaries

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import write_fasta
+from helpers import write_fasta
 from sklearn import metrics as skm
 
 from enhancerlm.cli import main

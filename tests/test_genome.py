@@ -1,4 +1,5 @@
-"""Tests for enhancerlm.genome and prepare's BED + genome mode: indexing, BED input, GC-matched negatives."""
+"""formats.genome, formats.bed and analysis.negatives (prepare's BED + genome route): indexing, BED input,
+GC-matched negatives."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from Bio import bgzf
-from conftest import invoke
+from helpers import invoke
 
 from enhancerlm.analysis.negatives import gc_matched_negatives, prepare_bed_dataset
 from enhancerlm.commands.prepare import prepare_bed

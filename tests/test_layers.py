@@ -285,3 +285,17 @@ def test_cycle_and_size_checks_can_fail(tmp_path):
     assert long_files(root) == [f"enhancerlm.core.big: {MAX_FILE_LINES + 1} lines and no `{SIZE_REASON}` line"]
     assert heavy_imports(root) == ["enhancerlm.formats.tensor:1: imports torch"]
     assert kind_dispatch(root) == ["enhancerlm.analysis.scan:2: isinstance on Ensemble"]
+
+
+def test_tests_share_code_through_helpers_only():
+    """Shared test code lives in tests/helpers: no test imports conftest or another test module."""
+    tests = Path(__file__).resolve().parent
+    found = [
+        f"{path.name}:{node.lineno}: imports {name}"
+        for path in sorted(tests.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for name in ([node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names])
+        if name.split(".")[0] == "conftest" or name.split(".")[0].startswith("test_")
+    ]
+    assert not found, found

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import composition_samplesheet, planted_motif_samplesheet
+from helpers import composition_samplesheet, planted_motif_samplesheet
 
 from enhancerlm.analysis.known_motifs import load_motifs
 from enhancerlm.analysis.motif_discovery import MOTIF_COLUMNS, containing, shuffled_controls, split_halves

@@ -12,11 +12,9 @@ import csv
 import re
 from pathlib import Path
 
-import nfparse
 import pytest
-from test_nextflow import MODULE_FILES, REPO, parse_chain, read_module
-from test_nextflow import runner_records as runner_records  # the fixture
-from test_nextflow_semantics import pipeline_copy
+from helpers import nfparse
+from helpers.nextflow import MODULE_FILES, REPO, parse_chain, pipeline_copy, read_module
 
 from enhancerlm.pipeline.steps import STEPS
 

@@ -11,12 +11,10 @@ import re
 import shutil
 from pathlib import Path
 
-import nfdataflow
-import nfparse
 import pytest
 import yaml
-from jsonschema import Draft202012Validator, validators
-from test_nextflow import (
+from helpers import nfdataflow, nfparse
+from helpers.nextflow import (
     CASES,
     MODULE_FILES,
     NOT_ON_COMMAND_LINE,
@@ -26,32 +24,20 @@ from test_nextflow import (
     materialize,
     module_id,
     module_options,
+    pipeline_copy,
     read_module,
     render_task,
     schema_properties,
     stage,
     variant_params,
 )
+from jsonschema import Draft202012Validator, validators
 
 from enhancerlm.pipeline.params import schema as params_schema
 
 # ----------------------------------------------------------------------------------------------------------
 # Dataflow: every channel a process reads closes
 # ----------------------------------------------------------------------------------------------------------
-
-
-def pipeline_copy(tmp_path: Path) -> Path:
-    """The pipeline's .nf files, copied so that a test can break one."""
-    for path in [
-        REPO / "main.nf",
-        *REPO.glob("workflows/**/*.nf"),
-        *REPO.glob("subworkflows/**/*.nf"),
-        *REPO.glob("modules/**/*.nf"),
-    ]:
-        target = tmp_path / path.relative_to(REPO)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target)
-    return tmp_path
 
 
 def test_every_channel_a_process_reads_can_close():

@@ -1,4 +1,5 @@
-"""Tests for enhancerlm.predict: genome scans, region calls, chunked scans and their merge, calibration."""
+"""commands.predict and merge_predictions over analysis.scan and analysis.calibration: genome scans, region
+calls, chunked scans and their merge, calibration."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pyBigWig
 import pytest
-import torch
 from Bio import bgzf
-from conftest import MOTIF, invoke, random_dna, write_fasta
+from helpers import MOTIF, invoke, random_dna, untrained_lm, write_fasta
 
 import enhancerlm.commands.predict
 from enhancerlm.analysis.calibration import fdr_cutoff, fdr_qvalues, null_auc, truth_metrics
@@ -23,7 +23,6 @@ from enhancerlm.commands.train import train
 from enhancerlm.core.dna import dinucleotide_shuffle
 from enhancerlm.formats.bed import RegionIndex
 from enhancerlm.models.baseline import KmerBaseline
-from enhancerlm.models.checkpoint import load_model, save_model
 from enhancerlm.models.ensemble import Ensemble
 from enhancerlm.training.loop import TrainOptions
 
@@ -95,16 +94,8 @@ def scan_genome(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory) -> Path:
-    """An untrained scratch-tiny k = 3 model saved with a card: 64 tokens, so windows up to 64 nt."""
-    torch.manual_seed(0)
-    model = load_model("scratch-tiny", kmer=3, max_positions=64)
-    directory = tmp_path_factory.mktemp("tiny_lm") / "tiny"
-    save_model(
-        model,
-        directory,
-        {"model_id": "tiny", "type": "language-model", "window": 60, "threshold": 0.5, "strand_mode": "forward"},
-    )
-    return directory
+    """An untrained scratch-tiny k = 3 model saved with a card: 64 tokens, so windows up to 64 nt; card window 60."""
+    return untrained_lm(tmp_path_factory.mktemp("tiny_lm") / "tiny", 60)
 
 
 # ---------------------------------------------------------------------------- coordinates

@@ -2,7 +2,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import planted_samplesheet
+from helpers import planted_samplesheet
 from safetensors.torch import load_file
 
 from enhancerlm.commands.evaluate import evaluate_model

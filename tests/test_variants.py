@@ -1,4 +1,5 @@
-"""Tests for enhancerlm.variants: windows, statuses, scores, TF sites, outputs, chunks and their merge."""
+"""commands.variants and merge_variants over analysis.variant_effect and formats.vcf: windows, statuses, scores,
+TF sites, outputs, chunks and their merge."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ import cyvcf2
 import numpy as np
 import pysam
 import pytest
-import torch
-from conftest import MOTIF, invoke, planted_samplesheet, random_dna
+from helpers import MOTIF, invoke, planted_samplesheet, random_dna, untrained_lm
 
 from enhancerlm.analysis.variant_effect import allele_kind, allele_windows, changed_spans, window_placement, window_span
 from enhancerlm.cli import main
@@ -27,7 +27,6 @@ from enhancerlm.errors import InputError
 from enhancerlm.formats.files import resource
 from enhancerlm.formats.meme import write_meme
 from enhancerlm.formats.vcf import ContigMap
-from enhancerlm.models.checkpoint import load_model, save_model
 from enhancerlm.models.scorer import load_trained
 from enhancerlm.training.loop import TrainOptions
 
@@ -61,14 +60,7 @@ def vcf_body(path: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory) -> Path:
     """An untrained scratch-tiny k = 3 model with a card: windows up to 64 nt, card window W, forward strand."""
-    torch.manual_seed(0)
-    directory = tmp_path_factory.mktemp("variant_lm") / "tiny"
-    save_model(
-        load_model("scratch-tiny", kmer=3, max_positions=64),
-        directory,
-        {"model_id": "tiny", "type": "language-model", "window": W, "threshold": 0.5, "strand_mode": "forward"},
-    )
-    return directory
+    return untrained_lm(tmp_path_factory.mktemp("variant_lm") / "tiny", W)
 
 
 @pytest.fixture(scope="module")

@@ -1,3 +1,6 @@
+"""The models layer: checkpoints (safetensors only, remote code only when trusted), model cards and weights
+refused with one line, Hugging Face classifiers, long sequences."""
+
 import json
 
 import numpy as np

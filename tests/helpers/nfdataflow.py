@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nfparse
-from nfparse import NextflowParseError, Snippet
+from helpers import nfparse
+from helpers.nfparse import NextflowParseError, Snippet
 
 FACTORY = re.compile(r"\b[Cc]hannel\s*\.\s*(?:of|value|fromList|fromPath|fromFilePairs|empty|fromSRA)\b")
 TOPIC = re.compile(r"\b[Cc]hannel\s*\.\s*topic\s*\(\s*(['\"])")

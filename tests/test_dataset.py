@@ -1,4 +1,5 @@
-"""Tests for enhancerlm.data: FASTA parsing, samplesheet validation, record QC, duplicates and folds."""
+"""formats.fasta, analysis.dataset and commands.prepare: FASTA parsing, samplesheet validation, record QC,
+duplicates, leaks and folds."""
 
 from __future__ import annotations
 
