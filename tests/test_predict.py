@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyBigWig
 import pytest
 from Bio import bgzf
@@ -17,11 +18,14 @@ from helpers import MOTIF, invoke, random_dna, untrained_lm, write_fasta
 import enhancerlm.commands.predict
 from enhancerlm.analysis.calibration import fdr_cutoff, fdr_qvalues, null_auc, truth_metrics
 from enhancerlm.analysis.scan import ScannedBases
+from enhancerlm.commands.merge_predictions import merge_predictions
 from enhancerlm.commands.predict import ScanOptions, predict
 from enhancerlm.commands.prepare import prepare_samplesheet
 from enhancerlm.commands.train import train
 from enhancerlm.core.dna import dinucleotide_shuffle
+from enhancerlm.core.probability import parse_probabilities
 from enhancerlm.formats.bed import RegionIndex
+from enhancerlm.formats.tracks import read_score_counts
 from enhancerlm.models.baseline import KmerBaseline
 from enhancerlm.models.ensemble import Ensemble
 from enhancerlm.training.loop import TrainOptions
@@ -301,6 +305,19 @@ def test_chunked_scans_merge_into_the_whole_scan(planted_model, scan_genome, tmp
     ):
         assert merged[key] == whole[key], key
     assert merged["chunks"] == sorted(chunks)
+    # a chunk writes only what the merge reads: window scores with their counts, calibration sample, report
+    written = {path.name.split(".", 1)[1] for path in (tmp_path / "chunks").iterdir() if path.name.startswith("part0.")}
+    assert written == {"predict.json", "windows.bedgraph", "score_counts.tsv", "calibration.tsv"}
+    total = 0
+    for number in range(len(chunks)):
+        counts = read_score_counts(tmp_path / "chunks" / f"part{number}.score_counts.tsv")
+        lines = (tmp_path / "chunks" / f"part{number}.windows.bedgraph").read_text().splitlines()
+        values = parse_probabilities(pd.Series([line.split("\t")[3] for line in lines], dtype=str))
+        assert (counts == np.bincount(values, minlength=len(counts))).all()
+        report = json.loads((tmp_path / "chunks" / f"part{number}.predict.json").read_text())
+        assert counts.sum() == report["windows"]["scored"] and "regions" not in report
+        total += counts.sum()
+    assert total == whole["windows"]["scored"]
     result = invoke(
         "merge-predictions",
         "--input",
@@ -589,3 +606,28 @@ def test_scanned_bases_are_the_union_of_the_windows_by_hand():
     scanned.add("a", np.array([8, 20]))  # [8, 18) adds 3, [20, 25) (clipped to the contig) adds 5
     scanned.add("b", np.array([0]))  # [0, 4): a new contig starts afresh
     assert scanned.total == 15 + 3 + 5 + 4
+
+
+def test_results_read_the_bedgraph_once(planted_model, scan_genome, tmp_path, monkeypatch):
+    """The window scores are counted while scoring (or summed from the chunks' counts), so the regions, the bigWig
+    and the scanned bases come from one read of the bedGraph, in a whole scan and in a merge alike."""
+    import enhancerlm.commands.scan_report as scan_report
+
+    reads = []
+    real = scan_report.read_bedgraph
+    monkeypatch.setattr(scan_report, "read_bedgraph", lambda *args: reads.append(args[0]) or real(*args))
+    options = dict(stride=50, calibration_windows=500)
+    predict(str(planted_model), scan_genome["fasta"], tmp_path / "whole", prefix="s", options=ScanOptions(**options))
+    assert len(reads) == 1
+    for chunk in ("chr1:0-60000", "chr2:0-8000"):
+        predict(
+            str(planted_model),
+            scan_genome["fasta"],
+            tmp_path / "parts",
+            prefix=chunk.split(":")[0],
+            options=ScanOptions(**options, chunk=chunk),
+        )
+    assert len(reads) == 1  # a chunk calls nothing
+    merge_predictions([tmp_path / "parts"], tmp_path / "merged", prefix="s", genome=scan_genome["fasta"])
+    assert len(reads) == 2
+    assert outputs(tmp_path / "merged", "s") == outputs(tmp_path / "whole", "s")

@@ -222,7 +222,11 @@ class ScoreCounts:
         self._tail: np.ndarray | None = None
 
     def add(self, millionths: np.ndarray) -> None:
-        self.counts += np.bincount(millionths, minlength=SCALE + 1)
+        self.add_counts(np.bincount(millionths, minlength=SCALE + 1))
+
+    def add_counts(self, counts: np.ndarray) -> None:
+        """Add another scan's counts per millionth (a chunk's, in a merge)."""
+        self.counts += counts
         self._tail = None
 
     @property

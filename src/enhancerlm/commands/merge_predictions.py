@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from enhancerlm.analysis.calibration import calibration_tsv, read_calibration
+from enhancerlm.analysis.scan import ScoreCounts
 from enhancerlm.commands.scan_report import (
     ScanScope,
     calling_rule,
@@ -24,6 +25,7 @@ from enhancerlm.core.probability import parse_probabilities
 from enhancerlm.errors import InputError
 from enhancerlm.formats.files import write_text
 from enhancerlm.formats.genome import genome_sizes
+from enhancerlm.formats.tracks import read_score_counts
 from enhancerlm.versions import software_versions
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,9 @@ def merge_predictions(
     with staged_outputs(paths) as staged:
         _merge_bedgraphs([_sibling(path, report, "bedgraph") for path, report in reports], staged["bedgraph"])
         null = _pooled_calibration(staged["calibration"], reports, parameters) if parameters["calibrate"] else None
+        scores = ScoreCounts()
+        for path, report in reports:
+            scores.add_counts(read_score_counts(_sibling(path, report, "score_counts")))
         scope = _merged_scope(prefix, reports, parameters)
         scanned = scope["contigs"]["scanned"]
         truth = Path(parameters["truth"]) if parameters["truth"] else None
@@ -81,6 +86,7 @@ def merge_predictions(
             calling=calling,
             merge_gap=parameters["merge_gap"],
             scanned=scanned,
+            scores=scores,
             truth=truth,
             null=null,
         )

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from enhancerlm.analysis.calibration import CalibrationSample, calibration_tsv, score_shuffled
-from enhancerlm.analysis.scan import GROUP_WINDOWS, parse_chunk, regroup, select_contigs, window_blocks
+from enhancerlm.analysis.scan import GROUP_WINDOWS, ScoreCounts, parse_chunk, regroup, select_contigs, window_blocks
 from enhancerlm.commands.runtime import return_large_blocks
 from enhancerlm.commands.scan_report import (
     ScanScope,
@@ -36,7 +36,7 @@ from enhancerlm.errors import InputError
 from enhancerlm.formats.bed import RegionIndex, read_bed
 from enhancerlm.formats.files import write_text
 from enhancerlm.formats.genome import open_genome
-from enhancerlm.formats.tracks import bedgraph_lines, tile_offset
+from enhancerlm.formats.tracks import bedgraph_lines, tile_offset, write_score_counts
 from enhancerlm.models.card import both_strands, model_summary, strand_mode
 from enhancerlm.models.classifier import resolve_device
 from enhancerlm.models.scorer import Scorer, load_trained, scan_window
@@ -100,9 +100,10 @@ def predict(
         blacklist = _region_index(read_bed(options.blacklist)) if options.blacklist else None
         paths = output_paths(Path(outdir), prefix, calibrate=options.calibrate, chunk=chunk is not None)
         with staged_outputs(paths) as staged:
-            null, windows = score_genome(
+            null, scores, skipped = score_genome(
                 staged, genome, model, targets, chunk, (regions, blacklist), window, options, device
             )
+            windows = {"scored": scores.total, "skipped": skipped}
             scope: ScanScope = {
                 "prefix": prefix,
                 "model": model_summary(model.card, model_spec),
@@ -123,6 +124,7 @@ def predict(
                 calling=calling,
                 merge_gap=options.merge_gap,
                 scanned=targets,
+                scores=scores,
                 truth=options.truth,
                 null=null,
             )
@@ -143,10 +145,11 @@ def score_genome(
     window: int,
     options: ScanOptions,
     device,
-) -> tuple[np.ndarray | None, dict]:
+) -> tuple[np.ndarray | None, ScoreCounts, dict[str, int]]:
     """Score every window of the targets (inside the regions, outside the blacklist: `masks`) into the staged
-    bedGraph; with calibration, also the shuffled sample of the windows. Returns the sample's probabilities (the
-    null of the FDR) and the count of windows scored and skipped, by reason."""
+    bedGraph (and, for a chunk, their score counts); with calibration, also the shuffled sample of the windows.
+    Returns the sample's probabilities (the null of the FDR), the windows' score counts, and the windows skipped,
+    by reason."""
     skipped = {"n_fraction": 0, "blacklist": 0}
     blocks = window_blocks(
         genome,
@@ -160,12 +163,13 @@ def score_genome(
         skipped=skipped,
     )
     sample = CalibrationSample(options.calibration_windows, options.seed) if options.calibrate else None
+    scores = ScoreCounts()
     with open(staged["bedgraph"], "w") as handle:
-        scored = write_window_scores(handle, blocks, model, options, genome.sizes, window, device, sample)
-    windows = {"scored": scored, "skipped": skipped}
-    if sample is None:
-        return None, windows
-    return calibration_null(staged["calibration"], sample, model, genome, window, options, device), windows
+        write_window_scores(handle, blocks, model, options, genome.sizes, window, device, sample, scores)
+    if "score_counts" in staged:
+        write_score_counts(staged["score_counts"], scores.counts)
+    null = calibration_null(staged["calibration"], sample, model, genome, window, options, device) if sample else None
+    return null, scores, skipped
 
 
 def scan_targets(sizes: dict[str, int], options: ScanOptions) -> tuple[list[str], list[str], tuple | None]:
@@ -199,16 +203,17 @@ def write_window_scores(
     window: int,
     device,
     sample: CalibrationSample | None,
-) -> int:
-    """Score the windows group by group and write their bedGraph lines; offer each window to the calibration
-    sample. Returns the number of windows scored."""
-    scored = 0
+    scores: ScoreCounts,
+) -> None:
+    """Score the windows group by group, write their bedGraph lines and count their scores; offer each window to
+    the calibration sample."""
     for pieces, windows in regroup(blocks, options.batch_size * max(1, GROUP_WINDOWS // options.batch_size)):
         millionths = to_millionths(
             model.score_windows(
                 windows, both_strands=both_strands(options.strand_mode), batch_size=options.batch_size, device=device
             )
         )
+        scores.add(millionths)
         for chrom, starts in pieces:
             handle.write(
                 bedgraph_lines(
@@ -218,8 +223,6 @@ def write_window_scores(
             millionths = millionths[len(starts) :]
             if sample:
                 sample.offer(chrom, starts)
-        scored += len(windows)
-    return scored
 
 
 def calibration_null(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NotRequired, TypedDict
@@ -23,7 +23,7 @@ from enhancerlm.defaults import DEFAULT_FDR
 from enhancerlm.errors import InputError
 from enhancerlm.formats.files import atomic_path, write_json, write_text
 from enhancerlm.formats.multiqc import histogram_linegraph, table_tsv
-from enhancerlm.formats.tracks import read_bedgraph, write_bigbed, write_bigwig
+from enhancerlm.formats.tracks import bigwig_writer, read_bedgraph, write_bigbed
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,11 @@ class ScanSummary:
 
 def output_paths(outdir: Path, prefix: str, *, calibrate: bool, chunk: bool = False) -> dict[str, Path]:
     """Every file a scan writes; the json first, so that it is moved into place last. A chunk of a scan writes
-    only what merge-predictions reads: its report, window scores and calibration sample."""
+    only what merge-predictions reads: its report, window scores with their counts, and calibration sample."""
     names = {"json": "predict.json", "bedgraph": "windows.bedgraph"}
-    if not chunk:
+    if chunk:
+        names["score_counts"] = "score_counts.tsv"
+    else:
         names |= {
             "bigwig": "windows.bw",
             "enhancers": "enhancers.bed",
@@ -115,15 +117,15 @@ def write_results(
     calling: dict,
     merge_gap: int,
     scanned: list[str],
+    scores: ScoreCounts,
     truth: Path | None = None,
     null: np.ndarray | None = None,
 ) -> ScanSummary:
-    """From the staged bedGraph: the bigWig, the enhancer regions (BED, bigBed) called by `calling` (a raw
-    `threshold`, or else the `fdr` against the shuffled `null`), the score distributions, truth metrics and
-    q-values; returns their summary for the report."""
-    scores, scanned_bases = ScoreCounts(), ScannedBases(window, sizes)
-    frames = read_bedgraph(staged["bedgraph"], window, stride)
-    write_bigwig(staged["bigwig"], sizes, _counted(frames, scores, scanned_bases))
+    """From the staged bedGraph, read once: the bigWig and the enhancer regions (BED, bigBed) called by `calling`
+    (a raw `threshold`, or else the `fdr` against the shuffled `null`); with the windows' `scores` (counted while
+    scoring, or summed from the chunks), the score distributions, truth metrics and q-values. Returns their summary
+    for the report."""
+    scanned_bases = ScannedBases(window, sizes)
     shuffled = _counts_of(null) if null is not None else None
     qvalues = fdr_qvalues(shuffled.counts, scores.counts) if shuffled is not None else None
     if calling["threshold"] is not None:
@@ -131,10 +133,9 @@ def write_results(
     else:
         lowest = fdr_cutoff(qvalues, calling["fdr"])
     called, bases = [], 0
-    with open(staged["enhancers"], "w") as handle:
-        regions = call_regions(
-            read_bedgraph(staged["bedgraph"], window, stride), window=window, lowest=lowest, merge_gap=merge_gap
-        )
+    with bigwig_writer(staged["bigwig"], sizes) as add_to_bigwig, open(staged["enhancers"], "w") as handle:
+        frames = _tracked(read_bedgraph(staged["bedgraph"], window, stride), add_to_bigwig, scanned_bases)
+        regions = call_regions(frames, window=window, lowest=lowest, merge_gap=merge_gap)
         for number, region in enumerate(regions, start=1):
             q = f"\t{qvalues[region.max_millionths]:.4g}" if qvalues is not None else ""
             mean = region.sum_millionths / region.windows / SCALE
@@ -186,10 +187,12 @@ def _calibration_summary(shuffled: ScoreCounts, scores: ScoreCounts, lowest: int
     }
 
 
-def _counted(frames: Iterable[pd.DataFrame], scores: ScoreCounts, scanned: ScannedBases) -> Iterator[pd.DataFrame]:
-    """The frames, counting their scores and the bases inside their windows."""
+def _tracked(
+    frames: Iterable[pd.DataFrame], add_to_bigwig: Callable[[pd.DataFrame], None], scanned: ScannedBases
+) -> Iterator[pd.DataFrame]:
+    """The frames, each added to the bigWig and its windows' bases counted as it passes."""
     for frame in frames:
-        scores.add(frame["millionths"].to_numpy())
+        add_to_bigwig(frame)
         for chrom, part in frame.groupby("chrom", sort=False):
             scanned.add(chrom, part["window_start"].to_numpy())
         yield frame

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -55,14 +56,17 @@ def read_bedgraph(path: Path, window: int, stride: int) -> Iterator[pd.DataFrame
         yield frame
 
 
-def write_bigwig(path: Path, sizes: dict[str, int], frames: Iterable[pd.DataFrame]) -> None:
-    """The bedGraph as a bigWig, contigs in the bedGraph's (name) order."""
+@contextlib.contextmanager
+def bigwig_writer(path: Path, sizes: dict[str, int]) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """A bigWig being written, contigs in name order: a function that adds frames of a bedGraph (chrom, start, end,
+    millionths) in file order, so the bigWig is built in the same pass that reads the bedGraph for anything else."""
     import pyBigWig
 
     bigwig = pyBigWig.open(str(path), "w")
     try:
         bigwig.addHeader(sorted(sizes.items()), maxZooms=10)
-        for frame in frames:
+
+        def add(frame: pd.DataFrame) -> None:
             for chrom, part in frame.groupby("chrom", sort=False):
                 bigwig.addEntries(
                     [chrom] * len(part),
@@ -70,8 +74,36 @@ def write_bigwig(path: Path, sizes: dict[str, int], frames: Iterable[pd.DataFram
                     ends=part["end"].tolist(),
                     values=(part["millionths"] / SCALE).tolist(),
                 )
+
+        yield add
     finally:
         bigwig.close()
+
+
+SCORE_COUNTS_HEADER = "millionths\twindows\n"
+
+
+def write_score_counts(path: Path, counts: np.ndarray) -> None:
+    """How many windows got each probability, in integer millionths (the scores' histogram at full resolution), as
+    a TSV of the values that occur: what a chunk of a scan hands the merge, which adds them up."""
+    values = np.flatnonzero(counts)
+    with open(path, "w") as handle:
+        handle.write(SCORE_COUNTS_HEADER)
+        handle.writelines(f"{value}\t{count}\n" for value, count in zip(values.tolist(), counts[values].tolist()))
+
+
+def read_score_counts(path: Path) -> np.ndarray:
+    """The counts per millionth (index 0 to SCALE) of a score-counts TSV."""
+    with open(path) as handle:
+        if handle.readline() != SCORE_COUNTS_HEADER:
+            raise InputError(f"{path}: not a score-counts table (its header is not millionths, windows)")
+        table = np.loadtxt(handle, dtype=np.int64, delimiter="\t", ndmin=2)
+    counts = np.zeros(SCALE + 1, dtype=np.int64)
+    if len(table):
+        if table[:, 0].min() < 0 or table[:, 0].max() > SCALE:
+            raise InputError(f"{path}: a probability outside 0 to {SCALE} millionths")
+        np.add.at(counts, table[:, 0], table[:, 1])
+    return counts
 
 
 _AUTOSQL = """table enhancers

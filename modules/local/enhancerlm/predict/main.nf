@@ -48,7 +48,7 @@ process ENHANCERLM_PREDICT {
     prefix = task.ext.prefix ?: "${meta.id}.${chunk.replaceAll('[^A-Za-z0-9._]', '_')}"
     """
     mkdir -p ${prefix}
-    touch ${prefix}/${meta.id}.windows.bedgraph ${prefix}/${meta.id}.calibration.tsv
+    touch ${prefix}/${meta.id}.windows.bedgraph ${prefix}/${meta.id}.score_counts.tsv ${prefix}/${meta.id}.calibration.tsv
     echo '{"model": {"model_id": "${meta.id}"}}' > ${prefix}/${meta.id}.predict.json
     """
 }
