@@ -631,3 +631,24 @@ def test_results_read_the_bedgraph_once(planted_model, scan_genome, tmp_path, mo
     merge_predictions([tmp_path / "parts"], tmp_path / "merged", prefix="s", genome=scan_genome["fasta"])
     assert len(reads) == 2
     assert outputs(tmp_path / "merged", "s") == outputs(tmp_path / "whole", "s")
+
+
+def test_score_counts_round_trip_and_refuse_a_broken_table(tmp_path):
+    from enhancerlm.errors import InputError
+    from enhancerlm.formats.tracks import write_score_counts
+
+    counts = np.zeros(1_000_001, dtype=np.int64)
+    counts[[0, 5, 1_000_000]] = [3, 1, 2]
+    write_score_counts(tmp_path / "a.tsv", counts)
+    assert (tmp_path / "a.tsv").read_text() == "millionths\twindows\n0\t3\n5\t1\n1000000\t2\n"
+    assert (read_score_counts(tmp_path / "a.tsv") == counts).all()
+    write_score_counts(tmp_path / "empty.tsv", np.zeros_like(counts))  # a chunk with no window
+    assert read_score_counts(tmp_path / "empty.tsv").sum() == 0
+    for name, text, reason in (
+        ("header.tsv", "value\tcount\n", "not a score-counts table"),
+        ("word.tsv", "millionths\twindows\n5\tmany\n", "not two integers"),
+        ("range.tsv", "millionths\twindows\n1000001\t1\n", "outside 0 to 1000000"),
+    ):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InputError, match=reason):
+            read_score_counts(tmp_path / name)

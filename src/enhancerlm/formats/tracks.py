@@ -97,12 +97,14 @@ def read_score_counts(path: Path) -> np.ndarray:
     with open(path) as handle:
         if handle.readline() != SCORE_COUNTS_HEADER:
             raise InputError(f"{path}: not a score-counts table (its header is not millionths, windows)")
-        table = np.loadtxt(handle, dtype=np.int64, delimiter="\t", ndmin=2)
+        try:
+            table = np.array([line.split("\t") for line in handle if line.strip()], dtype=np.int64).reshape(-1, 2)
+        except ValueError:
+            raise InputError(f"{path}: a line that is not two integers (millionths, windows)") from None
+    if len(table) and (table[:, 0].min() < 0 or table[:, 0].max() > SCALE):
+        raise InputError(f"{path}: a probability outside 0 to {SCALE} millionths")
     counts = np.zeros(SCALE + 1, dtype=np.int64)
-    if len(table):
-        if table[:, 0].min() < 0 or table[:, 0].max() > SCALE:
-            raise InputError(f"{path}: a probability outside 0 to {SCALE} millionths")
-        np.add.at(counts, table[:, 0], table[:, 1])
+    np.add.at(counts, table[:, 0], table[:, 1])
     return counts
 
 
