@@ -438,3 +438,14 @@ def test_threads_caps_torch_and_the_blas_and_openmp_pools(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "POOLS [1] 1"
+
+
+def test_every_command_loads_by_its_name_and_shows_its_help():
+    """The lazy group finds each command in the module COMMANDS names, under the command's own name."""
+    from enhancerlm.cli import COMMANDS, main
+
+    for name in COMMANDS:
+        result = invoke(name, "--help")
+        assert result.exit_code == 0 and f"Usage: main {name} [OPTIONS]" in result.output, (name, result.output)
+        assert main.get_command(None, name).name == name
+    assert invoke("no-such-command").exit_code == 2
