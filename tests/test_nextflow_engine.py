@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import collections
 import csv
+import json
 import re
 from pathlib import Path
 
 import pytest
 from helpers import nfparse
-from helpers.nextflow import MODULE_FILES, REPO, parse_chain, pipeline_copy, read_module, record_runner
+from helpers.nextflow import MODULE_FILES, OVERRIDES, REPO, parse_chain, pipeline_copy, read_module, record_runner
 
 from enhancerlm.pipeline.params import load_params
 from enhancerlm.pipeline.steps import STEPS
@@ -250,7 +251,7 @@ def runner_tasks(record) -> collections.Counter:
     return collections.Counter((task.step, task.label.split(" ")[0]) for task in record.tasks)
 
 
-def test_the_runner_runs_the_tasks_the_engine_ran(runner_records):  # noqa: F811 - the imported fixture
+def test_the_runner_runs_the_tasks_the_engine_ran(runner_records):
     """`enhancerlm run --profile test` plans the same tasks, by step and tag, as Nextflow ran in the committed
     test.trace.txt (21 tasks)."""
     engine = collections.Counter(trace_task(row["name"]) for row in read_trace("test.trace.txt"))
@@ -266,6 +267,22 @@ def test_the_runner_plans_the_demo_the_engine_ran(tmp_path):
     assert sum(engine.values()) == 19
     params = {**load_params(profile="demo"), "outdir": str(tmp_path / "results")}
     assert runner_tasks(record_runner(params)) == engine
+
+
+@pytest.mark.parametrize("variant", sorted(OVERRIDES))
+def test_the_runner_plans_each_parameter_variant_as_the_engine_ran_it(variant, runner_records):
+    """Every parameter variant the emulation covers, run by the engine with -stub (`variants/<name>.stub.trace.txt`,
+    its parameters beside it): the runner plans the same tasks, by step and tag. A stub CHUNKS writes one chunk, so
+    the scans (PREDICT) are compared by model, every other step task for task."""
+    assert json.loads((TRACES / "variants" / f"{variant}.params.json").read_text()) == OVERRIDES[variant]
+    rows = read_trace(f"variants/{variant}.stub.trace.txt")
+    assert rows and {row["status"] for row in rows} == {"COMPLETED"}
+    engine = collections.Counter(trace_task(row["name"]) for row in rows)
+    runner = runner_tasks(runner_records(variant))
+    assert set(runner) == set(engine)
+    assert {k: n for k, n in runner.items() if k[0] != "PREDICT"} == {
+        k: n for k, n in engine.items() if k[0] != "PREDICT"
+    }
 
 
 def test_a_stub_run_is_not_warned_about_the_engines_positional_true():
