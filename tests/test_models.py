@@ -306,3 +306,29 @@ def test_a_broken_weights_file_is_a_one_line_error_naming_the_file(mini_model, m
     (line,) = result.output.strip().splitlines()
     assert line.startswith(f"Error: {weights}: not a readable safetensors file (")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_long_sequence_scores_alike_however_its_windows_are_split_across_passes(tmp_path):
+    """A sequence of more windows than a pass holds is encoded `batch_size` windows at a time and pooled after:
+    its probability is the one-pass probability, for any batch size (mean and [CLS] pooling, both strands)."""
+    from helpers import random_dna, untrained_lm
+
+    from enhancerlm.models.scorer import load_trained
+
+    model = load_trained(str(untrained_lm(tmp_path / "tiny", 60)))
+    sequences = [random_dna(np.random.default_rng(1), 2_000), random_dna(np.random.default_rng(2), 150)]
+    windows, short = (len(split_windows(sequence, model.max_nucleotides)) for sequence in sequences)
+    assert windows > 40 and short < 7
+    passes = []  # windows per encoder pass: never more than the batch size, however long the sequence
+    model.classifier.encoder.register_forward_pre_hook(
+        lambda module, args, kwargs: passes.append(len(kwargs.get("input_ids", kwargs.get("inputs_embeds")))),
+        with_kwargs=True,
+    )
+    for pooling in ("mean", "cls"):
+        model.classifier.pooling = pooling
+        whole = model.predict_proba(sequences, batch_size=windows, both_strands=True)
+        for batch_size in (1, 7, windows - 1):
+            passes.clear()
+            split = model.predict_proba(sequences, batch_size=batch_size, both_strands=True)
+            assert np.allclose(split, whole, atol=1e-6, rtol=0), (pooling, batch_size)
+            assert max(passes) <= max(batch_size, short) and sum(passes) == 2 * (windows + short), batch_size

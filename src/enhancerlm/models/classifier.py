@@ -51,19 +51,34 @@ class EnhancerClassifier(nn.Module):
         inputs_embeds: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """`inputs_embeds`, when given, replaces the token embeddings (for gradients on the embeddings)."""
+        sums, weights = self.window_sums(input_ids, attention_mask, sequence_mask, inputs_embeds)
+        if owner is None:
+            owner = torch.arange(len(sums), device=sums.device)
+        n_sequences = int(owner.max()) + 1
+        pooled = torch.zeros(n_sequences, sums.shape[-1], device=sums.device).index_add(0, owner, sums)
+        counts = torch.zeros(n_sequences, device=sums.device).index_add(0, owner, weights)
+        return self.head(pooled, counts)
+
+    def window_sums(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        sequence_mask: torch.Tensor,
+        inputs_embeds: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per window, the sum of the token representations that pooling averages, and how many tokens that is
+        (one [CLS] with `cls` pooling): sums of a sequence's windows add up, so its windows may be encoded in
+        several passes and pooled after."""
         tokens = {"input_ids": input_ids} if inputs_embeds is None else {"inputs_embeds": inputs_embeds}
         hidden = self.encoder(**tokens, attention_mask=attention_mask).last_hidden_state.float()
         if self.pooling == "cls":
-            sums, weights = hidden[:, 0], torch.ones(len(hidden), device=hidden.device)
-        else:
-            mask = sequence_mask.unsqueeze(-1).to(hidden.dtype)
-            sums, weights = (hidden * mask).sum(1), mask.sum((1, 2))
-        if owner is None:
-            owner = torch.arange(len(hidden), device=hidden.device)
-        n_sequences = int(owner.max()) + 1
-        pooled = torch.zeros(n_sequences, hidden.shape[-1], device=hidden.device).index_add(0, owner, sums)
-        counts = torch.zeros(n_sequences, device=hidden.device).index_add(0, owner, weights)
-        return self.classifier(pooled / counts.clamp(min=1.0).unsqueeze(-1)).squeeze(-1)
+            return hidden[:, 0], torch.ones(len(hidden), device=hidden.device)
+        mask = sequence_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(1), mask.sum((1, 2))
+
+    def head(self, sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """One logit per sequence from its pooled sums and token counts (`window_sums` added up by sequence)."""
+        return self.classifier(sums / counts.clamp(min=1.0).unsqueeze(-1)).squeeze(-1)
 
 
 def autocast(device: torch.device | str):

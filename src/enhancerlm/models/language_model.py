@@ -54,7 +54,8 @@ class LoadedModel:
 
         A sequence longer than the model's window is read as half-overlapping windows pooled into one
         representation; with both strands the reverse complement is scored too and the two probabilities
-        averaged. A batch holds at most `batch_size` windows (or one long sequence).
+        averaged. A forward pass holds at most `batch_size` windows: a sequence with more is encoded in passes of
+        `batch_size` windows whose pooled sums add up, so memory does not grow with a sequence's length.
         """
         if both_strands is None:
             both_strands = strand_mode(self.card) == "both"
@@ -62,12 +63,30 @@ class LoadedModel:
         classifier = self.classifier.to(device).eval()
         probabilities = np.empty(len(strands), dtype=np.float64)
         for batch in _length_batches(strands, self.max_nucleotides, batch_size):
-            tokens, owner = window_batch(self, [strands[i] for i in batch])
-            logits = _logits(classifier, tokens.to(device), owner.to(device), device)
+            if len(batch) == 1 and len(window_starts(len(strands[batch[0]]), self.max_nucleotides)) > batch_size:
+                logits = self._long_logit(strands[batch[0]], batch_size, classifier, device)
+            else:
+                tokens, owner = window_batch(self, [strands[i] for i in batch])
+                logits = _logits(classifier, tokens.to(device), owner.to(device), device)
             # float32 sigmoid, as every evaluation so far was computed: switching to `_probabilities` moves
             # validation thresholds in the 8th decimal, so it is left to a release that may change results
             probabilities[batch] = torch.sigmoid(logits).cpu().numpy()
         return strand_average(probabilities, both_strands)
+
+    def _long_logit(self, sequence: str, batch_size: int, classifier: EnhancerClassifier, device) -> torch.Tensor:
+        """The logit of one sequence of more windows than a pass holds: its windows encoded `batch_size` at a time,
+        their pooled sums added up, the head applied once."""
+        windows = split_windows(sequence, self.max_nucleotides)
+        sums, counts = 0.0, 0.0
+        for first in range(0, len(windows), batch_size):
+            tokens = self.tokenizer.encode(windows[first : first + batch_size]).to(device)
+            with autocast(device):
+                window_sums, window_counts = classifier.window_sums(
+                    tokens.input_ids, tokens.attention_mask, tokens.sequence_mask
+                )
+            sums, counts = sums + window_sums.sum(0, keepdim=True), counts + window_counts.sum(0, keepdim=True)
+        with autocast(device):
+            return classifier.head(sums, counts).float()
 
     def score_windows(
         self,
