@@ -332,3 +332,25 @@ def test_a_long_sequence_scores_alike_however_its_windows_are_split_across_passe
             split = model.predict_proba(sequences, batch_size=batch_size, both_strands=True)
             assert np.allclose(split, whole, atol=1e-6, rtol=0), (pooling, batch_size)
             assert max(passes) <= max(batch_size, short) and sum(passes) == 2 * (windows + short), batch_size
+
+
+def test_one_rule_decides_the_strands_of_every_command():
+    """models.card.strand_mode: the user's choice, else both after --rc-augment, forward otherwise (a card that
+    names none included), each member its own in an ensemble; a mode that does not exist is a named error."""
+    from enhancerlm.models.card import PER_MEMBER, both_strands, scores_both_strands, strand_mode
+
+    trained_both, forward, unnamed = {"strand_mode": "both"}, {"strand_mode": "forward"}, {}
+    ensemble = {"type": "ensemble", "strand_mode": "per member"}
+    assert [strand_mode(card) for card in (trained_both, forward, unnamed, ensemble)] == [
+        "both",
+        "forward",
+        "forward",
+        PER_MEMBER,
+    ]
+    assert strand_mode(forward, "both") == "both" and strand_mode(ensemble, "forward") == "forward"
+    assert [both_strands(mode) for mode in ("both", "forward", PER_MEMBER)] == [True, False, None]
+    assert scores_both_strands(trained_both, None) and not scores_both_strands(unnamed, None)
+    assert scores_both_strands(forward, True) and not scores_both_strands(trained_both, False)
+    with pytest.raises(InputError, match="strand_mode must be one of both, forward, got 'reverse'") as error:
+        strand_mode(forward, "reverse")
+    assert error.value.parameters == ("strand_mode",)

@@ -71,7 +71,6 @@ class ScanReport(ScanScope):
 class ScanSummary:
     """What `write_results` found in a scan's bedGraph."""
 
-    windows_scored: int
     calling: dict
     regions: dict
     score_distribution: dict
@@ -147,7 +146,6 @@ def write_results(
             bases += region.end - region.start
             called.append((region.chrom, region.start, region.end))
     return ScanSummary(
-        windows_scored=scores.total,
         calling={
             "rule": "threshold" if calling["threshold"] is not None else "fdr",
             **calling,
@@ -269,13 +267,10 @@ def finish_report(
     paths: dict[str, Path], staged: dict[str, Path], scope: ScanScope, summary: ScanSummary, throughput: dict
 ) -> ScanReport:
     """The report of a whole or merged scan from its scope and results, written with the MultiQC files."""
-    windows = {"scored": summary.windows_scored, "skipped": scope["windows"]["skipped"]}
-    seconds = throughput["seconds"]
     outputs = {key: path.name for key, path in paths.items()} | {"bigbed_made": summary.bigbed["made"]}
     report: ScanReport = {
         **scope,
-        "windows": windows,
-        "throughput": {**throughput, "windows_per_second": round(windows["scored"] / seconds, 1) if seconds else None},
+        "throughput": _with_rate(throughput, scope["windows"]["scored"]),
         "calling": summary.calling,
         "regions": summary.regions,
         "score_distribution": summary.score_distribution,
@@ -295,14 +290,19 @@ def finish_report(
 def finish_chunk(paths: dict[str, Path], staged: dict[str, Path], scope: ScanScope, throughput: dict) -> ChunkReport:
     """Write a chunk scan's report: no regions, tracks or MultiQC files, since a region may cross the chunk's
     border and an FDR holds only over the whole scan; merge-predictions makes them once, from every chunk."""
-    seconds, scored = throughput["seconds"], scope["windows"]["scored"]
     report: ChunkReport = {
         **scope,
-        "throughput": {**throughput, "windows_per_second": round(scored / seconds, 1) if seconds else None},
+        "throughput": _with_rate(throughput, scope["windows"]["scored"]),
         "outputs": {key: path.name for key, path in paths.items()},
     }
     write_json(staged["json"], report)
     return report
+
+
+def _with_rate(throughput: dict, scored: int) -> dict:
+    """The throughput with the windows scored per second of its `seconds`."""
+    seconds = throughput["seconds"]
+    return {**throughput, "windows_per_second": round(scored / seconds, 1) if seconds else None}
 
 
 def calling_rule(threshold: float | None, fdr: float | None, *, calibrate: bool) -> dict:

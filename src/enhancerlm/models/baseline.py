@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from enhancerlm.core.dna import reverse_complement, strand_average
 from enhancerlm.formats.files import atomic_path, sha256_file, write_json
-from enhancerlm.models.card import BASELINE, CARD_FILE, WEIGHTS_FILE, check_weights, read_card, strand_mode
+from enhancerlm.models.card import BASELINE, CARD_FILE, WEIGHTS_FILE, check_weights, read_card, scores_both_strands
 from enhancerlm.models.tokenize import kmer_codes
 
 MODEL_TYPE = BASELINE
@@ -61,8 +61,7 @@ class KmerBaseline:
         The dot products go through einsum rather than BLAS: BLAS sums a row differently depending on
         where it falls in the matrix, so a sequence's probability would depend on the others scored with it
         (in the 7th decimal), and chunked genome scans or variant runs would not match whole ones."""
-        if both_strands is None:
-            both_strands = strand_mode(self.card) == "both"
+        both_strands = scores_both_strands(self.card, both_strands)
         strands = [*sequences, *map(reverse_complement, sequences)] if both_strands else list(sequences)
         x = (spectrum_features(strands) - self.mean) / self.scale
         logits = np.einsum("ij,j->i", x, self.weights).astype(np.float64) + self.bias

@@ -87,6 +87,11 @@ def both_strands(mode: str) -> bool | None:
     return None if mode == PER_MEMBER else mode == "both"
 
 
+def scores_both_strands(card: dict, both_strands: bool | None) -> bool:
+    """Whether one model scores both strands: as asked (`both_strands`), else as its card says."""
+    return strand_mode(card) == "both" if both_strands is None else both_strands
+
+
 def model_summary(card: dict, spec: str | Path) -> dict:
     """A trained model as the reports of scans and variant runs name it: id, kind, path, weights' checksum and the
     strand mode it was trained for (an ensemble's members with theirs)."""

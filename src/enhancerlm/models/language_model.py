@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from enhancerlm.core.dna import reverse_complement, strand_average, with_reverse_strands
-from enhancerlm.models.card import strand_mode
+from enhancerlm.models.card import scores_both_strands
 from enhancerlm.models.classifier import EnhancerClassifier, autocast
 from enhancerlm.models.tokenize import KmerTokenizer, SequenceTokenizer, TokenBatch
 
@@ -57,8 +57,7 @@ class LoadedModel:
         averaged. A forward pass holds at most `batch_size` windows: a sequence with more is encoded in passes of
         `batch_size` windows whose pooled sums add up, so memory does not grow with a sequence's length.
         """
-        if both_strands is None:
-            both_strands = strand_mode(self.card) == "both"
+        both_strands = scores_both_strands(self.card, both_strands)
         strands = [*sequences, *map(reverse_complement, sequences)] if both_strands else list(sequences)
         classifier = self.classifier.to(device).eval()
         probabilities = np.empty(len(strands), dtype=np.float64)
@@ -103,8 +102,7 @@ class LoadedModel:
         two strands are two rows), so a row's result does not depend on which rows share its batch and a
         chunked scan matches a whole one. Other tokenizers get the windows as strings.
         """
-        if both_strands is None:
-            both_strands = strand_mode(self.card) == "both"
+        both_strands = scores_both_strands(self.card, both_strands)
         rows = with_reverse_strands(windows, both_strands)
         if isinstance(self.tokenizer, KmerTokenizer):
             probabilities = self._fixed_batch_probabilities(rows, batch_size, device)
