@@ -10,12 +10,14 @@ from enhancerlm.analysis.attribution import (
     integrated_gradients,
     language_models,
     nucleotide_scores,
+    pooled_integrated_gradients,
+    record_ig_scores,
     score_nucleotides,
     window_scores,
 )
 from enhancerlm.errors import InputError
 from enhancerlm.models.checkpoint import load_model
-from enhancerlm.models.language_model import split_windows
+from enhancerlm.models.language_model import split_windows, window_starts
 from enhancerlm.models.scorer import load_trained
 
 RNG = np.random.default_rng(7)
@@ -60,8 +62,8 @@ def test_integrated_gradients_are_complete(mini_model):
     assert torch.all(attributions[tokens.sequence_mask == 0] == 0)  # specials keep their embeddings
 
 
-@pytest.mark.parametrize("method", ["attention", "ig"])
-def test_long_sequences_average_overlapping_windows(short_window_model, method):
+def test_long_sequences_average_overlapping_windows_of_attention(short_window_model):
+    method = "attention"
     model = short_window_model
     window = model.max_nucleotides
     sequence = SEQUENCES[1]
@@ -76,6 +78,62 @@ def test_long_sequences_average_overlapping_windows(short_window_model, method):
     expected /= np.linalg.norm(expected)
     (scores,) = score_nucleotides(model, [sequence], method=method, ig_steps=4, batch_size=2)
     np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_integrated_gradients_of_a_long_record_explain_its_pooled_logit(short_window_model):
+    """A record of several windows: IG of its one pooled logit, complete over all its windows (the attributions add
+    up to the logit difference from the baseline record), the same for any number of windows per pass, no pass
+    over that number; for a record of one window it is plain IG."""
+    model = short_window_model
+    classifier = model.classifier.eval()
+    sequence = "".join(np.random.default_rng(11).choice(list("ACGT"), 200))
+    tokens = model.tokenizer.encode(split_windows(sequence, model.max_nucleotides))
+    assert len(tokens.input_ids) > 8
+    passes = []
+    hook = classifier.encoder.register_forward_pre_hook(
+        lambda module, args, kwargs: passes.append(len(kwargs["inputs_embeds"])), with_kwargs=True
+    )
+    whole = pooled_integrated_gradients(model, tokens, steps=64, batch_size=len(tokens.input_ids))
+    for batch_size in (1, 3):
+        passes.clear()
+        split = pooled_integrated_gradients(model, tokens, steps=64, batch_size=batch_size)
+        torch.testing.assert_close(split, whole, atol=1e-5, rtol=1e-4)
+        assert max(passes) == batch_size
+    hook.remove()
+    embeddings = classifier.encoder.get_input_embeddings()(tokens.input_ids)
+    baseline = embeddings * (1 - tokens.sequence_mask).unsqueeze(-1)
+    owner = torch.zeros(len(embeddings), dtype=torch.long)
+    with torch.no_grad():
+        full, empty = (
+            classifier(tokens.input_ids, tokens.attention_mask, tokens.sequence_mask, owner, inputs_embeds=e)
+            for e in (embeddings, baseline)
+        )
+    assert float(whole.sum()) == pytest.approx(float(full - empty), abs=0.02)
+    one = model.tokenizer.encode([sequence[:30]])
+    torch.testing.assert_close(
+        pooled_integrated_gradients(model, one, steps=8),
+        integrated_gradients(model, one, steps=8),
+        atol=1e-6,
+        rtol=1e-5,
+    )
+
+
+def test_a_long_record_gets_its_pooled_integrated_gradients_in_genome_order(short_window_model):
+    """score_nucleotides(method="ig") on a long record: each window's nucleotide shares added up at their place in
+    the record; short records in the same call keep the per-window path."""
+    model = short_window_model
+    window = model.max_nucleotides
+    long_record = "".join(np.random.default_rng(12).choice(list("ACGT"), 90))
+    scores = list(score_nucleotides(model, [SEQUENCES[2][:window], long_record], method="ig", ig_steps=4))
+    np.testing.assert_allclose(scores[0], window_scores(model, [SEQUENCES[2][:window]], method="ig", ig_steps=4)[0])
+    tokens = model.tokenizer.encode(split_windows(long_record, window))
+    token_scores = pooled_integrated_gradients(model, tokens, steps=4).numpy()
+    expected = np.zeros(len(long_record))
+    for row, start in enumerate(window_starts(len(long_record), window)):
+        used = tokens.sequence_mask[row].bool().numpy()
+        expected[start : start + window] += nucleotide_scores(token_scores[row][used], 3, window, normalise=False)
+    np.testing.assert_allclose(scores[1], expected / np.linalg.norm(expected), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(scores[1], record_ig_scores(model, long_record, 4, 2, "cpu"), rtol=1e-4, atol=1e-6)
 
 
 def test_batches_do_not_change_scores(short_window_model):

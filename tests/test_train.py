@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import planted_samplesheet
@@ -175,3 +176,93 @@ def test_long_imbalanced_inputs_are_learned_through_pooled_windows(tmp_path):
     # chance: AUC 0.5, balanced accuracy 0.5, AUPRC 0.25, MCC 0
     assert metrics["auc"] >= 0.85 and metrics["balanced_accuracy"] >= 0.7, metrics
     assert metrics["auprc"] >= 0.6 and metrics["mcc"] >= 0.4, metrics
+
+
+def test_a_batch_gets_the_same_gradient_however_the_token_budget_splits_it(tmp_path):
+    """Training under --max-tokens-per-step: a batch of short records and a record of 40-odd windows, cut into
+    groups and checkpointed pieces, gives the loss and every gradient of the batch encoded at once, and no
+    encoder pass holds more windows than the budget (dropout off, so the passes compare)."""
+    import torch
+    from helpers import random_dna, untrained_lm
+
+    from enhancerlm.models.language_model import window_batch
+    from enhancerlm.models.scorer import load_trained
+    from enhancerlm.training.window_budget import accumulate_gradients
+
+    model = load_trained(str(untrained_lm(tmp_path / "tiny", 60)))
+    classifier = model.classifier.eval()
+    rng = np.random.default_rng(3)
+    sequences = [random_dna(rng, n) for n in (150, 2_000, 60, 40, 600, 90)]
+    labels = torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0, 1.0])
+    tokens, owner = window_batch(model, sequences)
+    width = tokens.input_ids.shape[1]
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(2.0))
+    passes = []
+    classifier.encoder.register_forward_pre_hook(
+        lambda module, args, kwargs: passes.append(len(kwargs["input_ids"])), with_kwargs=True
+    )
+
+    def gradients(max_tokens: int) -> tuple[float, dict]:
+        classifier.zero_grad(set_to_none=True)
+        passes.clear()
+        loss = accumulate_gradients(classifier, tokens, owner, labels, loss_fn, max_tokens, torch.device("cpu"))
+        return loss, {name: p.grad.clone() for name, p in classifier.named_parameters() if p.grad is not None}
+
+    whole_loss, whole = gradients(10**9)
+    assert passes == [len(owner)] and len(owner) > 50
+    for windows in (1, 3, 8):
+        loss, split = gradients(windows * width)
+        assert max(passes) <= windows and len(passes) > len(owner) // windows, windows
+        assert loss == pytest.approx(whole_loss, abs=1e-6), windows
+        assert split.keys() == whole.keys()
+        for name, gradient in whole.items():
+            assert torch.allclose(split[name], gradient, atol=1e-6, rtol=1e-4), (windows, name)
+
+
+def test_records_are_packed_whole_into_groups_and_a_long_one_into_pieces():
+    from enhancerlm.training.window_budget import StepGroup, step_groups
+
+    assert step_groups([1, 1, 1], 4) == [StepGroup(0, 3, ((0, 3),))]
+    assert step_groups([1, 5, 2, 2, 1], 3) == [
+        StepGroup(0, 1, ((0, 1),)),
+        StepGroup(1, 2, ((1, 4), (4, 6))),
+        StepGroup(2, 3, ((6, 8),)),
+        StepGroup(3, 5, ((8, 11),)),
+    ]
+    assert step_groups([7], 3) == [StepGroup(0, 1, ((0, 3), (3, 6), (6, 7)))]
+    assert step_groups([2, 2], 0) == [StepGroup(0, 1, ((0, 1), (1, 2))), StepGroup(1, 2, ((2, 3), (3, 4)))]
+
+
+def test_a_long_record_encoded_again_in_pieces_keeps_each_piece_dropout(tmp_path):
+    """Training mode: a record of 40-odd windows under a budget of 5 windows gets the gradient of its pieces
+    encoded once with their graphs kept (the same random state, so the same dropout masks), although each piece is
+    encoded twice, the second time without the first's graph."""
+    import torch
+    from helpers import random_dna, untrained_lm
+
+    from enhancerlm.models.language_model import window_batch
+    from enhancerlm.models.scorer import load_trained
+    from enhancerlm.training.window_budget import accumulate_gradients
+
+    model = load_trained(str(untrained_lm(tmp_path / "tiny", 60)))
+    classifier = model.classifier.train()
+    tokens, owner = window_batch(model, [random_dna(np.random.default_rng(4), 2_000)])
+    label, loss_fn = torch.tensor([1.0]), torch.nn.BCEWithLogitsLoss()
+    torch.manual_seed(7)
+    sums, counts = 0.0, 0.0
+    for first in range(0, len(owner), 5):
+        piece = tokens[first : first + 5]
+        piece_sums, piece_counts = classifier.window_sums(piece.input_ids, piece.attention_mask, piece.sequence_mask)
+        sums, counts = sums + piece_sums.sum(0, keepdim=True), counts + piece_counts.sum(0, keepdim=True)
+    reference_loss = loss_fn(classifier.head(sums, counts), label)
+    reference_loss.backward()
+    reference = {name: p.grad.clone() for name, p in classifier.named_parameters() if p.grad is not None}
+    classifier.zero_grad(set_to_none=True)
+    torch.manual_seed(7)
+    width = tokens.input_ids.shape[1]
+    loss = accumulate_gradients(classifier, tokens, owner, label, loss_fn, 5 * width, torch.device("cpu"))
+    assert loss == pytest.approx(reference_loss.item(), abs=1e-6)
+    gradients = {name: p.grad for name, p in classifier.named_parameters() if p.grad is not None}
+    assert gradients.keys() == reference.keys() and len(reference) > 10
+    for name, gradient in gradients.items():
+        assert torch.allclose(gradient, reference[name], atol=1e-6, rtol=1e-4), name

@@ -10,3 +10,4 @@ EDGES = ("center", "shift")  # variant windows that run off a contig: not scored
 JASPAR_RELEASE = "JASPAR2024"
 TAX_GROUP = "vertebrates"
 STRAND_MODES = ("both", "forward")
+MAX_TOKENS_PER_STEP = 8192  # training tokens per forward pass: 16 full 512-token windows (see training.window_budget)

@@ -69,6 +69,7 @@ ALL_OPTIONAL = {
     "pooling": "cls",
     "class_weight": "balanced",
     "max_length": 128,
+    "max_tokens_per_step": 1024,
     "cv": True,
     "ensemble": "weighted",
     "replicates": 2,

@@ -5,8 +5,11 @@ summed over heads. `ig` is integrated gradients of the enhancer logit with respe
 token embeddings (baseline: zero embeddings at sequence tokens, special tokens unchanged),
 summed over the hidden dimension, so positive values push towards "enhancer". Token scores
 become nucleotide scores through the k-mer layout or the tokenizer's offsets (`motifs`).
-Sequences longer than the model's window are read as half-overlapping windows whose
-nucleotide scores are averaged; memory is bounded by `batch_size` windows at a time.
+Sequences longer than the model's window are read as half-overlapping windows. Their attention
+scores are averaged where windows overlap; their integrated gradients are those of the record's one
+pooled logit (the model's prediction for the whole record), each window's share added up, so a long
+record's explanation says which of its bases moved its probability. Memory is bounded by
+`batch_size` windows at a time, however long the record.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ def _as_batch(token_scores: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.atleast_2d(scores), scores.ndim == 1
 
 
-def nucleotide_scores(token_scores: np.ndarray, k: int, length: int) -> np.ndarray:
-    """Per-nucleotide scores from per-k-mer-token scores, L2-normalised per sequence.
+def nucleotide_scores(token_scores: np.ndarray, k: int, length: int, *, normalise: bool = True) -> np.ndarray:
+    """Per-nucleotide scores from per-k-mer-token scores, L2-normalised per sequence (unless `normalise` is off).
 
     `token_scores` excludes [CLS]/[SEP]; token i covers nucleotides i..i+k-1. Each nucleotide
     gets the mean score of the tokens covering it (0 where none does, e.g. after truncation),
@@ -60,11 +63,13 @@ def nucleotide_scores(token_scores: np.ndarray, k: int, length: int) -> np.ndarr
         sums[:, shift : shift + n_tokens] += scores
         counts[shift : shift + n_tokens] += 1
     means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
-    result = _l2_normalise(means)
+    result = _l2_normalise(means) if normalise else means
     return result[0] if single else result
 
 
-def offsets_to_nucleotide_scores(token_scores: np.ndarray, offsets: np.ndarray, length: int) -> np.ndarray:
+def offsets_to_nucleotide_scores(
+    token_scores: np.ndarray, offsets: np.ndarray, length: int, *, normalise: bool = True
+) -> np.ndarray:
     """Per-nucleotide scores from BPE token scores and their (start, end) character offsets.
 
     Each token's score is spread over nucleotides start..end-1 and averaged where tokens
@@ -94,7 +99,7 @@ def offsets_to_nucleotide_scores(token_scores: np.ndarray, offsets: np.ndarray, 
     sums = np.cumsum(sum_diff, axis=1)[:, :length]
     counts = np.cumsum(count_diff, axis=1)[:, :length]
     means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
-    result = _l2_normalise(means)
+    result = _l2_normalise(means) if normalise else means
     return result[0] if single else result
 
 
@@ -143,12 +148,26 @@ def _eager_attention(model: LoadedModel) -> None:
 def _member_scores(
     model: LoadedModel, sequences: list[str], method: str, batch_size: int, ig_steps: int, device
 ) -> list[np.ndarray]:
-    """Nucleotide scores of each sequence under one model, windows averaged where they overlap."""
+    """Nucleotide scores of each sequence under one model: integrated gradients of a long record's pooled logit,
+    else windows scored in batches and averaged where they overlap."""
+    if not all(sequences):
+        raise InputError("cannot score an empty sequence")
+    window = model.max_nucleotides
+    pooled = {i for i, s in enumerate(sequences) if method == "ig" and len(s) > window}
+    results = {i: record_ig_scores(model, sequences[i], ig_steps, batch_size, device) for i in pooled}
+    short = [i for i in range(len(sequences)) if i not in pooled]
+    averaged = _averaged_window_scores(model, [sequences[i] for i in short], method, batch_size, ig_steps, device)
+    results.update(zip(short, averaged))
+    return [results[i] for i in range(len(sequences))]
+
+
+def _averaged_window_scores(
+    model: LoadedModel, sequences: list[str], method: str, batch_size: int, ig_steps: int, device
+) -> list[np.ndarray]:
+    """Each sequence's windows scored on their own, `batch_size` at a time, and averaged where they overlap."""
     window = model.max_nucleotides
     pieces, owners, starts = [], [], []
     for index, sequence in enumerate(sequences):
-        if not sequence:
-            raise InputError("cannot score an empty sequence")
         for start in window_starts(len(sequence), window):
             pieces.append(sequence[start : start + window])
             owners.append(index)
@@ -162,6 +181,21 @@ def _member_scores(
             sums[owner][start : start + len(scores)] += scores
             counts[owner][start : start + len(scores)] += 1
     return [_l2_normalise(np.divide(s, c, out=np.zeros_like(s), where=c > 0)) for s, c in zip(sums, counts)]
+
+
+def record_ig_scores(model: LoadedModel, sequence: str, ig_steps: int, batch_size: int, device) -> np.ndarray:
+    """Nucleotide scores of one long record: integrated gradients of its pooled logit, each window's nucleotide
+    shares added up where windows overlap (they add up to the record's logit difference), L2-normalised."""
+    model.classifier.to(device).eval()
+    starts = window_starts(len(sequence), model.max_nucleotides)
+    windows = [sequence[start : start + model.max_nucleotides] for start in starts]
+    tokens, offsets = model.tokenizer.encode_with_offsets(windows)
+    token_scores = pooled_integrated_gradients(model, tokens.to(device), steps=ig_steps, batch_size=batch_size)
+    per_window = _to_nucleotides(model, token_scores.float().cpu().numpy(), tokens, offsets, windows, normalise=False)
+    total = np.zeros(len(sequence))
+    for start, scores in zip(starts, per_window):
+        total[start : start + len(scores)] += scores
+    return _l2_normalise(total)
 
 
 def window_scores(
@@ -180,14 +214,30 @@ def window_scores(
         token_scores = cls_attention(model, tokens)
     else:
         token_scores = integrated_gradients(model, tokens, steps=ig_steps)
-    token_scores = token_scores.float().cpu().numpy()
+    return _to_nucleotides(model, token_scores.float().cpu().numpy(), tokens, offsets, windows)
+
+
+def _to_nucleotides(
+    model: LoadedModel,
+    token_scores: np.ndarray,
+    tokens: TokenBatch,
+    offsets: np.ndarray | None,
+    windows: list[str],
+    *,
+    normalise: bool = True,
+) -> list[np.ndarray]:
+    """Each window's token scores as nucleotide scores: through the k-mer layout, or the tokenizer's offsets."""
     results = []
     for row, window in enumerate(windows):
         if offsets is None:
             used = tokens.sequence_mask[row].bool().cpu().numpy()
-            results.append(nucleotide_scores(token_scores[row][used], model.tokenizer.k, len(window)))
+            results.append(
+                nucleotide_scores(token_scores[row][used], model.tokenizer.k, len(window), normalise=normalise)
+            )
         else:
-            results.append(offsets_to_nucleotide_scores(token_scores[row], offsets[row], len(window)))
+            results.append(
+                offsets_to_nucleotide_scores(token_scores[row], offsets[row], len(window), normalise=normalise)
+            )
     return results
 
 
@@ -209,16 +259,60 @@ def integrated_gradients(model: LoadedModel, tokens: TokenBatch, *, steps: int =
     The path runs from zero embeddings at sequence tokens (special tokens keep theirs) to the
     real embeddings; summing over the hidden dimension gives one signed score per token.
     """
-    if steps < 1:
-        raise InputError(f"integrated gradients need at least 1 step, got {steps}")
     classifier = model.classifier
-    embeddings = classifier.encoder.get_input_embeddings()(tokens.input_ids).detach()
-    baseline = embeddings * (1 - tokens.sequence_mask).unsqueeze(-1).to(embeddings.dtype)
-    difference = embeddings - baseline
-    gradients = torch.zeros_like(embeddings)
-    for alpha in (np.arange(steps) + 0.5) / steps:
-        point = (baseline + float(alpha) * difference).requires_grad_(True)
+    baseline, difference = _ig_path(model, tokens)
+    gradients = torch.zeros_like(difference)
+    for alpha in _ig_points(steps):
+        point = (baseline + alpha * difference).requires_grad_(True)
         logits = classifier(tokens.input_ids, tokens.attention_mask, tokens.sequence_mask, inputs_embeds=point)
         (gradient,) = torch.autograd.grad(logits.sum(), point)
         gradients += gradient
     return (difference * gradients / steps).sum(dim=-1).detach()
+
+
+def pooled_integrated_gradients(
+    model: LoadedModel, tokens: TokenBatch, *, steps: int = 20, batch_size: int = 32
+) -> torch.Tensor:
+    """Integrated gradients of ONE record's pooled logit, its windows the rows of `tokens`: (windows, tokens).
+
+    At each point of the path the windows are encoded `batch_size` at a time without gradients and their pooled
+    sums added up; the head's gradient with respect to the pooled sums is then carried back through each group of
+    windows in turn. So the attributions are those of the record's one logit (they add up to its difference from
+    the baseline's, over all windows) while no pass holds more than `batch_size` windows.
+    """
+    classifier = model.classifier
+    groups = [slice(first, first + batch_size) for first in range(0, len(tokens.input_ids), max(batch_size, 1))]
+    paths = [_ig_path(model, tokens[group]) for group in groups]
+    attributions = torch.zeros(tokens.input_ids.shape, device=tokens.input_ids.device)
+    for alpha in _ig_points(steps):
+        with torch.no_grad():
+            sums, counts = 0.0, 0.0
+            for group, (baseline, difference) in zip(groups, paths):
+                piece = tokens[group]
+                window_sums, window_counts = classifier.window_sums(
+                    piece.input_ids, piece.attention_mask, piece.sequence_mask, baseline + alpha * difference
+                )
+                sums, counts = sums + window_sums.sum(0, keepdim=True), counts + window_counts.sum(0, keepdim=True)
+        pooled = sums.requires_grad_(True)
+        (direction,) = torch.autograd.grad(classifier.head(pooled, counts).sum(), pooled)
+        for group, (baseline, difference) in zip(groups, paths):
+            piece = tokens[group]
+            point = (baseline + alpha * difference).requires_grad_(True)
+            window_sums, _ = classifier.window_sums(piece.input_ids, piece.attention_mask, piece.sequence_mask, point)
+            (gradient,) = torch.autograd.grad((window_sums * direction).sum(), point)
+            attributions[group] += (difference * gradient).sum(dim=-1)
+    return attributions / steps
+
+
+def _ig_points(steps: int) -> list[float]:
+    """The midpoints of `steps` equal steps from 0 to 1."""
+    if steps < 1:
+        raise InputError(f"integrated gradients need at least 1 step, got {steps}")
+    return [float(alpha) for alpha in (np.arange(steps) + 0.5) / steps]
+
+
+def _ig_path(model: LoadedModel, tokens: TokenBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The path's start (zero embeddings at sequence tokens, special tokens keeping theirs) and its direction."""
+    embeddings = model.classifier.encoder.get_input_embeddings()(tokens.input_ids).detach()
+    baseline = embeddings * (1 - tokens.sequence_mask).unsqueeze(-1).to(embeddings.dtype)
+    return baseline, embeddings - baseline

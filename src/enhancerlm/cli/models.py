@@ -17,6 +17,7 @@ from enhancerlm.cli.shared import (
     strand_option,
     threads_option,
 )
+from enhancerlm.defaults import MAX_TOKENS_PER_STEP
 
 
 def _fold(ctx: click.Context, param: click.Parameter, value: str) -> int | None:
@@ -63,6 +64,14 @@ def _fold(ctx: click.Context, param: click.Parameter, value: str) -> int | None:
     "--val-fold", default="0", show_default=True, callback=_fold, help="Prepared fold used for validation, or 'none'."
 )
 @click.option("--max-length", default=512, show_default=True, help="Maximum tokens of a model built from scratch.")
+@click.option(
+    "--max-tokens-per-step",
+    default=MAX_TOKENS_PER_STEP,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Tokens encoded per forward pass in training (the memory budget): a batch with more is back-propagated "
+    "in parts, a record with more under activation checkpointing, with the same gradient.",
+)
 @click.option("--pooling", type=click.Choice(["mean", "cls"]), default="mean", show_default=True)
 @click.option(
     "--rc-augment/--no-rc-augment",

@@ -176,6 +176,8 @@ def train_options(params: dict, seed: int) -> list[str]:
         text(params["val_fold"]),
         "--max-length",
         text(params["max_length"]),
+        "--max-tokens-per-step",
+        text(params["max_tokens_per_step"]),
         "--pooling",
         params["pooling"],
         "--rc-augment" if params["rc_augment"] else "--no-rc-augment",

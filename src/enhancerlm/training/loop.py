@@ -19,11 +19,13 @@ from tqdm.auto import tqdm
 
 from enhancerlm.core.dna import reverse_complement
 from enhancerlm.core.stats import binary_metrics
+from enhancerlm.defaults import MAX_TOKENS_PER_STEP
 from enhancerlm.errors import InputError
 from enhancerlm.formats.files import atomic_path
 from enhancerlm.models.checkpoint import load_model
-from enhancerlm.models.classifier import PRESETS, autocast
+from enhancerlm.models.classifier import PRESETS
 from enhancerlm.models.language_model import LoadedModel, window_batch
+from enhancerlm.training.window_budget import accumulate_gradients
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class TrainOptions:
     class_weight: str = "none"  # "balanced" weighs positives by n_negative / n_positive
     pooling: str = "mean"
     max_length: int = 512  # tokens, for models built from scratch
+    max_tokens_per_step: int = MAX_TOKENS_PER_STEP  # tokens encoded per forward pass (training memory budget)
 
     def learning_rate(self, model_spec: str) -> float:
         return self.lr if self.lr is not None else (SCRATCH_LR if model_spec in PRESETS else PRETRAINED_LR)
@@ -172,12 +175,17 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 def optimisation_step(loss: torch.Tensor, parameters, optimizer, scheduler, grad_clip: float) -> float:
     """One step: gradients of `loss`, clipped to `grad_clip`, then the optimiser and the schedule."""
-    optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    apply_gradients(parameters, optimizer, scheduler, grad_clip)
+    return loss.item()
+
+
+def apply_gradients(parameters, optimizer, scheduler, grad_clip: float) -> None:
+    """The accumulated gradients clipped to `grad_clip`, the optimiser and schedule stepped, the gradients cleared."""
     torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
     optimizer.step()
     scheduler.step()
-    return loss.item()
+    optimizer.zero_grad(set_to_none=True)
 
 
 def _train_epoch(
@@ -207,11 +215,11 @@ def _train_epoch(
             model,
             [reverse_complement(sequences[i]) if options.rc_augment and flips[i] else sequences[i] for i in chosen],
         )
-        batch = batch.to(device)
-        with autocast(device):
-            logits = classifier(batch.input_ids, batch.attention_mask, batch.sequence_mask, owner.to(device))
-        loss = loss_fn(logits.float(), labels[chosen].to(device))
-        losses.append(optimisation_step(loss, classifier.parameters(), optimizer, scheduler, options.grad_clip))
+        loss = accumulate_gradients(
+            classifier, batch, owner, labels[chosen], loss_fn, options.max_tokens_per_step, device
+        )
+        apply_gradients(classifier.parameters(), optimizer, scheduler, options.grad_clip)
+        losses.append(loss)
     return losses
 
 
