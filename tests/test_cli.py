@@ -169,10 +169,11 @@ def test_run_test_profile_lays_out_results(test_profile_results):
     mcc = float(general_stats["mini_layer1_k3"][4])
     assert mcc == pytest.approx(metrics["subsets"]["all"]["mcc"], abs=1e-3)
     # the external test set: all 400 records of the iEnhancer-2L independent set, the 10 that copy a record the
-    # model was trained on marked, reported as its own row and left out of the training dataset's benchmark
+    # model was trained on and the 1 that nearly copies one marked, reported as its own row and left out of the
+    # training dataset's benchmark
     on_external = json.loads((results / "evaluate" / "external" / f"{external}.metrics.json").read_text())
     assert on_external["external"] and on_external["trained_on"] == "mini_layer1"
-    assert (on_external["subsets"]["all"]["n"], on_external["subsets"]["leak_free"]["n"]) == (400, 390)
+    assert (on_external["subsets"]["all"]["n"], on_external["subsets"]["leak_free"]["n"]) == (400, 389)
     assert float(general_stats[external][4]) == pytest.approx(on_external["subsets"]["all"]["mcc"], abs=1e-3)
     assert not (results / "benchmark" / "ienhancer2l_independent.benchmark.json").exists()
     benchmark = json.loads((results / "benchmark" / "mini_layer1.benchmark.json").read_text())

@@ -356,15 +356,23 @@ def test_layer1_counts_and_labels(layer1):
     assert all(len(item["sha256"]) == 64 for item in report["inputs"])
 
 
-def test_layer1_leak_is_exactly_test_strong(layer1):
+def test_layer1_exact_leak_is_exactly_test_strong_and_five_more_records_nearly_copy_train(layer1):
     table, report = layer1
-    leaked = table[table["leak"] != "none"]
-    assert len(leaked) == 100
-    assert (leaked["leak"] == "identical").all()
-    assert set(leaked["source"]) == {"test_strong"}
-    message = report["duplicates"]["train_test"]["message"]
-    assert "100 of 200 test enhancer" in message
-    assert message in report["warnings"]
+    copies = table[table["leak"].isin(["identical", "reverse_complement"])]
+    assert len(copies) == 100 and (copies["leak"] == "identical").all()
+    assert set(copies["source"]) == {"test_strong"}
+    near = table[table["leak"] == "near_duplicate"]
+    assert near["class"].value_counts().to_dict() == {"non-enhancer": 4, "enhancer": 1}
+    leak = report["duplicates"]["train_test"]
+    assert (leak["total"], leak["identical"], leak["near_duplicate"]) == (105, 100, 5)
+    assert leak["per_class"]["non-enhancer"]["near_duplicate"] == 4
+    assert "101 of 200 test enhancer" in leak["message"] and "1 near copies" in leak["message"]
+    assert leak["message"] in report["warnings"]
+    assert report["duplicates"]["near_duplicates"] == {
+        "rule": {"identity": 0.9, "coverage": 0.5},
+        "train_pairs": report["duplicates"]["near_duplicates"]["train_pairs"],
+    }
+    assert report["duplicates"]["near_duplicates"]["train_pairs"] > 0
 
 
 def test_layer1_folds_keep_train_duplicate_groups_together(layer1):
@@ -396,3 +404,45 @@ def test_gzipped_fasta_in_samplesheet_gives_source_without_extensions(tmp_path):
     table, report = prepare_dataset(load_samplesheet(sheet))
     assert table["source"].value_counts().to_dict() == {"pos": 20, "neg": 20}
     assert [item["records"] for item in report["inputs"]] == [20, 20]
+
+
+def test_near_copies_share_a_fold_and_leak_into_test_unless_turned_off(tmp_path):
+    """A substituted copy, a window shifted to overlap 60 % and the reverse complement of a near copy: in train they
+    join one fold; in test a near copy is a `near_duplicate` leak, counted per class and left out of leak_free, and a
+    record sharing a 70 nt stretch is not; with the check off, or stricter than the copy, they are unrelated."""
+    from enhancerlm.analysis.near_duplicates import NearDuplicateRule
+
+    rng = random.Random(5)
+    files = balanced_files(rng, n=30)
+    anchor, other = random_dna(rng, 300), random_dna(rng, 200)
+
+    def substituted(sequence: str, every: int) -> str:
+        return "".join({"A": "C"}.get(b, "A") if i % every == 3 else b for i, b in enumerate(sequence))
+
+    files["pos"][2].extend(
+        [
+            ("anchor", anchor[:200]),
+            ("shifted", anchor[80:280]),
+            ("rc_near", reverse_complement(substituted(anchor[:200], 25))),
+        ]
+    )
+    files["neg"][2].append(("other", other))
+    far = other[:70] + random_dna(rng, 130)
+    files["test_pos"] = ("enhancer", "test", [("t_near", substituted(other, 33)), ("t_far", far)])
+    files["test_neg"] = ("non-enhancer", "test", [("t_neg", random_dna(rng))])
+    table, report = prepare_dataset(make_dataset(tmp_path, files))
+    by_id = table.set_index("id")
+    assert by_id.loc[["anchor", "shifted", "rc_near"], "group"].nunique() == 3
+    assert by_id.loc[["anchor", "shifted", "rc_near"], "fold"].nunique() == 1
+    assert by_id.loc["t_near", "leak"] == "near_duplicate"
+    assert by_id.loc["t_far", "leak"] == "none" and by_id.loc["t_neg", "leak"] == "none"
+    leak = report["duplicates"]["train_test"]
+    assert (leak["total"], leak["near_duplicate"]) == (1, 1)
+    assert leak["per_class"]["enhancer"]["near_duplicate"] == 1 and "1 near copies" in leak["message"]
+    assert report["duplicates"]["near_duplicates"] == {"rule": {"identity": 0.9, "coverage": 0.5}, "train_pairs": 3}
+    (tmp_path / "off").mkdir()
+    (tmp_path / "strict").mkdir()
+    off, off_report = prepare_dataset(make_dataset(tmp_path / "off", files), near_duplicates=None)
+    assert (off["leak"] == "none").all() and off_report["duplicates"]["near_duplicates"] == {"rule": "off"}
+    strict, _ = prepare_dataset(make_dataset(tmp_path / "strict", files), near_duplicates=NearDuplicateRule(0.99))
+    assert strict.set_index("id").loc["t_near", "leak"] == "none"  # 97 % identical

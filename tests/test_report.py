@@ -143,7 +143,14 @@ def prepare_report(leaked: int, warnings: list[str]) -> dict:
         "rejected": [{"id": "r1"}],
         "n_rich": [],
         "renamed_ids": ["a", "b"],
-        "duplicates": {"within_split": {"train": split}, "train_test": {"total": leaked}},
+        "duplicates": {
+            "within_split": {"train": split},
+            "train_test": {
+                "total": leaked + 1,
+                "per_class": {"enhancer": {"identical": leaked, "reverse_complement": 0, "near_duplicate": 1}},
+            },
+            "near_duplicates": {"rule": {"identity": 0.9, "coverage": 0.5}, "train_pairs": 4},
+        },
         "warnings": warnings,
     }
 
@@ -163,7 +170,9 @@ def test_prepare_section_counts_and_warns_of_leakage():
         "over the N limit (kept)": "0",
         "repeated ids renamed": "2",
         "duplicates within train": "2",
-        "test records copying a training record": "3",
+        "test enhancer records copying a training record": "3",
+        "test enhancer records nearly copying one": "1",
+        "near-copy pairs within train (kept in one fold)": "4",
     }
     assert (
         '<div class="alert alert-warning"><ul><li>LEAK: 3 of 3 test enhancer records duplicate &lt;training&gt;' in text

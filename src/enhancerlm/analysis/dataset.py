@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
+from enhancerlm.analysis.near_duplicates import NearDuplicateRule, find_near_duplicates, rule_record
 from enhancerlm.core.dna import gc_fraction, invalid_characters, sequence_group
 from enhancerlm.errors import InputError
 from enhancerlm.formats.dataset_table import COLUMNS, SPLITS
@@ -25,7 +26,13 @@ _NEGATIVE_LABEL = re.compile(r"^(non|neg|negative|background|bg|false|no|control
 
 
 def prepare_dataset(
-    rows: pd.DataFrame, *, folds: int = 5, seed: int = 42, max_n_fraction: float = 0.1, positive: str | None = None
+    rows: pd.DataFrame,
+    *,
+    folds: int = 5,
+    seed: int = 42,
+    max_n_fraction: float = 0.1,
+    positive: str | None = None,
+    near_duplicates: NearDuplicateRule | None = NearDuplicateRule(),
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Build the table and report for the samplesheet rows of one dataset.
 
@@ -42,7 +49,17 @@ def prepare_dataset(
         negative_class = next(c for c in classes if c != positive_class)
         labels = {"0": negative_class, "1": positive_class, "positive_rule": rule}
     table, rejected, inputs = _read_records(rows)
-    return assemble(name, table, labels, inputs, rejected, folds=folds, seed=seed, max_n_fraction=max_n_fraction)
+    return assemble(
+        name,
+        table,
+        labels,
+        inputs,
+        rejected,
+        folds=folds,
+        seed=seed,
+        max_n_fraction=max_n_fraction,
+        near_duplicates=near_duplicates,
+    )
 
 
 class DatasetReport(TypedDict):
@@ -75,6 +92,7 @@ def assemble(
     folds: int,
     seed: int,
     max_n_fraction: float,
+    near_duplicates: NearDuplicateRule | None = NearDuplicateRule(),
     sections: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, DatasetReport]:
     """Finish the kept records (id, sequence, split, class, source) of one dataset and its report.
@@ -86,9 +104,12 @@ def assemble(
     renamed = _rename_repeated_ids(table)
     table["label"] = (table["class"] == labels["1"]).astype(int)
     table["group"] = table["sequence"].map(sequence_group)
-    table["leak"] = _leak_status(table)
-    table["fold"] = _assign_folds(name, table, folds, seed)
-    table = table[COLUMNS].reset_index(drop=True)
+    table = table.reset_index(drop=True)
+    train = np.flatnonzero(table["split"].to_numpy() == "train")
+    near_pairs = _near_pairs_within(table, train, near_duplicates)
+    table["leak"] = _leak_status(table, near_duplicates)
+    table["fold"] = _assign_folds(name, table, folds, seed, _fold_groups(table, train, near_pairs))
+    table = table[COLUMNS]
 
     n_fraction = table["sequence"].str.count("N") / table["sequence"].str.len()
     rich = n_fraction > max_n_fraction
@@ -109,6 +130,7 @@ def assemble(
         "duplicates": {
             "within_split": {split: _within_split(table[table["split"] == split]) for split in SPLITS},
             "train_test": _train_test(table),
+            "near_duplicates": _near_summary(near_duplicates, near_pairs),
         },
         **(sections or {}),
     }
@@ -200,15 +222,19 @@ def _rename_repeated_ids(table: pd.DataFrame) -> list[dict[str, str]]:
     return renamed
 
 
-def _leak_status(table: pd.DataFrame) -> list[str]:
-    """For test records: does the sequence (or its reverse complement) occur in train?"""
+def _leak_status(table: pd.DataFrame, near_duplicates: NearDuplicateRule | None) -> list[str]:
+    """For test records: does the sequence (or its reverse complement, or a near copy of either) occur in train?"""
     train = table["split"] == "train"
-    return ["none" if is_train else status for is_train, status in zip(train, leak_status(table, table[train]))]
+    statuses = leak_status(table, table[train], near_duplicates)
+    return ["none" if is_train else status for is_train, status in zip(train, statuses)]
 
 
-def leak_status(table: pd.DataFrame, train: pd.DataFrame) -> list[str]:
+def leak_status(
+    table: pd.DataFrame, train: pd.DataFrame, near_duplicates: NearDuplicateRule | None = None
+) -> list[str]:
     """For each record of `table`: `identical` when its sequence is one of the `train` records', `reverse_complement`
-    when it equals one up to strand (the same `group`), else `none`."""
+    when it equals one up to strand (the same `group`), `near_duplicate` when it nearly copies one on either strand
+    (by `near_duplicates`, if given), else `none`."""
     train_sequences, train_groups = set(train["sequence"]), set(train["group"])
 
     def kind(sequence: str, group: str) -> str:
@@ -216,17 +242,62 @@ def leak_status(table: pd.DataFrame, train: pd.DataFrame) -> list[str]:
             return "identical"
         return "reverse_complement" if group in train_groups else "none"
 
-    return [kind(sequence, group) for sequence, group in zip(table["sequence"], table["group"], strict=True)]
+    statuses = [kind(sequence, group) for sequence, group in zip(table["sequence"], table["group"], strict=True)]
+    if near_duplicates is None or train.empty:
+        return statuses
+    unmatched = [i for i, status in enumerate(statuses) if status == "none"]
+    queries = [table["sequence"].iloc[i] for i in unmatched]
+    for match in find_near_duplicates(queries, train["sequence"].tolist(), near_duplicates):
+        statuses[unmatched[match.query]] = "near_duplicate"
+    return statuses
 
 
-def _assign_folds(name: str, table: pd.DataFrame, folds: int, seed: int) -> np.ndarray:
+def _near_pairs_within(
+    table: pd.DataFrame, train: np.ndarray, near_duplicates: NearDuplicateRule | None
+) -> list[tuple[int, int]]:
+    """Row pairs of training records that nearly copy each other (exact copies are grouped already)."""
+    if near_duplicates is None or len(train) < 2:
+        return []
+    found = find_near_duplicates(table["sequence"].iloc[train].tolist(), rule=near_duplicates)
+    groups = table["group"].to_numpy()
+    pairs = [(int(train[m.query]), int(train[m.target])) for m in found]
+    return [(a, b) for a, b in pairs if groups[a] != groups[b]]
+
+
+def _fold_groups(table: pd.DataFrame, train: np.ndarray, near_pairs: list[tuple[int, int]]) -> np.ndarray:
+    """Each record's fold group: its sequence group, joined with those of its near copies (connected components),
+    so cross-validation never splits near copies."""
+    groups = table["group"].to_numpy().astype(object)
+    parent = {group: group for group in set(groups[train])}
+
+    def root(group: str) -> str:
+        while parent[group] != group:
+            parent[group] = parent[parent[group]]
+            group = parent[group]
+        return group
+
+    for a, b in near_pairs:
+        first, second = sorted((root(groups[a]), root(groups[b])))
+        parent[second] = first
+    groups[train] = [root(group) for group in groups[train]]
+    return groups
+
+
+def _near_summary(near_duplicates: NearDuplicateRule | None, near_pairs: list[tuple[int, int]]) -> dict[str, Any]:
+    """The rule and how many training pairs it joined into one fold group."""
+    if near_duplicates is None:
+        return {"rule": rule_record(None)}
+    return {"rule": rule_record(near_duplicates), "train_pairs": len(near_pairs)}
+
+
+def _assign_folds(name: str, table: pd.DataFrame, folds: int, seed: int, fold_groups: np.ndarray) -> np.ndarray:
     """Stratified, group-aware CV folds for train records (-1 for test).
 
-    Grouping by canonical sequence keeps duplicates and reverse complements in one fold,
-    so cross-validation never scores a sequence that was trained on.
+    Grouping by canonical sequence, joined over near copies (`fold_groups`), keeps duplicates, reverse
+    complements and near copies in one fold, so cross-validation never scores a sequence that was trained on.
     """
     train = np.flatnonzero(table["split"].to_numpy() == "train")
-    n_groups = table["group"].iloc[train].nunique()
+    n_groups = len(set(fold_groups[train]))
     assignment = np.full(len(table), -1, dtype=int)
     if not len(train):  # an external test set: nothing to fold
         return assignment
@@ -236,7 +307,7 @@ def _assign_folds(name: str, table: pd.DataFrame, folds: int, seed: int) -> np.n
         raise InputError(f"dataset {name}: {n_groups} distinct training sequence group(s), fewer than folds={folds}")
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     labels = table["label"].to_numpy()[train]
-    groups = table["group"].to_numpy()[train]
+    groups = fold_groups[train]
     for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(train)), labels, groups)):
         assignment[train[held_out]] = fold
     return assignment
@@ -319,14 +390,17 @@ def _train_test(table: pd.DataFrame) -> dict[str, Any]:
             "leaked": int((part["leak"] != "none").sum()),
             "identical": int((part["leak"] == "identical").sum()),
             "reverse_complement": int((part["leak"] == "reverse_complement").sum()),
+            "near_duplicate": int((part["leak"] == "near_duplicate").sum()),
         }
         for c, part in test.groupby("class", sort=False)
     }
-    conflicts = sum(train_classes[g] != {c} for g, c in zip(leaked["group"], leaked["class"], strict=True))
+    copies = leaked[leaked["leak"] != "near_duplicate"]
+    conflicts = sum(train_classes[g] != {c} for g, c in zip(copies["group"], copies["class"], strict=True))
     return {
         "total": len(leaked),
         "identical": int((leaked["leak"] == "identical").sum()),
         "reverse_complement": int((leaked["leak"] == "reverse_complement").sum()),
+        "near_duplicate": int((leaked["leak"] == "near_duplicate").sum()),
         "label_conflicts": int(conflicts),
         "per_class": per_class,
         "message": _leak_message(per_class),
@@ -343,7 +417,8 @@ def _leak_message(per_class: dict[str, dict[str, int]]) -> str:
     parts = []
     for position, (name, stats) in enumerate(ordered):
         share = f"{stats['leaked']} of {stats['records']} test {name} records"
-        kinds = f"({stats['identical']} identical, {stats['reverse_complement']} reverse-complement)"
+        near = f", {stats['near_duplicate']} near copies" if stats.get("near_duplicate") else ""
+        kinds = f"({stats['identical']} identical, {stats['reverse_complement']} reverse-complement{near})"
         if position == 0:
             percent = 100 * stats["leaked"] / stats["records"]
             parts.append(f"{share} ({percent:.1f}%) duplicate a training sequence {kinds}")

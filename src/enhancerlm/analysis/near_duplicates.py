@@ -11,7 +11,7 @@ one side of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from enhancerlm.models.tokenize import kmer_codes
 K, WINDOW = 12, 6
 MIN_SHARED = 2
 MAX_BUCKET = 200
+QUERY_CHUNK = 2000
 _HASH = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads k-mer codes so minimizers are not poly-A
 
 
@@ -28,6 +29,11 @@ _HASH = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads k-mer codes 
 class NearDuplicateRule:
     identity: float = 0.9
     coverage: float = 0.5
+
+
+def rule_record(rule: NearDuplicateRule | None) -> dict[str, float] | str:
+    """The rule as a report records it: its two thresholds, or "off"."""
+    return asdict(rule) if rule is not None else "off"
 
 
 @dataclass(frozen=True)
@@ -87,26 +93,44 @@ def find_near_duplicates(
     queries: list[str], targets: list[str] | None = None, rule: NearDuplicateRule = NearDuplicateRule()
 ) -> list[NearDuplicate]:
     """Every (query, target) pair that is a near duplicate on either strand; without `targets`, every pair of
-    queries (query < target), each reported once."""
+    queries (query < target), each reported once. Queries are looked up `QUERY_CHUNK` at a time, so the candidate
+    hits held at once do not grow with the data set."""
     within = targets is None
     target_sequences = queries if within else targets
     index = _index(target_sequences)
     found: dict[tuple[int, int], NearDuplicate] = {}
-    for strand, strand_sequences in (("+", queries), ("-", [reverse_complement(s) for s in queries])):
-        hashes, records, positions = _index(strand_sequences)
-        hits = _candidates(hashes, records, positions, index)
-        if within:
-            hits = hits[hits[:, 0] < hits[:, 1]]
-        if not len(hits):
-            continue
-        keys, shared = np.unique(hits, axis=0, return_counts=True)
-        for query, target, diagonal in keys[shared >= MIN_SHARED].tolist():
-            if (query, target) in found:
-                continue
-            identity, coverage = ungapped_identity(strand_sequences[query], target_sequences[target], diagonal)
-            if identity >= rule.identity and coverage >= rule.coverage:
-                found[(query, target)] = NearDuplicate(query, target, strand, identity, coverage)
+    for first in range(0, len(queries), QUERY_CHUNK):
+        chunk = queries[first : first + QUERY_CHUNK]
+        for strand in ("+", "-"):
+            strand_sequences = chunk if strand == "+" else [reverse_complement(s) for s in chunk]
+            for query, target, diagonal in _diagonals(strand_sequences, first, index, within):
+                if (query, target) in found:
+                    continue
+                identity, coverage = ungapped_identity(
+                    strand_sequences[query - first], target_sequences[target], diagonal
+                )
+                if identity >= rule.identity and coverage >= rule.coverage:
+                    found[(query, target)] = NearDuplicate(query, target, strand, identity, coverage)
     return sorted(found.values(), key=lambda match: (match.query, match.target))
+
+
+def _diagonals(sequences: list[str], first: int, index, within: bool) -> list[tuple[int, int, int]]:
+    """(query, target, diagonal) sharing at least MIN_SHARED minimizers; queries numbered from `first`."""
+    hashes, records, positions = _index(sequences)
+    hits = _candidates(hashes, records + first, positions, index)
+    if within:
+        hits = hits[hits[:, 0] < hits[:, 1]]
+    if not len(hits):
+        return []
+    # one integer per (query, target, diagonal): a 1-D unique is far faster than a row-wise one
+    offset = int(-hits[:, 2].min())
+    span, n_targets = int(hits[:, 2].max()) + offset + 1, int(hits[:, 1].max()) + 1
+    keys, shared = np.unique((hits[:, 0] * n_targets + hits[:, 1]) * span + hits[:, 2] + offset, return_counts=True)
+    found = []
+    for key in keys[shared >= MIN_SHARED].tolist():
+        pair, diagonal = divmod(key, span)
+        found.append((*divmod(pair, n_targets), diagonal - offset))
+    return found
 
 
 def ungapped_identity(query: str, target: str, diagonal: int) -> tuple[float, float]:

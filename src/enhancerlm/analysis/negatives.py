@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from enhancerlm.analysis.dataset import assemble, describe, source_name
+from enhancerlm.analysis.near_duplicates import NearDuplicateRule
 from enhancerlm.core.dna import gc_fraction, invalid_characters
 from enhancerlm.errors import InputError
 from enhancerlm.formats.bed import BED_COLUMNS, RegionIndex, read_bed
@@ -46,6 +47,7 @@ def prepare_bed_dataset(
     folds: int = 5,
     seed: int = 42,
     max_n_fraction: float = 0.1,
+    near_duplicates: NearDuplicateRule | None = NearDuplicateRule(),
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Build the table and report of a dataset of positive regions and GC-matched genome negatives.
 
@@ -89,17 +91,8 @@ def prepare_bed_dataset(
         positives, negatives, pools, rejections, per_positive=negatives_per_positive, gc_tolerance=gc_tolerance
     )
     labels = {"0": NEGATIVE_CLASS, "1": POSITIVE_CLASS, "positive_rule": "bed"}
-    return assemble(
-        name,
-        table,
-        labels,
-        inputs,
-        rejected,
-        folds=folds,
-        seed=seed,
-        max_n_fraction=max_n_fraction,
-        sections={"genome_negatives": summary},
-    )
+    shared = {"folds": folds, "seed": seed, "max_n_fraction": max_n_fraction, "near_duplicates": near_duplicates}
+    return assemble(name, table, labels, inputs, rejected, **shared, sections={"genome_negatives": summary})
 
 
 def _read_regions(

@@ -63,16 +63,43 @@ BED_ONLY_OPTIONS = ("genome", "name", "blacklist", "test_chroms", "negatives_per
 @seed_option("Seed of the fold assignment and of the negatives.")
 @max_n_option(0.1, "Flag records with a larger fraction of N; with --bed, reject such positives and negatives.")
 @click.option("--positive", default=None, help="Class name of the positive class (default: inferred, see docs).")
+@click.option(
+    "--near-duplicates",
+    type=click.Choice(["on", "off"]),
+    default="on",
+    show_default=True,
+    help="Find near copies on either strand: a test record that nearly copies a training record is a leak "
+    "(near_duplicate), and near copies in train share a fold.",
+)
+@click.option(
+    "--near-identity",
+    default=0.9,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Near copies are at least this identical...",
+)
+@click.option(
+    "--near-coverage",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="...over at least this share of the shorter record.",
+)
 @prefix_option("Output name prefix of a samplesheet holding one dataset [default: the dataset name].")
 @threads_option
 @reports_errors
 def prepare(samplesheet: str | None, bed: str | None, **params) -> None:
     """Write prepared datasets (<dataset>.dataset.tsv and .prepare.json) from a samplesheet of FASTA files, or
     from positive regions (--bed) with GC-matched negatives drawn from --genome."""
+    from enhancerlm.analysis.near_duplicates import NearDuplicateRule
     from enhancerlm.commands.prepare import prepare_bed, prepare_samplesheet
 
     _check_prepare_mode(samplesheet, bed, params)
     shared = {name: params[name] for name in ("folds", "seed", "max_n_fraction")}
+    if params["near_duplicates"] == "on":
+        shared["near_duplicates"] = NearDuplicateRule(params["near_identity"], params["near_coverage"])
+    else:
+        shared["near_duplicates"] = None
     if samplesheet:
         written = prepare_samplesheet(
             samplesheet, params["outdir"], positive=params["positive"], prefix=params["prefix"], **shared

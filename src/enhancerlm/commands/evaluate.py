@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from enhancerlm.analysis.dataset import leak_status
+from enhancerlm.analysis.near_duplicates import NearDuplicateRule
 from enhancerlm.core.stats import binary_metrics, curves
 from enhancerlm.errors import InputError
 from enhancerlm.formats.dataset_table import read_dataset
@@ -48,7 +49,7 @@ class EvaluationReport(Provenance):
 
 
 def subsets(table: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Boolean masks of the named subsets: all, leak_free (no copy of a training record), each source."""
+    """Boolean masks of the named subsets: all, leak_free (no copy or near copy of a training record), each source."""
     masks = {"all": np.ones(len(table), dtype=bool), "leak_free": (table["leak"] == "none").to_numpy()}
     for source in sorted(table["source"].unique()):
         masks[f"source:{source}"] = (table["source"] == source).to_numpy()
@@ -155,8 +156,8 @@ def leak_warnings(table: pd.DataFrame) -> list[str]:
         else "report it beside the whole split"
     )
     return [
-        f"LEAK: {int(leaked.sum())} of {len(table)} scored records ({by_class}) copy a training record; the "
-        f"'all' metrics include them. The leak_free subset holds the other {int((~leaked).sum())}: {note}."
+        f"LEAK: {int(leaked.sum())} of {len(table)} scored records ({by_class}) copy or nearly copy a training "
+        f"record; the 'all' metrics include them. The leak_free subset holds the other {int((~leaked).sum())}: {note}."
     ]
 
 
@@ -258,7 +259,8 @@ def training_leaks(
             "train split"
         ]
     trained = read_dataset(path)
-    return table.assign(leak=leak_status(table, trained[trained["split"] == "train"])), []
+    statuses = leak_status(table, trained[trained["split"] == "train"], NearDuplicateRule())
+    return table.assign(leak=statuses), []
 
 
 def copy_cross_validation(model_dir: Path, outdir: Path, prefix: str) -> dict[str, Path]:

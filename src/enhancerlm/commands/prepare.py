@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 
 from enhancerlm import __version__
 from enhancerlm.analysis.dataset import DatasetReport, prepare_dataset
+from enhancerlm.analysis.near_duplicates import NearDuplicateRule, rule_record
 from enhancerlm.analysis.negatives import prepare_bed_dataset
 from enhancerlm.errors import InputError
 from enhancerlm.formats.files import resource, sha256_file, write_json, write_text, write_tsv
@@ -163,6 +164,7 @@ def prepare_samplesheet(
     max_n_fraction: float = 0.1,
     positive: str | None = None,
     prefix: str | None = None,
+    near_duplicates: NearDuplicateRule | None = NearDuplicateRule(),
 ) -> dict[str, dict[str, Path]]:
     """Prepare every dataset of a samplesheet; write `<dataset>.dataset.tsv` and `.prepare.json`.
 
@@ -176,7 +178,14 @@ def prepare_samplesheet(
             f"{sheet['dataset'].nunique()}"
         )
     prepared = {
-        str(name): prepare_dataset(rows, folds=folds, seed=seed, max_n_fraction=max_n_fraction, positive=positive)
+        str(name): prepare_dataset(
+            rows,
+            folds=folds,
+            seed=seed,
+            max_n_fraction=max_n_fraction,
+            positive=positive,
+            near_duplicates=near_duplicates,
+        )
         for name, rows in sheet.groupby("dataset", sort=False)
     }
     written: dict[str, dict[str, Path]] = {}
@@ -185,7 +194,13 @@ def prepare_samplesheet(
         header = {
             "samplesheet": str(Path(samplesheet).resolve()),
             "version": __version__,
-            "parameters": {"folds": folds, "seed": seed, "max_n_fraction": max_n_fraction, "positive": positive},
+            "parameters": {
+                "folds": folds,
+                "seed": seed,
+                "max_n_fraction": max_n_fraction,
+                "positive": positive,
+                "near_duplicates": rule_record(near_duplicates),
+            },
         }
         written[name] = _write_prepared(Path(outdir), table, report, header, prefix or name)
     return written
@@ -222,6 +237,7 @@ def prepare_bed(
     parameters = {key: value for key, value in used.arguments.items() if key not in ("bed", "genome", "name")}
     parameters["blacklist"] = str(Path(parameters["blacklist"]).resolve()) if parameters["blacklist"] else None
     parameters["test_chroms"] = list(parameters["test_chroms"])
+    parameters["near_duplicates"] = rule_record(parameters["near_duplicates"])
     header = {
         "bed": str(Path(bed).resolve()),
         "genome": str(Path(genome).resolve()),

@@ -67,7 +67,7 @@ def prepare_task(params: dict, samplesheet: Path, fastas: list[Path], dataset: s
 
 
 def dataset_options(params: dict) -> list[str]:
-    """The options PREPARE and PREPAREREGIONS share: folds, their seed and the N threshold."""
+    """The options PREPARE and PREPAREREGIONS share: folds, their seed, the N threshold and the near-copy rule."""
     return [
         "--folds",
         text(params["folds"]),
@@ -75,6 +75,12 @@ def dataset_options(params: dict) -> list[str]:
         text(params["seed"]),
         "--max-n-fraction",
         text(params["max_n_fraction"]),
+        "--near-duplicates",
+        "on" if params["near_duplicates"] else "off",
+        "--near-identity",
+        text(params["near_identity"]),
+        "--near-coverage",
+        text(params["near_coverage"]),
     ]
 
 
