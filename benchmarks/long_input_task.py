@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from measure import enhancerlm_command
 
 from enhancerlm.core.dna import gc_fraction
 from enhancerlm.core.stats import binary_metrics
@@ -79,16 +77,6 @@ def write_positives(genome: Path, length: int, bed: Path) -> int:
     return len(rows)
 
 
-def enhancerlm(*arguments: str) -> dict:
-    """Run one enhancerlm command; its seconds and peak resident memory (of that process, from wait4)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(["enhancerlm", "-q", *arguments], stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"enhancerlm {' '.join(arguments)} failed")
-    return {"seconds": round(time.perf_counter() - started, 1), "peak_mb": usage.ru_maxrss / 1024}
-
-
 def gc_only(table: pd.DataFrame) -> dict:
     """A logistic regression on GC fraction, fitted on the training records, scored on the test split."""
     from sklearn.linear_model import LogisticRegression
@@ -115,7 +103,7 @@ def main() -> None:
     bed = out / f"cpg_islands_{args.length}.bed"
     n_positives = write_positives(args.genome, args.length, bed)
     genome, tests = str(args.genome), args.test_chroms
-    enhancerlm("prepare", "--bed", str(bed), "--genome", genome, "--test-chroms", tests, "--outdir", str(out))
+    enhancerlm_command("prepare", "--bed", str(bed), "--genome", genome, "--test-chroms", tests, "--outdir", str(out))
     dataset = out / f"{bed.stem}.dataset.tsv"
     table = read_dataset(dataset)
     models = {
@@ -125,11 +113,13 @@ def main() -> None:
     rows = {"GC only (logistic regression on GC fraction)": {**gc_only(table), "seconds": None, "peak_mb": None}}
     for name, options in models.items():
         model_dir = out / name.split(",")[0].replace(" ", "_")
-        cost = enhancerlm(
+        cost = enhancerlm_command(
             "train", "--dataset", str(dataset), *options, "--outdir", str(model_dir), "--device", "cpu",
             *(args.train_options if "--kmer" in options else []),
         )  # fmt: skip
-        enhancerlm("evaluate", "--model", str(model_dir), "--dataset", str(dataset), "--outdir", str(out / "evaluate"))
+        enhancerlm_command(
+            "evaluate", "--model", str(model_dir), "--dataset", str(dataset), "--outdir", str(out / "evaluate")
+        )
         metrics = json.loads((out / "evaluate" / f"{model_dir.name}.metrics.json").read_text())["subsets"]["all"]
         rows[name] = {**metrics, **cost}
     counts = table.groupby(["split", "label"]).size().to_dict()
@@ -141,7 +131,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for name, row in rows.items():
         cells = [f"{row[key]:.3f}" if row[key] is not None else "n/a" for key in ("accuracy", "mcc", "auc")]
-        cost = [f"{row['seconds']}" if row["seconds"] else "", f"{row['peak_mb']:,.0f}" if row["peak_mb"] else ""]
+        cost = [f"{row['seconds']:.1f}" if row["seconds"] else "", f"{row['peak_mb']:,.0f}" if row["peak_mb"] else ""]
         print(f"| {name} | " + " | ".join(cells + cost) + " |")
 
 

@@ -17,14 +17,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from measure import rss_mb
+from measure import rss_mb, run_worker
 
 KMER, MAX_TOKENS = 6, 512
 
@@ -86,12 +83,6 @@ def windows_per_record(length: int) -> int:
     return len(window_starts(length, MAX_TOKENS - 2 + KMER - 1))
 
 
-def run_worker(arguments: list[str], extra_env: dict) -> dict:
-    command = [sys.executable, __file__, "--worker", *arguments]
-    output = subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, **extra_env}).stdout
-    return json.loads(output.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", default="1000,3000,6000,20000")
@@ -130,7 +121,7 @@ def main() -> None:
                         arguments = ["train", args.preset, str(length), str(args.records), str(args.max_tokens)]
                     else:
                         arguments = ["evaluate", str(model), str(length), str(args.records)]
-                    result = run_worker(arguments, extra)
+                    result = run_worker(__file__, *arguments, env=extra)
                     cells.append(f"{result['peak_rss_mb']:,.0f}, {result['seconds']}")
                 row = f"| {task} | {length:,} nt | {windows_per_record(length)} | " + " | ".join(cells) + " |"
                 print(row, flush=True)

@@ -58,11 +58,24 @@ def dnabert_checkpoint(shape: str, directory: Path) -> Path:
     return directory
 
 
-def run_worker(script: str, *arguments) -> dict:
-    """Run `script --worker ARGUMENTS...` in a fresh Python process and return the JSON it prints last."""
+def run_worker(script: str, *arguments, env: dict | None = None) -> dict:
+    """Run `script --worker ARGUMENTS...` in a fresh Python process (with `env` added to the environment) and
+    return the JSON it prints last."""
     command = [sys.executable, script, "--worker", *map(str, arguments)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    environment = {**os.environ, **env} if env else None
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout
     return json.loads(output.strip().splitlines()[-1])
+
+
+def enhancerlm_command(*arguments: str) -> dict:
+    """Run one `enhancerlm` command in its own process: its seconds and peak resident memory (from wait4, that
+    process alone)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(["enhancerlm", "-q", *arguments], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"enhancerlm {' '.join(arguments)} failed")
+    return {"seconds": time.perf_counter() - started, "peak_mb": usage.ru_maxrss / 1024}
 
 
 def tree_pss_mb(pid: int) -> float:
